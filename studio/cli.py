@@ -1,0 +1,75 @@
+"""The ``studio`` command: the desktop studio by default, plus workspace subcommands."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+
+from studio import __version__
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``studio`` command."""
+    parser = argparse.ArgumentParser(
+        prog="studio",
+        description="Studio: a desktop studio for machine-learning experiments. "
+        "Browse experiments and runs, read metrics as charts, get run outputs.",
+    )
+    parser.add_argument("--version", action="version", version=f"studio {__version__}")
+    parser.add_argument(
+        "--workspace",
+        metavar="PATH",
+        help="local workspace folder (default: $STUDIO_WORKSPACE, else the default workspace)",
+    )
+    parser.add_argument("--output", choices=("table", "json"), default="table", help="output format")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.add_parser("info", help="show the workspace: location, experiments and run counts")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command; returns the exit code. Errors print one line on stderr."""
+    args = build_parser().parse_args(argv)
+    from studio.core.errors import StudioError
+
+    try:
+        return _workspace_info(args)
+    except (StudioError, OSError, ValueError) as exc:
+        print(f"studio: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+def _workspace_info(args: argparse.Namespace) -> int:
+    from studio.local.backend import LocalBackend
+    from studio.local.paths import resolve_workspace_path
+
+    backend = LocalBackend(resolve_workspace_path(args.workspace))
+    try:
+        info = backend.info()
+        experiments = backend.list_experiments()
+    finally:
+        backend.close()
+    if args.output == "json":
+        print(
+            json.dumps(
+                {
+                    "workspace": info.name,
+                    "location": info.location,
+                    "experiments": [{"name": e.name, "runs": e.run_count} for e in experiments],
+                },
+                indent=2,
+            )
+        )
+        return 0
+    print(f"Studio {__version__} - local workspace {info.name!r} at {info.location}")
+    if not experiments:
+        print("No experiments yet. Log one from Python:  from studio.sdk import Workspace, Experiment")
+    for e in experiments:
+        print(f"  {e.name:<40} {e.run_count:>8} runs")
+    if args.command is None:
+        print("The desktop window is not part of this version yet; see README.md.")
+    return 0

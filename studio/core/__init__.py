@@ -1,0 +1,1 @@
+"""Plain data types and the WorkspaceBackend protocol: no Qt, no Azure, no storage."""

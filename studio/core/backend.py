@@ -1,0 +1,113 @@
+"""The WorkspaceBackend protocol: how the GUI (and tools) read a workspace, local or remote.
+
+It is shaped for remote latency: runs come in pages with a continuation token, numeric
+series can be fetched incrementally from a point index, files are read by byte range,
+and ``change_token`` is a cheap call to poll for live refresh.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Protocol, runtime_checkable
+
+from studio.core.tasks import CancelToken, ProgressCallback
+from studio.core.types import (
+    ExperimentInfo,
+    FileInfo,
+    MetricInfo,
+    MetricRecord,
+    MetricSeries,
+    RunInfo,
+    RunPage,
+    RunQuery,
+    StatusChange,
+    WorkspaceInfo,
+)
+
+DEFAULT_PAGE_SIZE = 200
+
+
+@runtime_checkable
+class WorkspaceBackend(Protocol):
+    """Read access to one workspace. Every method may block on I/O: call it off the GUI thread."""
+
+    def info(self) -> WorkspaceInfo:
+        """Name, kind and location of the workspace."""
+        ...
+
+    def change_token(self) -> int:
+        """A number that changes whenever anything in the workspace changes; cheap to call."""
+        ...
+
+    def list_experiments(self) -> list[ExperimentInfo]:
+        """All experiments, by name."""
+        ...
+
+    def list_runs(
+        self,
+        experiment: str,
+        query: RunQuery | None = None,
+        page_token: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> RunPage:
+        """One page of an experiment's runs (newest first unless the query says otherwise)."""
+        ...
+
+    def count_runs(self, experiment: str, query: RunQuery | None = None) -> int:
+        """How many runs match the query."""
+        ...
+
+    def get_run(self, run_id: str) -> RunInfo:
+        """One run; NotFoundError if there is none with that id."""
+        ...
+
+    def list_children(self, run_id: str) -> list[RunInfo]:
+        """The direct child runs of a run, oldest first."""
+        ...
+
+    def status_history(self, run_id: str) -> list[StatusChange]:
+        """Every status the run went through, with timestamps, oldest first."""
+        ...
+
+    def list_metrics(self, run_id: str) -> list[MetricInfo]:
+        """The run's metrics with their kinds."""
+        ...
+
+    def get_series(self, run_id: str, name: str, start: int = 0) -> MetricSeries:
+        """A numeric series as numpy arrays, from point index ``start`` on."""
+        ...
+
+    def get_metric_records(self, run_id: str, name: str, start: int = 0) -> list[MetricRecord]:
+        """The logged values of a string, list, row, table or image metric, from index ``start``."""
+        ...
+
+    def list_files(self, run_id: str, prefix: str = "") -> list[FileInfo]:
+        """The run's files whose path starts with ``prefix``, sorted by path."""
+        ...
+
+    def read_file_range(self, run_id: str, path: str, offset: int, length: int) -> bytes:
+        """Up to ``length`` bytes of a run's file starting at ``offset`` (fewer at its end)."""
+        ...
+
+    def download_files(
+        self,
+        run_id: str,
+        paths: list[str],
+        destination: Path,
+        *,
+        strip_prefix: str = "",
+        overwrite: bool = False,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[Path]:
+        """Copy run files into ``destination``, keeping their relative paths minus ``strip_prefix``.
+
+        Each file is written under a temporary name and renamed when complete, so a
+        cancelled or failed download never leaves a file that looks complete. Existing
+        files raise FileExistsError unless ``overwrite``.
+        """
+        ...
+
+    def close(self) -> None:
+        """Release connections and other resources."""
+        ...

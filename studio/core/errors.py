@@ -1,0 +1,26 @@
+"""Errors every layer raises and the GUI shows as readable messages."""
+
+from __future__ import annotations
+
+
+class StudioError(Exception):
+    """Base class of errors meant to be shown to a user as they are."""
+
+
+class WorkspaceError(StudioError):
+    """A workspace cannot be opened or written (corrupt, newer version, read-only, disk full)."""
+
+
+class NotFoundError(StudioError, KeyError):
+    """A named experiment, run, metric or file does not exist."""
+
+    def __str__(self) -> str:  # KeyError would quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class RunStateError(StudioError):
+    """An operation is not allowed in the run's current state."""
+
+
+class CancelledError(StudioError):
+    """Long work stopped because its cancel token was set."""

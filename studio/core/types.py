@@ -1,0 +1,158 @@
+"""Plain, immutable records that cross layer boundaries (backend -> GUI, backend -> SDK)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+import numpy as np
+
+from studio.core.status import RunStatus
+
+
+class MetricKind(StrEnum):
+    """The five kinds of metric a run can log, plus string series."""
+
+    SCALAR = "scalar"  # numeric series, from Run.log with numbers
+    STRING = "string"  # text series, from Run.log with strings
+    LIST = "list"  # Run.log_list
+    ROW = "row"  # Run.log_row
+    TABLE = "table"  # Run.log_table
+    IMAGE = "image"  # Run.log_image
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class WorkspaceInfo:
+    """What a workspace is and where it lives."""
+
+    name: str
+    kind: str  # "local" or "azure"
+    location: str  # a folder for local workspaces, an ARM id for Azure ones
+    read_only: bool = False
+
+
+@dataclass(frozen=True)
+class ExperimentInfo:
+    """An experiment with a summary of its runs."""
+
+    name: str
+    created_at: float
+    run_count: int
+    last_run_at: float | None
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """Everything the run list and the run overview show about one run."""
+
+    id: str
+    experiment: str
+    number: int
+    display_name: str
+    status: RunStatus
+    created_at: float
+    started_at: float | None = None
+    ended_at: float | None = None
+    parent_id: str | None = None
+    description: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    properties: dict[str, str] = field(default_factory=dict)
+    error: dict[str, Any] | None = None
+    child_count: int = 0
+    status_reason: str = ""
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds between start and end, or None while it has not started."""
+        if self.started_at is None:
+            return None
+        if self.ended_at is None:
+            return None
+        return max(0.0, self.ended_at - self.started_at)
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """One entry of a run's status history."""
+
+    status: RunStatus
+    at: float
+
+
+@dataclass(frozen=True)
+class RunQuery:
+    """Filter and order for paging through an experiment's runs.
+
+    Substring filters are case-insensitive. ``text`` matches the display name or the id.
+    """
+
+    text: str = ""
+    status: RunStatus | None = None
+    tag: str = ""  # substring of "key=value"
+    newest_first: bool = True
+    parent_id: str | None = None  # None: top-level runs only
+
+
+@dataclass(frozen=True)
+class RunPage:
+    """One page of runs and the token that fetches the next one (None at the end)."""
+
+    runs: list[RunInfo]
+    next_token: str | None
+
+
+@dataclass(frozen=True)
+class MetricInfo:
+    """A metric's name, kind and size, as the metric chooser lists them."""
+
+    name: str
+    kind: MetricKind
+    count: int
+    description: str = ""
+    last_value: Any = None
+    value_type: str = ""  # numeric series: "bool", "int" or "float"
+
+
+@dataclass(frozen=True)
+class MetricSeries:
+    """A numeric series as numpy arrays.
+
+    ``start`` is the index of the first point returned; pass ``start + len(values)``
+    back as ``start`` to fetch only the points logged since.
+    """
+
+    name: str
+    steps: np.ndarray  # int64
+    values: np.ndarray  # float64
+    times: np.ndarray  # float64, seconds since the epoch
+    start: int = 0
+
+    @property
+    def next_start(self) -> int:
+        """The index to ask from to get only newer points."""
+        return self.start + int(self.values.shape[0])
+
+    def __len__(self) -> int:
+        return int(self.values.shape[0])
+
+
+@dataclass(frozen=True)
+class MetricRecord:
+    """One logged value of a non-numeric metric (a string, list, row, table or image)."""
+
+    value: Any
+    step: int
+    time: float
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """A file of a run: its path relative to the run's root, size and modification time."""
+
+    path: str
+    size: int
+    modified_at: float

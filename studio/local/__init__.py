@@ -1,0 +1,1 @@
+"""The local workspace: one folder with a SQLite database and run files."""

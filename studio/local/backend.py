@@ -1,0 +1,168 @@
+"""LocalBackend: the WorkspaceBackend protocol over a local workspace folder."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from studio.core.backend import DEFAULT_PAGE_SIZE
+from studio.core.errors import NotFoundError
+from studio.core.tasks import CancelToken, ProgressCallback
+from studio.core.types import (
+    ExperimentInfo,
+    FileInfo,
+    MetricInfo,
+    MetricKind,
+    MetricRecord,
+    MetricSeries,
+    RunInfo,
+    RunPage,
+    RunQuery,
+    StatusChange,
+    WorkspaceInfo,
+)
+from studio.core.validation import check_run_id
+from studio.local import files_store, liveness, metrics_store, runs_store, series_store
+from studio.local.workspace import LocalWorkspace
+
+REAP_INTERVAL_S = 1.0
+
+
+class LocalBackend:
+    """Reads a local workspace; safe to call from several worker threads at once."""
+
+    def __init__(self, workspace: LocalWorkspace | str | Path) -> None:
+        self.workspace = workspace if isinstance(workspace, LocalWorkspace) else LocalWorkspace(workspace)
+        self._last_reap = 0.0
+        self._reap_lock = threading.Lock()
+
+    def info(self) -> WorkspaceInfo:
+        """Name, kind and folder of the workspace."""
+        ws = self.workspace
+        return WorkspaceInfo(name=ws.name, kind="local", location=str(ws.root), read_only=ws.read_only)
+
+    def change_token(self) -> int:
+        """The workspace change counter (one indexed read)."""
+        self.reap_dead_runs()
+        row = self._conn().execute("SELECT value FROM workspace_state WHERE key = 'changes'").fetchone()
+        return int(row[0])
+
+    def reap_dead_runs(self, force: bool = False) -> list[str]:
+        """Fail active runs whose process died (at most once a second unless forced)."""
+        if self.workspace.read_only:
+            return []
+        with self._reap_lock:
+            now = time.monotonic()
+            if not force and now - self._last_reap < REAP_INTERVAL_S:
+                return []
+            self._last_reap = now
+        return liveness.reap_dead_runs(self._conn(), self.workspace.write, self.workspace.bump_changes)
+
+    def list_experiments(self) -> list[ExperimentInfo]:
+        """All experiments by name."""
+        return runs_store.list_experiments(self._conn())
+
+    def list_runs(
+        self,
+        experiment: str,
+        query: RunQuery | None = None,
+        page_token: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> RunPage:
+        """A page of runs; the token is the position after the page's last run."""
+        self.reap_dead_runs()
+        after = _parse_token(page_token)
+        runs, last = runs_store.page_runs(self._conn(), experiment, query or RunQuery(), after, max(1, page_size))
+        return RunPage(runs=runs, next_token=None if last is None else str(last))
+
+    def count_runs(self, experiment: str, query: RunQuery | None = None) -> int:
+        """How many runs match."""
+        return runs_store.count_runs(self._conn(), experiment, query or RunQuery())
+
+    def get_run(self, run_id: str) -> RunInfo:
+        """One run."""
+        self.reap_dead_runs()
+        return runs_store.get_run(self._conn(), check_run_id(run_id))
+
+    def list_children(self, run_id: str) -> list[RunInfo]:
+        """Direct children, oldest first."""
+        return runs_store.list_children(self._conn(), check_run_id(run_id))
+
+    def status_history(self, run_id: str) -> list[StatusChange]:
+        """Status changes, oldest first."""
+        return runs_store.status_history(self._conn(), check_run_id(run_id))
+
+    def list_metrics(self, run_id: str) -> list[MetricInfo]:
+        """Metrics in the order first logged."""
+        conn = self._conn()
+        return metrics_store.list_metrics(conn, runs_store.run_seq(conn, check_run_id(run_id)))
+
+    def get_series(self, run_id: str, name: str, start: int = 0) -> MetricSeries:
+        """A numeric series from point ``start``."""
+        conn = self._conn()
+        seq = runs_store.run_seq(conn, check_run_id(run_id))
+        metric_id, kind, _ = metrics_store.metric_id_of(conn, seq, name, run_id)
+        if kind != MetricKind.SCALAR.value:
+            raise ValueError(f"metric {name!r} of run {run_id} holds {kind} values, not numbers")
+        steps, values, times = series_store.read_points(conn, metric_id, max(0, start))
+        return MetricSeries(name=name, steps=steps, values=values, times=times, start=max(0, start))
+
+    def get_metric_records(self, run_id: str, name: str, start: int = 0) -> list[MetricRecord]:
+        """Records of a non-numeric metric from index ``start``."""
+        conn = self._conn()
+        seq = runs_store.run_seq(conn, check_run_id(run_id))
+        metric_id, kind, _ = metrics_store.metric_id_of(conn, seq, name, run_id)
+        if kind == MetricKind.SCALAR.value:
+            raise ValueError(f"metric {name!r} of run {run_id} is numeric; read it with get_series")
+        return metrics_store.read_records(conn, metric_id, max(0, start))
+
+    def list_files(self, run_id: str, prefix: str = "") -> list[FileInfo]:
+        """The run's files under ``prefix``."""
+        return files_store.list_files(self._run_root(run_id), prefix)
+
+    def read_file_range(self, run_id: str, path: str, offset: int, length: int) -> bytes:
+        """A byte range of one file."""
+        return files_store.read_range(self._run_root(run_id), path, offset, length)
+
+    def download_files(
+        self,
+        run_id: str,
+        paths: list[str],
+        destination: Path,
+        *,
+        strip_prefix: str = "",
+        overwrite: bool = False,
+        progress: ProgressCallback | None = None,
+        cancel: CancelToken | None = None,
+    ) -> list[Path]:
+        """Copy files out of the run (temporary name, then rename)."""
+        return files_store.download(
+            self._run_root(run_id),
+            paths,
+            Path(destination),
+            strip_prefix=strip_prefix,
+            overwrite=overwrite,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def close(self) -> None:
+        """Close the database connections."""
+        self.workspace.close()
+
+    def _conn(self):  # type: ignore[no-untyped-def]
+        return self.workspace.connection()
+
+    def _run_root(self, run_id: str) -> Path:
+        runs_store.run_seq(self._conn(), check_run_id(run_id))  # NotFoundError for unknown runs
+        return self.workspace.run_dir(run_id)
+
+
+def _parse_token(token: str | None) -> int | None:
+    if token is None:
+        return None
+    try:
+        return int(token)
+    except ValueError:
+        raise NotFoundError(f"invalid page token {token!r}") from None

@@ -1,0 +1,168 @@
+"""A run's files on disk: safe names, atomic writes, listing, range reads and downloads."""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import shutil
+from pathlib import Path
+from typing import BinaryIO
+
+from studio.core.errors import NotFoundError, WorkspaceError
+from studio.core.tasks import CancelToken, ProgressCallback
+from studio.core.types import FileInfo
+from studio.core.validation import relative_file_name
+
+TEMP_MARK = ".studio-tmp-"
+COPY_BLOCK = 1 << 20
+
+
+def safe_path(root: Path, name: str) -> Path:
+    """``root / name`` after checking that ``name`` is relative and stays inside ``root``."""
+    clean = relative_file_name(name)
+    path = root / clean
+    resolved_root = root.resolve()
+    if resolved_root not in path.resolve().parents:
+        raise ValueError(f"invalid file name {name!r}: leads outside the run's folder")
+    return path
+
+
+def temp_name(final: Path) -> Path:
+    """A hidden temporary name next to ``final`` that listings skip."""
+    return final.with_name(f".{final.name}{TEMP_MARK}{secrets.token_hex(4)}")
+
+
+def write_stream(dest: Path, source: BinaryIO, *, overwrite: bool = False) -> int:
+    """Copy ``source`` to ``dest`` through a temporary file and an atomic rename; returns bytes."""
+    if dest.exists() and not overwrite:
+        raise FileExistsError(f"{dest.name} already exists")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _os_error(exc, dest) from exc
+    tmp = temp_name(dest)
+    written = 0
+    try:
+        with tmp.open("wb") as out:
+            while block := source.read(COPY_BLOCK):
+                out.write(block)
+                written += len(block)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _os_error(exc, dest) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return written
+
+
+def write_file(dest: Path, source: Path, *, overwrite: bool = False) -> int:
+    """Copy a file into a run (see write_stream)."""
+    if not source.is_file():
+        raise FileNotFoundError(f"{source} is not a file")
+    with source.open("rb") as f:
+        return write_stream(dest, f, overwrite=overwrite)
+
+
+def _os_error(exc: OSError, where: Path) -> Exception:
+    if exc.errno == errno.ENOSPC:
+        return WorkspaceError(f"The disk is full; could not write {where}.")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return WorkspaceError(f"Cannot write {where}: {exc.strerror}.")
+    return exc
+
+
+def list_files(run_root: Path, prefix: str = "") -> list[FileInfo]:
+    """Files under a run's folder (relative POSIX paths) starting with ``prefix``, sorted."""
+    out: list[FileInfo] = []
+    if not run_root.is_dir():
+        return out
+    for dirpath, dirnames, filenames in os.walk(run_root):
+        dirnames.sort()
+        rel_dir = os.path.relpath(dirpath, run_root)
+        for fname in filenames:
+            if TEMP_MARK in fname:
+                continue
+            rel = fname if rel_dir == "." else f"{rel_dir}/{fname}".replace(os.sep, "/")
+            if prefix and not rel.startswith(prefix):
+                continue
+            try:
+                st = os.stat(os.path.join(dirpath, fname))
+            except OSError:
+                continue  # removed while listing
+            out.append(FileInfo(path=rel, size=st.st_size, modified_at=st.st_mtime))
+    out.sort(key=lambda f: f.path)
+    return out
+
+
+def read_range(run_root: Path, name: str, offset: int, length: int) -> bytes:
+    """Up to ``length`` bytes from ``offset`` of a run's file."""
+    if offset < 0 or length < 0:
+        raise ValueError("offset and length must be >= 0")
+    path = safe_path(run_root, name)
+    try:
+        with path.open("rb") as f:
+            f.seek(offset)
+            return f.read(length)
+    except FileNotFoundError:
+        raise NotFoundError(f"The run has no file {name!r}.") from None
+
+
+def download(
+    run_root: Path,
+    names: list[str],
+    destination: Path,
+    *,
+    strip_prefix: str = "",
+    overwrite: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> list[Path]:
+    """Copy run files into ``destination`` (see WorkspaceBackend.download_files)."""
+    plan: list[tuple[Path, Path, int]] = []
+    for name in names:
+        src = safe_path(run_root, name)
+        if not src.is_file():
+            raise NotFoundError(f"The run has no file {name!r}.")
+        rel = relative_file_name(name)
+        if strip_prefix and rel.startswith(strip_prefix):
+            rel = rel[len(strip_prefix) :].lstrip("/") or Path(rel).name
+        dest = safe_path(destination, rel)
+        if dest.exists() and not overwrite:
+            raise FileExistsError(f"{dest} already exists")
+        plan.append((src, dest, src.stat().st_size))
+    total = sum(size for _, _, size in plan)
+    done = 0
+    report = progress or (lambda d, t: None)
+    report(0, total)
+    results = []
+    for src, dest, _ in plan:
+        done = _copy_one(src, dest, done, total, report, cancel)
+        results.append(dest)
+    return results
+
+
+def _copy_one(
+    src: Path, dest: Path, done: int, total: int, report: ProgressCallback, cancel: CancelToken | None
+) -> int:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(dest)
+    try:
+        with src.open("rb") as fin, tmp.open("wb") as fout:
+            while block := fin.read(COPY_BLOCK):
+                if cancel is not None:
+                    cancel.raise_if_cancelled()
+                fout.write(block)
+                done += len(block)
+                report(done, total)
+        shutil.copystat(src, tmp)
+        os.replace(tmp, dest)
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise _os_error(exc, dest) from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return done
