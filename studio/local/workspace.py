@@ -23,7 +23,7 @@ class LocalWorkspace:
     """
 
     def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
-        self.root = Path(root).expanduser().absolute()
+        self.root = Path(os.path.abspath(Path(root).expanduser()))
         self.db_path = self.root / DB_NAME
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import MetricInfo, MetricKind, MetricRecord
 
@@ -13,7 +15,9 @@ def metric_value(backend: WorkspaceBackend, run_id: str, info: MetricInfo) -> An
     if info.kind == MetricKind.SCALAR:
         values = backend.get_series(run_id, info.name).values
         if info.value_type == "int":
-            out: list[Any] = values.astype("int64").tolist()
+            # float64 holds ints up to 2**63 exactly rounded; int64 stops one short of it.
+            fits = values.size == 0 or float(np.abs(values).max()) < 2.0**63
+            out: list[Any] = values.astype("int64").tolist() if fits else [int(v) for v in values.tolist()]
         elif info.value_type == "bool":
             out = values.astype(bool).tolist()
         else:

@@ -1,0 +1,27 @@
+"""The layering rules of DESIGN.md, checked on every test run."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_import_linter_contracts_are_kept() -> None:
+    code = "import sys; from importlinter.cli import lint_imports_command; sys.exit(lint_imports_command())"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"Contracts: ([3-9]|\d\d+) kept, 0 broken", result.stdout), result.stdout
+
+
+def test_sdk_and_cli_load_neither_qt_nor_azure() -> None:
+    code = (
+        "import sys, studio.sdk, studio.cli, studio.local.backend\n"
+        "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'azure'))\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
