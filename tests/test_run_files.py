@@ -117,7 +117,9 @@ def test_backend_download_progress_collision_and_cancel(exp: Any, ws: Any, tmp_p
     backend = ws._backend
     seen: list[tuple[int, int]] = []
     dest = tmp_path / "dl"
-    paths = backend.download_files(run.id, ["outputs/big.bin", "outputs/small.txt"], dest, progress=lambda d, t: seen.append((d, t)))
+    paths = backend.download_files(
+        run.id, ["outputs/big.bin", "outputs/small.txt"], dest, progress=lambda d, t: seen.append((d, t))
+    )
     assert [p.read_bytes() for p in paths] == [payload, b"small"]
     assert seen[0] == (0, len(payload) + 5) and seen[-1] == (len(payload) + 5, len(payload) + 5)
     with pytest.raises(FileExistsError):

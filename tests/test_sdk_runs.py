@@ -18,7 +18,7 @@ from studio.sdk.workspace import AzureWorkspaceNotSupported
 
 
 def test_version_and_names() -> None:
-    assert studio.sdk.VERSION == studio.__version__
+    assert studio.__version__ == studio.sdk.VERSION
     assert {"Workspace", "Experiment", "Run"} <= set(studio.sdk.__all__)
 
 
@@ -163,7 +163,9 @@ def test_azure_config_is_refused_clearly(tmp_path: Path) -> None:
         Workspace.from_config(tmp_path)
 
 
-def test_get_context_outside_a_job_is_offline(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_get_context_outside_a_job_is_offline(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(Run, "_context", None)
     run = Run.get_context()
     assert isinstance(run, OfflineRun)

@@ -52,7 +52,11 @@ def test_invalid_names_are_value_errors(name: str) -> None:
         check_metric_name(name)
 
 
-@given(value=st.one_of(st.none(), st.lists(st.integers()), st.dictionaries(st.text(), st.integers()), st.binary(), st.complex_numbers()))
+@given(
+    value=st.one_of(
+        st.none(), st.lists(st.integers()), st.dictionaries(st.text(), st.integers()), st.binary(), st.complex_numbers()
+    )
+)
 def test_non_scalars_are_type_errors_naming_the_metric(value: Any) -> None:
     with pytest.raises(TypeError, match="'my metric'"):
         scalar_value("my metric", value)
@@ -66,9 +70,9 @@ def test_numpy_scalars_become_python_numbers(value: Any) -> None:
     assert (math.isnan(converted) and math.isnan(value)) or converted == pytest.approx(float(arr[0]))
 
 
-segment = st.text(alphabet=st.characters(blacklist_characters="/\\\x00", blacklist_categories=("Cs",)), min_size=1, max_size=12).filter(
-    lambda s: s not in (".", "..")
-)
+segment = st.text(
+    alphabet=st.characters(blacklist_characters="/\\\x00", blacklist_categories=("Cs",)), min_size=1, max_size=12
+).filter(lambda s: s not in (".", ".."))
 
 
 @given(parts=st.lists(segment, min_size=1, max_size=4))

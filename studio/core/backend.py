@@ -10,6 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
+from studio.core.compute import ComputeInfo
+from studio.core.status import RunStatus
 from studio.core.tasks import CancelToken, ProgressCallback
 from studio.core.types import (
     ExperimentInfo,
@@ -106,6 +108,40 @@ class WorkspaceBackend(Protocol):
         cancelled or failed download never leaves a file that looks complete. Existing
         files raise FileExistsError unless ``overwrite``.
         """
+        ...
+
+    def cancel_run(self, run_id: str) -> RunStatus:
+        """Cancel a queued or running run; returns its status afterwards (CancelRequested while it stops)."""
+        ...
+
+    def list_compute(self) -> list[ComputeInfo]:
+        """Compute instances with their state and running / queued job counts."""
+        ...
+
+    def get_compute(self, name: str) -> ComputeInfo:
+        """One compute instance; NotFoundError if there is none."""
+        ...
+
+    def create_compute(
+        self, name: str, max_concurrent_jobs: int = 1, idle_shutdown_minutes: float | None = None
+    ) -> ComputeInfo:
+        """Create a compute instance and start it."""
+        ...
+
+    def start_compute(self, name: str, wait: bool = False) -> ComputeInfo:
+        """Start an instance (no change if it runs); RunStateError if its state forbids it."""
+        ...
+
+    def stop_compute(self, name: str, wait: bool = False) -> ComputeInfo:
+        """Stop an instance; its running jobs are canceled, queued ones wait."""
+        ...
+
+    def restart_compute(self, name: str, wait: bool = False) -> ComputeInfo:
+        """Restart an instance."""
+        ...
+
+    def delete_compute(self, name: str) -> None:
+        """Delete an instance (stopping it first)."""
         ...
 
     def close(self) -> None:

@@ -7,7 +7,9 @@ import time
 from pathlib import Path
 
 from studio.core.backend import DEFAULT_PAGE_SIZE
+from studio.core.compute import ComputeInfo
 from studio.core.errors import NotFoundError
+from studio.core.status import RunStatus
 from studio.core.tasks import CancelToken, ProgressCallback
 from studio.core.types import (
     ExperimentInfo,
@@ -24,6 +26,9 @@ from studio.core.types import (
 )
 from studio.core.validation import check_run_id
 from studio.local import files_store, liveness, metrics_store, runs_store, series_store
+from studio.local.compute import control, jobs_store
+from studio.local.compute import liveness as compute_liveness
+from studio.local.compute import store as compute_store
 from studio.local.workspace import LocalWorkspace
 
 REAP_INTERVAL_S = 1.0
@@ -57,6 +62,7 @@ class LocalBackend:
             if not force and now - self._last_reap < REAP_INTERVAL_S:
                 return []
             self._last_reap = now
+        compute_liveness.reap_instances(self.workspace)
         return liveness.reap_dead_runs(self._conn(), self.workspace.write, self.workspace.bump_changes)
 
     def list_experiments(self) -> list[ExperimentInfo]:
@@ -146,6 +152,51 @@ class LocalBackend:
             progress=progress,
             cancel=cancel,
         )
+
+    def cancel_run(self, run_id: str) -> RunStatus:
+        """Cancel a run: a job through its compute, an inline run at once."""
+        conn = self._conn()
+        seq = runs_store.run_seq(conn, check_run_id(run_id))
+        if jobs_store.job_compute(conn, seq):
+            return control.cancel_job(self.workspace, seq)
+        ws = self.workspace
+        with ws.write() as wconn:
+            runs_store.set_status(
+                wconn, seq, RunStatus.CANCELED, change=ws.bump_changes(wconn), reason="Canceled by the user."
+            )
+        return runs_store.get_run(conn, run_id).status
+
+    def list_compute(self) -> list[ComputeInfo]:
+        """Instances, ``local`` first."""
+        self.reap_dead_runs()
+        return compute_store.list_instances(self._conn())
+
+    def get_compute(self, name: str) -> ComputeInfo:
+        """One instance."""
+        self.reap_dead_runs()
+        return compute_store.get_instance(self._conn(), name)
+
+    def create_compute(
+        self, name: str, max_concurrent_jobs: int = 1, idle_shutdown_minutes: float | None = None
+    ) -> ComputeInfo:
+        """Create and start an instance (without waiting for it to run)."""
+        return control.create(self.workspace, name, max_concurrent_jobs, idle_shutdown_minutes, wait=False)
+
+    def start_compute(self, name: str, wait: bool = False) -> ComputeInfo:
+        """Start an instance."""
+        return control.start(self.workspace, name, wait=wait)
+
+    def stop_compute(self, name: str, wait: bool = False) -> ComputeInfo:
+        """Stop an instance."""
+        return control.stop(self.workspace, name, wait=wait)
+
+    def restart_compute(self, name: str, wait: bool = False) -> ComputeInfo:
+        """Restart an instance."""
+        return control.restart(self.workspace, name, wait=wait)
+
+    def delete_compute(self, name: str) -> None:
+        """Delete an instance."""
+        control.delete(self.workspace, name)
 
     def close(self) -> None:
         """Close the database connections."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import secrets
 import sqlite3
@@ -131,6 +132,8 @@ def set_status(
     row = conn.execute("SELECT status, started_at FROM runs WHERE seq = ?", (seq,)).fetchone()
     if row is None or row[0] in _TERMINAL or row[0] == status.value:
         return False
+    if row[0] == RunStatus.CANCEL_REQUESTED.value and status not in TERMINAL_STATUSES:
+        return False  # a cancel request is only ever followed by an end
     started = row[1]
     if started is None and status in (RunStatus.RUNNING, *TERMINAL_STATUSES):
         started = now
@@ -316,3 +319,11 @@ def count_runs(conn: sqlite3.Connection, experiment: str, query: RunQuery) -> in
     parent = run_seq(conn, query.parent_id) if query.parent_id else None
     where, params = query_where(exp_id, query, parent)
     return int(conn.execute(f"SELECT count(*) FROM runs r WHERE {where}", params).fetchone()[0])
+
+
+def current_user() -> str:
+    """The name of the user running this process ("" if unknown)."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return ""

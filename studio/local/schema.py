@@ -91,8 +91,30 @@ CREATE TABLE metric_records (
 ) WITHOUT ROWID;
 """
 
+_V2 = """
+CREATE TABLE compute_instances (
+    name TEXT PRIMARY KEY,
+    max_concurrent_jobs INTEGER NOT NULL DEFAULT 1,
+    idle_shutdown_minutes REAL,
+    state TEXT NOT NULL,
+    state_reason TEXT NOT NULL DEFAULT '',
+    pid INTEGER,
+    host TEXT,
+    pid_started_at REAL,
+    heartbeat_at REAL,
+    created_at REAL NOT NULL,
+    started_at REAL,
+    running_jobs INTEGER NOT NULL DEFAULT 0,
+    changed INTEGER NOT NULL DEFAULT 0
+);
+ALTER TABLE runs ADD COLUMN compute TEXT;
+ALTER TABLE runs ADD COLUMN job_pid INTEGER;
+CREATE INDEX runs_by_compute ON runs(compute, status) WHERE compute IS NOT NULL;
+INSERT INTO compute_instances(name, state, created_at) VALUES ('local', 'Stopped', (julianday('now') - 2440587.5) * 86400.0)
+"""
+
 #: MIGRATIONS[n] brings a database from user_version n to n + 1.
-MIGRATIONS: list[str] = [_V1]
+MIGRATIONS: list[str] = [_V1, _V2]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

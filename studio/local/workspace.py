@@ -113,6 +113,17 @@ class LocalWorkspace:
             self._adopt(conn)
         return conn
 
+    def close_thread_connection(self) -> None:
+        """Close this thread's connection (for threads that end)."""
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            return
+        self._local.conn = None
+        with self._lock:
+            if conn in self._connections:
+                self._connections.remove(conn)
+        conn.close()
+
     def write(self):  # type: ignore[no-untyped-def]
         """A write transaction on this thread's connection (a context manager)."""
         if self.read_only:

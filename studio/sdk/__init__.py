@@ -6,8 +6,10 @@ Code written for ``azureml.core`` runs with only its imports changed::
 """
 
 from studio import __version__ as VERSION
+from studio.sdk.environment import Environment
 from studio.sdk.experiment import Experiment
 from studio.sdk.run import Run
+from studio.sdk.script_run_config import ScriptRunConfig
 from studio.sdk.workspace import Workspace
 
-__all__ = ["VERSION", "Experiment", "Run", "Workspace"]
+__all__ = ["VERSION", "Environment", "Experiment", "Run", "ScriptRunConfig", "Workspace"]

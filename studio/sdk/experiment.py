@@ -13,6 +13,7 @@ from studio.local import runs_store
 
 if TYPE_CHECKING:
     from studio.sdk.run import Run
+    from studio.sdk.script_run_config import ScriptRunConfig
     from studio.sdk.workspace import Workspace
 
 
@@ -43,6 +44,26 @@ class Experiment:
         from studio.sdk.run import Run
 
         return Run._start(self, display_name=display_name, outputs=outputs, snapshot_directory=snapshot_directory)
+
+    def submit(self, config: ScriptRunConfig, tags: dict[str, str] | None = None, **_ignored: Any) -> Run:
+        """Queue a script job on its compute target and return its Run at once."""
+        from studio.local.compute.submit import submit
+        from studio.sdk.run import Run
+        from studio.sdk.script_run_config import ScriptRunConfig
+
+        if not isinstance(config, ScriptRunConfig):
+            raise TypeError(f"submit needs a ScriptRunConfig, not {type(config).__name__}")
+        _, run_id = submit(
+            self.workspace._local,
+            self.name,
+            source_directory=config.source_directory,
+            script=config.script,
+            arguments=config.arguments,
+            compute=config.target_name,
+            environment=config.environment.spec() if config.environment is not None else None,
+            tags=tags,
+        )
+        return Run(self, run_id)
 
     def get_runs(
         self,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -66,7 +65,7 @@ class Run(RunLoggingMixin, RunFilesMixin):
                 parent_seq=parent._seq if parent else None,
                 parent_id=parent.id if parent else None,
                 display_name=display_name,
-                details={"target": "local", "submittedBy": _user()},
+                details={"target": "local", "submittedBy": runs_store.current_user()},
             )
             runs_store.set_process(conn, seq, pid, host, started)
         run = cls(experiment, run_id)
@@ -144,9 +143,35 @@ class Run(RunLoggingMixin, RunFilesMixin):
         self._finish(RunStatus.FAILED, error=error, reason=error["message"])
 
     def cancel(self) -> None:
-        """Mark an active run Canceled."""
+        """Cancel the run: a queued job at once, a running job through its compute, an inline run now."""
         self.flush()
+        if runs_store.run_details(self._ws._local.connection(), self._seq)[0] == "script":
+            self._ws._backend.cancel_run(self.id)
+            return
         self._finish(RunStatus.CANCELED, reason="Canceled by the user.")
+
+    def wait_for_completion(
+        self,
+        show_output: bool = False,
+        wait_post_processing: bool = False,
+        raise_on_error: bool = True,
+        timeout: float | None = None,
+        **_ignored: Any,
+    ) -> dict[str, Any]:
+        """Wait until the run ends and return its details; ``show_output`` streams its log here.
+
+        Raises StudioError if it failed (unless ``raise_on_error`` is False) and TimeoutError
+        after ``timeout`` seconds.
+        """
+        from studio.sdk.run_wait import wait_for_run
+
+        return wait_for_run(self, show_output=show_output, raise_on_error=raise_on_error, timeout=timeout)
+
+    def get_all_logs(self, destination: str | os.PathLike[str] | None = None, **_ignored: Any) -> list[str]:
+        """Download the run's log files into ``destination`` (default: here); returns their paths."""
+        names = self._log_file_names()
+        out = Path(destination) if destination is not None else Path.cwd()
+        return [str(p) for p in self._ws._backend.download_files(self.id, names, out, overwrite=True)]
 
     def _finish(self, status: RunStatus, error: dict[str, Any] | None = None, reason: str = "") -> None:
         ws = self._ws._local
@@ -311,10 +336,3 @@ def _iso(t: float | None) -> str | None:
     if t is None:
         return None
     return datetime.fromtimestamp(t, tz=UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return ""

@@ -14,6 +14,7 @@ from studio.local.paths import resolve_workspace_path
 from studio.local.workspace import LocalWorkspace
 
 if TYPE_CHECKING:
+    from studio.sdk.compute import ComputeInstance
     from studio.sdk.experiment import Experiment
 
 CONFIG_NAMES = ("config.json", os.path.join(".azureml", "config.json"))
@@ -87,6 +88,13 @@ class Workspace:
         from studio.sdk.experiment import Experiment
 
         return {e.name: Experiment(self, e.name, _create=False) for e in self._backend.list_experiments()}
+
+    @property
+    def compute_targets(self) -> dict[str, ComputeInstance]:
+        """Every compute instance of the workspace, by name."""
+        from studio.sdk.compute import ComputeInstance
+
+        return {c.name: ComputeInstance(self, c.name) for c in self._backend.list_compute()}
 
     def get_details(self) -> dict[str, Any]:
         """Name, kind and location of the workspace."""

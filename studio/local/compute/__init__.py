@@ -1,0 +1,1 @@
+"""Local compute instances: daemon processes that run queued script jobs."""
