@@ -8,6 +8,8 @@ import sys
 from collections.abc import Sequence
 
 from studio import __version__
+from studio.commands import compute, jobs
+from studio.commands.output import common_options
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--output", choices=("table", "json"), default="table", help="output format")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    sub.add_parser("info", help="show the workspace: location, experiments and run counts")
+    sub.add_parser("info", help="show the workspace: location, experiments and run counts", parents=[common_options()])
+    compute.add_parser(sub)
+    jobs.add_parser(sub)
     return parser
 
 
@@ -35,8 +39,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from studio.core.errors import StudioError
 
     try:
+        if args.command == "compute":
+            return compute.run(args)
+        if args.command == "job":
+            return jobs.run(args)
         return _workspace_info(args)
-    except (StudioError, OSError, ValueError) as exc:
+    except (StudioError, OSError, ValueError, TypeError, TimeoutError) as exc:
         print(f"studio: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

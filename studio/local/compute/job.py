@@ -24,7 +24,8 @@ from studio.local import runs_store
 from studio.local.compute import environments, jobs_store
 from studio.local.workspace import LocalWorkspace
 
-CANCEL_GRACE_S = 5.0
+#: Seconds between SIGTERM and SIGKILL when a job is canceled ($STUDIO_CANCEL_GRACE_S overrides).
+CANCEL_GRACE_S = float(os.environ.get("STUDIO_CANCEL_GRACE_S", "5"))
 STD_LOG = "user_logs/std_log.txt"
 BUILD_LOG = "system_logs/environment_build.log"
 

@@ -1,0 +1,1 @@
+"""Subcommands of the `studio` command (no Qt here)."""

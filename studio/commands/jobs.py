@@ -1,0 +1,154 @@
+"""`studio job submit|list|show|logs|cancel|download`, after `az ml job`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from studio.commands.output import common_options, print_record, print_table
+from studio.core.types import RunInfo, RunQuery
+
+STD_LOG = "user_logs/std_log.txt"
+
+
+def add_parser(sub: Any) -> None:
+    """Register the job subcommands."""
+    common = common_options()
+    job = sub.add_parser("job", help="submit and follow script jobs")
+    actions = job.add_subparsers(dest="action", metavar="ACTION", required=True)
+    submit = actions.add_parser("submit", help="run a script on a compute instance", parents=[common])
+    submit.add_argument("--experiment", required=True)
+    submit.add_argument("--compute", default=None, help="instance name (default: local)")
+    submit.add_argument("--source-dir", default=".", help="folder snapshotted with the script (default: here)")
+    submit.add_argument("--name", default=None, help="display name of the run")
+    submit.add_argument("script")
+    submit.add_argument("script_args", nargs=argparse.REMAINDER, help="arguments for the script, after --")
+    lst = actions.add_parser("list", help="list runs, newest first", parents=[common])
+    lst.add_argument("--experiment", default=None)
+    lst.add_argument("--limit", type=int, default=50)
+    for action, text in (("show", "show a run"), ("cancel", "cancel a run")):
+        p = actions.add_parser(action, help=text, parents=[common])
+        p.add_argument("run")
+    logs = actions.add_parser("logs", help="print a run's log", parents=[common])
+    logs.add_argument("run")
+    logs.add_argument("--follow", "-f", action="store_true", help="keep printing until the run ends")
+    dl = actions.add_parser("download", help="download a run's files", parents=[common])
+    dl.add_argument("run")
+    dl.add_argument("--prefix", default="", help="only files under this path (e.g. outputs)")
+    dl.add_argument("--output-dir", default=".")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Execute a job subcommand."""
+    from studio.local.backend import LocalBackend
+    from studio.local.paths import resolve_workspace_path
+
+    backend = LocalBackend(resolve_workspace_path(args.workspace))
+    try:
+        return _ACTIONS[args.action](backend, args)
+    finally:
+        backend.close()
+
+
+def _submit(backend: Any, args: argparse.Namespace) -> int:
+    from studio.local.compute.submit import submit
+
+    script_args = list(args.script_args)
+    if script_args and script_args[0] == "--":
+        script_args = script_args[1:]
+    _, run_id = submit(
+        backend.workspace,
+        args.experiment,
+        source_directory=args.source_dir,
+        script=args.script,
+        arguments=script_args,
+        compute=args.compute,
+        display_name=args.name,
+    )
+    info = backend.get_run(run_id)
+    if args.output == "json":
+        print_record(_row(info), "json")
+    else:
+        print(f"Submitted {run_id} ({info.status.value}{': ' + info.status_reason if info.status_reason else ''})")
+    return 0
+
+
+def _list(backend: Any, args: argparse.Namespace) -> int:
+    names = [args.experiment] if args.experiment else [e.name for e in backend.list_experiments()]
+    runs: list[RunInfo] = []
+    for name in names:
+        runs += backend.list_runs(name, RunQuery(), page_size=max(1, args.limit)).runs
+    runs.sort(key=lambda r: r.created_at, reverse=True)
+    rows = [_row(r) for r in runs[: args.limit]]
+    print_table(rows, ["id", "experiment", "display_name", "status", "created_at", "duration"], args.output)
+    return 0
+
+
+def _show(backend: Any, args: argparse.Namespace) -> int:
+    info = backend.get_run(args.run)
+    row = _row(info)
+    row["files"] = [f.path for f in backend.list_files(args.run)]
+    print_record(row, args.output)
+    return 0
+
+
+def _cancel(backend: Any, args: argparse.Namespace) -> int:
+    status = backend.cancel_run(args.run)
+    print_record({"id": args.run, "status": status.value}, args.output)
+    return 0
+
+
+def _logs(backend: Any, args: argparse.Namespace) -> int:
+    offset = 0
+    while True:
+        info = backend.get_run(args.run)
+        offset = _print_from(backend, args.run, offset)
+        if not args.follow or info.status.is_terminal:
+            _print_from(backend, args.run, offset)
+            return 0
+        time.sleep(0.2)
+
+
+def _print_from(backend: Any, run_id: str, offset: int) -> int:
+    from studio.core.errors import NotFoundError
+
+    while True:
+        try:
+            chunk = backend.read_file_range(run_id, STD_LOG, offset, 1 << 20)
+        except NotFoundError:
+            return offset
+        if not chunk:
+            return offset
+        sys.stdout.write(chunk.decode("utf-8", errors="replace"))
+        sys.stdout.flush()
+        offset += len(chunk)
+
+
+def _download(backend: Any, args: argparse.Namespace) -> int:
+    prefix = args.prefix.strip("/")
+    names = [f.path for f in backend.list_files(args.run) if not prefix or f.path.startswith(prefix + "/")]
+    paths = backend.download_files(args.run, names, Path(args.output_dir), overwrite=False)
+    print_table([{"path": str(p)} for p in paths], ["path"], args.output)
+    return 0
+
+
+def _row(info: RunInfo) -> dict[str, Any]:
+    return {
+        "id": info.id,
+        "experiment": info.experiment,
+        "display_name": info.display_name,
+        "status": info.status.value,
+        "status_reason": info.status_reason,
+        "created_at": info.created_at,
+        "started_at": info.started_at,
+        "ended_at": info.ended_at,
+        "duration": None if info.duration is None else round(info.duration, 1),
+        "error": info.error,
+        "tags": info.tags,
+    }
+
+
+_ACTIONS = {"submit": _submit, "list": _list, "show": _show, "cancel": _cancel, "logs": _logs, "download": _download}
