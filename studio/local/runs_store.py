@@ -46,7 +46,8 @@ def list_experiments(conn: sqlite3.Connection) -> list[ExperimentInfo]:
     rows = conn.execute(
         "SELECT e.name, e.created_at, "
         "(SELECT count(*) FROM runs r WHERE r.experiment_id = e.id AND r.parent_seq IS NULL), "
-        "(SELECT max(created_at) FROM runs r WHERE r.experiment_id = e.id) "
+        "(SELECT r.created_at FROM runs r WHERE r.experiment_id = e.id AND r.parent_seq IS NULL "
+        "ORDER BY r.seq DESC LIMIT 1) "
         "FROM experiments e ORDER BY e.name COLLATE NOCASE"
     ).fetchall()
     return [ExperimentInfo(name=r[0], created_at=r[1], run_count=r[2], last_run_at=r[3]) for r in rows]
@@ -284,10 +285,11 @@ def page_runs(
         params.append(after_seq)
     rows = conn.execute(
         f"SELECT {RUN_COLUMNS} FROM {_FROM} WHERE {where} ORDER BY r.seq {order} LIMIT ?",
-        (*params, limit),
+        (*params, limit + 1),  # one more tells whether another page exists
     ).fetchall()
-    runs = _with_pairs(conn, rows)
-    return runs, (rows[-1][0] if len(rows) == limit else None)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return _with_pairs(conn, rows), (rows[-1][0] if more else None)
 
 
 def _with_pairs(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[RunInfo]:

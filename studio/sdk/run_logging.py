@@ -39,12 +39,12 @@ class RunLoggingMixin:
         """Log a number, bool or string under ``name``; repeated calls build a series."""
         buf = self._series.get(name)
         kind = type(value)
-        # Fast path for the common case (a number, automatic step) keeps 1e6 points/s possible.
+        # Fast path for the common case (a number, an automatic or int step) keeps 1e6 points/s possible.
         if (
             buf is not None
-            and step is None
             and not description
             and (kind is float or (kind is int and -_I64 <= value < _I64))
+            and (step is None or (type(step) is int and -_I64 <= step < _I64))
         ):
             if kind is float:
                 if buf.value_type != "float":
@@ -52,7 +52,9 @@ class RunLoggingMixin:
             elif buf.value_type != "float" and buf.value_type != "int":
                 buf.value_type = "int"
             with self._writer.lock:
-                buf.steps.append(None)
+                if step is not None:
+                    buf.auto_steps = False
+                buf.steps.append(step)
                 buf.times.append(time.time())
                 buf.values.append(value)
             return

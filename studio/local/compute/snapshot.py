@@ -31,7 +31,7 @@ def snapshot_files(source: Path) -> list[tuple[Path, str]]:
         if rules.is_file():
             patterns += rules.read_text(encoding="utf-8", errors="replace").splitlines()
             break
-    spec = pathspec.PathSpec.from_lines("gitwildmatch", patterns)
+    spec = pathspec.GitIgnoreSpec.from_lines(patterns)
     chosen: list[tuple[Path, str]] = []
     total = 0
     for dirpath, dirnames, filenames in os.walk(source):

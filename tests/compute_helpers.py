@@ -1,0 +1,55 @@
+"""Helpers for tests that start real compute daemons: polling, scripts, and cleanup."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import textwrap
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from studio.core.compute import ComputeState
+from studio.local.compute import control
+from studio.local.compute import store as compute_store
+from studio.local.workspace import LocalWorkspace
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.02)
+
+
+def write_script(folder: Path, name: str, body: str) -> Path:
+    """Write a dedented script into ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(textwrap.dedent(body))
+    return path
+
+
+def stop_everything(ws_root: Path) -> None:
+    """Stop every instance of a workspace and kill any daemon left (test teardown)."""
+    if not (ws_root / "workspace.db").exists():
+        return
+    ws = LocalWorkspace(ws_root, create=False)
+    try:
+        for info in compute_store.list_instances(ws.connection()):
+            if info.state != ComputeState.STOPPED:
+                with contextlib.suppress(Exception):
+                    control.stop(ws, info.name, wait=True, timeout=30)
+            pid, *_ = compute_store.daemon_of(ws.connection(), info.name)
+            if pid:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+    finally:
+        ws.close()
