@@ -4,7 +4,8 @@ Rows go straight into the workspace database in one big transaction (``executema
 not through 100,000 SDK calls; numeric series are packed with
 ``studio.local.series_store.append_points`` and their ``metrics`` rows are written with
 ``studio.local.metrics_store`` exactly as ``MetricWriter._write`` does, so the storage
-format is the real one. Everything is seeded: the same arguments give the same workspace.
+format is the real one. Everything is seeded: the same arguments give the same runs,
+metrics and files (only the creation times that the schema migration records differ).
 
     python benchmarks/generate_workspace.py PATH [--runs 100000] [--points 10000000]
         [--experiments 10] [--files-runs 1000] [--seed 0] [--force]
@@ -36,7 +37,7 @@ BIG_RUN_NAME = "million-points"
 RARE_TEXT = "needle"  #: in the display name of 3 old runs only: a filter that scans everything
 BASE_TIME = 1_700_000_000.0
 STATUSES = ("Completed", "Failed", "Canceled", "Running", "Queued")
-STATUS_P = (0.80, 0.10, 0.04, 0.04, 0.02)
+STATUS_P = (0.84, 0.10, 0.05, 0.007, 0.003)
 MODELS = ("resnet50", "vit-b16", "bert-base", "gpt2-small", "unet", "xgboost", "lstm")
 WORDS = ("amber", "bold", "calm", "eager", "swift", "river", "comet", "maple", "tiger", "ocean", "piano")
 LRS = ("0.1", "0.01", "0.001", "0.0001")
@@ -65,7 +66,7 @@ class _Builder:
 
     def __init__(self, conn: sqlite3.Connection, rng: np.random.Generator) -> None:
         self.conn, self.rng = conn, rng
-        self.seq = 0
+        self.seq = self.exp_id = self.number = 0
         self.runs: list[tuple[object, ...]] = []
         self.history: list[tuple[int, str, float]] = []
         self.tags: list[tuple[int, str, str]] = []
@@ -74,7 +75,7 @@ class _Builder:
     def experiment(self, name: str, runs: int, child_every: int = 0) -> list[tuple[int, str, str]]:
         """Add an experiment with ``runs`` top-level runs; returns (seq, id, status) of those."""
         cur = self.conn.execute("INSERT INTO experiments(name, created_at) VALUES (?, ?)", (name, BASE_TIME))
-        exp_id, number, top = int(cur.lastrowid or 0), 0, []
+        self.exp_id, self.number, top = int(cur.lastrowid or 0), 0, []
         rng = self.rng
         status_ix = rng.choice(len(STATUSES), size=runs, p=STATUS_P)
         hexes = rng.integers(0, 2**32, size=runs)
@@ -91,43 +92,33 @@ class _Builder:
                 display = f"{MODELS[models[i]]}-lr{lr}-bs{32 << (i % 3)}-s{i % 7}"
             if name == EXPERIMENT and i in (7, 11, 13):
                 display = f"{RARE_TEXT}-{i}"
-            if i == runs - 1:
+            if name == EXPERIMENT and i == runs - 1:
                 display = BIG_RUN_NAME
             status = "Completed" if i == runs - 1 else STATUSES[status_ix[i]]
             kids = 2 + i % 5 if child_every and i % child_every == child_every - 1 else 0
-            number += 1
-            seq = self._run(exp_id, None, number, run_id, display, status, created, float(durations[i]), kids)
+            seq = self._run(None, run_id, display, status, created, float(durations[i]), kids)
             top.append((seq, run_id, status))
             if kinds[i] < 0.5:
                 self.tags += [(seq, "lr", lr), (seq, "model", MODELS[models[i]])]
             if kinds[i] < 0.2:
                 self.props.append((seq, "azureml.runsource", "experiment"))
             for c in range(kids):
-                number += 1
-                self._run(exp_id, seq, number, f"{run_id}_{c}", f"child_{c}", "Completed", created + c, 60.0)
-        self.conn.execute("UPDATE experiments SET next_run_number = ? WHERE id = ?", (number + 1, exp_id))
+                self._run(seq, f"{run_id}_{c}", f"child_{c}", "Completed", created + c, 60.0)
+        self.conn.execute("UPDATE experiments SET next_run_number = ? WHERE id = ?", (self.number + 1, self.exp_id))
         return top
 
     def _run(
-        self,
-        exp_id: int,
-        parent: int | None,
-        number: int,
-        run_id: str,
-        display: str,
-        status: str,
-        t: float,
-        d: float,
-        kids: int = 0,
+        self, parent: int | None, run_id: str, display: str, status: str, t: float, d: float, kids: int = 0
     ) -> int:
         self.seq += 1
+        self.number += 1
         started = None if status == "Queued" else t + 1.0
         ended = None if status in ("Queued", "Running") else t + 1.0 + d
         failed = status == "Failed"
         reason = "CUDA out of memory." if failed else ""
         error = json.dumps({"code": "UserError", "message": reason}) if failed else None
         details = '{"target": "local", "submittedBy": "bench"}'
-        row = (self.seq, run_id, exp_id, parent, number, display, status, reason, t, started, ended, error)
+        row = (self.seq, run_id, self.exp_id, parent, self.number, display, status, reason, t, started, ended, error)
         self.runs.append((*row, "inline", details, kids))
         self.history.append((self.seq, "Queued" if status == "Queued" else "Running", t))
         if ended is not None:
@@ -212,6 +203,8 @@ def generate(
 ) -> Generated:
     """Create a new workspace at ``path``: experiment "big" with ``runs`` top-level runs and
     ``points`` metric points, plus ``experiments - 1`` small experiments of 25 runs each."""
+    if runs < 1 or points < 1:
+        raise ValueError("runs and points must be at least 1")
     start = time.perf_counter()
     root = Path(path)
     if (root / DB_NAME).exists():
