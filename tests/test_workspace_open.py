@@ -140,3 +140,29 @@ def test_full_disk_gives_clear_error_and_keeps_what_was_written(tmp_path: Path) 
         ws._writer._series.clear()  # drop the points that cannot be written, so exit does not retry
         ws._writer._records.clear()
         run._series.clear()
+
+
+def test_a_version_1_workspace_is_migrated_and_keeps_its_runs(ws_path: Path) -> None:
+    from studio.local.schema import MIGRATIONS, _statements
+
+    ws_path.mkdir()
+    conn = sqlite3.connect(ws_path / "workspace.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("BEGIN")
+    for statement in _statements(MIGRATIONS[0]):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version=1")
+    conn.execute("INSERT INTO workspace_state VALUES ('changes', 0)")
+    conn.execute("INSERT INTO experiments(id, name, created_at) VALUES (1, 'old', 0)")
+    conn.execute(
+        "INSERT INTO runs(seq, id, experiment_id, number, display_name, status, created_at) "
+        "VALUES (1, 'old_1_abc', 1, 1, 'from v1', 'Completed', 0)"
+    )
+    conn.execute("COMMIT")
+    conn.close()
+    backend = LocalBackend(ws_path)
+    assert [r.display_name for r in backend.list_runs("old").runs] == ["from v1"]
+    assert [c.name for c in backend.list_compute()] == ["local"]
+    check = sqlite3.connect(ws_path / "workspace.db")
+    assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    backend.close()
