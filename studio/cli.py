@@ -9,12 +9,12 @@ from collections.abc import Sequence
 
 from studio import __version__
 from studio.commands import compute, jobs
-from studio.commands.output import common_options
+from studio.commands.output import OneLineErrorParser, common_options
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``studio`` command."""
-    parser = argparse.ArgumentParser(
+    parser = OneLineErrorParser(
         prog="studio",
         description="Studio: a desktop studio for machine-learning experiments. "
         "Browse experiments and runs, read metrics as charts, get run outputs.",

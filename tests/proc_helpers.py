@@ -79,12 +79,14 @@ class Child:
             line = line.rstrip("\n")
             self.stdout_lines.append(line)
             self.lines.put(line)
+        self.proc.stdout.close()
         self.lines.put(None)  # end of output
 
     def _pump_stderr(self) -> None:
         assert self.proc.stderr is not None
         for chunk in self.proc.stderr:
             self._stderr_parts.append(chunk)
+        self.proc.stderr.close()
 
     def expect(self, prefix: str, timeout: float = DEFAULT_DEADLINE_S) -> str:
         """Wait for the next stdout line starting with ``prefix``; returns it (earlier lines are skipped)."""
@@ -101,6 +103,7 @@ class Child:
             except queue.Empty:
                 continue
             if line is None:
+                self.lines.put(None)  # keep the end mark for later calls
                 self.proc.wait(timeout=DEFAULT_DEADLINE_S)
                 self._err_thread.join(timeout=DEFAULT_DEADLINE_S)
                 raise AssertionError(
@@ -229,3 +232,28 @@ def assert_clean_stderr(name: str, stderr: str) -> None:
     assert "database is locked" not in low, f"{name}: 'database is locked' in stderr:\n{stderr}"
     assert "traceback" not in low, f"{name}: traceback in stderr:\n{stderr}"
     assert stderr.strip() == "", f"{name}: unexpected stderr:\n{stderr}"
+
+
+class WriteLockProbe:
+    """Tells whether some connection is inside a write transaction right now, without waiting.
+
+    Each probe takes the write lock for an instant when it is free and releases it at once.
+    """
+
+    def __init__(self, db_path: Path) -> None:
+        self.conn = sqlite3.connect(str(db_path), timeout=0, isolation_level=None)
+
+    def held(self) -> bool:
+        """True if another connection holds the write lock."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            if "locked" in str(exc) or "busy" in str(exc):
+                return True
+            raise
+        self.conn.execute("ROLLBACK")
+        return False
+
+    def close(self) -> None:
+        """Close the probe's connection."""
+        self.conn.close()

@@ -166,3 +166,32 @@ def test_a_version_1_workspace_is_migrated_and_keeps_its_runs(ws_path: Path) -> 
     check = sqlite3.connect(ws_path / "workspace.db")
     assert check.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     backend.close()
+
+
+def test_opening_a_workspace_twice_keeps_sqlites_locks(ws_path: Path) -> None:
+    """Regression: reading the file's header with open()/close() dropped this process's POSIX
+    locks, so another process closing its connection deleted the WAL under ours."""
+    import subprocess
+    import sys
+
+    first = LocalWorkspace(ws_path)
+    first.connection().execute("SELECT count(*) FROM runs").fetchone()  # holds its shared lock
+    LocalWorkspace(ws_path).close()  # a second open in the same process (the GUI does this)
+    code = "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute('SELECT 1 FROM runs'); c.close()"
+    subprocess.run([sys.executable, "-c", code, str(ws_path / "workspace.db")], check=True)
+    assert (ws_path / "workspace.db-wal").exists()
+    with first.write() as conn:
+        conn.execute("INSERT INTO experiments(name, created_at) VALUES ('seen', 0)")
+    other = LocalWorkspace(ws_path)
+    names = [r[0] for r in other.connection().execute("SELECT name FROM experiments")]
+    assert names == ["seen"]
+    other.close()
+    first.close()
+
+
+def test_an_empty_database_file_is_refused(ws_path: Path) -> None:
+    ws_path.mkdir()
+    (ws_path / "workspace.db").write_bytes(b"")
+    with pytest.raises(WorkspaceError, match="damaged"):
+        Workspace(ws_path)
+    assert (ws_path / "workspace.db").stat().st_size == 0

@@ -122,8 +122,9 @@ def _print_from(backend: Any, run_id: str, offset: int) -> int:
             return offset
         if not chunk:
             return offset
-        sys.stdout.write(chunk.decode("utf-8", errors="replace"))
         sys.stdout.flush()
+        sys.stdout.buffer.write(chunk)  # raw bytes: a character split across reads stays whole
+        sys.stdout.buffer.flush()
         offset += len(chunk)
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 
 def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], output: str) -> None:
@@ -45,9 +45,17 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-def common_options() -> argparse.ArgumentParser:
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Usage errors as one line on stderr, like every other error of the command."""
+
+    def error(self, message: str) -> NoReturn:
+        """Print ``studio: error: ...`` and exit with status 2."""
+        self.exit(2, f"studio: error: {message} (see '{self.prog} --help')\n")
+
+
+def common_options() -> OneLineErrorParser:
     """--workspace and --output, accepted after any subcommand too (parents= of each leaf parser)."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = OneLineErrorParser(add_help=False)
     common.add_argument("--workspace", metavar="PATH", default=argparse.SUPPRESS, help="local workspace folder")
     common.add_argument("--output", choices=("table", "json"), default=argparse.SUPPRESS, help="output format")
     return common

@@ -11,7 +11,6 @@ from pathlib import Path
 from studio.core.errors import WorkspaceError
 
 BUSY_TIMEOUT_S = 60.0
-SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def connect(db_path: Path, *, read_only: bool = False) -> sqlite3.Connection:
@@ -80,9 +79,3 @@ def write_transaction(conn: sqlite3.Connection, where: Path) -> Iterator[sqlite3
         if isinstance(exc, sqlite3.Error):
             raise translate(exc, where) from exc
         raise
-
-
-def looks_like_sqlite(path: Path) -> bool:
-    """True if the file starts with SQLite's header (an empty file counts as not)."""
-    with path.open("rb") as f:
-        return f.read(len(SQLITE_HEADER)) == SQLITE_HEADER

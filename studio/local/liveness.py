@@ -27,7 +27,11 @@ def this_host() -> str:
 
 
 def process_start_time(pid: int) -> float | None:
-    """When process ``pid`` started (seconds since the epoch), or None if it is not alive."""
+    """When process ``pid`` started (seconds since the epoch), or None if it is not alive.
+
+    A process we may not inspect (another user's) counts as alive, started at an unknown
+    time (0.0): better to leave a run Running than to fail a live one.
+    """
     import psutil
 
     try:
@@ -35,8 +39,10 @@ def process_start_time(pid: int) -> float | None:
         if proc.status() == psutil.STATUS_ZOMBIE:
             return None
         return float(proc.create_time())
-    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+    except (psutil.NoSuchProcess, psutil.ZombieProcess):
         return None
+    except psutil.AccessDenied:
+        return 0.0
 
 
 def current_process_identity() -> tuple[int, str, float]:
@@ -50,7 +56,7 @@ def is_alive(pid: int, started_at: float | None) -> bool:
     start = process_start_time(pid)
     if start is None:
         return False
-    return started_at is None or abs(start - started_at) < 2.0
+    return started_at is None or start == 0.0 or abs(start - started_at) < 2.0
 
 
 def reap_dead_runs(

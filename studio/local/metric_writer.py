@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import atexit
 import json
+import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -276,4 +278,19 @@ def flush_all_writers() -> None:
             print(f"studio: metrics could not be written at exit: {exc}", file=sys.stderr)
 
 
+def _after_fork_in_child() -> None:
+    # A forked child must not write its parent's buffered points a second time, and the
+    # parent's lock may have been held by the flush thread at the moment of the fork.
+    global _writers_lock
+    _writers.clear()
+    _writers_lock = threading.Lock()
+    for hook in _fork_hooks:
+        hook()
+
+
+#: Called in a forked child after the writers are dropped (the SDK clears its caches).
+_fork_hooks: list[Callable[[], None]] = []
+
 atexit.register(flush_all_writers)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -136,7 +136,7 @@ def set_status(
     if row[0] == RunStatus.CANCEL_REQUESTED.value and status not in TERMINAL_STATUSES:
         return False  # a cancel request is only ever followed by an end
     started = row[1]
-    if started is None and status in (RunStatus.RUNNING, *TERMINAL_STATUSES):
+    if started is None and status == RunStatus.RUNNING:
         started = now
     ended = now if status in TERMINAL_STATUSES else None
     conn.execute(

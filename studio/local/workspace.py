@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 import sqlite3
 import threading
+import weakref
 from pathlib import Path
 
 from studio.core.errors import WorkspaceError
@@ -29,6 +32,7 @@ class LocalWorkspace:
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
         self._open(create)
+        _open_workspaces.add(self)
 
     @property
     def name(self) -> str:
@@ -50,7 +54,11 @@ class LocalWorkspace:
             return
         if not self.db_path.is_file():
             raise WorkspaceError(f"{self.db_path} is not a file.")
-        if not database.looks_like_sqlite(self.db_path):
+        # Never open the database file with plain open(): closing any descriptor of it drops
+        # every POSIX lock this process holds there, and another process closing its last
+        # connection would then delete the WAL under our feet. SQLite itself spots a file
+        # that is not a database; only the empty file needs a word here.
+        if self.db_path.stat().st_size == 0:
             raise WorkspaceError(
                 f"{self.db_path} is damaged or is not a Studio workspace database; it was left untouched."
             )
@@ -75,26 +83,37 @@ class LocalWorkspace:
         self._adopt(conn)
 
     def _create(self) -> None:
+        """Build the database under a private name, then link it into place atomically.
+
+        Another process opening (or creating) the same workspace at the same moment sees
+        either no database or a complete one, never a half-written file.
+        """
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             self.runs_root.mkdir(exist_ok=True)
         except OSError as exc:
             raise WorkspaceError(f"Cannot create a workspace in {self.root}: {exc.strerror}.") from exc
-        self.read_only = False
-        conn = database.connect(self.db_path)
+        tmp = self.db_path.with_name(f".{DB_NAME}.creating-{secrets.token_hex(4)}")
         try:
+            conn = database.connect(tmp)
             try:
                 conn.execute("PRAGMA journal_mode=WAL")
-            except sqlite3.Error as exc:
-                raise database.translate(exc, self.db_path) from exc
-            self._migrate(conn)
-        except BaseException:
-            conn.close()
-            raise
-        self._adopt(conn)
+                self._migrate(conn, tmp)
+            finally:
+                conn.close()
+            with contextlib.suppress(FileExistsError):  # another process won the race: use its database
+                os.link(tmp, self.db_path)
+        except sqlite3.Error as exc:
+            raise database.translate(exc, self.root) from exc
+        except OSError as exc:
+            raise database.translate(exc, self.root) from exc
+        finally:
+            for leftover in (tmp, tmp.with_name(tmp.name + "-wal"), tmp.with_name(tmp.name + "-shm")):
+                leftover.unlink(missing_ok=True)
+        self._open(create=False)
 
-    def _migrate(self, conn: sqlite3.Connection) -> None:
-        with database.write_transaction(conn, self.db_path):
+    def _migrate(self, conn: sqlite3.Connection, where: Path | None = None) -> None:
+        with database.write_transaction(conn, where or self.db_path):
             # Read inside the write lock: another process may have just migrated it.
             version = conn.execute("PRAGMA user_version").fetchone()[0]
             if version < SCHEMA_VERSION:
@@ -167,3 +186,22 @@ def _identity(conn: sqlite3.Connection, where: Path) -> tuple[int, int]:
     except sqlite3.Error as exc:
         raise database.translate(exc, where) from exc
     return int(app_id), int(version)
+
+
+#: Every LocalWorkspace of this process, so that a forked child can drop their connections.
+_open_workspaces: weakref.WeakSet[LocalWorkspace] = weakref.WeakSet()
+_inherited: list[sqlite3.Connection] = []
+
+
+def _after_fork_in_child() -> None:
+    # SQLite connections must not be used (nor closed: closing may checkpoint) in a forked
+    # child. Keep them referenced forever and let each workspace open fresh ones.
+    for ws in list(_open_workspaces):
+        _inherited.extend(ws._connections)
+        ws._connections = []
+        ws._local = threading.local()
+        ws._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -40,6 +40,7 @@ class Run(RunLoggingMixin, RunFilesMixin):
         self._seq = runs_store.run_seq(self._ws._local.connection(), self.id)
         self._series: dict[str, SeriesBuffer] = {}
         self._outputs: Path | None = None
+        process_runs.live_runs.add(self)
 
     # -- creation -----------------------------------------------------------------------------
 
@@ -72,6 +73,7 @@ class Run(RunLoggingMixin, RunFilesMixin):
         run._outputs = Path(outputs).absolute() if outputs is not None else None
         run._ws._writer.watch_run(seq)
         process_runs.track(run)
+        process_runs.install_sigterm_handler()
         if snapshot_directory is not None:
             run.upload_folder("snapshot", snapshot_directory)
         return run
@@ -90,6 +92,7 @@ class Run(RunLoggingMixin, RunFilesMixin):
             conn = ws._local.connection()
             experiment = runs_store.get_run(conn, check_run_id(run_id)).experiment
             cls._context = cls(Experiment(ws, experiment, _create=False), run_id)
+            process_runs.install_sigterm_handler()  # a canceled job still writes its last points
         elif allow_offline:
             cls._context = OfflineRun()
         else:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import sys
 import time
 from typing import TYPE_CHECKING, Any
@@ -21,13 +22,14 @@ def wait_for_run(run: Run, *, show_output: bool, raise_on_error: bool, timeout: 
     backend = run._ws._backend
     deadline = None if timeout is None else time.monotonic() + timeout
     offset = 0
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")  # characters split across reads
     while True:
         info = backend.get_run(run.id)
         if show_output:
-            offset = _print_new(run, offset)
+            offset = _print_new(run, offset, decoder)
         if info.status.is_terminal:
             if show_output:
-                _print_new(run, offset)
+                _print_new(run, offset, decoder)
                 print(f"\nRun {run.id} ended: {info.status.value}", flush=True)
             break
         if deadline is not None and time.monotonic() > deadline:
@@ -40,12 +42,12 @@ def wait_for_run(run: Run, *, show_output: bool, raise_on_error: bool, timeout: 
     return details
 
 
-def _print_new(run: Run, offset: int) -> int:
+def _print_new(run: Run, offset: int, decoder: codecs.IncrementalDecoder) -> int:
     try:
         chunk = run._ws._backend.read_file_range(run.id, STD_LOG, offset, 1 << 20)
     except (KeyError, OSError):
         return offset
     if chunk:
-        sys.stdout.write(chunk.decode("utf-8", errors="replace"))
+        sys.stdout.write(decoder.decode(chunk))
         sys.stdout.flush()
     return offset + len(chunk)

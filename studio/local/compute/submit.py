@@ -13,6 +13,7 @@ from studio.core.validation import check_experiment_name, relative_file_name
 from studio.local import runs_store
 from studio.local.compute import control, jobs_store
 from studio.local.compute import store as compute_store
+from studio.local.compute.liveness import reap_instances
 from studio.local.compute.snapshot import copy_snapshot, snapshot_files
 from studio.local.workspace import LocalWorkspace
 
@@ -42,6 +43,7 @@ def submit(
         raise NotFoundError(f"The script {script_name} is not in {source}.")
     args = [_argument(a) for a in (arguments or [])]
     target = compute or compute_store.LOCAL
+    reap_instances(ws)  # a daemon that died must not look up
     state = compute_store.state_of(ws.connection(), target)  # NotFoundError for unknown instances
     if state == ComputeState.DELETING:
         raise StudioError(f"Compute instance {target} is being deleted.")
@@ -72,7 +74,9 @@ def submit(
                 conn, seq, RunStatus.FAILED, change=ws.bump_changes(conn), reason=message, error={"message": message}
             )
         raise StudioError(message) from exc
-    up = state in (ComputeState.STARTING, ComputeState.RUNNING, ComputeState.JOB_RUNNING)
+    if target == compute_store.LOCAL and state == ComputeState.STOPPING:
+        state = control.wait_for(ws, target, (ComputeState.STOPPED,), control.STOP_TIMEOUT_S).state
+    up = state.is_up and state != ComputeState.STOPPING
     with ws.write() as conn:
         reason = "" if up else jobs_store.waiting_reason(target)
         _queue(conn, seq, ws.bump_changes(conn), reason)
