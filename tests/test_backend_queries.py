@@ -109,3 +109,36 @@ def test_change_token_moves_on_every_kind_of_change(exp: Any, ws: Any, ws_path: 
 def test_bad_page_token(exp: Any, ws: Any) -> None:
     with pytest.raises(NotFoundError, match="page token"):
         ws._backend.list_runs("exp", page_token="nonsense")
+
+
+def test_changed_runs_since_a_token(exp: Any, ws: Any) -> None:
+    backend = ws._backend
+    start = backend.change_token()
+    a = exp.start_logging()
+    b = exp.start_logging()
+    changed, token = backend.list_changed_runs(start)
+    assert [r.id for r in changed] == [a.id, b.id] and token >= start
+    assert backend.list_changed_runs(token) == ([], token)
+    a.complete()
+    changed, token2 = backend.list_changed_runs(token)
+    assert [(r.id, r.status.value) for r in changed] == [(a.id, "Completed")]
+    many = [exp.start_logging() for _ in range(5)]
+    seen: list[str] = []
+    token3 = token2
+    while True:
+        page, nxt = backend.list_changed_runs(token3, limit=2)
+        if not page:
+            break
+        seen += [r.id for r in page]
+        token3 = nxt
+    assert seen == [r.id for r in many]
+
+
+def test_set_run_metadata_edits_name_description_and_tags(exp: Any, ws: Any) -> None:
+    run = exp.start_logging()
+    run.tag("old", "1")
+    info = ws._backend.set_run_metadata(run.id, display_name="renamed", description="why", tags={"new": "2"})
+    assert (info.display_name, info.description, info.tags) == ("renamed", "why", {"new": "2"})
+    with pytest.raises(ValueError):
+        ws._backend.set_run_metadata(run.id, tags={"": "x"})
+    assert ws._backend.get_run(run.id).tags == {"new": "2"}

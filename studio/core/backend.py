@@ -110,6 +110,32 @@ class WorkspaceBackend(Protocol):
         """
         ...
 
+    def list_changed_runs(self, since: int, limit: int = 1000) -> tuple[list[RunInfo], int]:
+        """Runs changed after change token ``since`` (oldest change first) and the token to ask from next."""
+        ...
+
+    def submit_script(
+        self,
+        experiment: str,
+        source_directory: str,
+        script: str,
+        arguments: list[str] | None = None,
+        compute: str | None = None,
+    ) -> str:
+        """Queue ``python script arguments`` from a source folder on a compute instance; returns the run id."""
+        ...
+
+    def set_run_metadata(
+        self,
+        run_id: str,
+        *,
+        display_name: str | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> RunInfo:
+        """Change a run's display name, description or tags; returns the run as it is now."""
+        ...
+
     def cancel_run(self, run_id: str) -> RunStatus:
         """Cancel a queued or running run; returns its status afterwards (CancelRequested while it stops)."""
         ...

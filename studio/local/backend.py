@@ -24,7 +24,7 @@ from studio.core.types import (
     StatusChange,
     WorkspaceInfo,
 )
-from studio.core.validation import check_run_id
+from studio.core.validation import check_metric_name, check_run_id
 from studio.local import files_store, liveness, metrics_store, runs_store, series_store
 from studio.local.compute import control, jobs_store
 from studio.local.compute import liveness as compute_liveness
@@ -152,6 +152,57 @@ class LocalBackend:
             progress=progress,
             cancel=cancel,
         )
+
+    def list_changed_runs(self, since: int, limit: int = 1000) -> tuple[list[RunInfo], int]:
+        """Runs whose change counter is above ``since``, oldest change first."""
+        self.reap_dead_runs()
+        return runs_store.changed_runs(self._conn(), since, limit)
+
+    def submit_script(
+        self,
+        experiment: str,
+        source_directory: str,
+        script: str,
+        arguments: list[str] | None = None,
+        compute: str | None = None,
+    ) -> str:
+        """Submit a script job (see studio.local.compute.submit)."""
+        from studio.local.compute.submit import submit
+
+        _, run_id = submit(
+            self.workspace,
+            experiment,
+            source_directory=source_directory,
+            script=script,
+            arguments=list(arguments or []),
+            compute=compute,
+        )
+        return run_id
+
+    def set_run_metadata(
+        self,
+        run_id: str,
+        *,
+        display_name: str | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> RunInfo:
+        """Edit a run's display name, description and tags in one transaction."""
+        ws = self.workspace
+        conn = self._conn()
+        seq = runs_store.run_seq(conn, check_run_id(run_id))
+        with ws.write() as wconn:
+            change = ws.bump_changes(wconn)
+            if display_name is not None:
+                runs_store.set_text(wconn, seq, "display_name", display_name, change)
+            if description is not None:
+                runs_store.set_text(wconn, seq, "description", description, change)
+            if tags is not None:
+                for key in tags:
+                    check_metric_name(key)
+                wconn.execute("DELETE FROM run_tags WHERE run_seq = ?", (seq,))
+                runs_store.set_pairs(wconn, "run_tags", seq, [(k, str(v)) for k, v in tags.items()], change)
+        return runs_store.get_run(conn, run_id)
 
     def cancel_run(self, run_id: str) -> RunStatus:
         """Cancel a run: a job through its compute, an inline run at once."""

@@ -315,6 +315,26 @@ def _with_pairs(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[R
     return out
 
 
+def changed_runs(conn: sqlite3.Connection, since: int, limit: int) -> tuple[list[RunInfo], int]:
+    """Runs changed after counter value ``since`` (oldest change first) and the counter to ask from next."""
+    rows = conn.execute(
+        f"SELECT {RUN_COLUMNS}, r.changed FROM {_FROM} WHERE r.changed > ? ORDER BY r.changed LIMIT ?",
+        (since, limit),
+    ).fetchall()
+    if not rows:
+        current = conn.execute("SELECT value FROM workspace_state WHERE key = 'changes'").fetchone()[0]
+        return [], max(since, int(current))
+    last = int(rows[-1][-1])
+    if len(rows) == limit:  # never split the runs of one change between two answers
+        whole = [r for r in rows if r[-1] < last]
+        rows = (
+            whole
+            or conn.execute(f"SELECT {RUN_COLUMNS}, r.changed FROM {_FROM} WHERE r.changed = ?", (last,)).fetchall()
+        )
+        last = int(rows[-1][-1])
+    return _with_pairs(conn, [r[:-1] for r in rows]), last
+
+
 def count_runs(conn: sqlite3.Connection, experiment: str, query: RunQuery) -> int:
     """How many runs of an experiment match a query."""
     exp_id = experiment_id(conn, experiment)

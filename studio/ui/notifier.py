@@ -1,0 +1,56 @@
+"""The one place errors from background work are shown: a readable line, details on demand."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtWidgets import QMessageBox, QStatusBar, QWidget
+
+from studio.core.errors import StudioError
+
+
+def readable(exc: BaseException) -> str:
+    """A message a user can act on; no traceback."""
+    if isinstance(exc, StudioError | ValueError | TypeError | KeyError | FileExistsError | PermissionError):
+        text = str(exc).strip("'\"") or type(exc).__name__
+    elif isinstance(exc, OSError):
+        text = f"{exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else "")
+    elif isinstance(exc, TimeoutError):
+        text = str(exc) or "The operation timed out."
+    else:
+        text = f"Unexpected error ({type(exc).__name__}): {exc}"
+    return text
+
+
+class Notifier(QObject):
+    """Shows errors in the status bar; ``show_details`` opens the last one with its traceback."""
+
+    sig_notified = Signal(str)
+    """An error was shown (the message, as displayed)."""
+
+    def __init__(self, status_bar: QStatusBar, parent_widget: QWidget) -> None:
+        super().__init__(parent_widget)
+        self._bar = status_bar
+        self._parent = parent_widget
+        self.last: tuple[str, str] | None = None
+
+    def error(self, exc: BaseException, tb: str = "", context: str = "") -> None:
+        """Show an error; ``context`` says what was being done ("Loading runs")."""
+        message = readable(exc)
+        shown = f"{context}: {message}" if context else message
+        self.last = (shown, tb)
+        self._bar.showMessage(f"⚠ {shown}", 15_000)
+        self.sig_notified.emit(shown)
+
+    def info(self, message: str, timeout_ms: int = 5000) -> None:
+        """A passing message in the status bar."""
+        self._bar.showMessage(message, timeout_ms)
+
+    def show_details(self) -> None:
+        """A dialog with the last error and, on demand, its technical details."""
+        if self.last is None:
+            return
+        box = QMessageBox(QMessageBox.Icon.Warning, "Studio", self.last[0], QMessageBox.StandardButton.Ok, self._parent)
+        box.setObjectName("errorDetails")
+        if self.last[1]:
+            box.setDetailedText(self.last[1])
+        box.open()

@@ -1,0 +1,64 @@
+"""Helpers for GUI tests: a backend that refuses calls from the GUI thread, and a sample workspace."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+
+class GuiThreadCall(AssertionError):
+    """A backend method was called on the GUI thread."""
+
+
+class GuardedBackend:
+    """Wraps a WorkspaceBackend; any call from the main (GUI) thread fails the test."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.violations: list[str] = []
+        self.calls: list[str] = []
+
+    def __getattr__(self, name: str) -> Any:
+        attr = getattr(self._inner, name)
+        if not callable(attr):
+            return attr
+
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            if threading.current_thread() is threading.main_thread():
+                self.violations.append(name)
+                raise GuiThreadCall(f"backend.{name} was called on the GUI thread")
+            self.calls.append(name)
+            return attr(*args, **kwargs)
+
+        return guarded
+
+
+class GuardedOpener:
+    """Wraps a WorkspaceOpener so that every backend it opens is guarded (open itself is also I/O)."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.backends: list[GuardedBackend] = []
+
+    def default_location(self) -> str:
+        return str(self._inner.default_location())
+
+    def is_workspace(self, location: str) -> bool:
+        return bool(self._inner.is_workspace(location))
+
+    def open(self, location: str, create: bool = False) -> GuardedBackend:
+        if threading.current_thread() is threading.main_thread():
+            raise GuiThreadCall("opener.open was called on the GUI thread")
+        backend = GuardedBackend(self._inner.open(location, create))
+        self.backends.append(backend)
+        return backend
+
+    @property
+    def violations(self) -> list[str]:
+        return [v for b in self.backends for v in b.violations]
+
+
+def wait_for(qtbot: Any, predicate: Callable[[], Any], timeout: int = 10_000) -> None:
+    """qtbot.waitUntil with a boolean predicate."""
+    qtbot.waitUntil(lambda: bool(predicate()), timeout=timeout)
