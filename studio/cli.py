@@ -26,6 +26,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="local workspace folder (default: $STUDIO_WORKSPACE, else the default workspace)",
     )
     parser.add_argument("--output", choices=("table", "json"), default="table", help="output format")
+    parser.add_argument(
+        "--open-run", metavar="RUN_ID", help="open the window on this run (or hand it to a running studio)"
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("info", help="show the workspace: location, experiments and run counts", parents=[common_options()])
     compute.add_parser(sub)
@@ -43,12 +46,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             return compute.run(args)
         if args.command == "job":
             return jobs.run(args)
-        return _workspace_info(args)
+        if args.command == "info":
+            return _workspace_info(args)
+        return _gui(args)
     except (StudioError, OSError, ValueError, TypeError, TimeoutError) as exc:
         print(f"studio: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _gui(args: argparse.Namespace) -> int:
+    """The desktop window (Qt is imported only here)."""
+    from studio.local.opener import LocalWorkspaceOpener
+    from studio.local.paths import resolve_workspace_path
+
+    location = str(resolve_workspace_path(args.workspace).expanduser().absolute())
+    if args.open_run:
+        from studio.core.validation import check_run_id
+
+        check_run_id(args.open_run)
+    from studio.ui.app import run_gui
+
+    return run_gui(LocalWorkspaceOpener(), location, args.open_run)
 
 
 def _workspace_info(args: argparse.Namespace) -> int:
@@ -78,6 +98,4 @@ def _workspace_info(args: argparse.Namespace) -> int:
         print("No experiments yet. Log one from Python:  from studio.sdk import Workspace, Experiment")
     for e in experiments:
         print(f"  {e.name:<40} {e.run_count:>8} runs")
-    if args.command is None:
-        print("The desktop window is not part of this version yet; see README.md.")
     return 0

@@ -16,6 +16,7 @@ def _isolated_default_workspace(tmp_path_factory: pytest.TempPathFactory, monkey
     """Point $STUDIO_WORKSPACE and the user data dir at temporary folders for every test."""
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))  # QSettings of the window
     monkeypatch.delenv("STUDIO_WORKSPACE", raising=False)
     monkeypatch.delenv("STUDIO_RUN_ID", raising=False)
 

@@ -25,3 +25,16 @@ def test_sdk_and_cli_load_neither_qt_nor_azure() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
+
+
+def test_the_qt_binding_keeps_none_alive() -> None:
+    """PySide6 6.12.0 dropped a reference to None per void call and aborted Python 3.11; we pin below it."""
+    code = (
+        "import sys\nfrom PySide6.QtCore import QCoreApplication, QTimer\n"
+        "app = QCoreApplication([])\ntimer = QTimer()\nbefore = sys.getrefcount(None)\n"
+        "for _ in range(2000):\n    timer.start(1)\n"
+        "print(before - sys.getrefcount(None))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert abs(int(out.stdout.strip())) < 50

@@ -63,6 +63,10 @@ class WorkspaceBackend(Protocol):
         """One run; NotFoundError if there is none with that id."""
         ...
 
+    def get_run_details(self, run_id: str) -> dict[str, object]:
+        """How a run was made: ``runType``, ``target`` (compute), ``script``, ``arguments``, ``environment``, ..."""
+        ...
+
     def list_children(self, run_id: str) -> list[RunInfo]:
         """The direct child runs of a run, oldest first."""
         ...

@@ -11,6 +11,8 @@ import numpy as np
 
 MAX_NAME_LENGTH = 255
 _EXPERIMENT_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,254}$")
+COMPUTE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,23}$")
+COMPUTE_NAME_RULE = "2 to 24 letters, digits or '-', starting with a letter."
 _RUN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,299}$")
 
 
@@ -35,6 +37,13 @@ def check_experiment_name(name: object) -> str:
         raise ValueError(
             f"invalid experiment name {name!r}: use 1-255 letters, digits, '_' or '-', starting with a letter or digit"
         )
+    return name
+
+
+def check_compute_name(name: object) -> str:
+    """Return ``name`` if it is a valid compute instance name (as Azure ML allows), else raise ValueError."""
+    if not isinstance(name, str) or not COMPUTE_NAME.match(name):
+        raise ValueError(f"invalid compute name {name!r}: use {COMPUTE_NAME_RULE}")
     return name
 
 

@@ -91,6 +91,12 @@ class LocalBackend:
         self.reap_dead_runs()
         return runs_store.get_run(self._conn(), check_run_id(run_id))
 
+    def get_run_details(self, run_id: str) -> dict[str, object]:
+        """Run type and the submission details (compute target, script, arguments, environment)."""
+        conn = self._conn()
+        run_type, details = runs_store.run_details(conn, runs_store.run_seq(conn, check_run_id(run_id)))
+        return {"runType": run_type, **details}
+
     def list_children(self, run_id: str) -> list[RunInfo]:
         """Direct children, oldest first."""
         return runs_store.list_children(self._conn(), check_run_id(run_id))

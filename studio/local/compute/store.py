@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import re
 import sqlite3
 import time
 from typing import Any
 
 from studio.core.compute import ComputeInfo, ComputeState
 from studio.core.errors import NotFoundError
+from studio.core.validation import check_compute_name
 
-_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,23}$")
 LOCAL = "local"
-
-
-def check_name(name: object) -> str:
-    """A compute name as Azure ML allows it: 2-24 letters, digits and '-', starting with a letter."""
-    if not isinstance(name, str) or not _NAME.match(name):
-        raise ValueError(f"invalid compute name {name!r}: use 2-24 letters, digits or '-', starting with a letter")
-    return name
+check_name = check_compute_name
 
 
 _COLUMNS = (

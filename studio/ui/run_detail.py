@@ -1,0 +1,91 @@
+"""The central area: opened runs as closable tabs, with a hint when none is open."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QStackedWidget, QTabWidget, QWidget
+
+from studio.core.backend import WorkspaceBackend
+from studio.ui.run_overview import RunOverview
+from studio.ui.tasks import TaskRunner
+
+
+class RunDetailArea(QStackedWidget):
+    """Holds one tab per opened run (objectName ``runDetail``)."""
+
+    sig_cancel_requested = Signal(str)
+    """A tab's Cancel button was pressed for this run id."""
+
+    def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("runDetail")
+        self.runner = runner
+        self.backend: WorkspaceBackend | None = None
+        hint = QLabel("Double-click a run in the Experiments pane to open it here.", self)
+        hint.setObjectName("runDetailHint")
+        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        hint.setEnabled(False)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("runTabs")
+        self.tabs.setTabsClosable(True)
+        self.tabs.setDocumentMode(True)
+        self.tabs.setMovable(True)
+        self.tabs.tabCloseRequested.connect(self.close_tab)
+        self.addWidget(hint)
+        self.addWidget(self.tabs)
+
+    def set_backend(self, backend: WorkspaceBackend | None) -> None:
+        """A new workspace: close every tab."""
+        while self.tabs.count():
+            self.close_tab(0)
+        self.backend = backend
+
+    def open_run(self, run_id: str) -> RunOverview | None:
+        """Show a run's tab, opening it if needed."""
+        for i in range(self.tabs.count()):
+            page = self.tabs.widget(i)
+            if isinstance(page, RunOverview) and page.run_id == run_id:
+                self.tabs.setCurrentIndex(i)
+                self.setCurrentIndex(1)
+                return page
+        if self.backend is None:
+            return None
+        page = RunOverview(self.backend, self.runner, run_id, self.tabs)
+        page.sig_loaded.connect(lambda run, p=page: self._retitle(p, run.display_name or run.id))
+        page.sig_cancel_requested.connect(self.sig_cancel_requested)
+        index = self.tabs.addTab(page, run_id)
+        self.tabs.setTabToolTip(index, run_id)
+        self.tabs.setCurrentIndex(index)
+        self.setCurrentIndex(1)
+        return page
+
+    def open_run_ids(self) -> list[str]:
+        """Run ids of the open tabs, in tab order."""
+        return [w.run_id for w in (self.tabs.widget(i) for i in range(self.tabs.count())) if isinstance(w, RunOverview)]
+
+    def refresh_runs(self, run_ids: set[str]) -> None:
+        """Reload the open tabs of runs that changed."""
+        for i in range(self.tabs.count()):
+            page = self.tabs.widget(i)
+            if isinstance(page, RunOverview) and page.run_id in run_ids:
+                page.reload()
+
+    def close_tab(self, index: int) -> None:
+        """Close one tab (Ctrl+W closes the current one)."""
+        if index < 0:
+            return
+        page = self.tabs.widget(index)
+        self.tabs.removeTab(index)
+        if page is not None:
+            page.deleteLater()
+        if not self.tabs.count():
+            self.setCurrentIndex(0)
+
+    def close_current(self) -> None:
+        """Close the current tab."""
+        self.close_tab(self.tabs.currentIndex())
+
+    def _retitle(self, page: QWidget, title: str) -> None:
+        index = self.tabs.indexOf(page)
+        if index >= 0:
+            self.tabs.setTabText(index, title if len(title) <= 30 else title[:29] + "…")
