@@ -128,7 +128,7 @@ def test_open_a_run_and_close_its_tab(studio: dict[str, Any], qtbot: Any) -> Non
     tabs = window.run_detail.tabs
     wait_for(qtbot, lambda: tabs.count() == 1)
     wait_for(qtbot, lambda: tabs.tabText(0) == "trial-23")
-    overview = tabs.widget(0)
+    overview = tabs.widget(0).overview
     wait_for(qtbot, lambda: "diverged" in overview.fields["Error"].text())
     assert "Failed" in overview.fields["Status"].text()
     window.open_run(studio["ids"][0])
@@ -238,7 +238,7 @@ def test_sample_experiment_runs_on_local_compute(qtbot: Any, tmp_path: Path, mon
         qtbot.mouseClick(button, Qt.MouseButton.LeftButton)
         tabs = window.run_detail.tabs
         wait_for(qtbot, lambda: tabs.count() == 1)
-        overview = tabs.widget(0)
+        overview = tabs.widget(0).overview
         wait_for(qtbot, lambda: overview.run is not None and overview.run.status.value == "Completed", timeout=60_000)
         wait_for(qtbot, lambda: "accuracy" in overview.fields["Metrics"].text())
         model = pane.model

@@ -6,8 +6,63 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QStackedWidget, QTabWidget, QWidget
 
 from studio.core.backend import WorkspaceBackend
+from studio.core.types import RunInfo
 from studio.ui.run_overview import RunOverview
+from studio.ui.run_tabs.base import RunTab
+from studio.ui.run_tabs.registry import tab_classes
 from studio.ui.tasks import TaskRunner
+
+
+class RunPage(QTabWidget):
+    """One opened run: Overview first, then the other tabs, each loaded when first shown."""
+
+    sig_open_run = Signal(str)
+    """A tab asked to open another run (a child run)."""
+
+    def __init__(
+        self, backend: WorkspaceBackend, runner: TaskRunner, run_id: str, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName(f"runPage:{run_id}")
+        self.run_id = run_id
+        self.setDocumentMode(True)
+        self.overview = RunOverview(backend, runner, run_id, self)
+        self.addTab(self.overview, "Overview")
+        self.tabs: list[RunTab] = []
+        for cls in tab_classes():
+            tab = cls(backend, runner, run_id, self)
+            tab.sig_open_run.connect(self.sig_open_run)
+            self.tabs.append(tab)
+            self.addTab(tab, cls.title)
+        self.currentChanged.connect(self._shown)
+        self.overview.sig_loaded.connect(self._run_changed)
+
+    def tab(self, title: str) -> QWidget | None:
+        """The tab with this title."""
+        for i in range(self.count()):
+            if self.tabText(i) == title:
+                return self.widget(i)
+        return None
+
+    def show_tab(self, title: str) -> None:
+        """Switch to a tab by title."""
+        page = self.tab(title)
+        if page is not None:
+            self.setCurrentWidget(page)
+
+    def reload(self) -> None:
+        """The run changed: the overview reloads, then the loaded tabs hear about it."""
+        self.overview.reload()
+
+    def _shown(self, index: int) -> None:
+        page = self.widget(index)
+        if isinstance(page, RunTab):
+            page.ensure_loaded()
+
+    def _run_changed(self, run: RunInfo) -> None:
+        for tab in self.tabs:
+            if tab.loaded:
+                tab.run_changed(run)
 
 
 class RunDetailArea(QStackedWidget):
@@ -15,6 +70,8 @@ class RunDetailArea(QStackedWidget):
 
     sig_cancel_requested = Signal(str)
     """A tab's Cancel button was pressed for this run id."""
+    sig_open_run = Signal(str)
+    """A run page asked to open another run."""
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -40,19 +97,20 @@ class RunDetailArea(QStackedWidget):
             self.close_tab(0)
         self.backend = backend
 
-    def open_run(self, run_id: str) -> RunOverview | None:
+    def open_run(self, run_id: str) -> RunPage | None:
         """Show a run's tab, opening it if needed."""
         for i in range(self.tabs.count()):
             page = self.tabs.widget(i)
-            if isinstance(page, RunOverview) and page.run_id == run_id:
+            if isinstance(page, RunPage) and page.run_id == run_id:
                 self.tabs.setCurrentIndex(i)
                 self.setCurrentIndex(1)
                 return page
         if self.backend is None:
             return None
-        page = RunOverview(self.backend, self.runner, run_id, self.tabs)
-        page.sig_loaded.connect(lambda run, p=page: self._retitle(p, run.display_name or run.id))
-        page.sig_cancel_requested.connect(self.sig_cancel_requested)
+        page = RunPage(self.backend, self.runner, run_id, self.tabs)
+        page.overview.sig_loaded.connect(lambda run, p=page: self._retitle(p, run.display_name or run.id))
+        page.overview.sig_cancel_requested.connect(self.sig_cancel_requested)
+        page.sig_open_run.connect(self.sig_open_run)
         index = self.tabs.addTab(page, run_id)
         self.tabs.setTabToolTip(index, run_id)
         self.tabs.setCurrentIndex(index)
@@ -61,13 +119,13 @@ class RunDetailArea(QStackedWidget):
 
     def open_run_ids(self) -> list[str]:
         """Run ids of the open tabs, in tab order."""
-        return [w.run_id for w in (self.tabs.widget(i) for i in range(self.tabs.count())) if isinstance(w, RunOverview)]
+        return [w.run_id for w in (self.tabs.widget(i) for i in range(self.tabs.count())) if isinstance(w, RunPage)]
 
     def refresh_runs(self, run_ids: set[str]) -> None:
         """Reload the open tabs of runs that changed."""
         for i in range(self.tabs.count()):
             page = self.tabs.widget(i)
-            if isinstance(page, RunOverview) and page.run_id in run_ids:
+            if isinstance(page, RunPage) and page.run_id in run_ids:
                 page.reload()
 
     def close_tab(self, index: int) -> None:
