@@ -43,3 +43,34 @@ def exp(ws: object) -> object:
     from studio.sdk import Experiment
 
     return Experiment(workspace=ws, name="exp")
+
+
+def _stray_threads(before: set[int]) -> list[str]:
+    import threading
+
+    return [
+        t.name
+        for t in threading.enumerate()
+        if t.ident not in before
+        and t is not threading.main_thread()
+        and not isinstance(t, threading._DummyThread)  # Qt pool threads that once asked for current_thread()
+        and t.name != "studio-metric-flush"  # the SDK's writer lives as long as the process, by design
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _no_leaked_threads(request: pytest.FixtureRequest) -> Iterator[None]:
+    """GUI tests must end every thread they started (waiting briefly for threads that are finishing)."""
+    if "qtbot" not in request.fixturenames:
+        yield
+        return
+    import threading
+    import time
+
+    before = {t.ident for t in threading.enumerate() if t.ident is not None}
+    yield
+    deadline = time.monotonic() + 5
+    while _stray_threads(before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stray = _stray_threads(before)
+    assert not stray, f"threads left running: {stray}"

@@ -295,3 +295,46 @@ def test_opening_the_window_does_not_load_azure(tmp_path: Path) -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip().splitlines()[-1] == "[]"
+
+
+def test_compare_runs_shows_differences(studio: dict[str, Any], qtbot: Any) -> None:
+    window = studio["window"]
+    index = expand(qtbot, window, "mnist")
+    view = window.experiment_pane.view
+    model = window.experiment_pane.model
+    selection = view.selectionModel()
+    from PySide6.QtCore import QItemSelectionModel
+
+    for row in (0, 1, 6):
+        selection.select(
+            model.index(row, 0, index),
+            QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows,
+        )
+    window.act_compare.trigger()
+    tabs = window.run_detail.tabs
+    wait_for(qtbot, lambda: tabs.count() == 1 and tabs.tabText(0) == "Compare (3)")
+    compare = tabs.widget(0)
+    wait_for(qtbot, lambda: compare.table_model.rowCount() > 0)
+    labels = compare.table_model.row_labels()
+    assert {"Status", "tag: lr", "metric: loss"} <= set(labels)
+    compare.diff_only.setChecked(True)
+    shown = compare.table_model.row_labels()
+    assert "Status" in shown  # one of the three failed
+    assert all(len(set(cells)) > 1 for label, cells in compare.table_model._rows)
+    assert compare.legend.count() == 3
+
+
+def test_edit_a_runs_name_description_and_tags(studio: dict[str, Any], qtbot: Any) -> None:
+    from studio.ui.edit_run_dialog import parse_tags
+
+    window = studio["window"]
+    run_id = studio["ids"][5]
+    page = window.run_detail.open_run(run_id)
+    overview = page.overview
+    wait_for(qtbot, lambda: overview.run is not None)
+    overview.save_edit(("renamed run", "a note", parse_tags("owner=me\nbaseline\n")))
+    wait_for(qtbot, lambda: overview.run.display_name == "renamed run")
+    assert overview.run.tags == {"owner": "me", "baseline": ""} and overview.run.description == "a note"
+    wait_for(qtbot, lambda: window.run_detail.tabs.tabText(0) == "renamed run")
+    with pytest.raises(ValueError, match="line 2"):
+        parse_tags("ok=1\n=no name\n")

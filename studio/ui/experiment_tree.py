@@ -36,6 +36,8 @@ class ExperimentTreePane(QDockWidget):
     """The user asked to cancel these run ids."""
     sig_download_outputs = Signal(str)
     """The user asked to download the outputs of this run id."""
+    sig_compare_runs = Signal(list)
+    """The user asked to compare these run ids."""
     sig_run_sample = Signal()
     """The user asked to run the sample experiment."""
     sig_selection_changed = Signal(list)
@@ -199,6 +201,8 @@ class ExperimentTreePane(QDockWidget):
         cancel.setEnabled(any(r.status.is_active for r in runs))
         download = menu.addAction("Download outputs…", lambda: self.sig_download_outputs.emit(runs[0].id))
         download.setEnabled(len(runs) == 1)
+        compare = menu.addAction("Compare", lambda: self.sig_compare_runs.emit([r.id for r in runs]))
+        compare.setEnabled(len(runs) >= 2)
         menu.addSeparator()
         menu.addAction("Copy run ID", lambda: QGuiApplication.clipboard().setText("\n".join(r.id for r in runs)))
         menu.popup(self.view.viewport().mapToGlobal(pos))

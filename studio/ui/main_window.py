@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         tree.sig_cancel_runs.connect(self.cancel_runs)
         tree.sig_download_outputs.connect(self.download_outputs)
         tree.sig_run_sample.connect(self.run_sample_experiment)
+        tree.sig_compare_runs.connect(self.compare_runs)
         tree.sig_selection_changed.connect(self._remember_selection)
         tree.model.sig_failed.connect(lambda exc, what: self.notifier.error(exc, context=what))
         tree.model.sig_loaded.connect(self._after_experiments_loaded)
@@ -121,6 +122,12 @@ class MainWindow(QMainWindow):
             None,
             "actionCancelRuns",
         )
+        self.act_compare = action(
+            "Compare selected runs",
+            lambda: self.compare_runs(self.experiment_pane.selected_run_ids()),
+            "Ctrl+Shift+C",
+            "actionCompare",
+        )
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         file_menu.addActions([self.act_new_ws, self.act_open_ws])
@@ -132,7 +139,7 @@ class MainWindow(QMainWindow):
         for dock in (self.workspace_pane, self.experiment_pane, self.compute_pane):
             view.addAction(dock.toggleViewAction())
         run_menu = menu.addMenu("&Run")
-        run_menu.addActions([self.act_cancel, self.act_close_tab])
+        run_menu.addActions([self.act_compare, self.act_cancel, self.act_close_tab])
         run_menu.addSeparator()
         run_menu.addAction(self.act_sample)
         help_menu = menu.addMenu("&Help")
@@ -141,10 +148,31 @@ class MainWindow(QMainWindow):
         toolbar = QToolBar("Main", self)
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
-        toolbar.addActions([self.act_refresh, self.act_filter, self.act_sample, self.act_close_tab])
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.addActions([self.act_refresh, self.act_filter, self.act_compare, self.act_sample, self.act_close_tab])
+        self._set_icons()
         self.addToolBar(toolbar)
         for act in (self.act_refresh, self.act_filter, self.act_close_tab, self.act_quit):
             act.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+
+    def _set_icons(self) -> None:
+        style = self.style()
+        pix = style.standardIcon
+        sp = style.StandardPixmap
+        self.act_refresh.setIcon(pix(sp.SP_BrowserReload))
+        self.act_filter.setIcon(pix(sp.SP_FileDialogContentsView))
+        self.act_compare.setIcon(pix(sp.SP_FileDialogDetailedView))
+        self.act_sample.setIcon(pix(sp.SP_MediaPlay))
+        self.act_close_tab.setIcon(pix(sp.SP_DialogCloseButton))
+        self.act_new_ws.setIcon(pix(sp.SP_FileDialogNewFolder))
+        self.act_open_ws.setIcon(pix(sp.SP_DirOpenIcon))
+
+    def compare_runs(self, run_ids: list[str]) -> None:
+        """Open the compare view for two or more runs."""
+        if len(run_ids) < 2:
+            self.notifier.info("Select two or more runs to compare them.")
+            return
+        self.run_detail.open_compare(run_ids)
 
     # -- workspaces ----------------------------------------------------------------------------
 

@@ -117,6 +117,19 @@ class RunDetailArea(QStackedWidget):
         self.setCurrentIndex(1)
         return page
 
+    def open_compare(self, run_ids: list[str]) -> QWidget | None:
+        """Open a compare tab for these runs."""
+        if self.backend is None or len(run_ids) < 2:
+            return None
+        from studio.ui.compare_view import CompareView
+
+        view = CompareView(self.backend, self.runner, run_ids, self.tabs)
+        index = self.tabs.addTab(view, f"Compare ({len(run_ids)})")
+        self.tabs.setTabToolTip(index, "\n".join(run_ids))
+        self.tabs.setCurrentIndex(index)
+        self.setCurrentIndex(1)
+        return view
+
     def open_run_ids(self) -> list[str]:
         """Run ids of the open tabs, in tab order."""
         return [w.run_id for w in (self.tabs.widget(i) for i in range(self.tabs.count())) if isinstance(w, RunPage)]

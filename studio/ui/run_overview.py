@@ -43,11 +43,15 @@ class RunOverview(QWidget):
         self.cancel_button.setObjectName("cancelRun")
         self.cancel_button.clicked.connect(lambda: self.sig_cancel_requested.emit(self.run_id))
         self.cancel_button.hide()
+        self.edit_button = QPushButton("Edit…", self)
+        self.edit_button.setObjectName("editRun")
+        self.edit_button.clicked.connect(self.edit)
         copy = QPushButton("Copy ID", self)
         copy.setObjectName("copyRunId")
         copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.run_id))
         bar.addWidget(self.title, 1)
         bar.addWidget(self.cancel_button)
+        bar.addWidget(self.edit_button)
         bar.addWidget(copy)
         outer.addLayout(bar)
         scroll = QScrollArea(self)
@@ -85,6 +89,29 @@ class RunOverview(QWidget):
             return backend.get_run(run_id), backend.get_run_details(run_id), backend.list_metrics(run_id)
 
         self.runner.submit(load, success=self._show, failure=self._failed, owner=self)
+
+    def edit(self) -> None:
+        """Edit the display name, description and tags (saved in the background)."""
+        if self.run is None:
+            return
+        from studio.ui.edit_run_dialog import EditRunDialog
+
+        dialog = EditRunDialog(self.run, self)
+        dialog.finished.connect(lambda _code: self.save_edit(dialog.result_values))
+        dialog.open()
+
+    def save_edit(self, values: tuple[str, str, dict[str, str]] | None) -> None:
+        """Store edited values (None: the dialog was cancelled)."""
+        if values is None:
+            return
+        name, description, tags = values
+        backend, run_id = self.backend, self.run_id
+        self.runner.submit(
+            lambda: backend.set_run_metadata(run_id, display_name=name, description=description, tags=tags),
+            success=lambda _run: self.reload(),
+            label="Saving the run's details",
+            owner=self,
+        )
 
     def _failed(self, exc: BaseException) -> None:
         self._loading = False

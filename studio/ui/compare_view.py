@@ -1,0 +1,146 @@
+"""Compare runs: one chart per metric with a line per run, and a table of their differences."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QScrollArea,
+    QSplitter,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.backend import WorkspaceBackend
+from studio.core.types import MetricInfo, MetricKind, MetricSeries, RunInfo
+from studio.ui.compare_table_model import CompareTableModel
+from studio.ui.tasks import TaskRunner
+
+MAX_CHARTS = 24
+
+
+def run_colour(i: int, n: int) -> QColor:
+    """Distinct colours around the hue circle (golden-angle steps keep neighbours apart)."""
+    return QColor.fromHsvF((i * 0.618033988749895) % 1.0, 0.75, 0.85)
+
+
+def load_comparison(
+    backend: WorkspaceBackend, run_ids: list[str]
+) -> tuple[list[RunInfo], dict[str, list[MetricInfo]], dict[str, dict[str, MetricSeries]]]:
+    """Everything the compare view shows, fetched in one background task."""
+    runs = [backend.get_run(r) for r in run_ids]
+    metrics = {r: backend.list_metrics(r) for r in run_ids}
+    series: dict[str, dict[str, MetricSeries]] = {}
+    for run_id, infos in metrics.items():
+        for info in infos:
+            if info.kind == MetricKind.SCALAR and len(series) <= MAX_CHARTS:
+                series.setdefault(info.name, {})[run_id] = backend.get_series(run_id, info.name)
+    return runs, metrics, series
+
+
+class CompareView(QWidget):
+    """Shown as a tab in the run area (objectName ``compareView``)."""
+
+    sig_loaded = Signal()
+    """The comparison data arrived and is shown."""
+
+    def __init__(
+        self, backend: WorkspaceBackend, runner: TaskRunner, run_ids: list[str], parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName("compareView")
+        self.run_ids = list(run_ids)
+        self.charts: dict[str, Any] = {}
+        self.runs: list[RunInfo] = []
+        layout = QVBoxLayout(self)
+        self.title = QLabel(f"Comparing {len(run_ids)} runs…", self)
+        layout.addWidget(self.title)
+        splitter = QSplitter(Qt.Orientation.Vertical, self)
+        top = QWidget(splitter)
+        top_layout = QHBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        self.legend = QListWidget(top)
+        self.legend.setObjectName("compareRuns")
+        self.legend.setMaximumWidth(240)
+        self.legend.itemChanged.connect(self._toggle_run)
+        scroll = QScrollArea(top)
+        scroll.setWidgetResizable(True)
+        self.chart_host = QWidget(scroll)
+        self.chart_grid = QGridLayout(self.chart_host)
+        scroll.setWidget(self.chart_host)
+        top_layout.addWidget(self.legend)
+        top_layout.addWidget(scroll, 1)
+        bottom = QWidget(splitter)
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        self.diff_only = QCheckBox("Show differences only", bottom)
+        self.diff_only.setObjectName("compareDifferencesOnly")
+        self.table_model = CompareTableModel(self)
+        self.diff_only.toggled.connect(self.table_model.set_differences_only)
+        self.table = QTableView(bottom)
+        self.table.setObjectName("compareTable")
+        self.table.setModel(self.table_model)
+        bottom_layout.addWidget(self.diff_only)
+        bottom_layout.addWidget(self.table)
+        splitter.addWidget(top)
+        splitter.addWidget(bottom)
+        splitter.setSizes([500, 300])
+        layout.addWidget(splitter)
+        runner.submit(
+            lambda: load_comparison(backend, self.run_ids),
+            success=self._show,
+            failure=lambda exc: self.title.setText(f"Could not compare: {exc}"),
+            label=f"Comparing {len(run_ids)} runs",
+            owner=self,
+        )
+
+    def _show(
+        self, data: tuple[list[RunInfo], dict[str, list[MetricInfo]], dict[str, dict[str, MetricSeries]]]
+    ) -> None:
+        runs, metrics, series = data
+        self.runs = runs
+        self.title.setText(f"Comparing {len(runs)} runs of {', '.join(sorted({r.experiment for r in runs}))}")
+        self.table_model.set_data(runs, metrics)
+        colours = {r.id: run_colour(i, len(runs)) for i, r in enumerate(runs)}
+        self.legend.blockSignals(True)
+        for run in runs:
+            item = QListWidgetItem(run.display_name or run.id, self.legend)
+            item.setData(Qt.ItemDataRole.UserRole, run.id)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
+            item.setForeground(colours[run.id])
+            item.setToolTip(run.id)
+        self.legend.blockSignals(False)
+        self._build_charts(series, colours)
+        self.sig_loaded.emit()
+
+    def _build_charts(self, series: dict[str, dict[str, MetricSeries]], colours: dict[str, QColor]) -> None:
+        try:
+            from studio.ui.charts.metric_chart import MetricChart
+        except ImportError:  # pragma: no cover - charts not installed
+            return
+        names = {r.id: r.display_name or r.id for r in self.runs}
+        for i, (metric, per_run) in enumerate(sorted(series.items())):
+            chart = MetricChart(self.chart_host)
+            chart.setObjectName(f"compareChart:{metric}")
+            chart.setMinimumHeight(220)
+            for run_id, s in per_run.items():
+                chart.set_series(run_id, names[run_id], s.steps, s.values, s.times, colour=colours[run_id])
+            self.charts[metric] = chart
+            self.chart_grid.addWidget(QLabel(f"<b>{metric}</b>", self.chart_host), (i // 2) * 2, i % 2)
+            self.chart_grid.addWidget(chart, (i // 2) * 2 + 1, i % 2)
+
+    def _toggle_run(self, item: QListWidgetItem) -> None:
+        run_id = item.data(Qt.ItemDataRole.UserRole)
+        visible = item.checkState() == Qt.CheckState.Checked
+        for chart in self.charts.values():
+            chart.set_visible(run_id, visible)
