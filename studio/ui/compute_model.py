@@ -67,6 +67,8 @@ def status_icon(color: str) -> QIcon:
 
 def state_text(state: ComputeState) -> str:
     """The state as shown: transitional states end with an ellipsis ("Starting…")."""
+    if state == ComputeState.JOB_RUNNING:
+        return "Running jobs"  # Azure's JobRunning, in words
     return f"{state.value}…" if state in TRANSITIONAL else state.value
 
 

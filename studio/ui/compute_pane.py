@@ -143,6 +143,8 @@ class ComputePane(QDockWidget):
         self.table.addActions([self.start_action, self.stop_action, self.restart_action, self.delete_action])
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # narrow docks scroll, names stay whole
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the name takes the dock's spare width
+        header.setMinimumSectionSize(60)
         header.setSectionResizeMode(STATE, QHeaderView.ResizeMode.Fixed)
         widest = max(self.fontMetrics().horizontalAdvance(state_text(s)) for s in ComputeState)
         header.resizeSection(STATE, widest + 40)  # room for the status icon and padding

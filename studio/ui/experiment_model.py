@@ -291,9 +291,9 @@ class ExperimentTreeModel(QAbstractItemModel):
             if column == 0:
                 return node.experiment
             if column == 1 and info is not None:
-                return f"{info.run_count:,} runs"
-            if column == 2 and info is not None and info.last_run_at:
-                return _when(info.last_run_at)
+                return f"{info.run_count:,} run" + ("" if info.run_count == 1 else "s")
+        if role == Qt.ItemDataRole.ToolTipRole and info is not None and info.last_run_at:
+            return f"{node.experiment}: {info.run_count:,} runs, the last at {_when(info.last_run_at)}"
         if role == Qt.ItemDataRole.FontRole and column == 0:
             from PySide6.QtGui import QFont
 
@@ -369,4 +369,7 @@ class ExperimentTreeModel(QAbstractItemModel):
 
 
 def _when(t: float | None) -> str:
-    return "" if not t else datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M")
+    if not t:
+        return ""
+    when = datetime.fromtimestamp(t)
+    return when.strftime("%b %d %H:%M" if when.year == datetime.now().year else "%Y-%m-%d")

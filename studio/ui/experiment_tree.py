@@ -87,12 +87,15 @@ class ExperimentTreePane(QDockWidget):
         view.setAlternatingRowColors(True)
         header = view.header()
         header.setStretchLastSection(False)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Interactive)
-        view.setColumnWidth(0, 220)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(50)
         view.setColumnWidth(1, 90)
-        view.setColumnWidth(2, 120)
-        view.setColumnWidth(3, 70)
-        view.setColumnWidth(4, 200)
+        view.setColumnWidth(2, 100)
+        view.setColumnWidth(3, 64)
+        view.setColumnWidth(4, 220)
+        view.setColumnHidden(4, True)  # Run ID: shown on demand (right-click the header)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._header_menu)
         view.doubleClicked.connect(self._open_index)
         view.customContextMenuRequested.connect(self._context_menu)
         view.selectionModel().selectionChanged.connect(
@@ -178,6 +181,18 @@ class ExperimentTreePane(QDockWidget):
     def _update_empty_state(self) -> None:
         empty = self.model.is_empty_workspace() and not self.filter_box.text()
         self.stack.setCurrentIndex(1 if empty else 0)
+        self.filter_box.setVisible(not empty)
+
+    def _header_menu(self, pos: QPoint) -> None:
+        menu = QMenu(self.view)
+        model = self.model
+        for column in range(1, model.columnCount()):
+            title = model.headerData(column, Qt.Orientation.Horizontal)
+            act = menu.addAction(str(title))
+            act.setCheckable(True)
+            act.setChecked(not self.view.isColumnHidden(column))
+            act.toggled.connect(lambda on, c=column: self.view.setColumnHidden(c, not on))
+        menu.popup(self.view.header().mapToGlobal(pos))
 
     def _open_selected(self) -> None:
         for run_id in self.selected_run_ids():

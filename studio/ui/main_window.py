@@ -55,7 +55,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.experiment_pane)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.compute_pane)
         self.splitDockWidget(self.workspace_pane, self.experiment_pane, Qt.Orientation.Vertical)
-        self.resizeDocks([self.workspace_pane, self.experiment_pane], [130, 500], Qt.Orientation.Vertical)
+        self.resizeDocks([self.workspace_pane, self.experiment_pane], [175, 460], Qt.Orientation.Vertical)
         self.resizeDocks([self.experiment_pane], [520], Qt.Orientation.Horizontal)
         self.live = LiveRefresh(self.runner, self)
         self.task_status = TaskStatus(self.runner, self)
@@ -148,9 +148,12 @@ class MainWindow(QMainWindow):
         toolbar = QToolBar("Main", self)
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
-        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)  # style icons clash in dark mode
         toolbar.addActions([self.act_refresh, self.act_filter, self.act_compare, self.act_sample, self.act_close_tab])
         self._set_icons()
+        self._update_actions()
+        self.run_detail.tabs.currentChanged.connect(lambda _i: self._update_actions())
+        self.experiment_pane.sig_selection_changed.connect(lambda _ids: self._update_actions())
         self.addToolBar(toolbar)
         for act in (self.act_refresh, self.act_filter, self.act_close_tab, self.act_quit):
             act.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
@@ -166,6 +169,12 @@ class MainWindow(QMainWindow):
         self.act_close_tab.setIcon(pix(sp.SP_DialogCloseButton))
         self.act_new_ws.setIcon(pix(sp.SP_FileDialogNewFolder))
         self.act_open_ws.setIcon(pix(sp.SP_DirOpenIcon))
+
+    def _update_actions(self) -> None:
+        runs = self.experiment_pane.selected_runs()
+        self.act_close_tab.setEnabled(self.run_detail.tabs.count() > 0)
+        self.act_compare.setEnabled(len(runs) >= 2)
+        self.act_cancel.setEnabled(any(r.status.is_active for r in runs))
 
     def compare_runs(self, run_ids: list[str]) -> None:
         """Open the compare view for two or more runs."""

@@ -26,6 +26,7 @@ class RunPage(QTabWidget):
         self.setObjectName(f"runPage:{run_id}")
         self.run_id = run_id
         self.setDocumentMode(True)
+        self.setTabBarAutoHide(True)
         self.overview = RunOverview(backend, runner, run_id, self)
         self.addTab(self.overview, "Overview")
         self.tabs: list[RunTab] = []
@@ -78,7 +79,7 @@ class RunDetailArea(QStackedWidget):
         self.setObjectName("runDetail")
         self.runner = runner
         self.backend: WorkspaceBackend | None = None
-        hint = QLabel("Double-click a run in the Experiments pane to open it here.", self)
+        hint = QLabel("No run is open.\nDouble-click a run in the Experiments pane to open it here.", self)
         hint.setObjectName("runDetailHint")
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint.setEnabled(False)

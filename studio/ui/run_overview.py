@@ -61,7 +61,7 @@ class RunOverview(QWidget):
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.fields: dict[str, QLabel] = {}
         for name in (
-            "Status", "Display name", "Experiment", "Parent run", "Compute", "Script", "Arguments", "Environment",
+            "Status", "Experiment", "Parent run", "Compute", "Script", "Arguments", "Environment",
             "Created", "Started", "Ended", "Duration", "Tags", "Properties", "Description", "Metrics", "Error",
         ):  # fmt: skip
             label = QLabel("…", body)
@@ -124,11 +124,13 @@ class RunOverview(QWidget):
         run, details, metrics = loaded
         self.run = run
         colour = STATUS_COLOURS[run.status]
-        reason = f" — {html.escape(run.status_reason)}" if run.status_reason else ""
+        first_line = run.status_reason.splitlines()[0] if run.status_reason else ""
+        short = first_line if len(first_line) <= 100 else first_line[:99] + "…"
+        reason = f" — {html.escape(short)}" if short else ""
+        self.fields["Status"].setToolTip(run.status_reason)
         self.title.setText(f"<b>{html.escape(run.display_name or run.id)}</b> &nbsp; <small>{run.id}</small>")
         f = self.fields
         f["Status"].setText(f"<b style='color:{colour}'>● {run.status.value}</b>{reason}")
-        f["Display name"].setText(html.escape(run.display_name))
         f["Experiment"].setText(html.escape(run.experiment))
         f["Parent run"].setText(run.parent_id or "—")
         f["Compute"].setText(str(details.get("target") or "local (inline run)"))
@@ -145,7 +147,9 @@ class RunOverview(QWidget):
         f["Metrics"].setText(_metrics_summary(metrics))
         error = run.error or {}
         f["Error"].setText(
-            f"<pre style='color:#d9363e'>{html.escape(str(error.get('message', '')))}</pre>" if error else "—"
+            f"<pre style='color:#d9363e; white-space:pre-wrap'>{html.escape(str(error.get('message', '')))}</pre>"
+            if error
+            else "—"
         )
         self.cancel_button.setVisible(run.status.is_active)
         self._tick()
@@ -170,7 +174,8 @@ def _metrics_summary(metrics: list[MetricInfo]) -> str:
     parts = []
     for m in metrics[:30]:
         last = m.last_value
-        shown = f"{last:.4g}" if isinstance(last, float) else json.dumps(last)[:40]
+        text = last if isinstance(last, str) else json.dumps(last)
+        shown = f"{last:.4g}" if isinstance(last, float) else text if len(text) <= 40 else text[:39] + "…"
         parts.append(f"{html.escape(m.name)} <small>({m.kind.value}, {m.count:,})</small> = {html.escape(shown)}")
     more = f"<br>… and {len(metrics) - 30} more" if len(metrics) > 30 else ""
     return "<br>".join(parts) + more
