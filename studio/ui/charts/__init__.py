@@ -1,0 +1,1 @@
+"""Plot widgets: the metric chart (one run or many) and its helpers."""
