@@ -322,6 +322,10 @@ def test_compare_runs_shows_differences(studio: dict[str, Any], qtbot: Any) -> N
     assert "Status" in shown  # one of the three failed
     assert all(len(set(cells)) > 1 for label, cells in compare.table_model._rows)
     assert compare.legend.count() == 3
+    chart = compare.charts["loss"]  # one line per run, each run's whole series
+    assert sorted(chart.line_keys()) == sorted(compare.run_ids)
+    compare.legend.item(0).setCheckState(Qt.CheckState.Unchecked)  # hide one run
+    assert not chart.raw_item(compare.legend.item(0).data(Qt.ItemDataRole.UserRole)).isVisible()
 
 
 def test_edit_a_runs_name_description_and_tags(studio: dict[str, Any], qtbot: Any) -> None:
