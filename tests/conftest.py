@@ -38,6 +38,21 @@ def ws(ws_path: Path) -> Iterator[object]:
 
 
 @pytest.fixture
+def cws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
+    """A workspace for compute tests: quick cancels, and every daemon stopped at the end."""
+    from studio.sdk import Workspace
+    from tests.compute_helpers import stop_everything
+
+    monkeypatch.setenv("STUDIO_CANCEL_GRACE_S", "1")
+    workspace = Workspace(tmp_path / "ws")
+    try:
+        yield workspace
+    finally:
+        stop_everything(tmp_path / "ws")
+        workspace._local.close()
+
+
+@pytest.fixture
 def exp(ws: object) -> object:
     """An experiment named "exp" in the new workspace."""
     from studio.sdk import Experiment

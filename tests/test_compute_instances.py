@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,21 +12,9 @@ import pytest
 from studio.core.errors import NotFoundError, RunStateError
 from studio.local.backend import LocalBackend
 from studio.local.compute import store as compute_store
-from studio.sdk import Experiment, ScriptRunConfig, Workspace
+from studio.sdk import Experiment, ScriptRunConfig
 from studio.sdk.compute import ComputeInstance, ComputeTarget
-from tests.compute_helpers import stop_everything, wait_until, write_script
-
-
-@pytest.fixture
-def cws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    """A workspace whose daemons are all stopped at the end."""
-    monkeypatch.setenv("STUDIO_CANCEL_GRACE_S", "1")
-    ws = Workspace(tmp_path / "ws")
-    try:
-        yield ws
-    finally:
-        stop_everything(tmp_path / "ws")
-        ws._local.close()
+from tests.compute_helpers import wait_until, write_script
 
 
 def _daemon_pid(ws: Any, name: str) -> int:

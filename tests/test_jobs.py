@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +11,9 @@ import pytest
 
 from studio.core.errors import NotFoundError, StudioError
 from studio.local.compute.snapshot import SnapshotTooLarge
-from studio.sdk import Experiment, ScriptRunConfig, Workspace
+from studio.sdk import Experiment, ScriptRunConfig
 from studio.sdk.compute import ComputeInstance, ComputeTarget
-from tests.compute_helpers import stop_everything, wait_until, write_script
+from tests.compute_helpers import wait_until, write_script
 
 TRAIN = """
 import os, sys, json
@@ -32,17 +31,6 @@ with open("logs/extra.log", "w") as f:
     f.write("extra log")
 print("cwd files", sorted(os.listdir(".")), flush=True)
 """
-
-
-@pytest.fixture
-def cws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    monkeypatch.setenv("STUDIO_CANCEL_GRACE_S", "1")
-    ws = Workspace(tmp_path / "ws")
-    try:
-        yield ws
-    finally:
-        stop_everything(tmp_path / "ws")
-        ws._local.close()
 
 
 @pytest.fixture
