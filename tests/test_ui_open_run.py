@@ -9,13 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
 
 from studio.local.opener import LocalWorkspaceOpener
 from studio.sdk import Experiment, Workspace
 from studio.sdk.widgets import RunDetails
-from studio.ui import app as studio_app
 from studio.ui.main_window import MainWindow
 from studio.ui.settings import WindowSettings
 from studio.ui.single_instance import InstanceServer
@@ -76,33 +73,46 @@ def test_run_details_widget_goes_through_the_same_path(run_in_workspace: Any) ->
     ]  # fmt: skip
 
 
-def test_cold_start_on_a_run(
-    qtbot: Any, run_in_workspace: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    created: list[MainWindow] = []
+COLD_START = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from studio.local.opener import LocalWorkspaceOpener
+from studio.ui import app as studio_app
 
-    class RecordingWindow(MainWindow):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            created.append(self)
+studio_app.create_app()  # timers need the application first
+created = []
 
-    monkeypatch.setattr(studio_app, "MainWindow", RecordingWindow)
+class RecordingWindow(studio_app.MainWindow):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        created.append(self)
 
-    def close_when_open() -> None:
-        if created and created[0].run_detail.tabs.count() == 1 and created[0].run_detail.tabs.tabText(0) == "wanted":
-            created[0].close()
-            QApplication.instance().quit()
-        else:
-            QTimer.singleShot(50, close_when_open)
+studio_app.MainWindow = RecordingWindow
 
-    QTimer.singleShot(50, close_when_open)
-    deadline = QTimer()
-    deadline.setSingleShot(True)
-    deadline.timeout.connect(QApplication.instance().quit)  # never hang the suite
-    deadline.start(30_000)
-    code = studio_app.run_gui(
-        LocalWorkspaceOpener(), str(run_in_workspace.experiment.workspace.path), run_in_workspace.id
+def close_when_open():
+    if created and created[0].run_detail.tabs.count() == 1 and created[0].run_detail.tabs.tabText(0) == "wanted":
+        print("OPEN", created[0].run_detail.open_run_ids(), flush=True)
+        created[0].close()
+        QApplication.instance().quit()
+    else:
+        QTimer.singleShot(50, close_when_open)
+
+QTimer.singleShot(50, close_when_open)
+QTimer.singleShot(30000, lambda: QApplication.instance().quit())
+sys.exit(studio_app.run_gui(LocalWorkspaceOpener(), sys.argv[1], sys.argv[2]))
+"""
+
+
+def test_cold_start_on_a_run(run_in_workspace: Any) -> None:
+    # In its own process: quitting a QApplication's event loop ends later loops of that process.
+    location = str(run_in_workspace.experiment.workspace.path)
+    out = subprocess.run(
+        [sys.executable, "-c", COLD_START, location, run_in_workspace.id],
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
-    deadline.stop()
-    assert code == 0
-    assert created and created[0].run_detail.open_run_ids() == [run_in_workspace.id]
+    assert out.returncode == 0, out.stderr
+    assert f"OPEN ['{run_in_workspace.id}']" in out.stdout

@@ -113,23 +113,30 @@ def _reply(ok: bool, error: str = "") -> bytes:
     return (json.dumps({"ok": True} if ok else {"ok": False, "error": error}) + "\n").encode("utf-8")
 
 
-class _Connection(QObject):
-    """One client: reads lines, answers each, passes the good ones on; dies with its socket."""
+class _Connection:
+    """One client: reads lines, answers each, passes the good ones on.
+
+    A plain Python object: the socket stays a child of the QLocalServer (as Qt made it) and is
+    released with deleteLater once it disconnects; the server keeps us alive until then.
+    """
 
     def __init__(self, sock: QLocalSocket, server: InstanceServer) -> None:
-        super().__init__(server)
         self._server = server
         self._sock = sock
         self._buffer = bytearray()
         self._closing = False
-        sock.setParent(self)
         sock.readyRead.connect(self._read)
-        sock.disconnected.connect(self.deleteLater)
-        self._idle = QTimer(self)
+        sock.disconnected.connect(self._gone)
+        self._idle = QTimer(sock)
         self._idle.setSingleShot(True)
         self._idle.setInterval(IDLE_TIMEOUT_MS)
         self._idle.timeout.connect(self.close)
         self._idle.start()
+
+    def _gone(self) -> None:
+        self._idle.stop()
+        self._server._connections.discard(self)
+        self._sock.deleteLater()
 
     def _read(self) -> None:
         if self._closing:
@@ -187,6 +194,7 @@ class InstanceServer(QObject):
         self.path = socket_path(workspace_location)
         self._server = QLocalServer(self)
         self._server.newConnection.connect(self._accept)
+        self._connections: set[_Connection] = set()
         self._received.connect(self.sig_message, Qt.ConnectionType.QueuedConnection)
 
     def listen(self) -> bool:
@@ -217,12 +225,12 @@ class InstanceServer(QObject):
     def close(self) -> None:
         """Stop listening (removing the socket file) and drop open connections."""
         self._server.close()
-        for connection in self.findChildren(_Connection):
+        for connection in list(self._connections):
             connection.close()
 
     def _accept(self) -> None:
         while (sock := self._server.nextPendingConnection()) is not None:
-            _Connection(sock, self)
+            self._connections.add(_Connection(sock, self))
 
 
 def _answers(path: str) -> bool:

@@ -8,21 +8,9 @@ from studio.ui.run_tabs.base import RunTab
 def tab_classes() -> list[type[RunTab]]:
     """Tab classes after Overview, imported when the first run page opens (pyqtgraph is heavy)."""
     from studio.ui.run_tabs.children_tab import ChildRunsTab
+    from studio.ui.run_tabs.files_tab import OutputsTab, SnapshotTab
     from studio.ui.run_tabs.images_tab import ImagesTab
+    from studio.ui.run_tabs.metrics_tab import MetricsTab
     from studio.ui.run_tabs.tables_tab import TablesTab
 
-    tabs: list[type[RunTab]] = []
-    try:
-        from studio.ui.run_tabs.metrics_tab import MetricsTab
-
-        tabs.append(MetricsTab)
-    except ImportError:
-        pass
-    tabs += [ImagesTab, TablesTab, ChildRunsTab]
-    try:
-        from studio.ui.run_tabs.files_tab import OutputsTab, SnapshotTab
-
-        tabs += [OutputsTab, SnapshotTab]
-    except ImportError:
-        pass
-    return tabs
+    return [MetricsTab, ImagesTab, TablesTab, ChildRunsTab, OutputsTab, SnapshotTab]

@@ -1,0 +1,412 @@
+"""The Outputs + logs and Snapshot tabs on a real local workspace: every preview kind, following, downloads."""
+
+from __future__ import annotations
+
+import http.server
+import io
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PySide6.QtCore import QBuffer, QIODevice, QModelIndex, Qt
+from PySide6.QtGui import QColor, QImage
+
+from studio.local.backend import LocalBackend
+from studio.local.files_store import TEMP_MARK
+from studio.sdk import Experiment, Workspace
+from studio.ui.previews.csv_preview import CsvPreview
+from studio.ui.previews.hex_preview import HexPreview
+from studio.ui.previews.image_preview import ImagePreview
+from studio.ui.previews.json_preview import JsonPreview
+from studio.ui.previews.rich_preview import RichPreview
+from studio.ui.previews.text_preview import TextPreview
+from studio.ui.run_tabs.files_tab import OutputsTab, SnapshotTab
+from studio.ui.tasks import TaskRunner
+from tests.ui_helpers import GuardedBackend, wait_for
+
+BIG_LOG_MB = 200
+CSV_ROWS = 1_000_000
+LAST_LINE = "THE VERY LAST LINE of the big log"
+
+
+class CountingBackend:
+    """Counts the bytes previews read; can hold a download after its first block (to cancel it)."""
+
+    def __init__(self, inner: LocalBackend) -> None:
+        self._inner = inner
+        self.bytes_read = 0
+        self.gate: threading.Event | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def read_file_range(self, run_id: str, path: str, offset: int, length: int) -> bytes:
+        data = self._inner.read_file_range(run_id, path, offset, length)
+        self.bytes_read += len(data)
+        return data
+
+    def download_files(self, run_id: str, paths: list[str], destination: Path, **kwargs: Any) -> list[Path]:
+        progress, gate = kwargs.pop("progress"), self.gate
+
+        def gated(done: int, total: int) -> None:
+            progress(done, total)
+            if gate is not None and done > 0:
+                assert gate.wait(10)
+
+        return self._inner.download_files(run_id, paths, destination, progress=gated, **kwargs)
+
+
+def _png() -> bytes:
+    image = QImage(64, 32, QImage.Format.Format_RGB32)
+    image.fill(QColor("#3366cc"))
+    buffer = QBuffer()
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    return bytes(buffer.data().data())
+
+
+def _csv() -> bytes:
+    out = io.StringIO()
+    out.write("id,name,quote\n")
+    for i in range(CSV_ROWS):
+        if i % 997 == 0:
+            out.write(f'{i},"line one\nline two of {i}","x"\n')
+        else:
+            out.write(f'{i},"item {i}, with comma","say ""hi"""\n')
+    return out.getvalue().encode()
+
+
+def _write_big_log(path: Path) -> None:
+    block = "".join(f"2024-01-01 12:00:00 INFO step {i} loss {1 / (i + 1):.6f} lr 0.001\n" for i in range(10_000))
+    data = block.encode()
+    with path.open("wb") as f:
+        f.write(b"FIRST LINE of the big log\n")
+        for _ in range(BIG_LOG_MB * 1024 * 1024 // len(data) + 1):
+            f.write(data)
+        f.write(f"{LAST_LINE}\n".encode())
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    root = tmp_path_factory.mktemp("files")
+    src = root / "src"
+    src.mkdir()
+    ws = Workspace(root / "ws")
+    run = Experiment(ws, "files").start_logging()
+    files: dict[str, bytes] = {
+        "outputs/notes.txt": b"hello notes\nsecond line\n",
+        "outputs/train.py": b"import os\n\ndef main():\n    return 'x'  # done\n",
+        "outputs/table.csv": _csv(),
+        "outputs/config.json": json.dumps({"lr": 0.001, "layers": [64, 32], "name": "net"}).encode(),
+        "outputs/README.md": b"# Results\n\nSee ![plot](http://127.0.0.1:PORT/plot.png) **bold**\n",
+        "outputs/report.html": b"<html><body><h1>Report</h1><p>visible text</p>"
+        b"<script>document.write('SCRIPT RAN'); fetch('http://127.0.0.1:PORT/x')</script>"
+        b"<img src='http://127.0.0.1:PORT/i.png'></body></html>",
+        "outputs/plot.svg": b'<svg xmlns="http://www.w3.org/2000/svg" width="40" height="20">'
+        b'<rect width="40" height="20" fill="red"/><script>alert(1)</script></svg>',
+        "outputs/image.png": _png(),
+        "outputs/model.bin": bytes(range(256)) * 64,
+        "outputs/latin1.txt": "café crème\n".encode("latin-1"),
+        "logs/std_log.txt": b"starting\n",
+        "snapshot/train.py": b"print('snapshot')\n",
+        "snapshot/pkg/util.py": b"X = 1\n",
+    }
+    for name, data in files.items():
+        path = src / name.replace("/", "__")
+        path.write_bytes(data)
+        run.upload_file(name, str(path))
+    _write_big_log(src / "big.log")
+    run.upload_file("logs/big.log", str(src / "big.log"))
+    run.upload_file("outputs/big/large.bin", io.BytesIO(b"\x00" * (64 << 20)))
+    (src / "big.log").unlink()
+    yield {"ws": ws, "run": run, "files": files, "root": ws._local.run_dir(run.id)}
+    run.complete()
+    ws._local.close()
+
+
+@pytest.fixture
+def env(workspace: dict[str, Any], qtbot: Any) -> Iterator[dict[str, Any]]:
+    local = LocalBackend(workspace["ws"].path)
+    counting = CountingBackend(local)
+    backend = GuardedBackend(counting)
+    runner = TaskRunner(max_threads=2)
+    yield {**workspace, "backend": backend, "counting": counting, "runner": runner, "local": local}
+    assert runner.shutdown()
+    assert backend.violations == []
+    local.close()
+
+
+@pytest.fixture
+def web() -> Iterator[list[str]]:
+    """A loopback HTTP server that records every request (previews must never make one)."""
+    hits: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            hits.append(self.path)
+            self.send_response(404)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    hits.append(f"port:{server.server_address[1]}")
+    yield hits
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def _tab(env: dict[str, Any], qtbot: Any, cls: type = OutputsTab) -> Any:
+    tab = cls(env["backend"], env["runner"], env["run"].id)
+    qtbot.addWidget(tab)
+    tab.resize(1100, 700)
+    tab.show()
+    tab.ensure_loaded()
+    wait_for(qtbot, lambda: tab.model.files)
+    return tab
+
+
+def _open(tab: Any, qtbot: Any, path: str) -> Any:
+    tab.select(path)
+    wait_for(qtbot, lambda: tab.preview.preview is not None and tab.preview.file.path == path)
+    preview = tab.preview.preview
+    wait_for(qtbot, lambda: preview.loaded)
+    return preview
+
+
+def test_tabs_list_their_files(env: dict[str, Any], qtbot: Any) -> None:
+    outputs = _tab(env, qtbot)
+    assert "outputs/notes.txt" in outputs.model.files and "logs/big.log" in outputs.model.files
+    assert not [p for p in outputs.model.files if p.startswith("snapshot/")]
+    assert outputs.findChild(object, "runFiles") is outputs.tree
+    snapshot = _tab(env, qtbot, SnapshotTab)
+    assert sorted(snapshot.model.files) == ["snapshot/pkg/util.py", "snapshot/train.py"]
+    assert snapshot.model.index_of("snapshot/pkg/").isValid()
+
+
+def test_text_and_python(env: dict[str, Any], qtbot: Any) -> None:
+    tab = _tab(env, qtbot)
+    preview = _open(tab, qtbot, "outputs/notes.txt")
+    assert isinstance(preview, TextPreview)
+    assert preview.editor.toPlainText() == "hello notes\nsecond line"
+    preview = _open(tab, qtbot, "outputs/train.py")
+    assert preview.highlighter.syntax == "python"
+    assert "def main" in preview.editor.toPlainText()
+    assert tab.findChild(object, "filePreview") is tab.preview
+
+
+def test_big_log_reads_only_what_is_shown(env: dict[str, Any], qtbot: Any) -> None:
+    tab = _tab(env, qtbot)
+    size = tab.model.files["logs/big.log"].size
+    assert size >= BIG_LOG_MB * 1024 * 1024
+    env["counting"].bytes_read = 0
+    preview = _open(tab, qtbot, "logs/big.log")
+    assert isinstance(preview, TextPreview)
+    assert preview.editor.toPlainText().startswith("FIRST LINE of the big log\n2024-01-01 12:00:00 INFO step 0")
+    assert env["counting"].bytes_read < 1024 * 1024
+    with qtbot.waitSignal(preview.sig_loaded, timeout=10_000):
+        preview.position.setValue(preview.position.maximum() // 2)  # drag to the middle
+    assert abs(preview.top_offset() - size // 2) < 4096
+    with qtbot.waitSignal(preview.sig_loaded, timeout=10_000):
+        preview.scroll_to_end()
+    assert preview.editor.toPlainText().endswith(LAST_LINE)
+    bar = preview.editor.verticalScrollBar()
+    assert bar.value() == bar.maximum()
+    assert env["counting"].bytes_read < 4 * 1024 * 1024
+    preview.editor.verticalScrollBar().setValue(0)  # scrolling up to the window's top loads the previous window
+    wait_for(qtbot, lambda: preview.text_window is not None and preview.text_window.end < size)
+    assert env["counting"].bytes_read < 5 * 1024 * 1024
+
+
+def test_following_a_growing_log(env: dict[str, Any], qtbot: Any) -> None:
+    tab = _tab(env, qtbot)
+    run_info = env["local"].get_run(env["run"].id)
+    assert run_info.status.is_active
+    tab.run_changed(run_info)
+    wait_for(qtbot, lambda: not tab._listing)
+    preview = _open(tab, qtbot, "logs/std_log.txt")
+    wait_for(qtbot, lambda: preview.following and "starting" in preview.editor.toPlainText())
+    log = env["root"] / "logs" / "std_log.txt"
+    with log.open("ab") as f:
+        f.write(b"epoch 1 done\nWARNING: slow\nERROR half a li")
+    wait_for(qtbot, lambda: "WARNING: slow" in preview.editor.toPlainText())
+    assert "half a li" not in preview.editor.toPlainText()  # a partial line waits for its end
+    with log.open("ab") as f:
+        f.write(b"ne\n" + b"".join(b"line %d\n" % i for i in range(20_000)))
+    tab.run_changed(run_info)  # the file list refreshes; the followed log keeps following
+    wait_for(qtbot, lambda: preview.editor.toPlainText().endswith("line 19999"))
+    assert "ERROR half a line" in preview.editor.toPlainText()
+    assert tab.preview.preview is preview and preview.following
+    bar = preview.editor.verticalScrollBar()
+    assert bar.value() == bar.maximum()
+
+
+def test_csv_is_a_lazy_table(env: dict[str, Any], qtbot: Any) -> None:
+    tab = _tab(env, qtbot)
+    preview = _open(tab, qtbot, "outputs/table.csv")
+    assert isinstance(preview, CsvPreview)
+    model = preview.model
+    assert model.header == ["id", "name", "quote"]
+    first = model.rowCount()
+    assert 0 < first < CSV_ROWS
+    assert [model.data(model.index(0, c)) for c in range(3)] == ["0", "line one\nline two of 0", "x"]
+    assert [model.data(model.index(1, c)) for c in range(3)] == ["1", "item 1, with comma", 'say "hi"']
+    for _ in range(5):
+        count = model.rowCount()
+        model.fetchMore(QModelIndex())
+        wait_for(qtbot, lambda count=count: model.rowCount() > count)
+    assert all(model.data(model.index(r, 0)) == str(r) for r in range(model.rowCount()))  # chunk edges intact
+    assert model.rowCount() < CSV_ROWS and model.canFetchMore(QModelIndex())
+
+
+def test_json_tree(env: dict[str, Any], qtbot: Any) -> None:
+    tab = _tab(env, qtbot)
+    preview = _open(tab, qtbot, "outputs/config.json")
+    assert isinstance(preview, JsonPreview)
+    tree = preview.tree
+    top = {tree.topLevelItem(i).text(0): tree.topLevelItem(i) for i in range(tree.topLevelItemCount())}
+    assert top["lr"].text(1) == "0.001" and top["layers"].text(1) == "[2 items]"
+    top["layers"].setExpanded(True)
+    assert [top["layers"].child(i).text(1) for i in range(top["layers"].childCount())] == ["64", "32"]
+
+
+def _rewrite_port(env: dict[str, Any], name: str, port: str) -> None:
+    path = env["root"] / name
+    path.write_bytes(env["files"][name].replace(b"PORT", port.encode()))
+
+
+def test_markdown_fetches_nothing(env: dict[str, Any], qtbot: Any, web: list[str]) -> None:
+    _rewrite_port(env, "outputs/README.md", web[0].split(":")[1])
+    tab = _tab(env, qtbot)
+    preview = _open(tab, qtbot, "outputs/README.md")
+    assert isinstance(preview, RichPreview)
+    assert "Results" in preview.browser.toPlainText()
+    qtbot.waitExposed(preview.browser)
+    preview.browser.viewport().repaint()
+    assert any("plot.png" in url for url in preview.browser.refused)
+    assert web == [web[0]]  # the server saw no request
+
+
+def test_html_runs_no_script(env: dict[str, Any], qtbot: Any, web: list[str]) -> None:
+    _rewrite_port(env, "outputs/report.html", web[0].split(":")[1])
+    tab = _tab(env, qtbot)
+    preview = _open(tab, qtbot, "outputs/report.html")
+    text = preview.browser.toPlainText()
+    assert "Report" in text and "visible text" in text
+    assert "SCRIPT RAN" not in text and "fetch(" not in text
+    preview.browser.viewport().repaint()
+    assert web == [web[0]]
+    preview.source_box.setChecked(True)
+    assert "<script>" in preview.source.toPlainText()  # the source view shows it, as text
+
+
+def test_svg_and_png(env: dict[str, Any], qtbot: Any) -> None:
+    tab = _tab(env, qtbot)
+    svg = _open(tab, qtbot, "outputs/plot.svg")
+    assert isinstance(svg, ImagePreview) and svg.svg
+    assert (svg.image.width(), svg.image.height()) == (40, 20)
+    assert QColor(svg.image.pixel(5, 5)).red() == 255
+    png = _open(tab, qtbot, "outputs/image.png")
+    assert isinstance(png, ImagePreview) and (png.image.width(), png.image.height()) == (64, 32)
+    png.set_zoom(0)
+    assert png.picture.pixmap().width() == 64
+    png.set_zoom(1.25)
+    assert png.picture.pixmap().width() == 80
+
+
+def test_binary_and_bad_utf8_show_hex(env: dict[str, Any], qtbot: Any) -> None:
+    tab = _tab(env, qtbot)
+    binary = _open(tab, qtbot, "outputs/model.bin")
+    assert isinstance(binary, HexPreview)
+    assert binary.view.toPlainText().startswith("00000000  00 01 02 03")
+    assert "16.0 KB" in binary.note.text() and "first 4,096 bytes" in binary.note.text()
+    latin = _open(tab, qtbot, "outputs/latin1.txt")
+    assert isinstance(latin, HexPreview)
+    assert "not UTF-8 text; showing hex" in latin.note.text()
+
+
+def _download(tab: Any, qtbot: Any, paths: list[str], folder: Path) -> tuple[Any, list[tuple[int, int]], list[bool]]:
+    """Start a download; returns the task, the progress seen at its end and a flag list set when it ended."""
+    progress: list[tuple[int, int]] = []
+    ended: list[bool] = []
+
+    def on_end(task: Any) -> None:
+        progress.append(task.progress)
+        ended.append(True)
+
+    tab.runner.sig_task_ended.connect(on_end)  # before the task starts: it may end at once
+    task = tab.download_to(paths, folder)
+    assert task is not None and task.label == f"Downloading {len(paths)} file{'s' if len(paths) > 1 else ''}"
+    assert task.cancellable
+    return task, progress, ended
+
+
+def test_download_selected_and_all(env: dict[str, Any], qtbot: Any, tmp_path: Path) -> None:
+    tab = _tab(env, qtbot)
+    tab.select("outputs/notes.txt")
+    assert tab.selected_paths() == ["outputs/notes.txt"]
+    tab.select("outputs/big/")
+    assert tab.selected_paths() == ["outputs/big/large.bin"]
+    _, progress, ended = _download(tab, qtbot, tab.selected_paths(), tmp_path / "sel")
+    wait_for(qtbot, lambda: ended)
+    assert (tmp_path / "sel" / "outputs/big/large.bin").stat().st_size == 64 << 20
+    assert progress[-1] == (64 << 20, 64 << 20)
+    _, progress, ended = _download(tab, qtbot, sorted(tab.model.files), tmp_path / "all")
+    wait_for(qtbot, lambda: ended, timeout=60_000)
+    assert progress[-1][0] == progress[-1][1] == sum(f.size for f in tab.model.files.values())
+    assert (tmp_path / "all" / "outputs/notes.txt").read_bytes() == env["files"]["outputs/notes.txt"]
+    assert not (tmp_path / "all" / "snapshot").exists()
+    snapshot = _tab(env, qtbot, SnapshotTab)
+    _, _, ended = _download(snapshot, qtbot, sorted(snapshot.model.files), tmp_path / "snap")
+    wait_for(qtbot, lambda: ended)
+    assert (tmp_path / "snap" / "pkg" / "util.py").read_bytes() == b"X = 1\n"  # snapshot/ is dropped
+
+
+def test_cancelled_download_leaves_nothing_that_looks_complete(env: dict[str, Any], qtbot: Any, tmp_path: Path) -> None:
+    tab = _tab(env, qtbot)
+    env["counting"].gate = gate = threading.Event()
+    task, _, ended = _download(tab, qtbot, ["outputs/big/large.bin"], tmp_path)
+    wait_for(qtbot, lambda: task.progress[0] > 0)  # held after its first block
+    task.cancel()
+    gate.set()
+    wait_for(qtbot, lambda: ended)
+    assert not (tmp_path / "outputs/big/large.bin").exists()
+    assert not [p for p in tmp_path.rglob("*") if TEMP_MARK in p.name]
+
+
+def test_name_collision_asks(env: dict[str, Any], qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tab = _tab(env, qtbot)
+    target = tmp_path / "outputs" / "notes.txt"
+    target.parent.mkdir(parents=True)
+    target.write_bytes(b"mine")
+    asked: list[str] = []
+    monkeypatch.setattr(tab, "confirm", lambda title, text: asked.append(text) or False)
+    assert tab.download_to(["outputs/notes.txt", "outputs/train.py"], tmp_path) is None
+    assert target.read_bytes() == b"mine" and not (tmp_path / "outputs/train.py").exists()
+    assert "notes.txt" in asked[0]
+    monkeypatch.setattr(tab, "confirm", lambda title, text: True)
+    _, _, ended = _download(tab, qtbot, ["outputs/notes.txt", "outputs/train.py"], tmp_path)
+    wait_for(qtbot, lambda: ended)
+    assert target.read_bytes() == env["files"]["outputs/notes.txt"]
+    assert (tmp_path / "outputs/train.py").exists()
+
+
+def test_selection_survives_a_refresh_with_new_files(env: dict[str, Any], qtbot: Any, tmp_path: Path) -> None:
+    tab = _tab(env, qtbot)
+    tab.select("outputs/notes.txt")
+    (env["root"] / "outputs" / "new_file.txt").write_bytes(b"new\n")
+    try:
+        tab.refresh()
+        wait_for(qtbot, lambda: "outputs/new_file.txt" in tab.model.files)
+        assert tab.selected_paths() == ["outputs/notes.txt"]
+        assert tab.tree.currentIndex() == tab.model.index_of("outputs/notes.txt")
+    finally:
+        (env["root"] / "outputs" / "new_file.txt").unlink()
+    assert Qt.ItemDataRole.UserRole  # keep Qt import used
