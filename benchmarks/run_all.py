@@ -4,7 +4,8 @@
 
 Steps: time ``generate_workspace.py`` with its default sizes (into a temporary folder that
 is deleted afterwards), then ``bench_log.py``, then ``bench_read.py`` (which reuses or
-creates ``benchmarks/.data/big``), then ``bench_compute.py``.
+creates ``benchmarks/.data/big``), then ``bench_compute.py``, then ``bench_gui.py`` (the desktop window
+on ``.data/big``, offscreen unless there is a display; about 3 minutes).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     codes.append(run_step("bench_log.py"))
     codes.append(run_step("bench_read.py", *(["--regenerate"] if args.regenerate else [])))
     codes.append(run_step("bench_compute.py"))
+    codes.append(run_step("bench_gui.py"))
     return max(codes)
 
 

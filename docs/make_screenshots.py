@@ -1,16 +1,16 @@
 """Screenshots for the docs: ``python docs/make_screenshots.py`` writes docs/screenshots/*.png.
 
-It logs a demo workspace in a temporary folder with studio.sdk (three experiments, failed,
-running and child runs), runs the bundled sample experiment through the window, puts jobs
-on three compute instances, then shows the real main window offscreen at 1280x800 in the
-light and the dark theme. Every compute instance is stopped before it returns.
+It logs a demo workspace in a temporary folder with studio.sdk (screenshot_demo.py: three
+experiments, failed, running and child runs), runs the bundled sample experiment through the
+window, puts jobs on three compute instances, then shows the real main window offscreen at
+1280x800 in the light and the dark theme: the run list, the sample run's Metrics and
+"Outputs + logs" tabs, and a compare view. Every compute instance is stopped before it returns.
 """
 
 from __future__ import annotations
 
-import math
 import os
-import random
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -19,19 +19,8 @@ from typing import Any
 
 OUT = Path(__file__).resolve().parent / "screenshots"
 SIZE = (1280, 800)
-JOB_SCRIPT = """import time
-from studio.sdk import Run
-run = Run.get_context()
-for step in range(900):
-    run.log("loss", 2.4 * 0.996 ** step + 0.08, step=step)
-    time.sleep(1)
-"""
-MNIST = ("baseline", "baseline-bs128", "dropout-0.25", "dropout-0.5", "batchnorm", "batchnorm-adamw", "lr-3e-4",
-         "lr-1e-3", "augment-rot15", "augment-rot15-cutout", "wide-64ch", "wide-128ch", "deep-6conv", "final-ensemble")  # fmt: skip
-OOM = "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB (GPU 0; 15.78 GiB total capacity)"
-NAN = "RuntimeError: Function 'CudnnConvolutionBackward0' returned nan values in its 0th output."
-DIVERGED = "FloatingPointError: loss is nan at step 4812 (lr=0.2 is too high for this schedule)"
-VOCAB = "ValueError: The tokenizer has 30522 tokens but the checkpoint's embeddings have 28996 rows."
+COMPARED = ("baseline", "dropout-0.5", "batchnorm-adamw", "lr-3e-4", "wide-128ch")  # mnist-cnn runs
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # screenshot_demo.py next to this file
 
 
 def pump(ms: int = 50) -> None:
@@ -56,82 +45,6 @@ def wait(what: str, probe: Callable[[], Any], timeout: float = 60.0) -> Any:
 def overview(page: Any) -> Any:
     """The Overview of an open run's tab (the tab itself in versions without sub-tabs)."""
     return getattr(page, "overview", page)
-
-
-def log_demo(root: Path) -> tuple[list[Any], dict[str, str]]:
-    """Three experiments of realistic runs; returns (runs left Running, ids by display name)."""
-    from studio.local.workspace import LocalWorkspace
-    from studio.sdk import Experiment, Workspace
-
-    ws, rng, now = Workspace(root), random.Random(7), time.time()
-    timeline: list[tuple[Any, float, float | None]] = []  # run, started minutes ago, minutes it took
-    running: list[Any] = []
-
-    def run(parent: Any, name: str, tags: dict[str, Any], at: float, took: float, end: str = "ok") -> Any:
-        r = parent.child_run(name) if hasattr(parent, "child_run") else parent.start_logging(display_name=name)
-        r.set_tags(tags)
-        acc = rng.uniform(0.8, 0.95)
-        for epoch in range(1, 9):
-            r.log("loss", 2.3 * math.exp(-epoch / 3) + rng.uniform(0.02, 0.08), step=epoch)
-            r.log("accuracy", acc * (1 - math.exp(-epoch / 2)) + rng.uniform(-0.01, 0.01), step=epoch)
-        timeline.append((r, at, None if end == "running" else took))
-        if end == "ok":
-            r.log("final_accuracy", acc)
-            r.complete()
-        elif end == "running":
-            running.append(r)
-        else:
-            r.fail(error_details=end)
-        return r
-
-    day = 24 * 60
-    mnist = Experiment(ws, "mnist-cnn")
-    for i, name in enumerate(MNIST):
-        tags = {"optimizer": "adamw" if "adamw" in name else "sgd", "lr": 0.01 if i < 6 else 0.001, "batch": 64}
-        run(mnist, name, tags, 9 * day - i * 430, rng.uniform(4, 19), NAN if i == 12 else "ok")
-    resnet = Experiment(ws, "resnet50-sweep")
-    run(resnet, "resnet50-imagenet100-baseline", {"epochs": 90, "lr": 0.1}, 3 * day, 212)
-    grid = run(resnet, "grid lr x wd", {"sweep": "grid", "trials": 6}, 2 * day, 265)
-    for k, (lr, wd) in enumerate((lr, wd) for lr in (0.1, 0.05, 0.01) for wd in ("1e-4", "5e-4")):
-        end = OOM if k == 1 else "ok"
-        run(grid, f"lr={lr} wd={wd}", {"lr": lr, "wd": wd}, 2 * day - 1 - k * 44, rng.uniform(35, 43), end)
-    cosine = run(resnet, "cosine-schedule sweep", {"sweep": "random", "trials": 4}, 240, 0, "running")
-    for k, (lr, end) in enumerate([(0.08, "ok"), (0.12, "ok"), (0.2, DIVERGED), (0.06, "running")]):
-        run(cosine, f"trial-{k + 1} lr={lr}", {"lr": lr, "schedule": "cosine"}, 238 - k * 45, 42 - 30 * (k == 2), end)
-    bert = Experiment(ws, "bert-finetune")
-    for name, end, at, took in [
-        ("bert-base-sst2", "ok", 4 * day, 38), ("bert-base-sst2-lr2e-5", "ok", 3.7 * day, 41),
-        ("bert-large-sst2", OOM, 3.2 * day, 3), ("bert-base-mnli", "ok", 2.9 * day, 162),
-        ("bert-base-mnli-fp16", "ok", 1.9 * day, 97), ("distilbert-sst2", "ok", 1.2 * day, 19),
-        ("bert-base-qqp", VOCAB, 0.9 * day, 1), ("bert-base-squad-v2", "running", 95, 0),
-    ]:  # fmt: skip
-        task = next(t for t in ("sst2", "mnli", "qqp", "squad-v2") if t in name)
-        run(bert, name, {"model": name[: name.index(task) - 1], "task": task}, at, took, end)
-    with LocalWorkspace(root) as lws, lws.write() as conn:  # spread the runs over the last days
-        for r, ago, took in timeline:
-            start = now - ago * 60
-            end_at = None if took is None else start + took * 60
-            conn.execute(
-                "UPDATE runs SET created_at = ?, started_at = ?, ended_at = COALESCE(?, ended_at) WHERE id = ?",
-                (start - 4, start, end_at, r.id),
-            )
-    return running, {r.display_name: r.id for r, _, _ in timeline}
-
-
-def start_jobs(root: Path, source: Path) -> None:
-    """A job running on `local`, one waiting on the stopped `ci-gpu`, and an idle `gpu-box-1`."""
-    from studio.local.compute import control
-    from studio.local.workspace import LocalWorkspace
-    from studio.sdk import Experiment, ScriptRunConfig, Workspace
-
-    ws = Workspace(root)
-    with LocalWorkspace(root) as lws:
-        control.create(lws, "ci-gpu", 2, 60, start_now=False)
-        control.create(lws, "gpu-box-1", 4, 30, wait=False)
-    for name, target in (("roberta-large-sst2", "local"), ("nightly-eval", "ci-gpu")):
-        config = ScriptRunConfig(source, "finetune.py", ["--epochs", "3"], compute_target=target)
-        run = Experiment(ws, "bert-finetune").submit(config, tags={"model": name.split("-sst2")[0]})
-        run.display_name = name
 
 
 def stage(window: Any, ids: dict[str, str], tabs: list[str]) -> None:
@@ -159,6 +72,61 @@ def settle(window: Any) -> None:
     wait("idle background tasks", lambda: not window.runner.running())
     pump(1200)
     window.statusBar().clearMessage()  # e.g. "Sample experiment submitted: …"
+
+
+def show_metrics(window: Any, run_id: str) -> None:
+    """Open a run's Metrics tab and wait until every checked chart has its points."""
+    from PySide6.QtWidgets import QWidget
+
+    from studio.core.types import MetricKind
+
+    window.open_run(run_id)  # its tab and its row in the tree
+    page = window.run_detail.tabs.currentWidget()
+    tab, updated = page.tab("Metrics"), set()
+    tab.sig_updated.connect(updated.add)
+    page.show_tab("Metrics")
+    wait("the metric list", lambda: tab.infos)
+    wait("the charts", lambda: all(n in updated for n in tab.infos if tab.chooser.is_checked(n)))
+    wait("the loss chart", lambda: page.findChild(QWidget, "metricPlot:loss"))
+    for name, info in tab.infos.items():  # single values (learning_rate, final_accuracy) make empty charts
+        if info.kind is MetricKind.SCALAR and info.count == 1:
+            tab.chooser.set_checked(name, False)
+    settle(window)
+
+
+def show_output(window: Any, run_id: str, path: str) -> None:
+    """Open a run's "Outputs + logs" tab with ``path`` selected and its preview loaded."""
+    window.open_run(run_id)  # its tab and its row in the tree
+    page = window.run_detail.tabs.currentWidget()
+    tab = page.tab("Outputs + logs")
+    page.show_tab("Outputs + logs")
+    wait(path, lambda: tab.model.index_of(path).isValid())
+    tab.select(path)
+    wait(f"the preview of {path}", lambda: tab.preview.preview is not None and tab.preview.preview.loaded)
+    settle(window)
+
+
+def show_compare(window: Any, ids: dict[str, str]) -> None:
+    """Select some mnist-cnn runs in the tree, compare them and show only what differs."""
+    from PySide6.QtCore import QItemSelectionModel
+    from PySide6.QtWidgets import QSplitter
+
+    tree, model = window.experiment_pane.view, window.experiment_pane.model
+    tree.expand(model.index_of_experiment("mnist-cnn"))
+    wait("the mnist-cnn runs", lambda: all(model.index_of_run(ids[n]).isValid() for n in COMPARED))
+    tree.selectionModel().clearSelection()
+    for name in COMPARED:
+        flags = QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows
+        tree.selectionModel().select(model.index_of_run(ids[name]), flags)
+    tree.scrollTo(model.index_of_run(ids[COMPARED[0]]), tree.ScrollHint.PositionAtTop)
+    window.compare_runs([ids[n] for n in COMPARED])
+    view = window.run_detail.tabs.currentWidget()
+    loaded: list[bool] = []
+    view.sig_loaded.connect(lambda: loaded.append(True))
+    wait("the comparison", lambda: loaded)
+    view.diff_only.setChecked(True)
+    view.findChild(QSplitter).setSizes([545, 145])  # both rows of charts, and the table's first rows
+    settle(window)
 
 
 def shoot(widget: Any, name: str, size: tuple[int, int] | None = SIZE) -> None:
@@ -198,6 +166,8 @@ def close(window: Any) -> None:
 def main() -> None:
     """Build the demo workspace, take the screenshots, stop the compute instances."""
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
+    from screenshot_demo import JOB_SCRIPT, log_demo, start_jobs
+
     from studio.core.status import RunStatus
     from studio.local.compute import control, store
     from studio.local.workspace import LocalWorkspace
@@ -224,11 +194,23 @@ def main() -> None:
             stage(window, ids, [ids["bert-large-sst2"], sample])
             shoot(window, "main-light")
             shoot(window.compute_pane, "compute", None)
+            window.compute_pane.hide()  # room for the run views (shown again before the window saves its state)
+            show_metrics(window, sample)
+            shoot(window, "run-metrics")
+            show_output(window, sample, "outputs/history.csv")
+            shoot(window, "run-outputs")
+            show_compare(window, ids)
+            shoot(window, "compare")
+            window.compute_pane.show()
             close(window)
             window = new_window("dark", ini)
             window.open_workspace(str(root))
             stage(window, ids, [sample, ids["bert-large-sst2"]])
             shoot(window, "main-dark")
+            window.compute_pane.hide()
+            show_metrics(window, sample)
+            shoot(window, "run-metrics-dark")
+            window.compute_pane.show()
             close(window)
             window = new_window("light", ini)
             window.open_workspace(str(empty), create=True)

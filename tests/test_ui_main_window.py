@@ -27,7 +27,8 @@ def make_workspace(path: Path, runs: int = 30) -> list[str]:
     mnist = Experiment(ws, "mnist")
     for i in range(runs):
         run = mnist.start_logging(display_name=f"trial-{i}")
-        run.log("loss", 1 / (i + 1))
+        for step in range(3):
+            run.log("loss", 1 / (i + 1) / (step + 1))
         run.tag("lr", "0.01" if i % 2 else "0.1")
         if i % 10 == 3:
             run.fail(error_details="diverged")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import secrets
-import shutil
+import stat
 from pathlib import Path
 from typing import BinaryIO
 
@@ -121,39 +121,70 @@ def download(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> list[Path]:
-    """Copy run files into ``destination`` (see WorkspaceBackend.download_files)."""
-    plan: list[tuple[Path, Path, int]] = []
+    """Copy run files into ``destination`` (see WorkspaceBackend.download_files).
+
+    Every name is checked (and every target, for collisions) before anything is written.
+    """
+    checker_src, checker_dest = _Confined(run_root), _Confined(destination)
+    plan: list[tuple[Path, Path]] = []
+    total = 0
     for name in names:
-        src = safe_path(run_root, name)
-        if not src.is_file():
+        src = checker_src.path(name)
+        try:
+            st = os.stat(src)
+        except FileNotFoundError:
+            st = None
+        if st is None or not stat.S_ISREG(st.st_mode):
             raise NotFoundError(f"The run has no file {name!r}.")
         rel = relative_file_name(name)
         if strip_prefix and rel.startswith(strip_prefix):
             rel = rel[len(strip_prefix) :].lstrip("/") or Path(rel).name
-        dest = safe_path(destination, rel)
-        if dest.exists() and not overwrite:
+        dest = checker_dest.path(rel)
+        if not overwrite and os.path.lexists(dest):
             raise FileExistsError(f"{dest} already exists")
-        plan.append((src, dest, src.stat().st_size))
-    total = sum(size for _, _, size in plan)
+        plan.append((src, dest))
+        total += st.st_size
     done = 0
     report = progress or (lambda d, t: None)
     report(0, total)
-    results = []
-    for src, dest, _ in plan:
+    made: set[Path] = set()
+    for src, dest in plan:
+        if dest.parent not in made:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            made.add(dest.parent)
         done = _copy_one(src, dest, done, total, report, cancel)
-        results.append(dest)
-    return results
+    return [dest for _, dest in plan]
+
+
+class _Confined:
+    """safe_path for many names under one root, resolving each folder once."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.resolved_root = root.resolve()
+        self._folders: dict[Path, Path] = {}
+
+    def path(self, name: str) -> Path:
+        clean = relative_file_name(name)
+        path = self.root / clean
+        folder = self._folders.get(path.parent)
+        if folder is None:
+            folder = self._folders[path.parent] = path.parent.resolve()
+        real = folder / path.name
+        if real.is_symlink():
+            real = real.resolve()
+        if self.resolved_root not in real.parents:
+            raise ValueError(f"invalid file name {name!r}: leads outside {self.root}")
+        return path
 
 
 def _copy_one(
     src: Path, dest: Path, done: int, total: int, report: ProgressCallback, cancel: CancelToken | None
 ) -> int:
-    dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = temp_name(dest)
     try:
         with src.open("rb") as fin, tmp.open("wb") as fout:
             done = _pump(fin, fout, done, total, report, cancel)
-        shutil.copystat(src, tmp)
         os.replace(tmp, dest)
     except OSError as exc:
         tmp.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt
 
 from studio.core.types import MetricInfo, RunInfo
+from studio.ui.status_style import format_duration
 
 AnyIndex = QModelIndex | QPersistentModelIndex
 
@@ -16,8 +17,7 @@ def compare_rows(runs: list[RunInfo], metrics: dict[str, list[MetricInfo]]) -> l
     """(row label, one cell per run): status, duration, tags, properties, then metrics' last values."""
     rows: list[tuple[str, list[str]]] = [
         ("Status", [r.status.value for r in runs]),
-        ("Display name", [r.display_name for r in runs]),
-        ("Duration (s)", ["" if r.duration is None else f"{r.duration:.1f}" for r in runs]),
+        ("Duration", [format_duration(r.duration) for r in runs]),
     ]
     for label, pick in (("tag", lambda r: r.tags), ("property", lambda r: r.properties)):
         keys = sorted({k for r in runs for k in pick(r)})

@@ -42,7 +42,7 @@ def load_comparison(
     series: dict[str, dict[str, MetricSeries]] = {}
     for run_id, infos in metrics.items():
         for info in infos:
-            if info.kind == MetricKind.SCALAR and len(series) <= MAX_CHARTS:
+            if info.kind == MetricKind.SCALAR and info.count > 1 and len(series) <= MAX_CHARTS:  # one value: the table
                 series.setdefault(info.name, {})[run_id] = backend.get_series(run_id, info.name)
     return runs, metrics, series
 
@@ -70,7 +70,7 @@ class CompareView(QWidget):
         top_layout.setContentsMargins(0, 0, 0, 0)
         self.legend = QListWidget(top)
         self.legend.setObjectName("compareRuns")
-        self.legend.setMaximumWidth(240)
+        self.legend.setMaximumWidth(180)
         self.legend.itemChanged.connect(self._toggle_run)
         scroll = QScrollArea(top)
         scroll.setWidgetResizable(True)
@@ -89,6 +89,9 @@ class CompareView(QWidget):
         self.table = QTableView(bottom)
         self.table.setObjectName("compareTable")
         self.table.setModel(self.table_model)
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.table.horizontalHeader().setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.table.horizontalHeader().setDefaultSectionSize(130)
         bottom_layout.addWidget(self.diff_only)
         bottom_layout.addWidget(self.table)
         splitter.addWidget(top)
@@ -129,8 +132,11 @@ class CompareView(QWidget):
         except ImportError:  # pragma: no cover - charts not installed
             return
         names = {r.id: r.display_name or r.id for r in self.runs}
-        for i, (metric, per_run) in enumerate(sorted(series.items())):
+        # The longest curves (the training loss, usually) come first.
+        ordered = sorted(series.items(), key=lambda kv: (-max(len(s) for s in kv[1].values()), kv[0]))
+        for i, (metric, per_run) in enumerate(ordered):
             chart = MetricChart(self.chart_host)
+            chart.set_legend_shown(False)  # the run list on the left is the legend
             chart.setObjectName(f"compareChart:{metric}")
             chart.setMinimumHeight(220)
             for run_id, s in per_run.items():

@@ -23,6 +23,12 @@ _DARK = {
     QPalette.ColorRole.Highlight: "#2f6fb3",
     QPalette.ColorRole.HighlightedText: "#ffffff",
     QPalette.ColorRole.PlaceholderText: "#8a8f98",
+    # Fusion draws check-box frames and separators with these: keep them visible on dark.
+    QPalette.ColorRole.Light: "#5a5e66",
+    QPalette.ColorRole.Midlight: "#4a4e55",
+    QPalette.ColorRole.Mid: "#8a8f98",
+    QPalette.ColorRole.Dark: "#8a8f98",
+    QPalette.ColorRole.Shadow: "#15161a",
 }
 
 

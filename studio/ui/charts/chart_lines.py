@@ -36,6 +36,9 @@ def f64(a: object) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.float64)
 
 
+FEW_POINTS = 30
+
+
 def draw_line(line: Line, mode: XMode, smoothing: bool) -> None:
     """Give a line's items what they draw: finite points in increasing x; the smoothed values if ``smoothing``."""
     origin = float(line.times[0]) if line.times.size else 0.0
@@ -48,7 +51,10 @@ def draw_line(line: Line, mode: XMode, smoothing: bool) -> None:
         xd = xd[order]
     yd = line.values[keep] if order is None else line.values[keep][order]
     line.xd = xd
-    line.raw.setData(x=xd, y=yd)
+    if xd.size <= FEW_POINTS:  # a lone point or a few epochs: show the points themselves
+        line.raw.setData(x=xd, y=yd, symbol="o", symbolSize=6, symbolPen=None, symbolBrush=line.colour)
+    else:
+        line.raw.setData(x=xd, y=yd, symbol=None)
     smoothing = smoothing and line.smoothed is not None
     if smoothing and line.smoothed is not None:
         s = line.smoothed[keep] if order is None else line.smoothed[keep][order]

@@ -257,9 +257,14 @@ class MetricChart(QWidget):
         if bounds is not None:
             self.view_box.setYRange(*bounds, padding=0)
 
+    def set_legend_shown(self, shown: bool) -> None:
+        """Show the in-chart legend (on by default; the compare view has its own run list)."""
+        self._legend_wanted = shown
+        self._update_legend()
+
     def _update_legend(self) -> None:
         shown = [line for line in self._lines.values() if line.visible]
-        if len(self._lines) < 2:
+        if len(self._lines) < 2 or not getattr(self, "_legend_wanted", True):
             if self._legend is not None:
                 self._legend.clear()
             return

@@ -39,6 +39,7 @@ class CsvPreview(FilePreview):
         vertical.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         vertical.setDefaultSectionSize(self.table.fontMetrics().height() + 6)
         self.table.horizontalHeader().setDefaultSectionSize(120)
+        self.table.horizontalHeader().setStretchLastSection(True)
         layout.addWidget(self.table, 1)
         self.model.sig_chunk_loaded.connect(self._chunk_loaded)
         self.model.sig_failed.connect(self._failed)
