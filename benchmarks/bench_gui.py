@@ -13,6 +13,7 @@ Uses ``QT_QPA_PLATFORM`` if set; without it, ``offscreen`` unless there is a dis
 from __future__ import annotations
 
 import argparse
+import functools
 import gc
 import json
 import os
@@ -218,7 +219,7 @@ def stalls(workspace: Path) -> list[Row]:
 
     t0, quarter = time.perf_counter(), total // 4
     for upto in range(quarter, total + 1, quarter):  # stalls grow with the rows loaded: report by quarter
-        meter.wait(lambda upto=upto: at_end(upto), 1800)
+        meter.wait(functools.partial(at_end, upto), 1800)
         rows += [meter.phase(f"scroll, runs {upto - quarter + 1:,}-{upto:,} loaded")]
     scrolled = time.perf_counter() - t0
     rows += [Row(f"scroll to the end: {total:,} runs loaded", scrolled, None, "s", f"from {loaded:,}")]
@@ -240,11 +241,16 @@ def stalls(workspace: Path) -> list[Row]:
     meter.phase("collapse")
     pane = window.compute_pane
     pane.confirm = lambda *_: True  # type: ignore[method-assign]
+
+    def shows(state: ComputeState) -> bool:
+        info = pane.selected()
+        return info is not None and info.state == state
+
     for action, state in ((pane.start_action, ComputeState.RUNNING), (pane.stop_action, ComputeState.STOPPED)):
         meter.wait(action.isEnabled)
         t0 = time.perf_counter()
         action.trigger()
-        meter.wait(lambda s=state: (info := pane.selected()) is not None and info.state == s, 60)
+        meter.wait(functools.partial(shows, state), 60)
         verb = action.text().lower()
         rows += [Row(f"compute {verb} -> {state.value} shown", time.perf_counter() - t0, None, "s", "1 s polling")]
         rows += [meter.phase(f"compute {verb} ({pane.selected().name})")]

@@ -343,3 +343,33 @@ def test_edit_a_runs_name_description_and_tags(studio: dict[str, Any], qtbot: An
     wait_for(qtbot, lambda: window.run_detail.tabs.tabText(0) == "renamed run")
     with pytest.raises(ValueError, match="line 2"):
         parse_tags("ok=1\n=no name\n")
+
+
+def test_runs_load_a_page_at_a_time_as_the_user_scrolls(qtbot: Any, tmp_path: Path) -> None:
+    ws = Workspace(tmp_path / "many")
+    exp = Experiment(ws, "many")
+    for i in range(450):
+        exp.start_logging(display_name=f"r{i}").complete()
+    ws._local.close()
+    opener = GuardedOpener(LocalWorkspaceOpener())
+    window = MainWindow(opener, WindowSettings(str(tmp_path / "s.ini")))
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
+        window.open_workspace(str(tmp_path / "many"))
+    model = window.experiment_pane.model
+    wait_for(qtbot, lambda: model.index_of_experiment("many").isValid())
+    index = model.index_of_experiment("many")
+    with qtbot.waitSignal(model.sig_page_loaded, timeout=10_000):
+        window.experiment_pane.view.expand(index)
+    # Once no background work is left, only the first page is there (the bug: every page at once).
+    wait_for(qtbot, lambda: not window.runner._tasks and not model.canFetchMore(index))
+    assert model.rowCount(index) == 200
+    bar = window.experiment_pane.view.verticalScrollBar()
+    bar.setValue(bar.maximum())
+    wait_for(qtbot, lambda: model.rowCount(index) == 400)
+    bar.setValue(bar.maximum())
+    wait_for(qtbot, lambda: model.rowCount(index) == 450)
+    assert not model.has_more(index)
+    window.close()
+    assert opener.violations == []

@@ -21,6 +21,8 @@ from studio.ui.status_style import format_duration, status_icon
 from studio.ui.tasks import TaskRunner
 
 COLUMNS = ("Name", "Status", "Started", "Duration", "Run ID")
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_LEAF_FLAGS = _FLAGS | Qt.ItemFlag.ItemNeverHasChildren
 PAGE_SIZE = 200
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -39,6 +41,7 @@ class Node:
     loaded: bool = False
     fetching: bool = False
     next_token: str | None = None
+    more_wanted: bool = False  # the view scrolled near the end of the loaded runs
 
 
 class ExperimentTreeModel(QAbstractItemModel):
@@ -58,6 +61,7 @@ class ExperimentTreeModel(QAbstractItemModel):
         self._generation = 0  # results of an older workspace or query are dropped
         self._roots: list[Node] = []
         self._runs: dict[str, Node] = {}
+        self._active: dict[str, Node] = {}  # runs whose duration ticks
         self.query = RunQuery()
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
@@ -90,14 +94,15 @@ class ExperimentTreeModel(QAbstractItemModel):
         """Filter runs in the backend; loaded experiments fetch their first page again."""
         self.query = query
         self._generation += 1
+        self._runs = {}  # every experiment loses its runs: forget them all at once
+        self._active = {}
         for node in self._roots:
             was_loaded = node.loaded or node.fetching
             if node.children:
                 self.beginRemoveRows(self._index_of(node), 0, len(node.children) - 1)
-                self._forget(node.children)
                 node.children = []
                 self.endRemoveRows()
-            node.loaded, node.fetching, node.next_token = False, False, None
+            node.loaded, node.fetching, node.next_token, node.more_wanted = False, False, None, False
             if was_loaded:
                 self.fetchMore(self._index_of(node))
 
@@ -106,6 +111,7 @@ class ExperimentTreeModel(QAbstractItemModel):
         self._generation += 1
         self._roots = [Node(e.name, None, i, info=e) for i, e in enumerate(experiments)]
         self._runs = {}
+        self._active = {}
         self.endResetModel()
 
     def _on_experiments(self, gen: int, experiments: list[ExperimentInfo]) -> None:
@@ -137,8 +143,22 @@ class ExperimentTreeModel(QAbstractItemModel):
         if node is None or node.fetching or self._backend is None:
             return False
         if node.run is None:
-            return not node.loaded or node.next_token is not None
+            # Only the first page comes by itself: the view asks again on every layout, and
+            # answering yes would load a 100,000-run experiment without any scrolling.
+            return not node.loaded or (node.next_token is not None and node.more_wanted)
         return node.run.child_count > 0 and not node.loaded
+
+    def has_more(self, parent: AnyIndex) -> bool:
+        """True if an experiment has runs beyond those loaded."""
+        node = self._node(parent)
+        return node is not None and node.run is None and node.next_token is not None
+
+    def fetch_next_page(self, parent: AnyIndex) -> None:
+        """Load the next page of an experiment's runs (the pane calls this near the end of the list)."""
+        node = self._node(parent)
+        if node is not None and node.run is None and node.next_token is not None:
+            node.more_wanted = True
+            self.fetchMore(parent)
 
     def fetchMore(self, parent: AnyIndex) -> None:
         node = self._node(parent)
@@ -167,7 +187,7 @@ class ExperimentTreeModel(QAbstractItemModel):
     def _on_page(self, gen: int, node: Node, page: RunPage) -> None:
         if gen != self._generation:
             return
-        node.fetching, node.loaded, node.next_token = False, True, page.next_token
+        node.fetching, node.loaded, node.next_token, node.more_wanted = False, True, page.next_token, False
         fresh = [r for r in page.runs if r.id not in self._runs]
         if fresh:
             first = len(node.children)
@@ -176,6 +196,7 @@ class ExperimentTreeModel(QAbstractItemModel):
                 child = Node(node.experiment, node, first + i, run=run)
                 node.children.append(child)
                 self._runs[run.id] = child
+                self._track(child)
             self.endInsertRows()
         self.sig_page_loaded.emit(node.experiment)
 
@@ -193,6 +214,7 @@ class ExperimentTreeModel(QAbstractItemModel):
             node = self._runs.get(run.id)
             if node is not None:
                 node.run = run
+                self._track(node)
                 self._changed(node)
                 continue
             parent = self._runs.get(run.parent_id) if run.parent_id else self._experiment_node(run.experiment)
@@ -211,14 +233,22 @@ class ExperimentTreeModel(QAbstractItemModel):
             parent.children.insert(row, child)
             self._renumber(parent.children, row)
             self._runs[run.id] = child
+            self._track(child)
             self.endInsertRows()
 
     def _experiment_node(self, name: str) -> Node | None:
         return next((n for n in self._roots if n.experiment == name), None)
 
+    def _track(self, node: Node) -> None:
+        run = node.run
+        if run is not None and run.status.is_active:
+            self._active[run.id] = node
+        elif run is not None:
+            self._active.pop(run.id, None)
+
     def _tick_durations(self) -> None:
-        for node in self._runs.values():
-            if node.run is not None and node.run.status.is_active and node.run.started_at is not None:
+        for node in list(self._active.values()):
+            if node.run is not None and node.run.started_at is not None and node.run.id in self._runs:
                 index = self.createIndex(node.row, 3, node)
                 self.dataChanged.emit(index, index, [Qt.ItemDataRole.DisplayRole])
 
@@ -303,9 +333,13 @@ class ExperimentTreeModel(QAbstractItemModel):
         return None
 
     def flags(self, index: AnyIndex) -> Qt.ItemFlag:
-        if not index.isValid():
+        node = self._node(index)
+        if node is None:
             return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+        run = node.run
+        if run is not None and not run.child_count and run.status.is_terminal:
+            return _LEAF_FLAGS  # the view may skip asking about children
+        return _FLAGS
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -355,12 +389,6 @@ class ExperimentTreeModel(QAbstractItemModel):
 
     def _changed(self, node: Node) -> None:
         self.dataChanged.emit(self.createIndex(node.row, 0, node), self.createIndex(node.row, len(COLUMNS) - 1, node))
-
-    def _forget(self, nodes: list[Node]) -> None:
-        for node in nodes:
-            if node.run is not None:
-                self._runs.pop(node.run.id, None)
-            self._forget(node.children)
 
     @staticmethod
     def _renumber(nodes: list[Node], start: int) -> None:

@@ -72,6 +72,10 @@ class ExperimentTreePane(QDockWidget):
         self._filter_timer.timeout.connect(self._apply_filter)
         self.filter_box.textChanged.connect(lambda _text: self._filter_timer.start())
         self.model.sig_loaded.connect(self._update_empty_state)
+        self.model.sig_page_loaded.connect(lambda _e: self._fetch_if_near_end())
+        self.view.verticalScrollBar().valueChanged.connect(lambda _v: self._fetch_if_near_end())
+        self.view.verticalScrollBar().rangeChanged.connect(lambda _a, _b: self._fetch_if_near_end())
+        self.view.expanded.connect(lambda _i: self._fetch_if_near_end())
         self.model.rowsAboutToBeInserted.connect(self._remember_scroll)
         self.model.rowsInserted.connect(self._keep_scroll)
         self._scroll_anchor: tuple[int, QModelIndex] | None = None
@@ -221,6 +225,19 @@ class ExperimentTreePane(QDockWidget):
         menu.addSeparator()
         menu.addAction("Copy run ID", lambda: QGuiApplication.clipboard().setText("\n".join(r.id for r in runs)))
         menu.popup(self.view.viewport().mapToGlobal(pos))
+
+    def _fetch_if_near_end(self) -> None:
+        """Load the next page of an expanded experiment once its last loaded run is near the viewport."""
+        model, view = self.model, self.view
+        reach = view.viewport().height() * 2
+        for row in range(model.rowCount()):
+            experiment = model.index(row, 0)
+            if not view.isExpanded(experiment) or not model.has_more(experiment):
+                continue
+            last = model.index(model.rowCount(experiment) - 1, 0, experiment)
+            rect = view.visualRect(last)
+            if last.isValid() and rect.isValid() and rect.top() < reach:
+                model.fetch_next_page(experiment)
 
     def _remember_scroll(self, parent: QModelIndex, first: int, _last: int) -> None:
         # Rows inserted above what the user looks at must not push it down the list.
