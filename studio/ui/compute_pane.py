@@ -32,11 +32,12 @@ from PySide6.QtWidgets import (
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.compute import ComputeInfo, ComputeState
-from studio.ui.compute_model import NAME_RULE, STATE, ComputeModel, jobs_text, name_problem, state_text
+from studio.ui.compute_model import NAME_RULE, STATE, TRANSITIONAL, ComputeModel, jobs_text, name_problem, state_text
 from studio.ui.notifier import Notifier
 from studio.ui.tasks import TaskRunner
 
 POLL_INTERVAL_MS = 1000
+FAST_POLL_MS = 200
 LOCAL = "local"  # every local workspace has this instance; it cannot be deleted
 _ERROR_STYLE = "color: #d64541;"
 EMPTY_TEXT = "No workspace is open.\nOpen one to see and manage its compute instances."
@@ -206,6 +207,9 @@ class ComputePane(QDockWidget):
         self._poll_error = error
         if infos is not None:
             self._show(infos)
+            # While an instance changes state, look more often so "Starting…" turns "Running" promptly.
+            moving = any(i.state in TRANSITIONAL for i in infos)
+            self._timer.setInterval(FAST_POLL_MS if moving else POLL_INTERVAL_MS)
         if self._poll_again:
             self.refresh()
         else:
