@@ -65,6 +65,9 @@ def main(argv: list[str] | None = None) -> int:
     codes.append(run_step("bench_log.py"))
     codes.append(run_step("bench_read.py", *(["--regenerate"] if args.regenerate else [])))
     codes.append(run_step("bench_compute.py"))
+    codes.append(run_step("bench_metrics_tab.py"))
+    codes.append(run_step("bench_files_tab.py"))
+    codes.append(run_step("bench_compare.py"))
     codes.append(run_step("bench_gui.py"))
     return max(codes)
 
