@@ -91,7 +91,9 @@ def test_charts_hold_every_point_and_draw_downsampled(qtbot: Any, env: dict[str,
     loss = chart(tab, "loss")
     x, y = loss.raw_item("loss").getOriginalDataset()
     assert x is not None and y is not None
-    assert len(y) == n and np.array_equal(y, values) and np.array_equal(x, np.arange(n, dtype=np.float64))
+    # Every point, in order; after them only repeats of the last one (they keep the tail in the drawing).
+    assert len(y) >= n and np.array_equal(y[:n], values) and np.array_equal(x[:n], np.arange(n, dtype=np.float64))
+    assert np.all(y[n:] == values[-1]) and np.all(x[n:] == n - 1)
     loss.plot_widget.grab()  # draw
     dx, dy = loss.raw_item("loss").getData()
     assert dy is not None and len(dy) < n / 10
@@ -279,3 +281,25 @@ def test_empty_state(qtbot: Any, env: dict[str, Any]) -> None:
     empty = tab.findChild(QLabel, "metricsEmpty")
     assert empty is not None and tab.stack.currentWidget() is empty
     assert tab.findChildren(MetricChart) == []
+
+
+def test_the_newest_points_survive_peak_downsampling(qtbot: Any) -> None:
+    """pyqtgraph drops a partial last bucket; a spike in the very last point must still be drawn."""
+    import numpy as np
+
+    from studio.ui.charts.metric_chart import MetricChart
+
+    chart = MetricChart()
+    qtbot.addWidget(chart)
+    chart.resize(400, 250)
+    chart.show()
+    n = 200_003  # not a multiple of any likely bucket size
+    values = np.zeros(n)
+    values[-1] = 1000.0
+    steps = np.arange(n, dtype=np.int64)
+    chart.set_series("s", "s", steps, values, steps.astype(float))
+    qtbot.waitUntil(lambda: chart.raw_item("s").getData()[1] is not None)
+    chart.grab()  # draw: computes the downsampled display data
+    shown_x, shown_y = chart.raw_item("s").getData()
+    assert len(shown_y) < n // 10  # drawn downsampled
+    assert float(np.max(shown_y)) == 1000.0  # and the spike of the last point is in it

@@ -37,6 +37,8 @@ def f64(a: object) -> np.ndarray:
 
 
 FEW_POINTS = 30
+#: ds <= points / (plot width px * autoDownsampleFactor 5): padding 2 % covers plots >= 10 px wide.
+TAIL_PAD_DIVISOR = 50
 
 
 def draw_line(line: Line, mode: XMode, smoothing: bool) -> None:
@@ -54,7 +56,12 @@ def draw_line(line: Line, mode: XMode, smoothing: bool) -> None:
     if xd.size <= FEW_POINTS:  # a lone point or a few epochs: show the points themselves
         line.raw.setData(x=xd, y=yd, symbol="o", symbolSize=6, symbolPen=None, symbolBrush=line.colour)
     else:
-        line.raw.setData(x=xd, y=yd, symbol=None)
+        # pyqtgraph's peak downsampling drops the last partial bucket (up to ds - 1 points).
+        # Repeating the last point fills that bucket, so the newest points stay drawn.
+        pad = xd.size // TAIL_PAD_DIVISOR + 1
+        xp = np.concatenate([xd, np.full(pad, xd[-1])])
+        yp = np.concatenate([yd, np.full(pad, yd[-1])])
+        line.raw.setData(x=xp, y=yp, symbol=None)
     smoothing = smoothing and line.smoothed is not None
     if smoothing and line.smoothed is not None:
         s = line.smoothed[keep] if order is None else line.smoothed[keep][order]
