@@ -39,6 +39,8 @@ def f64(a: object) -> np.ndarray:
 FEW_POINTS = 30
 #: ds <= points / (plot width px * autoDownsampleFactor 5): padding 2 % covers plots >= 10 px wide.
 TAIL_PAD_DIVISOR = 50
+#: Below this many points a plot wider than 400 px draws every point (no downsampling, no padding).
+NO_DOWNSAMPLING = 2000
 
 
 def draw_line(line: Line, mode: XMode, smoothing: bool) -> None:
@@ -55,6 +57,8 @@ def draw_line(line: Line, mode: XMode, smoothing: bool) -> None:
     line.xd = xd
     if xd.size <= FEW_POINTS:  # a lone point or a few epochs: show the points themselves
         line.raw.setData(x=xd, y=yd, symbol="o", symbolSize=6, symbolPen=None, symbolBrush=line.colour)
+    elif xd.size <= NO_DOWNSAMPLING:
+        line.raw.setData(x=xd, y=yd, symbol=None)
     else:
         # pyqtgraph's peak downsampling drops the last partial bucket (up to ds - 1 points).
         # Repeating the last point fills that bucket, so the newest points stay drawn.
