@@ -1,18 +1,23 @@
 """ExperimentTreeModel: experiments -> runs (newest first, fetched page by page) -> child runs.
 
-Nothing is fetched on the GUI thread: ``fetchMore`` starts a background task and rows are
-inserted when its page arrives. Live changes (``apply_changes``) update loaded rows in
-place and insert new runs at the top, so selection, expansion and scroll survive.
+Rows live in a QStandardItemModel, so when QTreeView lays out 100,000 loaded runs it stays
+in C++; Python is only asked about rows that may have children (experiments, runs with
+children, active runs). Nothing is fetched on the GUI thread: ``fetchMore`` starts a
+background task and rows are inserted when its page arrives. Live changes
+(``apply_changes``) update rows in place and insert new runs at the top, so selection,
+expansion and scroll survive.
 """
 
 from __future__ import annotations
 
+import gc
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QFont, QStandardItem, QStandardItemModel
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import ExperimentInfo, RunInfo, RunPage, RunQuery
@@ -21,30 +26,25 @@ from studio.ui.status_style import format_duration, status_icon
 from studio.ui.tasks import TaskRunner
 
 COLUMNS = ("Name", "Status", "Started", "Duration", "Run ID")
-_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-_LEAF_FLAGS = _FLAGS | Qt.ItemFlag.ItemNeverHasChildren
 PAGE_SIZE = 200
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 1
+EXPERIMENT_ROLE = Qt.ItemDataRole.UserRole + 2
 AnyIndex = QModelIndex | QPersistentModelIndex
+_FLAGS = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+_LEAF_FLAGS = _FLAGS | Qt.ItemFlag.ItemNeverHasChildren
 
 
 @dataclass(eq=False)
-class Node:
-    """An experiment (``run`` is None) or a run in the tree."""
+class Fetch:
+    """Paging state of an experiment (or of a run's children)."""
 
-    experiment: str
-    parent: Node | None
-    row: int
-    run: RunInfo | None = None
-    info: ExperimentInfo | None = None
-    children: list[Node] = field(default_factory=list)
     loaded: bool = False
     fetching: bool = False
     next_token: str | None = None
     more_wanted: bool = False  # the view scrolled near the end of the loaded runs
 
 
-class ExperimentTreeModel(QAbstractItemModel):
+class ExperimentTreeModel(QStandardItemModel):
     """The lazy tree of the experiment pane."""
 
     sig_loaded = Signal()
@@ -59,10 +59,14 @@ class ExperimentTreeModel(QAbstractItemModel):
         self._runner = runner
         self._backend: WorkspaceBackend | None = None
         self._generation = 0  # results of an older workspace or query are dropped
-        self._roots: list[Node] = []
-        self._runs: dict[str, Node] = {}
-        self._active: dict[str, Node] = {}  # runs whose duration ticks
+        self._experiments: dict[str, ExperimentInfo] = {}
+        self._fetch: dict[str, Fetch] = {}  # experiment name or run id -> paging state
+        self._runs: dict[str, RunInfo] = {}
+        self._items: dict[str, QStandardItem] = {}  # run id -> its name (column 0) item
+        self._active: set[str] = set()  # runs whose duration ticks
         self.query = RunQuery()
+        self.inserting_page = False
+        self.setHorizontalHeaderLabels(list(COLUMNS))
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
         self._ticker.timeout.connect(self._tick_durations)
@@ -73,11 +77,11 @@ class ExperimentTreeModel(QAbstractItemModel):
     def set_backend(self, backend: WorkspaceBackend | None) -> None:
         """Show another workspace (None: nothing)."""
         self._backend = backend
-        self._reset([])
+        self._reset()
         self.reload()
 
     def reload(self) -> None:
-        """Fetch the experiment list again, dropping loaded runs (F5)."""
+        """Fetch the experiment list again (F5)."""
         backend = self._backend
         if backend is None:
             return
@@ -94,306 +98,286 @@ class ExperimentTreeModel(QAbstractItemModel):
         """Filter runs in the backend; loaded experiments fetch their first page again."""
         self.query = query
         self._generation += 1
-        self._runs = {}  # every experiment loses its runs: forget them all at once
-        self._active = {}
-        for node in self._roots:
-            was_loaded = node.loaded or node.fetching
-            if node.children:
-                self.beginRemoveRows(self._index_of(node), 0, len(node.children) - 1)
-                node.children = []
-                self.endRemoveRows()
-            node.loaded, node.fetching, node.next_token, node.more_wanted = False, False, None, False
+        self._runs, self._items, self._active = {}, {}, set()
+        for row in range(self.rowCount()):
+            item = self.item(row, 0)
+            name = item.data(EXPERIMENT_ROLE)
+            state = self._fetch.get(name, Fetch())
+            was_loaded = state.loaded or state.fetching
+            if item.rowCount():
+                item.removeRows(0, item.rowCount())
+            self._fetch = {k: v for k, v in self._fetch.items() if k in self._experiments}
+            self._fetch[name] = Fetch()
             if was_loaded:
-                self.fetchMore(self._index_of(node))
+                self.fetchMore(item.index())
 
-    def _reset(self, experiments: list[ExperimentInfo]) -> None:
-        self.beginResetModel()
+    def _reset(self) -> None:
         self._generation += 1
-        self._roots = [Node(e.name, None, i, info=e) for i, e in enumerate(experiments)]
-        self._runs = {}
-        self._active = {}
-        self.endResetModel()
+        self.removeRows(0, self.rowCount())
+        self._experiments, self._fetch, self._runs, self._items, self._active = {}, {}, {}, {}, set()
 
     def _on_experiments(self, gen: int, experiments: list[ExperimentInfo]) -> None:
         if gen != self._generation:
             return
-        known = {n.experiment: n for n in self._roots}
-        if not self._roots:
-            self._reset(experiments)
-        else:
-            for info in experiments:
-                node = known.get(info.name)
-                if node is None:
-                    self._insert_experiment(info)
-                else:
-                    node.info = info
-                    self._changed(node)
+        for info in experiments:
+            if info.name in self._experiments:
+                self._experiments[info.name] = info
+                self._show_experiment(self._experiment_item(info.name), info)
+            else:
+                self._insert_experiment(info)
         self.sig_loaded.emit()
 
     def _insert_experiment(self, info: ExperimentInfo) -> None:
-        names = [n.experiment.lower() for n in self._roots]
+        names = [self.item(r, 0).data(EXPERIMENT_ROLE).lower() for r in range(self.rowCount())]
         row = next((i for i, n in enumerate(names) if n > info.name.lower()), len(names))
-        self.beginInsertRows(QModelIndex(), row, row)
-        self._roots.insert(row, Node(info.name, None, row, info=info))
-        self._renumber(self._roots, row)
-        self.endInsertRows()
+        items = [QStandardItem() for _ in COLUMNS]
+        for it in items:
+            it.setFlags(_FLAGS)
+            it.setData(info.name, EXPERIMENT_ROLE)
+        font = QFont()
+        font.setBold(True)
+        items[0].setFont(font)
+        items[0].setText(info.name)
+        self._experiments[info.name] = info
+        self._fetch[info.name] = Fetch()
+        self._show_experiment(items[0], info, items)
+        self.insertRow(row, items)
+
+    def _show_experiment(
+        self, item: QStandardItem | None, info: ExperimentInfo, items: list[QStandardItem] | None = None
+    ) -> None:
+        if item is None:
+            return
+        cells = items or [self.itemFromIndex(item.index().siblingAtColumn(c)) for c in range(len(COLUMNS))]
+        cells[1].setText(f"{info.run_count:,} run" + ("" if info.run_count == 1 else "s"))
+        if info.last_run_at:
+            item.setToolTip(f"{info.name}: {info.run_count:,} runs, the last at {_when(info.last_run_at)}")
 
     def canFetchMore(self, parent: AnyIndex) -> bool:
-        node = self._node(parent)
-        if node is None or node.fetching or self._backend is None:
+        if self._backend is None or not parent.isValid():
             return False
-        if node.run is None:
+        key, run = self._key(parent)
+        state = self._fetch.get(key) if key else None
+        if state is None or state.fetching:
+            return False
+        if run is None:
             # Only the first page comes by itself: the view asks again on every layout, and
             # answering yes would load a 100,000-run experiment without any scrolling.
-            return not node.loaded or (node.next_token is not None and node.more_wanted)
-        return node.run.child_count > 0 and not node.loaded
-
-    def has_more(self, parent: AnyIndex) -> bool:
-        """True if an experiment has runs beyond those loaded."""
-        node = self._node(parent)
-        return node is not None and node.run is None and node.next_token is not None
-
-    def fetch_next_page(self, parent: AnyIndex) -> None:
-        """Load the next page of an experiment's runs (the pane calls this near the end of the list)."""
-        node = self._node(parent)
-        if node is not None and node.run is None and node.next_token is not None:
-            node.more_wanted = True
-            self.fetchMore(parent)
+            return not state.loaded or (state.next_token is not None and state.more_wanted)
+        return run.child_count > 0 and not state.loaded
 
     def fetchMore(self, parent: AnyIndex) -> None:
-        node = self._node(parent)
         backend = self._backend
-        if node is None or backend is None or not self.canFetchMore(parent):
+        if backend is None or not self.canFetchMore(parent):
             return
-        node.fetching = True
+        key, run = self._key(parent)
+        if key is None:
+            return
+        state = self._fetch[key]
+        state.fetching = True
         gen = self._generation
-        if node.run is None:
-            token, query = node.next_token, self.query
+        if run is None:
+            token, query = state.next_token, self.query
             self._runner.submit(
-                lambda: backend.list_runs(node.experiment, query, token, PAGE_SIZE),
-                success=lambda page: self._on_page(gen, node, page),
-                failure=lambda e: self._on_fetch_failed(gen, node, e, f"Loading runs of {node.experiment}"),
+                lambda: backend.list_runs(key, query, token, PAGE_SIZE),
+                success=lambda page: self._on_page(gen, key, page),
+                failure=lambda e: self._on_fetch_failed(gen, key, e, f"Loading runs of {key}"),
                 owner=self,
             )
         else:
-            run_id = node.run.id
             self._runner.submit(
-                lambda: backend.list_children(run_id),
-                success=lambda runs: self._on_page(gen, node, RunPage(runs, None)),
-                failure=lambda e: self._on_fetch_failed(gen, node, e, "Loading child runs"),
+                lambda: backend.list_children(key),
+                success=lambda runs: self._on_page(gen, key, RunPage(runs, None)),
+                failure=lambda e: self._on_fetch_failed(gen, key, e, "Loading child runs"),
                 owner=self,
             )
 
-    def _on_page(self, gen: int, node: Node, page: RunPage) -> None:
-        if gen != self._generation:
-            return
-        node.fetching, node.loaded, node.next_token, node.more_wanted = False, True, page.next_token, False
-        fresh = [r for r in page.runs if r.id not in self._runs]
-        if fresh:
-            first = len(node.children)
-            self.beginInsertRows(self._index_of(node), first, first + len(fresh) - 1)
-            for i, run in enumerate(fresh):
-                child = Node(node.experiment, node, first + i, run=run)
-                node.children.append(child)
-                self._runs[run.id] = child
-                self._track(child)
-            self.endInsertRows()
-        self.sig_page_loaded.emit(node.experiment)
+    def has_more(self, parent: AnyIndex) -> bool:
+        """True if an experiment has runs beyond those loaded."""
+        key, run = self._key(parent)
+        state = self._fetch.get(key) if key else None
+        return run is None and state is not None and state.next_token is not None
 
-    def _on_fetch_failed(self, gen: int, node: Node, exc: BaseException, what: str) -> None:
-        if gen == self._generation:
-            node.fetching = False
-            node.loaded = True  # no retry loop; F5 reloads
+    def fetch_next_page(self, parent: AnyIndex) -> None:
+        """Load the next page of an experiment's runs (the pane calls this near the end of the list)."""
+        key, run = self._key(parent)
+        state = self._fetch.get(key) if key else None
+        if run is None and state is not None and state.next_token is not None:
+            state.more_wanted = True
+            self.fetchMore(parent)
+
+    def _on_page(self, gen: int, key: str, page: RunPage) -> None:
+        state = self._fetch.get(key)
+        if gen != self._generation or state is None:
+            return
+        state.fetching, state.loaded, state.next_token, state.more_wanted = False, True, page.next_token, False
+        parent = self._parent_item(key)
+        if parent is None:
+            return
+        self.inserting_page = True  # the pane waits for the whole page before it looks at the view
+        try:
+            for run in page.runs:
+                if run.id not in self._items:
+                    parent.appendRow(self._make_row(run))
+        finally:
+            self.inserting_page = False
+        # Loaded rows live as long as the view shows them; leave them out of full garbage
+        # collections, which otherwise walk every run on every pass (hundreds of ms at 100,000).
+        gc.freeze()
+        self.sig_page_loaded.emit(key if key in self._experiments else self._runs[key].experiment)
+
+    def _on_fetch_failed(self, gen: int, key: str, exc: BaseException, what: str) -> None:
+        state = self._fetch.get(key)
+        if gen == self._generation and state is not None:
+            state.fetching, state.loaded = False, True  # no retry loop; F5 reloads
             self.sig_failed.emit(exc, what)
+
+    # -- rows ----------------------------------------------------------------------------------
+
+    def _make_row(self, run: RunInfo) -> list[QStandardItem]:
+        items = [QStandardItem() for _ in COLUMNS]
+        for it in items:
+            it.setData(run.id, RUN_ID_ROLE)
+            it.setData(run.experiment, EXPERIMENT_ROLE)
+        self._runs[run.id] = run
+        self._items[run.id] = items[0]
+        if run.child_count:
+            self._fetch.setdefault(run.id, Fetch())
+        self._fill(items, run)
+        return items
+
+    def _fill(self, items: list[QStandardItem], run: RunInfo) -> None:
+        flags = _LEAF_FLAGS if not run.child_count and run.status.is_terminal else _FLAGS
+        for it in items:
+            if it.flags() != flags:
+                it.setFlags(flags)
+        items[0].setText(run.display_name or run.id)
+        items[0].setIcon(status_icon(run.status))
+        reason = f"\n{run.status_reason}" if run.status_reason else ""
+        items[0].setToolTip(f"{run.display_name}\n{run.id}\n{run.status.value}{reason}")
+        items[1].setText(run.status.value)
+        items[2].setText(_when(run.started_at or run.created_at))
+        items[3].setText(_duration(run))
+        items[4].setText(run.id)
+        if run.status.is_active:
+            self._active.add(run.id)
+        else:
+            self._active.discard(run.id)
+
+    def _row_items(self, run_id: str) -> list[QStandardItem] | None:
+        first = self._items.get(run_id)
+        if first is None:
+            return None
+        parent = first.parent()
+        row = first.row()
+        return [parent.child(row, c) for c in range(len(COLUMNS))] if parent is not None else None
 
     # -- live changes --------------------------------------------------------------------------
 
     def apply_changes(self, runs: list[RunInfo]) -> None:
         """Merge runs that changed in the workspace (from ``list_changed_runs``)."""
         for run in runs:
-            node = self._runs.get(run.id)
-            if node is not None:
-                node.run = run
-                self._track(node)
-                self._changed(node)
+            row = self._row_items(run.id)
+            if row is not None:
+                self._runs[run.id] = run
+                if run.child_count:
+                    self._fetch.setdefault(run.id, Fetch())
+                self._fill(row, run)
                 continue
-            parent = self._runs.get(run.parent_id) if run.parent_id else self._experiment_node(run.experiment)
-            if parent is None:
-                if run.parent_id is None:
-                    self.reload()  # a new experiment
+            if run.parent_id:
+                parent_run = self._runs.get(run.parent_id)
+                state = self._fetch.get(run.parent_id)
+                parent_item = self._items.get(run.parent_id)
+                if parent_run is None or parent_item is None:
+                    continue
+                if state is not None and state.loaded:
+                    parent_item.appendRow(self._make_row(run))  # children: oldest first
                 continue
-            if parent.run is None and not (parent.loaded and matches(run, self.query)):
+            if run.experiment not in self._experiments:
+                self.reload()  # a new experiment
                 continue
-            if parent.run is not None and not parent.loaded:
-                self._changed(parent)  # it may have children now
-                continue
-            row = 0 if parent.run is None else len(parent.children)  # newest first / oldest first
-            self.beginInsertRows(self._index_of(parent), row, row)
-            child = Node(run.experiment, parent, row, run=run)
-            parent.children.insert(row, child)
-            self._renumber(parent.children, row)
-            self._runs[run.id] = child
-            self._track(child)
-            self.endInsertRows()
-
-    def _experiment_node(self, name: str) -> Node | None:
-        return next((n for n in self._roots if n.experiment == name), None)
-
-    def _track(self, node: Node) -> None:
-        run = node.run
-        if run is not None and run.status.is_active:
-            self._active[run.id] = node
-        elif run is not None:
-            self._active.pop(run.id, None)
+            state = self._fetch[run.experiment]
+            if state.loaded and matches(run, self.query):
+                item = self._experiment_item(run.experiment)
+                if item is not None:
+                    item.insertRow(0, self._make_row(run))  # newest first
 
     def _tick_durations(self) -> None:
-        for node in list(self._active.values()):
-            if node.run is not None and node.run.started_at is not None and node.run.id in self._runs:
-                index = self.createIndex(node.row, 3, node)
-                self.dataChanged.emit(index, index, [Qt.ItemDataRole.DisplayRole])
+        for run_id in list(self._active):
+            run = self._runs.get(run_id)
+            row = self._row_items(run_id)
+            if run is None or row is None or not run.status.is_active:
+                self._active.discard(run_id)
+                continue
+            row[3].setText(_duration(run))
 
-    # -- Qt model API --------------------------------------------------------------------------
-
-    def index(self, row: int, column: int, parent: AnyIndex = QModelIndex()) -> QModelIndex:
-        children = self._children(parent)
-        if 0 <= row < len(children) and 0 <= column < len(COLUMNS):
-            return self.createIndex(row, column, children[row])
-        return QModelIndex()
-
-    def parent(self, index: AnyIndex = QModelIndex()) -> QModelIndex:  # type: ignore[override]
-        node = self._node(index)
-        if node is None or node.parent is None:
-            return QModelIndex()
-        return self.createIndex(node.parent.row, 0, node.parent)
-
-    def rowCount(self, parent: AnyIndex = QModelIndex()) -> int:
-        if parent.isValid() and parent.column() != 0:
-            return 0
-        return len(self._children(parent))
-
-    def columnCount(self, parent: AnyIndex = QModelIndex()) -> int:
-        return len(COLUMNS)
+    # -- Qt overrides for rows that may have children -------------------------------------------
 
     def hasChildren(self, parent: AnyIndex = QModelIndex()) -> bool:
-        node = self._node(parent)
-        if node is None:
-            return bool(self._roots) if not parent.isValid() else False
-        if node.run is None:
-            return bool(node.children) or not node.loaded or node.next_token is not None
-        return bool(node.children) or node.run.child_count > 0
-
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return COLUMNS[section]
-        return None
-
-    def data(self, index: AnyIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        node = self._node(index)
-        if node is None:
-            return None
-        column = index.column()
-        if node.run is None:
-            return self._experiment_data(node, column, role)
-        run = node.run
-        if role == Qt.ItemDataRole.DisplayRole:
-            if column == 0:
-                return run.display_name or run.id
-            if column == 1:
-                return run.status.value
-            if column == 2:
-                return _when(run.started_at or run.created_at)
-            if column == 3:
-                end = run.ended_at or (time.time() if run.status.is_active else None)
-                return format_duration(None if run.started_at is None or end is None else end - run.started_at)
-            return run.id
-        if role == Qt.ItemDataRole.DecorationRole and column == 0:
-            return status_icon(run.status)
-        if role == Qt.ItemDataRole.ToolTipRole:
-            reason = f"\n{run.status_reason}" if run.status_reason else ""
-            return f"{run.display_name}\n{run.id}\n{run.status.value}{reason}"
-        if role == RUN_ID_ROLE:
-            return run.id
-        return None
-
-    def _experiment_data(self, node: Node, column: int, role: int) -> Any:
-        info = node.info
-        if role == Qt.ItemDataRole.DisplayRole:
-            if column == 0:
-                return node.experiment
-            if column == 1 and info is not None:
-                return f"{info.run_count:,} run" + ("" if info.run_count == 1 else "s")
-        if role == Qt.ItemDataRole.ToolTipRole and info is not None and info.last_run_at:
-            return f"{node.experiment}: {info.run_count:,} runs, the last at {_when(info.last_run_at)}"
-        if role == Qt.ItemDataRole.FontRole and column == 0:
-            from PySide6.QtGui import QFont
-
-            font = QFont()
-            font.setBold(True)
-            return font
-        return None
-
-    def flags(self, index: AnyIndex) -> Qt.ItemFlag:
-        node = self._node(index)
-        if node is None:
-            return Qt.ItemFlag.NoItemFlags
-        run = node.run
-        if run is not None and not run.child_count and run.status.is_terminal:
-            return _LEAF_FLAGS  # the view may skip asking about children
-        return _FLAGS
+        if not parent.isValid():
+            return super().hasChildren(parent)
+        if parent.column() != 0:
+            return False
+        key, run = self._key(parent)
+        if key is None:
+            return False
+        if run is None:
+            state = self._fetch.get(key)
+            return super().hasChildren(parent) or state is None or not state.loaded or state.next_token is not None
+        return super().hasChildren(parent) or run.child_count > 0
 
     # -- helpers -------------------------------------------------------------------------------
 
     def run_info(self, index: AnyIndex) -> RunInfo | None:
         """The run at ``index`` (None for an experiment row)."""
-        node = self._node(index)
-        return None if node is None else node.run
+        if not index.isValid():
+            return None
+        run_id = index.data(RUN_ID_ROLE)
+        return None if run_id is None else self._runs.get(run_id)
 
     def experiment_of(self, index: AnyIndex) -> str | None:
         """The experiment an index belongs to."""
-        node = self._node(index)
-        return None if node is None else node.experiment
+        return None if not index.isValid() else index.data(EXPERIMENT_ROLE)
 
     def index_of_run(self, run_id: str) -> QModelIndex:
         """The index of a loaded run (invalid if it is not loaded)."""
-        node = self._runs.get(run_id)
-        return QModelIndex() if node is None else self._index_of(node)
+        item = self._items.get(run_id)
+        return QModelIndex() if item is None else item.index()
 
     def index_of_experiment(self, name: str) -> QModelIndex:
         """The index of an experiment row."""
-        node = self._experiment_node(name)
-        return QModelIndex() if node is None else self._index_of(node)
+        item = self._experiment_item(name)
+        return QModelIndex() if item is None else item.index()
 
     def loaded_run_count(self, experiment: str) -> int:
         """How many top-level runs of an experiment are loaded."""
-        node = self._experiment_node(experiment)
-        return 0 if node is None else len(node.children)
+        item = self._experiment_item(experiment)
+        return 0 if item is None else item.rowCount()
 
     def is_empty_workspace(self) -> bool:
         """True when the workspace has no runs at all (the sample experiment is offered)."""
-        return all((n.info.run_count if n.info else 0) == 0 for n in self._roots)
+        return all(info.run_count == 0 for info in self._experiments.values())
 
-    def _node(self, index: AnyIndex) -> Node | None:
+    def _experiment_item(self, name: str) -> QStandardItem | None:
+        for row in range(self.rowCount()):
+            item = self.item(row, 0)
+            if item.data(EXPERIMENT_ROLE) == name:
+                return item
+        return None
+
+    def _parent_item(self, key: str) -> QStandardItem | None:
+        return (
+            self._experiment_item(key) if key in self._experiments and key not in self._runs else self._items.get(key)
+        )
+
+    def _key(self, index: AnyIndex) -> tuple[str | None, RunInfo | None]:
+        """(experiment name or run id, the run or None) of a row."""
         if not index.isValid():
-            return None
-        node = index.internalPointer()
-        return node if isinstance(node, Node) else None
-
-    def _children(self, parent: AnyIndex) -> list[Node]:
-        if not parent.isValid():
-            return self._roots
-        node = self._node(parent)
-        return [] if node is None else node.children
-
-    def _index_of(self, node: Node) -> QModelIndex:
-        return self.createIndex(node.row, 0, node)
-
-    def _changed(self, node: Node) -> None:
-        self.dataChanged.emit(self.createIndex(node.row, 0, node), self.createIndex(node.row, len(COLUMNS) - 1, node))
-
-    @staticmethod
-    def _renumber(nodes: list[Node], start: int) -> None:
-        for i in range(start, len(nodes)):
-            nodes[i].row = i
+            return None, None
+        run_id = index.data(RUN_ID_ROLE)
+        if run_id is not None:
+            return run_id, self._runs.get(run_id)
+        return index.data(EXPERIMENT_ROLE), None
 
 
 def _when(t: float | None) -> str:
@@ -401,3 +385,8 @@ def _when(t: float | None) -> str:
         return ""
     when = datetime.fromtimestamp(t)
     return when.strftime("%b %d %H:%M" if when.year == datetime.now().year else "%Y-%m-%d")
+
+
+def _duration(run: RunInfo) -> str:
+    end = run.ended_at or (time.time() if run.status.is_active else None)
+    return format_duration(None if run.started_at is None or end is None else end - run.started_at)

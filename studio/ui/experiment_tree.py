@@ -229,6 +229,8 @@ class ExperimentTreePane(QDockWidget):
     def _fetch_if_near_end(self) -> None:
         """Load the next page of an expanded experiment once its last loaded run is near the viewport."""
         model, view = self.model, self.view
+        if model.inserting_page:
+            return  # asked again once the page is in (sig_page_loaded)
         reach = view.viewport().height() * 2
         for row in range(model.rowCount()):
             experiment = model.index(row, 0)
@@ -241,8 +243,10 @@ class ExperimentTreePane(QDockWidget):
 
     def _remember_scroll(self, parent: QModelIndex, first: int, _last: int) -> None:
         # Rows inserted above what the user looks at must not push it down the list.
-        top = self.view.indexAt(self.view.viewport().rect().topLeft())
         self._scroll_anchor = None
+        if first != 0 or self.model.inserting_page:
+            return  # only rows inserted above can push the view down
+        top = self.view.indexAt(self.view.viewport().rect().topLeft())
         if top.isValid() and parent.isValid() and first == 0 and top.parent() == parent and top.row() >= first:
             self._scroll_anchor = (self.view.verticalScrollBar().value(), parent)
 
