@@ -373,3 +373,37 @@ def test_runs_load_a_page_at_a_time_as_the_user_scrolls(qtbot: Any, tmp_path: Pa
     assert not model.has_more(index)
     window.close()
     assert opener.violations == []
+
+
+def test_filtering_a_big_loaded_experiment_keeps_it_expanded(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import studio.ui.experiment_model as experiment_model
+
+    monkeypatch.setattr(experiment_model, "DETACH_ABOVE", 50)  # take the detach path with a small workspace
+    monkeypatch.setattr(experiment_model, "REAP_SLICE", 30)
+    ws = Workspace(tmp_path / "big")
+    exp = Experiment(ws, "big")
+    for i in range(260):
+        exp.start_logging(display_name=f"r{i}").complete()
+    ws._local.close()
+    window = MainWindow(GuardedOpener(LocalWorkspaceOpener()), WindowSettings(str(tmp_path / "s.ini")))
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
+        window.open_workspace(str(tmp_path / "big"))
+    model = window.experiment_pane.model
+    wait_for(qtbot, lambda: model.index_of_experiment("big").isValid())
+    window.experiment_pane.view.expand(model.index_of_experiment("big"))
+    wait_for(qtbot, lambda: model.loaded_run_count("big") == 200)
+    qtbot.keyClicks(window.experiment_pane.filter_box, "r25")
+    wait_for(
+        qtbot,
+        lambda: (
+            sorted(names(window, model.index_of_experiment("big")))
+            == ["r25", "r250", "r251", "r252", "r253", "r254", "r255", "r256", "r257", "r258", "r259"]
+        ),
+    )
+    assert window.experiment_pane.view.isExpanded(model.index_of_experiment("big"))
+    wait_for(qtbot, lambda: not model._graveyard)  # the detached rows were deleted, a slice at a time
+    window.close()

@@ -27,6 +27,8 @@ from studio.ui.tasks import TaskRunner
 
 COLUMNS = ("Name", "Status", "Started", "Duration", "Run ID")
 PAGE_SIZE = 200
+DETACH_ABOVE = 2000  # loaded runs above which a filter change detaches the rows instead of deleting them
+REAP_SLICE = 500
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 EXPERIMENT_ROLE = Qt.ItemDataRole.UserRole + 2
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -66,6 +68,10 @@ class ExperimentTreeModel(QStandardItemModel):
         self._active: set[str] = set()  # runs whose duration ticks
         self.query = RunQuery()
         self.inserting_page = False
+        self._graveyard: list[QStandardItem] = []  # detached rows, deleted a slice at a time
+        self._reaper = QTimer(self)
+        self._reaper.setInterval(0)
+        self._reaper.timeout.connect(self._reap)
         self.setHorizontalHeaderLabels(list(COLUMNS))
         self._ticker = QTimer(self)
         self._ticker.setInterval(1000)
@@ -95,21 +101,42 @@ class ExperimentTreeModel(QStandardItemModel):
         )
 
     def set_query(self, query: RunQuery) -> None:
-        """Filter runs in the backend; loaded experiments fetch their first page again."""
+        """Filter runs in the backend; loaded experiments fetch their first page again.
+
+        An experiment with many loaded runs is swapped for a fresh row and its old rows are
+        deleted a slice at a time afterwards: deleting 100,000 rows at once froze the window.
+        """
         self.query = query
         self._generation += 1
         self._runs, self._items, self._active = {}, {}, set()
+        old_fetch = self._fetch
+        self._fetch = {name: Fetch() for name in self._experiments}
         for row in range(self.rowCount()):
             item = self.item(row, 0)
             name = item.data(EXPERIMENT_ROLE)
-            state = self._fetch.get(name, Fetch())
-            was_loaded = state.loaded or state.fetching
-            if item.rowCount():
+            before = old_fetch.get(name)
+            was_loaded = before is not None and (before.loaded or before.fetching)
+            if item.rowCount() > DETACH_ABOVE:
+                old = self.takeRow(row)
+                self.insertRow(row, self._experiment_items(self._experiments[name]))
+                self._graveyard.append(old[0])
+                self._reaper.start()
+                item = self.item(row, 0)
+            elif item.rowCount():
                 item.removeRows(0, item.rowCount())
-            self._fetch = {k: v for k, v in self._fetch.items() if k in self._experiments}
-            self._fetch[name] = Fetch()
             if was_loaded:
                 self.fetchMore(item.index())
+
+    def _reap(self) -> None:
+        """Delete detached rows a slice at a time (each slice well under the 50 ms budget)."""
+        if not self._graveyard:
+            self._reaper.stop()
+            return
+        old = self._graveyard[-1]
+        count = old.rowCount()
+        old.removeRows(max(0, count - REAP_SLICE), min(count, REAP_SLICE))
+        if not old.rowCount():
+            self._graveyard.pop()
 
     def _reset(self) -> None:
         self._generation += 1
@@ -130,6 +157,11 @@ class ExperimentTreeModel(QStandardItemModel):
     def _insert_experiment(self, info: ExperimentInfo) -> None:
         names = [self.item(r, 0).data(EXPERIMENT_ROLE).lower() for r in range(self.rowCount())]
         row = next((i for i, n in enumerate(names) if n > info.name.lower()), len(names))
+        self._experiments[info.name] = info
+        self._fetch[info.name] = Fetch()
+        self.insertRow(row, self._experiment_items(info))
+
+    def _experiment_items(self, info: ExperimentInfo) -> list[QStandardItem]:
         items = [QStandardItem() for _ in COLUMNS]
         for it in items:
             it.setFlags(_FLAGS)
@@ -138,10 +170,8 @@ class ExperimentTreeModel(QStandardItemModel):
         font.setBold(True)
         items[0].setFont(font)
         items[0].setText(info.name)
-        self._experiments[info.name] = info
-        self._fetch[info.name] = Fetch()
         self._show_experiment(items[0], info, items)
-        self.insertRow(row, items)
+        return items
 
     def _show_experiment(
         self, item: QStandardItem | None, info: ExperimentInfo, items: list[QStandardItem] | None = None

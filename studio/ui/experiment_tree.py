@@ -180,7 +180,16 @@ class ExperimentTreePane(QDockWidget):
             self.filter_error.show()
             return
         self.filter_error.hide()
-        self.model.set_query(query)
+        model, view = self.model, self.view
+        expanded = [
+            model.experiment_of(model.index(r, 0))
+            for r in range(model.rowCount())
+            if view.isExpanded(model.index(r, 0))
+        ]
+        model.set_query(query)
+        for name in expanded:  # a swapped experiment row comes back expanded
+            if name:
+                view.expand(model.index_of_experiment(name))
 
     def _update_empty_state(self) -> None:
         empty = self.model.is_empty_workspace() and not self.filter_box.text()
