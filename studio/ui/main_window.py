@@ -92,7 +92,9 @@ class MainWindow(QMainWindow):
         self.run_detail.sig_cancel_requested.connect(lambda run_id: self.cancel_runs([run_id]))
         self.run_detail.sig_open_run.connect(self.open_run)
         self.live.sig_runs_changed.connect(self._on_runs_changed)
-        self.workspace_pane.sig_open_workspace.connect(lambda loc: self.open_workspace(loc))
+        self.workspace_pane.sig_open_workspace.connect(
+            lambda loc: self.open_workspace(loc, create=loc == self.opener.default_location())  # made on first use
+        )
         self.workspace_pane.sig_new_workspace.connect(self.new_workspace)
         self.workspace_pane.sig_open_folder.connect(self.open_folder)
 
