@@ -40,18 +40,26 @@ def make_workspace(path: Path, runs: int = 30) -> list[str]:
     return ids
 
 
+def open_window(
+    qtbot: Any, ws_path: Path, settings_file: str, create: bool = False
+) -> tuple[MainWindow, GuardedOpener]:
+    """A shown window (backend calls guarded) with ``ws_path`` open."""
+    opener = GuardedOpener(LocalWorkspaceOpener())
+    window = MainWindow(opener, WindowSettings(settings_file))
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
+        window.open_workspace(str(ws_path), create=create)
+    return window, opener
+
+
 @pytest.fixture
 def studio(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
     monkeypatch.setenv("STUDIO_CANCEL_GRACE_S", "1")
     ws_path = tmp_path / "ws"
     ids = make_workspace(ws_path)
-    opener = GuardedOpener(LocalWorkspaceOpener())
     settings_file = str(tmp_path / "settings.ini")
-    window = MainWindow(opener, WindowSettings(settings_file))
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
-        window.open_workspace(str(ws_path))
+    window, opener = open_window(qtbot, ws_path, settings_file)
     model = window.experiment_pane.model
     wait_for(qtbot, lambda: model.index_of_experiment("mnist").isValid())
     yield {"window": window, "ids": ids, "path": ws_path, "opener": opener, "settings": settings_file}
@@ -225,14 +233,9 @@ def test_open_folder_asks_before_making_a_workspace(
 
 
 def test_sample_experiment_runs_on_local_compute(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    opener = GuardedOpener(LocalWorkspaceOpener())
-    window = MainWindow(opener, WindowSettings(str(tmp_path / "settings.ini")))
-    qtbot.addWidget(window)
-    window.show()
     ws_path = tmp_path / "empty"
+    window, opener = open_window(qtbot, ws_path, str(tmp_path / "settings.ini"), create=True)
     try:
-        with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
-            window.open_workspace(str(ws_path), create=True)
         pane = window.experiment_pane
         button = window.findChild(QPushButton, "sampleExperimentButton")
         wait_for(qtbot, lambda: pane.stack.currentIndex() == 1 and button.isVisible())
@@ -351,12 +354,7 @@ def test_runs_load_a_page_at_a_time_as_the_user_scrolls(qtbot: Any, tmp_path: Pa
     for i in range(450):
         exp.start_logging(display_name=f"r{i}").complete()
     ws._local.close()
-    opener = GuardedOpener(LocalWorkspaceOpener())
-    window = MainWindow(opener, WindowSettings(str(tmp_path / "s.ini")))
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
-        window.open_workspace(str(tmp_path / "many"))
+    window, opener = open_window(qtbot, tmp_path / "many", str(tmp_path / "s.ini"))
     model = window.experiment_pane.model
     wait_for(qtbot, lambda: model.index_of_experiment("many").isValid())
     index = model.index_of_experiment("many")
@@ -387,11 +385,7 @@ def test_filtering_a_big_loaded_experiment_keeps_it_expanded(
     for i in range(260):
         exp.start_logging(display_name=f"r{i}").complete()
     ws._local.close()
-    window = MainWindow(GuardedOpener(LocalWorkspaceOpener()), WindowSettings(str(tmp_path / "s.ini")))
-    qtbot.addWidget(window)
-    window.show()
-    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
-        window.open_workspace(str(tmp_path / "big"))
+    window, opener = open_window(qtbot, tmp_path / "big", str(tmp_path / "s.ini"))
     model = window.experiment_pane.model
     wait_for(qtbot, lambda: model.index_of_experiment("big").isValid())
     window.experiment_pane.view.expand(model.index_of_experiment("big"))
@@ -407,3 +401,4 @@ def test_filtering_a_big_loaded_experiment_keeps_it_expanded(
     assert window.experiment_pane.view.isExpanded(model.index_of_experiment("big"))
     wait_for(qtbot, lambda: not model._graveyard)  # the detached rows were deleted, a slice at a time
     window.close()
+    assert opener.violations == []

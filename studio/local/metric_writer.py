@@ -195,9 +195,9 @@ class MetricWriter:
                     conn, buf.run_seq, buf.name, MetricKind.SCALAR, buf.description
                 )
                 n = len(values)
-                step_array = _steps(steps[:n], count, auto)
+                step_array = _steps(steps, count, auto)  # swapped together under the lock: same lengths
                 series_store.append_points(
-                    conn, metric_id, count, step_array, np.asarray(values, dtype=np.float64), np.asarray(times[:n])
+                    conn, metric_id, count, step_array, np.asarray(values, dtype=np.float64), np.asarray(times)
                 )
                 new_type = metrics_store.widest(old_type, value_type)
                 metrics_store.update_after_append(conn, metric_id, count + n, new_type, _typed(values[-1], new_type))
@@ -221,9 +221,8 @@ class MetricWriter:
     def _put_back(self, series: list[tuple[Any, ...]], records: list[tuple[RecordBuffer, list[Any]]]) -> None:
         with self.lock:
             for buf, steps, values, times, auto, value_type in series:
-                n = len(values)
-                buf.steps = steps[:n] + buf.steps
-                buf.times = times[:n] + buf.times
+                buf.steps = steps + buf.steps
+                buf.times = times + buf.times
                 buf.values = values + buf.values
                 buf.auto_steps = buf.auto_steps and auto
                 buf.value_type = metrics_store.widest(buf.value_type, value_type)
