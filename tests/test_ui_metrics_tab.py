@@ -303,3 +303,14 @@ def test_the_newest_points_survive_peak_downsampling(qtbot: Any) -> None:
     _shown_x, shown_y = chart.raw_item("s").getData()
     assert len(shown_y) < n // 10  # drawn downsampled
     assert float(np.max(shown_y)) == 1000.0  # and the spike of the last point is in it
+
+
+def test_a_single_logged_number_starts_unticked(qtbot: Any, env: dict[str, Any]) -> None:
+    run = env["exp"].start_logging()
+    run.log("learning_rate", 0.01)
+    for i in range(50):
+        run.log("loss", 1 / (i + 1))
+    run.complete()
+    tab = open_tab(qtbot, env, run.id, ["loss"])
+    assert tab.chooser.is_checked("loss") and not tab.chooser.is_checked("learning_rate")
+    assert not chart(tab, "learning_rate").isVisible() and chart(tab, "loss").isVisible()

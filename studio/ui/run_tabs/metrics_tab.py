@@ -141,8 +141,10 @@ class MetricsTab(RunTab):
                 if self.chooser.is_checked(info.name) and (info.count <= 0 or info.count > self._have(info.name)):
                     self._fetch(info.name)
                 continue
-            checked = info.kind is not MetricKind.SCALAR or shown_numeric < MAX_SHOWN_AT_FIRST
-            shown_numeric += info.kind is MetricKind.SCALAR
+            # A single logged number (a learning rate, a final score) makes an empty-looking chart:
+            # it starts unticked; the chooser and the Overview still show it.
+            checked = info.kind is not MetricKind.SCALAR or (info.count != 1 and shown_numeric < MAX_SHOWN_AT_FIRST)
+            shown_numeric += info.kind is MetricKind.SCALAR and checked
             self.chooser.add_metric(info, checked)
             if info.kind is MetricKind.SCALAR:
                 self.grid.add_chart(info.name, hidden=not checked)
