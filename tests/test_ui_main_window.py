@@ -72,7 +72,7 @@ def expand(qtbot: Any, window: MainWindow, experiment: str) -> Any:
     model = window.experiment_pane.model
     index = model.index_of_experiment(experiment)
     window.experiment_pane.view.expand(index)
-    wait_for(qtbot, lambda: model.rowCount(index) > 0)
+    wait_for(qtbot, lambda: model.loaded_run_count(experiment) > 0)
     return index
 
 
@@ -164,6 +164,31 @@ def test_live_refresh_adds_runs_and_keeps_the_selection(studio: dict[str, Any], 
     wait_for(qtbot, lambda: model.index(0, 1, index).data() == "Completed")
     Experiment(ws, "brand-new").start_logging().complete()
     wait_for(qtbot, lambda: model.index_of_experiment("brand-new").isValid())
+    ws._local.close()
+
+
+def test_child_runs_load_when_their_parent_is_expanded_and_live(studio: dict[str, Any], qtbot: Any) -> None:
+    window = studio["window"]
+    ws = Workspace(studio["path"])
+    parent = Experiment(ws, "mnist").start_logging(display_name="sweep")
+    for i in range(3):
+        parent.child_run(name=f"child-{i}").complete()
+    index = expand(qtbot, window, "mnist")
+    model, view = window.experiment_pane.model, window.experiment_pane.view
+    wait_for(qtbot, lambda: names(window, index)[0] == "sweep")
+    sweep = model.index(0, 0, index)
+    assert names(window, sweep) == ["Loading…"]  # it can be expanded before its children are loaded
+    assert model.run_info(model.index(0, 0, sweep)) is None  # and the placeholder is no run
+    view.expand(sweep)
+    wait_for(qtbot, lambda: names(window, sweep) == ["child-0", "child-1", "child-2"])
+    assert model.index(2, 1, sweep).data() == "Completed"
+    assert model.run_info(model.index(1, 0, sweep)).parent_id == parent.id
+    late = parent.child_run(name="child-3")  # a child started while the parent is expanded appears live
+    wait_for(qtbot, lambda: names(window, sweep)[-1] == "child-3")
+    wait_for(qtbot, lambda: model.index(3, 1, sweep).data() == "Running")
+    assert window.experiment_pane.select_run(late.id)
+    late.complete()
+    parent.complete()
     ws._local.close()
 
 
@@ -373,13 +398,7 @@ def test_runs_load_a_page_at_a_time_as_the_user_scrolls(qtbot: Any, tmp_path: Pa
     assert opener.violations == []
 
 
-def test_filtering_a_big_loaded_experiment_keeps_it_expanded(
-    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import studio.ui.experiment_model as experiment_model
-
-    monkeypatch.setattr(experiment_model, "DETACH_ABOVE", 50)  # take the detach path with a small workspace
-    monkeypatch.setattr(experiment_model, "REAP_SLICE", 30)
+def test_filtering_a_loaded_experiment_keeps_it_expanded(qtbot: Any, tmp_path: Path) -> None:
     ws = Workspace(tmp_path / "big")
     exp = Experiment(ws, "big")
     for i in range(260):
@@ -399,6 +418,10 @@ def test_filtering_a_big_loaded_experiment_keeps_it_expanded(
         ),
     )
     assert window.experiment_pane.view.isExpanded(model.index_of_experiment("big"))
-    wait_for(qtbot, lambda: not model._graveyard)  # the detached rows were deleted, a slice at a time
+    qtbot.keyClicks(window.experiment_pane.filter_box, "nothing matches this")
+    wait_for(qtbot, lambda: model.loaded_run_count("big") == 0 and not model.rowCount(model.index_of_experiment("big")))
+    window.experiment_pane.filter_box.clear()
+    wait_for(qtbot, lambda: names(window, model.index_of_experiment("big"))[:2] == ["r259", "r258"])
+    assert window.experiment_pane.view.isExpanded(model.index_of_experiment("big"))
     window.close()
     assert opener.violations == []

@@ -84,7 +84,8 @@ class ExperimentTreePane(QDockWidget):
         view = QTreeView(self)
         view.setObjectName("runTree")
         view.setModel(self.model)
-        view.setUniformRowHeights(True)  # 100,000 rows lay out in constant time
+        view.setUniformRowHeights(True)  # row heights come from the first row, not from 100,000
+        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)  # run rows are empty items: editable by default
         view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -180,16 +181,7 @@ class ExperimentTreePane(QDockWidget):
             self.filter_error.show()
             return
         self.filter_error.hide()
-        model, view = self.model, self.view
-        expanded = [
-            model.experiment_of(model.index(r, 0))
-            for r in range(model.rowCount())
-            if view.isExpanded(model.index(r, 0))
-        ]
-        model.set_query(query)
-        for name in expanded:  # a swapped experiment row comes back expanded
-            if name:
-                view.expand(model.index_of_experiment(name))
+        self.model.set_query(query)  # experiment rows stay, and so does whether they are expanded
 
     def _update_empty_state(self) -> None:
         empty = self.model.is_empty_workspace() and not self.filter_box.text()
