@@ -192,6 +192,32 @@ def test_child_runs_load_when_their_parent_is_expanded_and_live(studio: dict[str
     ws._local.close()
 
 
+def test_runs_that_fail_to_load_say_so_and_refresh_retries(studio: dict[str, Any], qtbot: Any) -> None:
+    window = studio["window"]
+    backend = studio["opener"].backends[0]
+    real_list_runs = backend.list_runs
+    failures: list[str] = []
+
+    def fails_once(*args: Any, **kwargs: Any) -> Any:
+        if not failures:
+            failures.append("list_runs")
+            raise OSError("disk I/O error")
+        return real_list_runs(*args, **kwargs)
+
+    backend.list_runs = fails_once
+    model = window.experiment_pane.model
+    index = model.index_of_experiment("mnist")
+    window.experiment_pane.view.expand(index)
+    wait_for(qtbot, lambda: "disk I/O error" in str(model.index(0, 0, index).data()))
+    assert str(model.index(0, 0, index).data()).startswith("Could not load")
+    assert model.loaded_run_count("mnist") == 0 and model.run_info(model.index(0, 0, index)) is None
+    assert window.notifier.last is not None and "disk I/O error" in window.notifier.last[0]
+    assert not model.canFetchMore(index)  # no retry loop by itself
+    window.act_refresh.trigger()
+    wait_for(qtbot, lambda: model.loaded_run_count("mnist") == 30)
+    assert names(window, index)[:2] == ["trial-29", "trial-28"]
+
+
 def test_cancel_a_run_from_the_window(studio: dict[str, Any], qtbot: Any) -> None:
     window = studio["window"]
     ws = Workspace(studio["path"])

@@ -24,7 +24,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QFont, QGuiApplication, QPalette, QStandardItemModel
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette, QStandardItemModel
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import ExperimentInfo, RunInfo, RunPage, RunQuery
@@ -39,6 +39,8 @@ PAGE_SIZE = 200
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 EXPERIMENT_ROLE = Qt.ItemDataRole.UserRole + 2
 LOADING_TEXT = "Loading…"
+FAILED_TEXT = "Could not load (F5 to retry):"
+ERROR_COLOUR = "#d9363e"
 AnyIndex = QModelIndex | QPersistentModelIndex
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
@@ -67,6 +69,7 @@ class Branch:
     fetching: bool = False
     next_token: str | None = None
     more_wanted: bool = False  # the view scrolled near the end of the loaded runs
+    error: str | None = None  # the last fetch failed; nothing is fetched again until a refresh
 
     def row_of(self, run_id: str) -> int:
         """The row of a run in this branch (-1 if it is not here)."""
@@ -131,10 +134,15 @@ class ExperimentTreeModel(QStandardItemModel):
         self.reload()
 
     def reload(self) -> None:
-        """Fetch the experiment list again (F5)."""
+        """Fetch the experiment list again, and whatever failed to load (F5)."""
         backend = self._backend
         if backend is None:
             return
+        for branch in [*self._branches.values(), *self._children.values()]:
+            if branch.error is not None:
+                branch.error, branch.more_wanted = None, True
+                self._repaint_placeholder(branch)
+                self.fetchMore(self._index_of_branch(branch))
         gen = self._generation
         self._runner.submit(
             backend.list_experiments,
@@ -252,7 +260,7 @@ class ExperimentTreeModel(QStandardItemModel):
         if self._backend is None or not parent.isValid():
             return False
         branch = self._branch_under(parent)
-        if branch is None or branch.fetching:
+        if branch is None or branch.fetching or branch.error is not None:
             return False
         if branch.run_id is None:
             # Only the first page comes by itself: the view asks again on every layout, and
@@ -327,11 +335,14 @@ class ExperimentTreeModel(QStandardItemModel):
 
     def _on_fetch_failed(self, gen: int, branch: Branch, exc: BaseException, what: str) -> None:
         if gen == self._generation and self._is_current(branch):
-            branch.fetching, branch.loaded = False, True  # no retry loop; F5 reloads
-            if branch.placeholder:
-                branch.placeholder = False
-                self.removeRows(0, 1, self._index_of_branch(branch))
+            branch.fetching, branch.error = False, str(exc) or type(exc).__name__  # no retry loop; F5 retries
+            self._repaint_placeholder(branch)
             self.sig_failed.emit(exc, what)
+
+    def _repaint_placeholder(self, branch: Branch) -> None:
+        if branch.placeholder:
+            index = self.index(0, 0, self._index_of_branch(branch))
+            self.dataChanged.emit(index, index)
 
     def _is_current(self, branch: Branch) -> bool:
         current = self._branches if branch.run_id is None else self._children
@@ -362,7 +373,7 @@ class ExperimentTreeModel(QStandardItemModel):
         if row < len(branch.ids):
             return self._run_data(self._runs[branch.ids[row]], index.column(), role)
         if branch.placeholder and row == 0:
-            return _placeholder_data(index.column(), role, self._italic)
+            return _placeholder_data(branch.error, index.column(), role, self._italic)
         return None
 
     def _experiment_data(self, name: str, column: int, role: int) -> Any:
@@ -525,15 +536,18 @@ class ExperimentTreeModel(QStandardItemModel):
         return self._children.get(branch.ids[index.row()])
 
 
-def _placeholder_data(column: int, role: int, italic: QFont) -> Any:
+def _placeholder_data(error: str | None, column: int, role: int, italic: QFont) -> Any:
+    """The "Loading…" row (or, if loading failed, the error and how to retry)."""
     if column != 0:
         return None
     if role == _DISPLAY:
-        return LOADING_TEXT
+        return LOADING_TEXT if error is None else f"{FAILED_TEXT} {error.splitlines()[0]}"
+    if role == _TOOLTIP and error is not None:
+        return f"{error}\n\nRefresh (F5) to try again."
     if role == _FONT:
         return italic
     if role == _FOREGROUND:
-        return QGuiApplication.palette().color(QPalette.ColorRole.PlaceholderText)
+        return QColor(ERROR_COLOUR) if error else QGuiApplication.palette().color(QPalette.ColorRole.PlaceholderText)
     return None
 
 
