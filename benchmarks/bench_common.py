@@ -54,3 +54,42 @@ def _num(x: float) -> str:
     if x >= 100:
         return f"{x:,.0f}"
     return f"{x:.1f}" if x >= 10 else f"{x:.2f}" if x >= 0.1 else f"{x:.3f}"
+
+
+class StallMeter:
+    """A 5 ms precise timer on the GUI thread: the longest gap between its ticks, minus 5 ms, is the
+    longest GUI-thread stall since ``start()`` (or since the last ``lap()``)."""
+
+    TICK_S = 0.005
+
+    def __init__(self) -> None:
+        from PySide6.QtCore import Qt, QTimer  # the benchmarks that need no Qt import this module too
+
+        self.timer = QTimer()
+        self.timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self.timer.setInterval(int(self.TICK_S * 1000))
+        self.timer.timeout.connect(self.tick)
+        self.last = time.perf_counter()
+        self.gap = 0.0
+
+    def start(self) -> None:
+        """Start measuring from now."""
+        self.last, self.gap = time.perf_counter(), 0.0
+        self.timer.start()
+
+    def tick(self) -> None:
+        """Note a tick (the timer calls this; call it yourself to close a phase)."""
+        now = time.perf_counter()
+        self.gap, self.last = max(self.gap, now - self.last), now
+
+    def lap(self) -> float:
+        """The longest stall in ms since ``start()`` or the last ``lap()``; measuring goes on."""
+        self.tick()
+        stall, self.gap = max(0.0, (self.gap - self.TICK_S) * 1000), 0.0
+        return stall
+
+    def stop(self) -> float:
+        """The longest stall in ms since the last lap, and stop the timer."""
+        stall = self.lap()
+        self.timer.stop()
+        return stall
