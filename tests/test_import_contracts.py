@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -38,3 +40,43 @@ def test_the_qt_binding_keeps_none_alive() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
     assert abs(int(out.stdout.strip())) < 50
+
+
+WARM_UP = """
+import json, sys, tempfile, threading, time
+where = {}
+
+class Spy:
+    def find_spec(self, name, path=None, target=None):
+        if name == "pyqtgraph":
+            where["main_thread"] = threading.current_thread() is threading.main_thread()
+        return None
+
+sys.meta_path.insert(0, Spy())
+from studio.local.opener import LocalWorkspaceOpener
+from studio.ui.app import create_app
+from studio.ui.main_window import MainWindow
+from studio.ui.settings import WindowSettings
+app = create_app([sys.argv[0]])
+window = MainWindow(LocalWorkspaceOpener(), WindowSettings(tempfile.mkdtemp() + "/s.ini"))
+window.show()
+app.processEvents()
+where["at_start"] = "pyqtgraph" in sys.modules
+deadline = time.monotonic() + 30
+while "main_thread" not in where or window.runner._tasks:
+    app.processEvents()
+    time.sleep(0.01)
+    if time.monotonic() > deadline:
+        break
+window.close()
+print(json.dumps(where))
+"""
+
+
+def test_the_chart_library_is_imported_off_the_gui_thread_after_start(tmp_path: Path) -> None:
+    """pyqtgraph takes ~180 ms to import: not at start-up, and not on the GUI thread when a chart is first shown."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_CONFIG_HOME": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", WARM_UP], capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    where = json.loads(out.stdout.strip().splitlines()[-1])
+    assert where == {"at_start": False, "main_thread": False}

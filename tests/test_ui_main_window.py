@@ -377,6 +377,7 @@ def test_compare_runs_shows_differences(studio: dict[str, Any], qtbot: Any) -> N
     assert "Status" in shown  # one of the three failed
     assert all(len(set(cells)) > 1 for label, cells in compare.table_model._rows)
     assert compare.legend.count() == 3
+    wait_for(qtbot, lambda: compare.loaded)  # charts are built a slice per event-loop turn
     chart = compare.charts["loss"]  # one line per run, each run's whole series
     assert sorted(chart.line_keys()) == sorted(compare.run_ids)
     compare.legend.item(0).setCheckState(Qt.CheckState.Unchecked)  # hide one run

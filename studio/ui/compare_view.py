@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -26,6 +29,8 @@ from studio.ui.compare_table_model import CompareTableModel
 from studio.ui.tasks import TaskRunner
 
 MAX_CHARTS = 24
+TURN_BUDGET_S = 0.02
+"""Charts and lines are added until this much time has passed, then the event loop runs again."""
 
 
 def run_colour(i: int, n: int) -> QColor:
@@ -51,7 +56,7 @@ class CompareView(QWidget):
     """Shown as a tab in the run area (objectName ``compareView``)."""
 
     sig_loaded = Signal()
-    """The comparison data arrived and is shown."""
+    """The comparison data arrived and every chart and line is shown."""
 
     def __init__(
         self, backend: WorkspaceBackend, runner: TaskRunner, run_ids: list[str], parent: QWidget | None = None
@@ -61,6 +66,13 @@ class CompareView(QWidget):
         self.run_ids = list(run_ids)
         self.charts: dict[str, Any] = {}
         self.runs: list[RunInfo] = []
+        self.loaded = False
+        self._hidden: set[str] = set()  # runs unticked in the legend
+        # 100 runs' lines took 250 ms to build in one go: they are built a slice at a time.
+        self._work: deque[Callable[[], None]] = deque()
+        self._builder = QTimer(self)
+        self._builder.setInterval(0)
+        self._builder.timeout.connect(self._build_some)
         layout = QVBoxLayout(self)
         self.title = QLabel(f"Comparing {len(run_ids)} runs…", self)
         layout.addWidget(self.title)
@@ -123,30 +135,65 @@ class CompareView(QWidget):
             item.setForeground(colours[run.id])
             item.setToolTip(run.id)
         self.legend.blockSignals(False)
-        self._build_charts(series, colours)
-        self.sig_loaded.emit()
+        self._work.extend(self._chart_steps(series, colours))
+        self._builder.start()
 
-    def _build_charts(self, series: dict[str, dict[str, MetricSeries]], colours: dict[str, QColor]) -> None:
-        try:
-            from studio.ui.charts.metric_chart import MetricChart
-        except ImportError:  # pragma: no cover - charts not installed
-            return
+    def _build_some(self) -> None:
+        """Add charts and lines until the turn's time is up; announce when all are in."""
+        end = time.perf_counter() + TURN_BUDGET_S
+        while self._work:
+            self._work.popleft()()
+            if time.perf_counter() >= end:
+                break
+        if not self._work:
+            self._builder.stop()
+            self.loaded = True
+            self.sig_loaded.emit()
+
+    def _chart_steps(
+        self, series: dict[str, dict[str, MetricSeries]], colours: dict[str, QColor]
+    ) -> Iterator[Callable[[], None]]:
+        """The steps that build the charts: one per chart, one per line, and one that shows the chart."""
+        from studio.ui.charts.metric_chart import MetricChart  # pyqtgraph: only once something is compared
+
         names = {r.id: r.display_name or r.id for r in self.runs}
         # The longest curves (the training loss, usually) come first.
         ordered = sorted(series.items(), key=lambda kv: (-max(len(s) for s in kv[1].values()), kv[0]))
         for i, (metric, per_run) in enumerate(ordered):
-            chart = MetricChart(self.chart_host)
-            chart.set_legend_shown(False)  # the run list on the left is the legend
-            chart.setObjectName(f"compareChart:{metric}")
-            chart.setMinimumHeight(220)
+
+            def add_chart(metric: str = metric, i: int = i) -> None:
+                chart = MetricChart(self.chart_host)
+                chart.set_legend_shown(False)  # the run list on the left is the legend
+                chart.setObjectName(f"compareChart:{metric}")
+                chart.setMinimumHeight(220)
+                chart.setUpdatesEnabled(False)  # painted once all its lines are in: a paint of 100 lines is 40 ms
+                self.charts[metric] = chart
+                self.chart_grid.addWidget(QLabel(f"<b>{metric}</b>", self.chart_host), (i // 2) * 2, i % 2)
+                self.chart_grid.addWidget(chart, (i // 2) * 2 + 1, i % 2)
+
+            yield add_chart
             for run_id, s in per_run.items():
-                chart.set_series(run_id, names[run_id], s.steps, s.values, s.times, colour=colours[run_id])
-            self.charts[metric] = chart
-            self.chart_grid.addWidget(QLabel(f"<b>{metric}</b>", self.chart_host), (i // 2) * 2, i % 2)
-            self.chart_grid.addWidget(chart, (i // 2) * 2 + 1, i % 2)
+
+                def add_line(metric: str = metric, run_id: str = run_id, s: MetricSeries = s) -> None:
+                    chart = self.charts[metric]
+                    chart.set_series(run_id, names[run_id], s.steps, s.values, s.times, colour=colours[run_id])
+                    if run_id in self._hidden:
+                        chart.set_visible(run_id, False)
+
+                yield add_line
+
+            def show_chart(metric: str = metric) -> None:
+                self.charts[metric].setUpdatesEnabled(True)
+
+            yield show_chart
 
     def _toggle_run(self, item: QListWidgetItem) -> None:
         run_id = item.data(Qt.ItemDataRole.UserRole)
         visible = item.checkState() == Qt.CheckState.Checked
+        if visible:
+            self._hidden.discard(run_id)
+        else:
+            self._hidden.add(run_id)
         for chart in self.charts.values():
-            chart.set_visible(run_id, visible)
+            if run_id in chart:
+                chart.set_visible(run_id, visible)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QPushButton, QToolBar
 
@@ -24,6 +25,9 @@ from studio.ui.tasks import TaskRunner
 from studio.ui.workspace_pane import WorkspacePane
 
 SAMPLE_EXPERIMENT = "sample-experiment"
+WARM_UP_MODULE = "studio.ui.charts.metric_chart"
+"""Imported in the background soon after start (it pulls in pyqtgraph), not when first needed."""
+WARM_UP_DELAY_MS = 1500
 
 
 class MainWindow(QMainWindow):
@@ -75,6 +79,15 @@ class MainWindow(QMainWindow):
             self.restoreGeometry(geometry)
         if state is not None:
             self.restoreState(state)
+        QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up)
+
+    def _warm_up(self) -> None:
+        """Import the chart library in the background once the window is up.
+
+        pyqtgraph takes about 180 ms to import: on the GUI thread that froze the window the
+        first time a run's metrics or a comparison was shown.
+        """
+        self.runner.submit(lambda: importlib.import_module(WARM_UP_MODULE), owner=self)
 
     # -- wiring --------------------------------------------------------------------------------
 
