@@ -89,15 +89,15 @@ def test_charts_hold_every_point_and_draw_downsampled(qtbot: Any, env: dict[str,
     run.complete()
     tab = open_tab(qtbot, env, run.id, ["loss", "acc"])
     loss = chart(tab, "loss")
-    x, y = loss.raw_item("loss").getOriginalDataset()
-    assert x is not None and y is not None
-    # Every point, in order; after them only repeats of the last one (they keep the tail in the drawing).
-    assert len(y) >= n and np.array_equal(y[:n], values) and np.array_equal(x[:n], np.arange(n, dtype=np.float64))
-    assert np.all(y[n:] == values[-1]) and np.all(x[n:] == n - 1)
+    # The chart holds every point, in order (export and crosshair read them at full resolution).
+    points = loss.series("loss")
+    assert np.array_equal(points.values, values) and np.array_equal(points.steps, np.arange(n))
+    assert loss.values_at(120_000.0)[0][2] == 25.0 and loss.values_at(70_000.0)[0][2] == -30.0
     loss.plot_widget.grab()  # draw
     dx, dy = loss.raw_item("loss").getData()
-    assert dy is not None and len(dy) < n / 10
+    assert dx is not None and dy is not None and len(dy) < n / 10
     assert dy.max() == 25.0 and dy.min() == -30.0
+    assert dx[0] == 0 and dx[-1] == n - 1 and dy[-1] == values[-1]  # from the first point to the newest
     loss.view_box.setXRange(60_000, 130_000, padding=0)
     loss.plot_widget.grab()
     dx, dy = loss.raw_item("loss").getData()

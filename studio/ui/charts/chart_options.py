@@ -62,6 +62,15 @@ class ChartOptionsBar(QWidget):
         chart.set_smoothing(self.smoothing)
         chart.set_ignore_outliers(self.outliers_check.isChecked())
 
+    def applied(self, chart: MetricChart) -> bool:
+        """Whether ``chart`` has the current options."""
+        return (
+            chart.x_mode is self.x_mode
+            and chart.log_y == self.log_y_check.isChecked()
+            and chart.smoothing == min(self.smoothing, 0.999)
+            and chart.ignore_outliers == self.outliers_check.isChecked()
+        )
+
     def _smoothing_moved(self, value: int) -> None:
         self.smoothing_label.setText(f"{value / 100:.2f}")
         self._smoothing_timer.start()

@@ -26,21 +26,34 @@ class Crosshair:
         self.line.setZValue(50)
         self.line.hide()
         plot.getPlotItem().addItem(self.line, ignoreBounds=True)
-        self.label = QLabel(plot)
-        self.label.setObjectName("chartCrosshairLabel")
-        self.label.setTextFormat(Qt.TextFormat.RichText)
-        self.label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
-        self.label.hide()
+        self._label: QLabel | None = None  # made on first use (a styled label costs a chart's build time)
         self.restyle()
         self._proxy = pg.SignalProxy(plot.scene().sigMouseMoved, rateLimit=60, slot=self._moved)
+
+    @property
+    def label(self) -> QLabel:
+        """The label with the readout (over the plot's top right corner)."""
+        if self._label is None:
+            self._label = QLabel(self._plot)
+            self._label.setObjectName("chartCrosshairLabel")
+            self._label.setTextFormat(Qt.TextFormat.RichText)
+            self._label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            self._label.hide()
+            self._style_label()
+        return self._label
 
     def restyle(self) -> None:
         """Follow the palette."""
         fg = style.foreground()
         pen = pg.mkPen(QColor(fg.red(), fg.green(), fg.blue(), 110), width=1, style=Qt.PenStyle.DashLine)
         self.line.setPen(pen)
-        bg = style.background()
-        self.label.setStyleSheet(
+        if self._label is not None:
+            self._style_label()
+
+    def _style_label(self) -> None:
+        assert self._label is not None
+        fg, bg = style.foreground(), style.background()
+        self._label.setStyleSheet(
             f"QLabel {{ background: rgba({bg.red()},{bg.green()},{bg.blue()},225); color: {fg.name()};"
             f" border: 1px solid rgba({fg.red()},{fg.green()},{fg.blue()},70); border-radius: 3px; padding: 2px 5px; }}"
         )
@@ -65,7 +78,8 @@ class Crosshair:
     def hide(self) -> None:
         """Hide the line and the label."""
         self.line.hide()
-        self.label.hide()
+        if self._label is not None:
+            self._label.hide()
 
     def _moved(self, event: tuple[QPointF]) -> None:
         pos = event[0]

@@ -1,9 +1,17 @@
 """MetricChart: numeric series as lines, fast for millions of points (one run or many).
 
-pyqtgraph draws each line with peak (min/max) downsampling and clip-to-view, so no more
-points than pixels are drawn and every point's envelope stays visible; the full data
-stays in the chart (crosshair, CSV export). Non-finite values (and non-positive ones in
-log-y) cannot be drawn: they are left out of the drawn line, not out of the data.
+Each line keeps all of its points (crosshair, CSV export) and a min/max envelope of them
+at every zoom level (:mod:`studio.ui.charts.envelope`): the plot draws only the buckets in
+view, a few per pixel, so every point's envelope stays visible (spikes included) and a
+redraw costs O(pixels). Non-finite values (and non-positive ones in log-y) cannot be drawn:
+they are left out of the drawn line, not out of the data.
+
+The pyqtgraph plot is the expensive part of a chart (several milliseconds to create). A
+chart made with ``lazy=True`` holds its lines, options and data without it and paints a
+cheap placeholder until :meth:`MetricChart.ensure_built` (the Metrics tab's grid calls it
+when the chart scrolls into view; touching ``plot_widget``, ``plot_item``, ``view_box``,
+``crosshair`` or a line's item builds it too). Lines can be given already prepared
+(:func:`studio.ui.charts.chart_lines.prepare`, on a worker thread) with ``set_prepared``.
 """
 
 from __future__ import annotations
@@ -12,46 +20,167 @@ import os
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent
-from PySide6.QtGui import QColor
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QResizeEvent
+from PySide6.QtWidgets import QGraphicsItem, QWidget
 
 from studio.ui.charts import style
-from studio.ui.charts.axes import XMode, format_x, make_axis
-from studio.ui.charts.chart_lines import Line, draw_line, f64
+from studio.ui.charts.axes import Axis, XMode, format_x, make_axis
+from studio.ui.charts.chart_lines import Line, Points, Prepared
 from studio.ui.charts.crosshair import Crosshair, Readout
+from studio.ui.charts.envelope_item import EnvelopeItem
 from studio.ui.charts.export import SeriesExport, write_csv
 from studio.ui.charts.scaling import robust_range
-from studio.ui.charts.smoothing import EmaState, debiased_ema
 
 pg.setConfigOptions(antialias=False)
+
+_SIZE_HINT = QSize(400, 240)
+_MIN_SIZE_HINT = QSize(120, 100)
+
+
+class _Plot:
+    """The pyqtgraph parts of a built chart."""
+
+    def __init__(self, chart: MetricChart) -> None:
+        # No context menus (the chart's were off anyway): a ViewBox without its menu is much cheaper to make.
+        self.widget = pg.PlotWidget(
+            chart,
+            viewBox=pg.ViewBox(enableMenu=False),
+            axisItems={"bottom": make_axis(chart.x_mode), "left": Axis(orientation="left")},
+            enableMenu=False,
+        )
+        self.widget.setObjectName("metricPlotArea")
+        self.item = self.widget.getPlotItem()
+        self.item.hideButtons()
+        # The y axis widens for wider tick labels but does not narrow for narrower ones than its
+        # default: no re-layout after the first paint, and charts side by side stay aligned.
+        self.item.getAxis("left").setStyle(autoReduceTextSpace=False)
+        for name in ("left", "bottom"):
+            prepare_axis(self.item.getAxis(name))
+        self.view_box = self.item.getViewBox()
+        self.legend: pg.LegendItem | None = None
+        self.crosshair: Crosshair | None = None
+
+
+def prepare_axis(axis: pg.AxisItem) -> None:
+    """Cache an axis' drawing (ticks, labels, grid) as a pixmap until its range or style changes.
+
+    Drawing the axes is most of a chart's paint: with the cache, a repaint that is not a pan or
+    zoom (Qt's follow-up to the first paint, the grid scrolling a chart back into view) is a
+    blit, about 0.4 ms instead of 2.5 (and 7 before the fast grid of ``axes.FastGrid``).
+    No SI prefixes (the axes have no units): they relabel the axis at every range change.
+    """
+    axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    axis.enableAutoSIPrefix(False)
 
 
 class MetricChart(QWidget):
     """A chart of numeric series: ``set_series`` / ``append`` / ``remove`` lines by key."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    sig_built = Signal()
+    """The chart's plot was just created (its lines drawn into it)."""
+    sig_first_paint = Signal()
+    """The plot is being painted for the first time (emitted as its paint starts)."""
+
+    def __init__(self, parent: QWidget | None = None, lazy: bool = False) -> None:
         super().__init__(parent)
-        self.plot_widget = pg.PlotWidget(self)
-        self.plot_widget.setObjectName("metricPlotArea")
-        self.plot_item = self.plot_widget.getPlotItem()
-        self.plot_item.setDownsampling(auto=True, mode="peak")
-        self.plot_item.setClipToView(True)
-        self.plot_item.setMenuEnabled(False)
-        self.plot_item.hideButtons()
-        self.view_box = self.plot_item.getViewBox()
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.plot_widget)
+        self._plot: _Plot | None = None
         self._lines: dict[str, Line] = {}
         self._colour_count = 0
-        self._legend: pg.LegendItem | None = None
+        self._legend_wanted = True
+        self._x_label = ""
+        self._loading: set[str] = set()
+        self.log_y_only = False
+        """Of a page's display options, only log y applies (a list metric's chart: x is the index in the list)."""
         self.x_mode = XMode.STEP
         self.log_y = False
         self.smoothing = 0.0
         self.ignore_outliers = False
-        self.crosshair = Crosshair(self.plot_widget, self._readout)
+        if not lazy:
+            self.ensure_built()
+
+    # ----- the plot (built on demand)
+    @property
+    def built(self) -> bool:
+        """Whether the pyqtgraph plot exists."""
+        return self._plot is not None
+
+    def ensure_built(self) -> None:
+        """Create the plot now (if it does not exist yet) and draw the lines into it."""
+        if self._plot is not None:
+            return
+        plot = self._plot = _Plot(self)
+        plot.widget.setGeometry(self.rect())
+        if self.log_y:
+            plot.item.setLogMode(y=True)
+        if self._x_label:
+            plot.item.setLabel("bottom", self._x_label)
+        plot.crosshair = Crosshair(plot.widget, self._readout)
         self._restyle()
+        plot.view_box.sigResized.connect(self._view_resized)
+        plot.widget.viewport().installEventFilter(self)  # for sig_first_paint
+        plot.widget.show()
+        # Lay the plot out, draw the lines at its size and range it now, so that its first paint
+        # is its only one (pyqtgraph would range it while painting, which asks for a second paint).
+        plot.item.layout.activate()
+        for line in self._lines.values():
+            self._add_items(line)
+        self._update_legend()
+        plot.view_box.updateAutoRange()
+        plot.view_box.updateMatrix()
+        self._data_changed()
+        self.sig_built.emit()
+
+    @property
+    def plot_widget(self) -> pg.PlotWidget:
+        """The pyqtgraph widget (builds the plot)."""
+        return self._built().widget
+
+    @property
+    def plot_item(self) -> pg.PlotItem:
+        """The pyqtgraph plot item (builds the plot)."""
+        return self._built().item
+
+    @property
+    def view_box(self) -> pg.ViewBox:
+        """The plot's view box (builds the plot)."""
+        return self._built().view_box
+
+    @property
+    def crosshair(self) -> Crosshair:
+        """The crosshair (builds the plot)."""
+        crosshair = self._built().crosshair
+        assert crosshair is not None
+        return crosshair
+
+    def _built(self) -> _Plot:
+        self.ensure_built()
+        assert self._plot is not None
+        return self._plot
+
+    @property
+    def loading(self) -> bool:
+        """Whether the first points of a line are on their way (the grid waits to build the plot)."""
+        return bool(self._loading)
+
+    def is_loading(self, key: str) -> bool:
+        """Whether the first points of line ``key`` are on their way."""
+        return key in self._loading
+
+    def set_loading(self, key: str, loading: bool) -> None:
+        """Note that the first points of line ``key`` are on their way (or arrived, or will not)."""
+        if loading:
+            self._loading.add(key)
+        else:
+            self._loading.discard(key)
+        if not self.built:
+            self.update()
+
+    def set_x_label(self, text: str) -> None:
+        """The bottom axis' label."""
+        self._x_label = text
+        if self._plot is not None:
+            self._plot.item.setLabel("bottom", text)
 
     # ----- lines
     def set_series(
@@ -64,45 +193,41 @@ class MetricChart(QWidget):
         colour: QColor | str | None = None,
     ) -> None:
         """Show (or replace) the line ``key`` with all of its points."""
+        self.set_prepared(key, label, Prepared(Points.of(steps, values, times)), colour)
+
+    def set_prepared(self, key: str, label: str, prepared: Prepared, colour: QColor | str | None = None) -> None:
+        """Show (or replace) the line ``key`` with these points and what was prepared for them.
+
+        What was prepared for another x mode or smoothing weight than the chart's is recomputed
+        when drawn.
+        """
         line = self._lines.get(key)
         if line is None:
             index = self._colour_count if colour is None else -1
             qcolour = style.line_colour(index) if colour is None else QColor(colour)
             self._colour_count += 1
-            opts = {"connect": "finite", "skipFiniteCheck": True, "autoDownsample": True}
-            opts |= {"downsampleMethod": "peak", "clipToView": True}
-            raw, smooth = pg.PlotDataItem(**opts), pg.PlotDataItem(**opts)
-            self.plot_item.addItem(raw)
-            self.plot_item.addItem(smooth)
-            empty = np.empty(0)
-            line = Line(key, label, qcolour, index, empty.astype(np.int64), empty, empty, raw, smooth)
+            line = Line(key, label, qcolour, index, prepared.points)
+            line.take(prepared)
             self._lines[key] = line
-            self._pen(line)
-            self._update_legend()
-        elif label != line.label:
-            line.label = label
-            self._update_legend()
-        line.steps = np.ascontiguousarray(steps, dtype=np.int64)
-        line.values, line.times = f64(values), f64(times)
-        line.smoothed, line.ema = None, EmaState()
-        self._smooth(line)
-        self._draw(line)
+            if self._plot is not None:
+                self._add_items(line)
+                self._update_legend()
+        else:
+            if label != line.label:
+                line.label = label
+                self._update_legend()
+            line.take(prepared)
+            self._draw(line)
+        self._loading.discard(key)
         self._data_changed()
 
     def append(self, key: str, steps: np.ndarray, values: np.ndarray, times: np.ndarray) -> None:
         """Add points logged since (live refresh): only the new points are given."""
         line = self._lines[key]
-        new_values = f64(values)
-        if not new_values.size:
+        points = line.points.extended(steps, values, times)
+        if points is line.points:
             return
-        line.steps = np.concatenate([line.steps, np.asarray(steps, dtype=np.int64)])
-        line.times = np.concatenate([line.times, f64(times)])
-        line.values = np.concatenate([line.values, new_values])
-        if self.smoothing > 0 and line.smoothed is not None:
-            more, line.ema = debiased_ema(new_values, self.smoothing, line.ema)
-            line.smoothed = np.concatenate([line.smoothed, more])
-        else:
-            self._smooth(line)
+        line.points = points  # the smoothing continues from where it stopped; the layout is redone
         self._draw(line)
         self._data_changed()
 
@@ -110,18 +235,22 @@ class MetricChart(QWidget):
         """Take a line off the chart."""
         line = self._lines.pop(key, None)
         if line is not None:
-            self.plot_item.removeItem(line.raw)
-            self.plot_item.removeItem(line.smooth)
-            self._update_legend()
+            if self._plot is not None:
+                self._plot.item.removeItem(line.raw)
+                if line.smooth is not None:
+                    self._plot.item.removeItem(line.smooth)
+                self._update_legend()
             self._data_changed()
 
     def set_visible(self, key: str, visible: bool) -> None:
         """Show or hide a line (hidden lines leave the legend, crosshair, scaling and CSV)."""
         line = self._lines[key]
         line.visible = visible
-        line.raw.setVisible(visible)
-        line.smooth.setVisible(visible and self.smoothing > 0)
-        self._update_legend()
+        if self._plot is not None:
+            line.raw.setVisible(visible)
+            if line.smooth is not None:
+                line.smooth.setVisible(visible and self.smoothing > 0)
+            self._update_legend()
         self._data_changed()
 
     def __contains__(self, key: object) -> bool:
@@ -134,19 +263,34 @@ class MetricChart(QWidget):
     def series(self, key: str) -> SeriesExport:
         """All points of a line, as given (NaN and inf included)."""
         line = self._lines[key]
-        return SeriesExport(line.label, line.steps, line.values, line.times)
+        points = line.points
+        return SeriesExport(line.label, points.steps, points.values, points.times)
 
-    def raw_item(self, key: str) -> pg.PlotDataItem:
-        """The item drawing a line's points."""
-        return self._lines[key].raw
+    def points(self, key: str) -> Points:
+        """All points of a line (immutable)."""
+        return self._lines[key].points
 
-    def smooth_item(self, key: str) -> pg.PlotDataItem:
-        """The item drawing a line's smoothed values (hidden without smoothing)."""
-        return self._lines[key].smooth
+    def prepared(self, key: str) -> Prepared:
+        """A line's points and what is computed for them (``set_prepared`` on another chart reuses it)."""
+        return self._lines[key].prepared()
+
+    def raw_item(self, key: str) -> EnvelopeItem:
+        """The item drawing a line's points (builds the plot)."""
+        self.ensure_built()
+        return self._lines[key].raw  # type: ignore[no-any-return]
+
+    def smooth_item(self, key: str) -> EnvelopeItem:
+        """The item drawing a line's smoothed values, hidden without smoothing (builds the plot)."""
+        self.ensure_built()
+        line = self._lines[key]
+        if line.smooth is None:
+            self._add_smooth_item(line)
+        return line.smooth  # type: ignore[no-any-return]
 
     def smoothed_values(self, key: str) -> np.ndarray | None:
         """The smoothed values of a line, aligned with its points; None without smoothing."""
-        return self._lines[key].smoothed
+        smoothed = self._lines[key].smoothed_for(self.smoothing)
+        return None if smoothed is None else smoothed.values
 
     # ----- display options
     def set_x_mode(self, mode: XMode | str) -> None:
@@ -155,11 +299,17 @@ class MetricChart(QWidget):
         if mode is self.x_mode:
             return
         self.x_mode = mode
-        self.plot_item.setAxisItems({"bottom": make_axis(mode)})
+        if self._plot is None:
+            return  # drawn in this mode when built
+        axis = make_axis(mode)
+        prepare_axis(axis)
+        self._plot.item.setAxisItems({"bottom": axis})
+        if self._x_label:
+            self._plot.item.setLabel("bottom", self._x_label)
         self._style_axes()
         for line in self._lines.values():
             self._draw(line)
-        self.view_box.enableAutoRange(x=True)
+        self._plot.view_box.enableAutoRange(x=True)
         self._data_changed()
 
     def set_log_y(self, on: bool) -> None:
@@ -167,10 +317,9 @@ class MetricChart(QWidget):
         if on == self.log_y:
             return
         self.log_y = on
-        self.plot_item.setLogMode(y=on)
-        for line in self._lines.values():
-            self._draw(line)
-        self._data_changed()
+        if self._plot is not None:
+            self._plot.item.setLogMode(y=on)  # the items map what they draw (O(pixels))
+            self._data_changed()
 
     def set_smoothing(self, weight: float) -> None:
         """Debiased EMA weight in [0, 1); 0 turns smoothing off. The raw line stays, faded."""
@@ -178,9 +327,9 @@ class MetricChart(QWidget):
         if weight == self.smoothing:
             return
         self.smoothing = weight
+        if self._plot is None:
+            return
         for line in self._lines.values():
-            line.smoothed, line.ema = None, EmaState()
-            self._smooth(line)
             self._pen(line)
             self._draw(line)
         self._data_changed()
@@ -188,29 +337,32 @@ class MetricChart(QWidget):
     def set_ignore_outliers(self, on: bool) -> None:
         """Scale y to the 0.5%-99.5% quantiles of the visible lines (padded); points are all kept."""
         self.ignore_outliers = on
+        if self._plot is None:
+            return
         if on:
             self._apply_robust_range()
         else:
-            self.view_box.enableAutoRange(y=True)
+            self._plot.view_box.enableAutoRange(y=True)
 
     # ----- crosshair and export
     def values_at(self, x: float) -> list[Readout]:
         """Each visible line's (label, colour, raw y, smoothed y) at the drawn point nearest to ``x``."""
         rows: list[Readout] = []
         for line in self._lines.values():
-            if not line.visible or not line.xd.size:
+            if not line.visible:
                 continue
-            yd = line.raw.getOriginalDataset()[1]
-            i = int(np.clip(np.searchsorted(line.xd, x), 1, line.xd.size - 1)) if line.xd.size > 1 else 0
-            if i and abs(line.xd[i - 1] - x) <= abs(line.xd[i] - x):
-                i -= 1
+            raw = line.layout_for(self.x_mode).raw
+            i = raw.nearest(x)
+            if i < 0:
+                continue
             smooth = None
-            if line.smooth.isVisible() and line.smoothed is not None:
-                sx, sy = line.smooth.getOriginalDataset()
-                if sx is not None and sx.size:
-                    j = int(np.clip(np.searchsorted(sx, line.xd[i]), 0, sx.size - 1))
-                    smooth = float(sy[j])
-            rows.append((line.label, line.colour, float(yd[i]), smooth))
+            smooth_layout = line.smooth_layout_for(self.x_mode, self.smoothing)
+            if smooth_layout is not None:
+                env = smooth_layout.envelope
+                if len(env):
+                    j = int(np.clip(np.searchsorted(env.x, raw.x[i]), 0, len(env) - 1))
+                    smooth = float(env.y[j])
+            rows.append((line.label, line.colour, float(raw.y[i]), smooth))
         return rows
 
     def export_data(self) -> list[SeriesExport]:
@@ -222,40 +374,77 @@ class MetricChart(QWidget):
         return write_csv(path, self.export_data())
 
     def export_png(self, path: str | os.PathLike[str]) -> bool:
-        """Save the chart as it looks as PNG; True when written."""
+        """Save the chart as it looks as PNG (builds the plot); True when written."""
         return bool(self.plot_widget.grab().save(os.fspath(path), "PNG"))
 
     # ----- internals
     def _readout(self, x: float) -> tuple[str, list[Readout]]:
         return format_x(self.x_mode, x), self.values_at(x)
 
-    def _smooth(self, line: Line) -> None:
-        if self.smoothing > 0:
-            line.smoothed, line.ema = debiased_ema(line.values, self.smoothing)
+    def _add_items(self, line: Line) -> None:
+        assert self._plot is not None
+        line.raw = EnvelopeItem()
+        self._plot.item.addItem(line.raw)
+        line.raw.setVisible(line.visible)
+        self._pen(line)
+        self._draw(line)
 
     def _draw(self, line: Line) -> None:
-        draw_line(line, self.x_mode, self.smoothing > 0)
+        """Give a built line's items what they draw (the envelopes are computed here if not prepared)."""
+        if self._plot is None:
+            return
+        layout = line.layout_for(self.x_mode)
+        line.raw.set_envelope(layout.raw, line.colour)
+        smooth_layout = line.smooth_layout_for(self.x_mode, self.smoothing)
+        if smooth_layout is None and line.smooth is None:
+            return  # the smoothed line's item is made when first needed
+        if line.smooth is None:
+            self._add_smooth_item(line)
+        line.smooth.set_envelope(None if smooth_layout is None else smooth_layout.envelope)
+        line.smooth.setVisible(smooth_layout is not None and line.visible)
+
+    def _add_smooth_item(self, line: Line) -> None:
+        assert self._plot is not None
+        line.smooth = EnvelopeItem()
+        line.smooth.setVisible(False)
+        self._plot.item.addItem(line.smooth)
+        if self.smoothing > 0:
+            line.smooth.setPen(pg.mkPen(line.colour, width=2))
 
     def _pen(self, line: Line) -> None:
+        if self._plot is None:
+            return
         if self.smoothing > 0:
             line.raw.setPen(pg.mkPen(style.faded(line.colour), width=1))
-            line.smooth.setPen(pg.mkPen(line.colour, width=2))
+            if line.smooth is not None:
+                line.smooth.setPen(pg.mkPen(line.colour, width=2))
         else:
             line.raw.setPen(pg.mkPen(line.colour, width=1))
 
+    def _view_resized(self) -> None:
+        for line in self._lines.values():
+            if line.raw is not None:
+                line.raw.refresh()
+                if line.smooth is not None:
+                    line.smooth.refresh()
+
     def _data_changed(self) -> None:
-        if self.ignore_outliers:
+        if self.ignore_outliers and self._plot is not None:
             self._apply_robust_range()
 
     def _apply_robust_range(self) -> None:
+        assert self._plot is not None
         arrays = []
         for line in self._lines.values():
             if line.visible:
-                ys = [line.raw.getOriginalDataset()[1], line.smooth.getOriginalDataset()[1]]
-                arrays += [np.log10(y[y > 0]) if self.log_y else y for y in ys if y is not None and y.size]
+                ys = [line.layout_for(self.x_mode).raw.y]
+                smooth_layout = line.smooth_layout_for(self.x_mode, self.smoothing)
+                if smooth_layout is not None:
+                    ys.append(smooth_layout.envelope.y)
+                arrays += [np.log10(y[y > 0]) if self.log_y else y for y in ys if y.size]
         bounds = robust_range(arrays)
         if bounds is not None:
-            self.view_box.setYRange(*bounds, padding=0)
+            self._plot.view_box.setYRange(*bounds, padding=0)
 
     def set_legend_shown(self, shown: bool) -> None:
         """Show the in-chart legend (on by default; the compare view has its own run list)."""
@@ -263,35 +452,83 @@ class MetricChart(QWidget):
         self._update_legend()
 
     def _update_legend(self) -> None:
-        shown = [line for line in self._lines.values() if line.visible]
-        if len(self._lines) < 2 or not getattr(self, "_legend_wanted", True):
-            if self._legend is not None:
-                self._legend.clear()
+        plot = self._plot
+        if plot is None:
             return
-        if self._legend is None:
-            self._legend = self.plot_item.addLegend(offset=(8, 8), labelTextSize="8pt")
-        self._legend.clear()
+        shown = [line for line in self._lines.values() if line.visible]
+        if len(self._lines) < 2 or not self._legend_wanted:
+            if plot.legend is not None:
+                plot.legend.clear()
+            return
+        if plot.legend is None:
+            plot.legend = plot.item.addLegend(offset=(8, 8), labelTextSize="8pt")
+        plot.legend.clear()
         for line in shown:
-            self._legend.addItem(pg.PlotDataItem(pen=pg.mkPen(line.colour, width=2)), line.label)
-        self._legend.setLabelTextColor(style.foreground())
+            plot.legend.addItem(pg.PlotDataItem(pen=pg.mkPen(line.colour, width=2)), line.label)
+        plot.legend.setLabelTextColor(style.foreground())
 
     def _style_axes(self) -> None:
+        if self._plot is None:
+            return
         fg = style.foreground()
+        pen = pg.mkPen(fg)
         for name in ("bottom", "left"):
-            axis = self.plot_item.getAxis(name)
-            axis.setPen(pg.mkPen(fg))
-            axis.setTextPen(pg.mkPen(fg))
+            axis = self._plot.item.getAxis(name)
+            axis.setPen(pen)
+            axis.setTextPen(pen)
             axis.setGrid(int(style.grid_alpha() * 255))
 
     def _restyle(self) -> None:
-        self.plot_widget.setBackground(style.background())
-        self._style_axes()
         for line in self._lines.values():
             if line.colour_index >= 0:
                 line.colour = style.line_colour(line.colour_index)
-            self._pen(line)
+        if self._plot is None:
+            self.update()
+            return
+        self._plot.widget.setBackground(style.background())
+        self._style_axes()
+        for line in self._lines.values():
+            if line.raw is not None:
+                self._pen(line)
+                line.raw.set_envelope(line.raw.envelope, line.colour)  # the markers' colour
         self._update_legend()
-        self.crosshair.restyle()
+        if self._plot.crosshair is not None:
+            self._plot.crosshair.restyle()
+
+    # ----- Qt
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """Tell when the plot first paints."""
+        if event.type() == QEvent.Type.Paint and self._plot is not None and watched is self._plot.widget.viewport():
+            watched.removeEventFilter(self)
+            self.sig_first_paint.emit()
+        return super().eventFilter(watched, event)
+
+    def sizeHint(self) -> QSize:
+        """The same before and after the plot is built (building must not move the grid)."""
+        return _SIZE_HINT
+
+    def minimumSizeHint(self) -> QSize:
+        """The same before and after the plot is built."""
+        return _MIN_SIZE_HINT
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """The plot fills the chart."""
+        if self._plot is not None:
+            self._plot.widget.setGeometry(self.rect())
+        super().resizeEvent(event)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        """Before the plot exists: the plot's background (and a note while the first points load)."""
+        if self._plot is not None:
+            return
+        painter = QPainter(self)
+        painter.fillRect(self.rect(), style.background())
+        if self._loading:
+            fg = QColor(style.foreground())
+            fg.setAlphaF(0.5)
+            painter.setPen(fg)
+            painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Loading…")
+        painter.end()
 
     def changeEvent(self, event: QEvent) -> None:
         """Follow palette changes (light/dark)."""
@@ -301,5 +538,6 @@ class MetricChart(QWidget):
 
     def leaveEvent(self, event: QEvent) -> None:
         """Hide the crosshair when the mouse leaves."""
-        self.crosshair.hide()
+        if self._plot is not None and self._plot.crosshair is not None:
+            self._plot.crosshair.hide()
         super().leaveEvent(event)

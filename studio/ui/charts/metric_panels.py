@@ -72,7 +72,7 @@ class ChartPanel(_Panel):
         self.tool_button("CSV", "exportCsv", "Save every point as CSV").clicked.connect(
             lambda: self.sig_export_csv.emit(self)
         )
-        self.chart = MetricChart(self)
+        self.chart = MetricChart(self, lazy=True)  # the grid builds its plot when it scrolls into view
         self.chart.setObjectName("metricPlot:" + "+".join(names))
         self._layout.addWidget(self.chart, 1)
 
@@ -113,9 +113,10 @@ class RecordsPanel(_Panel):
         self.chart: MetricChart | None = None
         if kind is MetricKind.LIST:
             splitter = QSplitter(Qt.Orientation.Vertical, self)
-            self.chart = MetricChart(splitter)
+            self.chart = MetricChart(splitter, lazy=True)
             self.chart.setObjectName(f"metricPlot:{name}")
-            self.chart.plot_item.setLabel("bottom", "index")
+            self.chart.set_x_label("index")
+            self.chart.log_y_only = True
             splitter.addWidget(self.chart)
             splitter.addWidget(self.table)
             splitter.setSizes([200, 120])

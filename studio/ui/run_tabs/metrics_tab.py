@@ -1,11 +1,18 @@
 """The Metrics tab: a chart per numeric metric (or several on one), string and list metrics as tables.
 
-Series are fetched in the background, one task per metric; live refresh fetches only the
-points logged since (``get_series(start=next_start)``), at most one fetch in flight per metric.
+Series are fetched in the background, a few metrics per task (those in view first), one task
+at a time; live refresh fetches only the points logged since
+(``get_series(start=next_start)``), at most one fetch in flight per metric. The task also
+prepares what the chart draws (drawable points, min/max envelopes, smoothing;
+:func:`studio.ui.charts.chart_lines.prepare`), so the GUI thread only hands the part in view
+to the plot. The grid builds a chart's plot when its panel comes near the view; display
+options reach the built charts a few per event-loop turn, nearest first.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -20,7 +27,9 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.backend import WorkspaceBackend
-from studio.core.types import MetricInfo, MetricKind, MetricRecord, MetricSeries, RunInfo
+from studio.core.types import MetricInfo, MetricKind, RunInfo
+from studio.ui.charts.axes import XMode
+from studio.ui.charts.chart_lines import Points, Prepared, Smoothed, prepare
 from studio.ui.charts.chart_options import ChartOptionsBar
 from studio.ui.charts.export import write_csv
 from studio.ui.charts.metric_chart import MetricChart
@@ -31,10 +40,72 @@ from studio.ui.run_tabs.base import RunTab
 from studio.ui.tasks import TaskRunner
 
 MAX_SHOWN_AT_FIRST = 30
-"""Numeric metrics past this many start unchecked (each chart costs a plot widget)."""
-FIRST_PAINT_WAIT_MS = 400
-"""New charts are painted once their first data arrived, or after this long."""
+"""Numeric metrics past this many start unchecked (each one fetched costs memory and a worker's time)."""
+APPLY_BUDGET_S = 0.008
+"""Display options reach built charts (nearest first) about this long per event-loop turn (at least one)."""
+APPLY_PACE_MS = 16
+"""And the next turn's after this long (Qt paints the redrawn charts in between)."""
+MAX_FETCHES_IN_FLIGHT = 1
+"""Fetch tasks running at once. On 2 cores a second one only fights the GUI thread for the GIL and
+the CPU (a local read of 100,000 points and its envelopes take about a millisecond): measured, the
+charts in view are drawn sooner and the longest stall halves with one. (A remote workspace, whose
+calls wait on the network, may want more.)"""
+FETCH_BATCH = 5
+"""Metrics fetched one after the other by one task (the in-view ones first)."""
 _SHOWN_KINDS = (MetricKind.SCALAR, MetricKind.STRING, MetricKind.LIST)
+
+
+def fetch_series(
+    backend: WorkspaceBackend,
+    run_id: str,
+    name: str,
+    start: int,
+    base: Points | None,
+    mode: XMode,
+    weight: float,
+    smoothed: Smoothed | None,
+) -> tuple[int, Prepared]:
+    """(next start, the line's points prepared for drawing): runs on a worker thread.
+
+    ``base``: the points the chart has (None from the start); the new ones are added to them.
+    """
+    series = backend.get_series(run_id, name, start)
+    points = Points.of(series.steps, series.values, series.times)
+    if base is not None:
+        points = base.extended(points.steps, points.values, points.times)
+    return series.next_start, prepare(points, mode, weight, smoothed)
+
+
+@dataclass(frozen=True)
+class _Fetch:
+    """What to fetch for one metric (and what its chart has of it)."""
+
+    name: str
+    start: int
+    records: bool  # a string or list metric
+    base: Prepared | None = None
+    mode: XMode = XMode.STEP
+    weight: float = 0.0
+
+    def run(self, backend: WorkspaceBackend, run_id: str) -> Any:
+        """The records, or (next start, prepared points); the exception if it failed (worker thread)."""
+        try:
+            if self.records:
+                return backend.get_metric_records(run_id, self.name, self.start)
+            base = self.base
+            smoothed = None if base is None else base.smoothed
+            return fetch_series(
+                backend,
+                run_id,
+                self.name,
+                self.start,
+                None if base is None else base.points,
+                self.mode,
+                self.weight,
+                smoothed,
+            )
+        except Exception as exc:  # one metric's failure is reported; the others of the batch still arrive
+            return exc
 
 
 class MetricsTab(RunTab):
@@ -58,11 +129,12 @@ class MetricsTab(RunTab):
         self.infos: dict[str, MetricInfo] = {}
         self.next_start: dict[str, int] = {}
         self._in_flight: set[str] = set()
+        self._running = 0  # fetch tasks in flight
+        self._queued: dict[str, None] = {}  # waiting for a free fetch slot, in order
         self._again: set[str] = set()  # fetch again when the one in flight ends
         self._listing = self._relist = False
-        self._first_batch: set[str] = set()  # painting waits for these (at most FIRST_PAINT_WAIT_MS)
-        self._paint_timer = QTimer(self, singleShot=True, interval=FIRST_PAINT_WAIT_MS)
-        self._paint_timer.timeout.connect(self._first_batch_done)
+        self._apply_timer = QTimer(self, singleShot=True, interval=APPLY_PACE_MS)
+        self._apply_timer.timeout.connect(self._apply_some)
         self._build()
 
     # ----- building
@@ -128,10 +200,10 @@ class MetricsTab(RunTab):
     def _listed(self, infos: list[MetricInfo]) -> None:
         self._listing = False
         new = [i.name for i in infos if i.kind in _SHOWN_KINDS and i.name not in self.infos]
-        if new:  # one paint with data instead of one empty and one per arriving series
+        if new:  # the new panels go in with one layout pass and one paint
             self.grid.setUpdatesEnabled(False)
-            self._paint_timer.start()
         shown_numeric = sum(1 for i in self.infos.values() if i.kind is MetricKind.SCALAR)
+        to_fetch: list[str] = []
         for info in infos:
             if info.kind not in _SHOWN_KINDS:
                 continue
@@ -139,7 +211,7 @@ class MetricsTab(RunTab):
             self.infos[info.name] = info
             if known:
                 if self.chooser.is_checked(info.name) and (info.count <= 0 or info.count > self._have(info.name)):
-                    self._fetch(info.name)
+                    to_fetch.append(info.name)
                 continue
             # A single logged number (a learning rate, a final score) makes an empty-looking chart:
             # it starts unticked; the chooser and the Overview still show it.
@@ -149,14 +221,17 @@ class MetricsTab(RunTab):
             if info.kind is MetricKind.SCALAR:
                 self.grid.add_chart(info.name, hidden=not checked)
             else:
-                self.grid.add_records(info.name, info.kind)
+                records = self.grid.add_records(info.name, info.kind)
+                if records.chart is not None:
+                    self._apply(records.chart)
             if checked:
-                self._first_batch.add(info.name)
-                self._fetch(info.name)
+                to_fetch.append(info.name)
         self.grid.relayout()
-        if not self._first_batch:
-            self._first_batch_done()
+        if new:
+            self.grid.setUpdatesEnabled(True)
         self.stack.setCurrentWidget(self.grid if self.infos else self.empty)
+        for name in to_fetch:  # once the panels are in (a running fetch slows the GUI thread down)
+            self._fetch(name)
         self.sig_listed.emit(len(self.infos))
         if self._relist:
             self._relist = False
@@ -171,50 +246,81 @@ class MetricsTab(RunTab):
         if name in self._in_flight:
             self._again.add(name)
             return
-        self._in_flight.add(name)
-        backend, run_id, start = self.backend, self.run_id, self._have(name)
-        fn: Any
-        if self.infos[name].kind is MetricKind.SCALAR:
-            fn = lambda: backend.get_series(run_id, name, start)  # noqa: E731
-        else:
-            fn = lambda: backend.get_metric_records(run_id, name, start)  # noqa: E731
+        if name not in self._queued:
+            self._queued[name] = None
+            chart = self.chart_of(name)
+            if chart is not None and name not in chart:
+                chart.set_loading(name, True)  # its plot waits for these points (one paint, with data)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Start queued fetches, FETCH_BATCH metrics per task, while fewer than MAX_FETCHES_IN_FLIGHT run.
+
+        Metrics in view go first.
+        """
+        while self._queued and self._running < MAX_FETCHES_IN_FLIGHT:
+            order = [n for n in self.grid.names_in_view() if n in self._queued] + list(self._queued)
+            batch = list(dict.fromkeys(order))[:FETCH_BATCH]
+            for name in batch:
+                del self._queued[name]
+            self._start_fetches(batch)
+
+    def _start_fetches(self, names: list[str]) -> None:
+        jobs: list[_Fetch] = []
+        for name in names:
+            self._in_flight.add(name)
+            start = self._have(name)
+            if self.infos[name].kind is not MetricKind.SCALAR:
+                jobs.append(_Fetch(name, start, records=True))
+                continue
+            chart = self.chart_of(name)
+            base = chart.prepared(name) if chart is not None and start > 0 and name in chart else None
+            mode, weight = (chart.x_mode, chart.smoothing) if chart is not None else (self.options.x_mode, 0.0)
+            jobs.append(_Fetch(name, start, False, base, mode, weight))
+        self._running += 1
+        backend, run_id = self.backend, self.run_id
         self.runner.submit(
-            fn,
-            success=lambda result: self._fetched(name, start, result),
-            failure=lambda exc: self._fetch_failed(name, exc),
+            lambda: [(job, job.run(backend, run_id)) for job in jobs],
+            success=self._fetched,
+            failure=lambda exc: self._fetched([(job, exc) for job in jobs]),
             owner=self,
         )
 
-    def _fetched(self, name: str, start: int, result: MetricSeries | list[MetricRecord]) -> None:
-        self._in_flight.discard(name)
-        if isinstance(result, MetricSeries):
-            chart = self.chart_of(name)
-            if chart is not None:
-                if start == 0 or name not in chart:
-                    chart.set_series(name, name, result.steps, result.values, result.times)
-                else:
-                    chart.append(name, result.steps, result.values, result.times)
-                self.next_start[name] = result.next_start
-        elif name in self.records:
-            self.records[name].add_records(result)
-        self._first_batch.discard(name)
-        if not self._first_batch:
-            self._first_batch_done()
-        self.sig_updated.emit(name)
-        if name in self._again:
-            self._again.discard(name)
-            self._fetch(name)
+    def _fetched(self, results: list[tuple[_Fetch, Any]]) -> None:
+        self._running -= 1
+        for job, result in results:
+            self._in_flight.discard(job.name)
+            if isinstance(result, BaseException):
+                self._fetch_failed(job.name, result)
+            elif job.records:
+                if job.name in self.records:
+                    self.records[job.name].add_records(result)
+            else:
+                self._fetched_series(job, *result)
+            self.sig_updated.emit(job.name)
+            if job.name in self._again:
+                self._again.discard(job.name)
+                self._fetch(job.name)
+        self._pump()
 
-    def _first_batch_done(self) -> None:
-        self._first_batch.clear()
-        self._paint_timer.stop()
-        self.grid.setUpdatesEnabled(True)
+    def _fetched_series(self, job: _Fetch, next_start: int, prepared: Prepared) -> None:
+        name, base = job.name, None if job.base is None else job.base.points
+        chart = self.chart_of(name)
+        if chart is None:
+            return
+        if job.start == 0 or name not in chart or chart.points(name) is base:
+            chart.set_prepared(name, name, prepared)
+        else:  # the line changed meanwhile (it cannot, today): add what is new to what it has
+            new = prepared.points.tail(0 if base is None else len(base))
+            chart.append(name, new.steps, new.values, new.times)
+        self.next_start[name] = next_start
+        self.grid.schedule_build()
 
     def _fetch_failed(self, name: str, exc: BaseException) -> None:
-        self._in_flight.discard(name)
-        self._first_batch.discard(name)
-        if not self._first_batch:
-            self._first_batch_done()
+        chart = self.chart_of(name)
+        if chart is not None:
+            chart.set_loading(name, False)  # the plot is built without it
+            self.grid.schedule_build()
         self._again.discard(name)
         self._show_error(f"Could not read metric {name!r}: {exc}")
 
@@ -256,15 +362,42 @@ class MetricsTab(RunTab):
             self._fetch(name)
 
     # ----- display options
-    def _apply(self, chart: MetricChart) -> None:
-        self.options.apply(chart)
-
     def _apply_all(self) -> None:
-        for panel in self.panels:
-            self._apply(panel.chart)
-        for records in self.records.values():
-            if records.chart is not None:
-                records.chart.set_log_y(self.log_y_check.isChecked())
+        """Give every chart the options: at once to those without a plot (they only take note), and
+        to the built ones nearest first, one in view per event-loop turn.
+
+        A built chart redraws: its points are laid out again for another x mode or smoothed again
+        (O(points)) and it repaints; a screenful of them at once would be a stall.
+        """
+        for chart in self.grid.charts_nearest_first():
+            if not chart.built:
+                self._apply(chart)
+        self._apply_some()
+
+    def _apply_some(self) -> None:
+        """One built chart in view (its repaint is most of the cost) and those out of view for APPLY_BUDGET_S."""
+        start = time.perf_counter()
+        in_view = set(self.grid.charts_in_view())
+        repaints = False
+        for chart in self.grid.charts_nearest_first():
+            if self._applied(chart):
+                continue
+            if time.perf_counter() - start > APPLY_BUDGET_S or (repaints and chart in in_view):
+                self._apply_timer.start()  # the rest once Qt painted these
+                return
+            self._apply(chart)
+            repaints = repaints or (chart.built and chart in in_view)
+
+    def _applied(self, chart: MetricChart) -> bool:
+        if chart.log_y_only:
+            return chart.log_y == self.log_y_check.isChecked()
+        return self.options.applied(chart)
+
+    def _apply(self, chart: MetricChart) -> None:
+        if chart.log_y_only:
+            chart.set_log_y(self.log_y_check.isChecked())
+        else:
+            self.options.apply(chart)
 
     # ----- export
     def export_png(self, panel: ChartPanel, path: str) -> bool:
