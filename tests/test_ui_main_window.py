@@ -218,6 +218,25 @@ def test_runs_that_fail_to_load_say_so_and_refresh_retries(studio: dict[str, Any
     assert names(window, index)[:2] == ["trial-29", "trial-28"]
 
 
+def test_a_closed_run_tab_is_freed_even_after_the_tree_loaded_pages(studio: dict[str, Any], qtbot: Any) -> None:
+    """The tree once froze every live object out of the garbage collector after each page: a run
+    tab open at that moment (with its charts' data) could then never be freed once closed."""
+    import gc
+    import weakref
+
+    window = studio["window"]
+    page = window.run_detail.open_run(studio["ids"][4])
+    page.show_tab("Metrics")
+    metrics = page.tab("Metrics")
+    wait_for(qtbot, lambda: "loss" in (metrics.grid.chart_of("loss") or ()))
+    assert len(metrics.grid.chart_of("loss").series("loss").values) == 3
+    refs = [weakref.ref(page), weakref.ref(metrics), weakref.ref(metrics.grid.chart_of("loss"))]
+    del page, metrics
+    expand(qtbot, window, "mnist")  # a page of runs arrives while the tab is open
+    window.run_detail.close_current()
+    wait_for(qtbot, lambda: gc.collect() >= 0 and all(r() is None for r in refs))
+
+
 def test_cancel_a_run_from_the_window(studio: dict[str, Any], qtbot: Any) -> None:
     window = studio["window"]
     ws = Workspace(studio["path"])

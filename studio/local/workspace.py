@@ -28,8 +28,10 @@ class LocalWorkspace:
     def __init__(self, root: str | os.PathLike[str], *, create: bool = True) -> None:
         self.root = Path(os.path.abspath(Path(root).expanduser()))
         self.db_path = self.root / DB_NAME
-        self._local = threading.local()
-        self._connections: list[sqlite3.Connection] = []
+        # One connection per OS thread, by thread id rather than threading.local: a Qt thread
+        # pool gives each task a fresh Python thread state (and so a fresh threading.local) on
+        # the same thread, and every task opened a connection that was never closed.
+        self._by_thread: dict[int, sqlite3.Connection] = {}
         self._lock = threading.Lock()
         self._open(create)
         _open_workspaces.add(self)
@@ -120,28 +122,35 @@ class LocalWorkspace:
                 migrate(conn, version)
 
     def _adopt(self, conn: sqlite3.Connection) -> None:
-        self._local.conn = conn
         with self._lock:
-            self._connections.append(conn)
+            old = self._by_thread.get(threading.get_ident())
+            self._by_thread[threading.get_ident()] = conn
+        if old is not None and old is not conn:
+            old.close()
 
     def connection(self) -> sqlite3.Connection:
-        """This thread's connection (opened on first use)."""
-        conn = getattr(self._local, "conn", None)
+        """This thread's connection (opened on first use).
+
+        A thread that reuses the id of one that ended gets its connection: SQLite allows that,
+        and it bounds the connections by the threads alive at once rather than ever made.
+        """
+        conn = self._by_thread.get(threading.get_ident())
         if conn is None:
             conn = database.connect(self.db_path, read_only=self.read_only)
             self._adopt(conn)
         return conn
 
+    @property
+    def open_connections(self) -> int:
+        """How many SQLite connections this object holds open."""
+        return len(self._by_thread)
+
     def close_thread_connection(self) -> None:
         """Close this thread's connection (for threads that end)."""
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            return
-        self._local.conn = None
         with self._lock:
-            if conn in self._connections:
-                self._connections.remove(conn)
-        conn.close()
+            conn = self._by_thread.pop(threading.get_ident(), None)
+        if conn is not None:
+            conn.close()
 
     def write(self):  # type: ignore[no-untyped-def]
         """A write transaction on this thread's connection (a context manager)."""
@@ -163,13 +172,12 @@ class LocalWorkspace:
     def close(self) -> None:
         """Close every connection this object opened."""
         with self._lock:
-            conns, self._connections = self._connections, []
+            conns, self._by_thread = list(self._by_thread.values()), {}
         for conn in conns:
             try:
                 conn.close()
             except sqlite3.Error:
                 pass
-        self._local = threading.local()
 
     def __enter__(self) -> LocalWorkspace:
         return self
@@ -197,9 +205,8 @@ def _after_fork_in_child() -> None:
     # SQLite connections must not be used (nor closed: closing may checkpoint) in a forked
     # child. Keep them referenced forever and let each workspace open fresh ones.
     for ws in list(_open_workspaces):
-        _inherited.extend(ws._connections)
-        ws._connections = []
-        ws._local = threading.local()
+        _inherited.extend(ws._by_thread.values())
+        ws._by_thread = {}
         ws._lock = threading.Lock()
 
 

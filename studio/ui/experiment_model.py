@@ -16,7 +16,6 @@ place and insert new runs at the top, so selection, expansion and scroll survive
 
 from __future__ import annotations
 
-import gc
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,6 +26,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signa
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette, QStandardItemModel
 
 from studio.core.backend import WorkspaceBackend
+from studio.core.status import RunStatus
 from studio.core.types import ExperimentInfo, RunInfo, RunPage, RunQuery
 from studio.ui.deferred_release import DeferredRelease
 from studio.ui.run_query import matches
@@ -109,7 +109,7 @@ class ExperimentTreeModel(QStandardItemModel):
         self._children: dict[str, Branch] = {}  # run id -> its child runs
         self._by_item: dict[int, Branch] = {}  # address of a branch's item -> the branch
         self._root = int(shiboken6.getCppPointer(self.invisibleRootItem())[0])  # internalId() of top rows
-        self._runs: dict[str, RunInfo] = {}
+        self._runs: dict[str, Packed] = {}  # run id -> the run, as a tuple the garbage collector skips
         self._home: dict[str, Branch] = {}  # run id -> the branch it is a row of
         self._active: set[str] = set()  # runs whose duration ticks
         self._release = DeferredRelease(self)
@@ -252,7 +252,7 @@ class ExperimentTreeModel(QStandardItemModel):
     def _add_child_branch(self, run_id: str, index: QModelIndex) -> None:
         """A run with children gets a "Loading…" row, so it can be expanded."""
         if run_id not in self._children and index.isValid():
-            branch = self._new_branch(index, self._runs[run_id].experiment, run_id)
+            branch = self._new_branch(index, self._runs[run_id][_EXPERIMENT], run_id)
             self._add_placeholder(branch)
 
     def canFetchMore(self, parent: AnyIndex) -> bool:
@@ -328,9 +328,6 @@ class ExperimentTreeModel(QStandardItemModel):
                         self._add_child_branch(run.id, self.index(start + offset, 0, parent))
         finally:
             self.inserting_page = False
-        # Loaded runs live as long as the view shows them; leave them out of full garbage
-        # collections, which otherwise walk every run on every pass (hundreds of ms at 100,000).
-        gc.freeze()
         self.sig_page_loaded.emit(branch.experiment)
 
     def _on_fetch_failed(self, gen: int, branch: Branch, exc: BaseException, what: str) -> None:
@@ -349,7 +346,7 @@ class ExperimentTreeModel(QStandardItemModel):
         return current.get(branch.run_id or branch.experiment) is branch
 
     def _remember(self, run: RunInfo, branch: Branch) -> None:
-        self._runs[run.id] = run
+        self._runs[run.id] = _pack(run)
         self._home[run.id] = branch
         if run.status.is_active:
             self._active.add(run.id)
@@ -395,27 +392,27 @@ class ExperimentTreeModel(QStandardItemModel):
         return None
 
     @staticmethod
-    def _run_data(run: RunInfo, column: int, role: int) -> Any:
+    def _run_data(run: Packed, column: int, role: int) -> Any:
         if role == _DISPLAY:
             if column == 0:
-                return run.display_name or run.id
+                return run[_DISPLAY_NAME] or run[_ID]
             if column == 1:
-                return run.status.value
+                return run[_STATUS]
             if column == 2:
-                return _when(run.started_at or run.created_at)
+                return _when(run[_STARTED] or run[_CREATED])
             if column == DURATION_COLUMN:
                 return _duration(run)
-            return run.id
+            return run[_ID]
         if role == RUN_ID_ROLE:
-            return run.id
+            return run[_ID]
         if role == EXPERIMENT_ROLE:
-            return run.experiment
+            return run[_EXPERIMENT]
         if column == 0:
             if role == _DECORATION:
-                return status_icon(run.status)
+                return status_icon(RunStatus(run[_STATUS]))
             if role == _TOOLTIP:
-                reason = f"\n{run.status_reason}" if run.status_reason else ""
-                return f"{run.display_name}\n{run.id}\n{run.status.value}{reason}"
+                reason = f"\n{run[_REASON]}" if run[_REASON] else ""
+                return f"{run[_DISPLAY_NAME]}\n{run[_ID]}\n{run[_STATUS]}{reason}"
         return None
 
     # -- live changes --------------------------------------------------------------------------
@@ -457,12 +454,12 @@ class ExperimentTreeModel(QStandardItemModel):
             self.dataChanged.emit(top, bottom, [_DISPLAY, _DECORATION, _TOOLTIP])
 
     def _add_child(self, run: RunInfo) -> None:
-        parent_run = self._runs.get(run.parent_id or "")
-        if parent_run is None:
+        parent_id = run.parent_id or ""
+        if parent_id not in self._runs:
             return  # its parent is not shown
-        branch = self._children.get(parent_run.id)
+        branch = self._children.get(parent_id)
         if branch is None:
-            self._add_child_branch(parent_run.id, self.index_of_run(parent_run.id))  # it can now be expanded
+            self._add_child_branch(parent_id, self.index_of_run(parent_id))  # it can now be expanded
         elif branch.loaded:
             self._remember(run, branch)
             branch.append(run.id)  # children: oldest first
@@ -479,13 +476,11 @@ class ExperimentTreeModel(QStandardItemModel):
 
     def _insert_row(self, branch: Branch, row: int) -> None:
         parent = self._insert_rows(branch, row, 1)
-        if self._runs[branch.ids[row]].child_count:
+        if self._runs[branch.ids[row]][_CHILD_COUNT]:
             self._add_child_branch(branch.ids[row], self.index(row, 0, parent))
 
     def _tick_durations(self) -> None:
-        ended = {
-            run_id for run_id in self._active if run_id not in self._runs or not self._runs[run_id].status.is_active
-        }
+        ended = {run_id for run_id in self._active if run_id not in self._runs or not _is_active(self._runs[run_id])}
         self._active -= ended
         self._repaint_rows(list(self._active), DURATION_COLUMN, DURATION_COLUMN)
 
@@ -496,7 +491,8 @@ class ExperimentTreeModel(QStandardItemModel):
         if not index.isValid():
             return None
         run_id = index.data(RUN_ID_ROLE)
-        return None if run_id is None else self._runs.get(run_id)
+        packed = None if run_id is None else self._runs.get(run_id)
+        return None if packed is None else _unpack(packed)
 
     def experiment_of(self, index: AnyIndex) -> str | None:
         """The experiment an index belongs to."""
@@ -558,6 +554,60 @@ def _when(t: float | None) -> str:
     return when.strftime("%b %d %H:%M" if when.year == datetime.now().year else "%Y-%m-%d")
 
 
-def _duration(run: RunInfo) -> str:
-    end = run.ended_at or (time.time() if run.status.is_active else None)
-    return format_duration(None if run.started_at is None or end is None else end - run.started_at)
+def _duration(run: Packed) -> str:
+    started, ended = run[_STARTED], run[_ENDED]
+    end = ended or (time.time() if _is_active(run) else None)
+    return format_duration(None if started is None or end is None else end - started)
+
+
+# A loaded run is kept as a tuple of strings and numbers, which the garbage collector stops
+# tracking: 100,000 RunInfo objects (with their dicts) made every full collection walk
+# 400,000 objects, and freezing them (gc.freeze) also froze whatever else was alive then,
+# so a run tab closed later could never be collected.
+Packed = tuple[Any, ...]
+(_ID, _EXPERIMENT, _NUMBER, _DISPLAY_NAME, _STATUS, _CREATED, _STARTED, _ENDED) = range(8)
+(_PARENT, _DESCRIPTION, _TAGS, _PROPERTIES, _CHILD_COUNT, _REASON) = range(8, 14)
+_ACTIVE_STATUSES = frozenset(s.value for s in RunStatus if s.is_active)
+
+
+def _pack(run: RunInfo) -> Packed:
+    return (
+        run.id,
+        run.experiment,
+        run.number,
+        run.display_name,
+        run.status.value,
+        run.created_at,
+        run.started_at,
+        run.ended_at,
+        run.parent_id,
+        run.description,
+        tuple(run.tags.items()),
+        tuple(run.properties.items()),
+        run.child_count,
+        run.status_reason,
+    )
+
+
+def _unpack(run: Packed) -> RunInfo:
+    """The run as the tree knows it (the error details are not kept: the run's own tab fetches them)."""
+    return RunInfo(
+        id=run[_ID],
+        experiment=run[_EXPERIMENT],
+        number=run[_NUMBER],
+        display_name=run[_DISPLAY_NAME],
+        status=RunStatus(run[_STATUS]),
+        created_at=run[_CREATED],
+        started_at=run[_STARTED],
+        ended_at=run[_ENDED],
+        parent_id=run[_PARENT],
+        description=run[_DESCRIPTION],
+        tags=dict(run[_TAGS]),
+        properties=dict(run[_PROPERTIES]),
+        child_count=run[_CHILD_COUNT],
+        status_reason=run[_REASON],
+    )
+
+
+def _is_active(run: Packed) -> bool:
+    return run[_STATUS] in _ACTIVE_STATUSES
