@@ -12,6 +12,16 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 
 @pytest.fixture(autouse=True)
+def _no_start_up_freeze(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The window freezes what is alive after start-up out of the garbage collector, once per
+    process; in the test process that would keep whatever test was running alive for good.
+    tests/test_import_contracts.py checks the freeze in a process of its own."""
+    import studio.ui.gc_policy as gc_policy
+
+    monkeypatch.setattr(gc_policy, "_frozen", True)
+
+
+@pytest.fixture(autouse=True)
 def _isolated_default_workspace(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """Point $STUDIO_WORKSPACE and the user data dir at temporary folders for every test."""
     home = tmp_path_factory.mktemp("home")

@@ -15,6 +15,7 @@ from studio.core.opener import WorkspaceOpener
 from studio.core.types import RunInfo
 from studio.ui.compute_pane import ComputePane
 from studio.ui.experiment_tree import ExperimentTreePane
+from studio.ui.gc_policy import freeze_start_up_objects
 from studio.ui.live_refresh import LiveRefresh
 from studio.ui.notifier import Notifier
 from studio.ui.resources import app_icon, sample_experiment_dir
@@ -87,7 +88,14 @@ class MainWindow(QMainWindow):
         pyqtgraph takes about 180 ms to import: on the GUI thread that froze the window the
         first time a run's metrics or a comparison was shown.
         """
-        self.runner.submit(lambda: importlib.import_module(WARM_UP_MODULE), owner=self)
+        self.runner.submit(
+            lambda: importlib.import_module(WARM_UP_MODULE),
+            success=lambda _module: self._after_warm_up(),
+            owner=self,
+        )
+
+    def _after_warm_up(self) -> None:
+        freeze_start_up_objects(self.run_detail.tabs.count())
 
     # -- wiring --------------------------------------------------------------------------------
 
