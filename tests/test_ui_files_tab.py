@@ -2,28 +2,35 @@
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import http.server
 import io
 import json
+import random
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QBuffer, QIODevice, QModelIndex, Qt
+from PySide6.QtCore import QBuffer, QIODevice, Qt
 from PySide6.QtGui import QColor, QImage
+from PySide6.QtWidgets import QAbstractItemView
 
+from studio.core.types import FileInfo
 from studio.local.backend import LocalBackend
 from studio.local.files_store import TEMP_MARK
 from studio.sdk import Experiment, Workspace
+from studio.ui.previews import csv_index, csv_model
+from studio.ui.previews.csv_model import LOADING
 from studio.ui.previews.csv_preview import CsvPreview
 from studio.ui.previews.hex_preview import HexPreview
 from studio.ui.previews.image_preview import ImagePreview
 from studio.ui.previews.json_preview import JsonPreview
 from studio.ui.previews.rich_preview import RichPreview
 from studio.ui.previews.text_preview import TextPreview
-from studio.ui.run_tabs.files_tab import OutputsTab, SnapshotTab
+from studio.ui.run_tabs.files_tab import FileTreeModel, OutputsTab, SnapshotTab
 from studio.ui.tasks import TaskRunner
 from tests.ui_helpers import GuardedBackend, wait_for
 
@@ -219,10 +226,27 @@ def test_big_log_reads_only_what_is_shown(env: dict[str, Any], qtbot: Any) -> No
     assert preview.editor.toPlainText().endswith(LAST_LINE)
     bar = preview.editor.verticalScrollBar()
     assert bar.value() == bar.maximum()
+    in_view = preview.editor.document().findBlockByNumber(bar.value() + 1)
+    assert in_view.text().startswith("2024-01-01 12:00:00")
+    assert in_view.layout().formats()  # the lines in view are coloured (the timestamp)
     assert env["counting"].bytes_read < 4 * 1024 * 1024
     preview.editor.verticalScrollBar().setValue(0)  # scrolling up to the window's top loads the previous window
     wait_for(qtbot, lambda: preview.text_window is not None and preview.text_window.end < size)
     assert env["counting"].bytes_read < 5 * 1024 * 1024
+    for fraction in (0.1, 0.3, 0.5, 0.7, 0.9):  # a quick drag: the newest position is the one shown
+        preview.position.setValue(int(preview.position.maximum() * fraction))
+    target = int(preview.position.maximum() * 0.9) * preview._scale
+    wait_for(qtbot, lambda: abs(preview.top_offset() - target) < 4096)
+    assert preview.editor.toPlainText().startswith("2024-01-01 12:00:00")
+
+
+def test_a_log_moved_before_its_first_window_arrives(env: dict[str, Any], qtbot: Any) -> None:
+    tab = _tab(env, qtbot)
+    tab.select("logs/big.log")
+    wait_for(qtbot, lambda: tab.preview.preview is not None)
+    preview = tab.preview.preview
+    preview.scroll_to_end()  # most likely while the first window is still being read
+    wait_for(qtbot, lambda: preview.editor.toPlainText().endswith(LAST_LINE))
 
 
 def test_following_a_growing_log(env: dict[str, Any], qtbot: Any) -> None:
@@ -248,22 +272,167 @@ def test_following_a_growing_log(env: dict[str, Any], qtbot: Any) -> None:
     assert bar.value() == bar.maximum()
 
 
+def _row_values(model: Any, qtbot: Any, row: int) -> list[str]:
+    """A row's cells as the table shows them (waits for its block)."""
+    if model.row_values(row) is None:
+        wait_for(qtbot, lambda: model.row_values(row) is not None)
+    values = [model.data(model.index(row, c)) for c in range(model.columnCount())]
+    assert LOADING not in values
+    return values
+
+
+def _expected_csv(i: int) -> list[str]:
+    if i % 997 == 0:
+        return [str(i), f"line one\nline two of {i}", "x"]
+    return [str(i), f"item {i}, with comma", 'say "hi"']
+
+
+def _jump(preview: Any, qtbot: Any, row: int) -> None:
+    preview.table.scrollTo(preview.model.index(row, 0), QAbstractItemView.ScrollHint.PositionAtTop)
+    table, index = preview.table, preview.model.index(row, 0)
+    wait_for(qtbot, lambda: preview.model.row_loaded(row) and table.viewport().rect().contains(table.visualRect(index)))
+
+
 def test_csv_is_a_lazy_table(env: dict[str, Any], qtbot: Any) -> None:
     tab = _tab(env, qtbot)
     preview = _open(tab, qtbot, "outputs/table.csv")
     assert isinstance(preview, CsvPreview)
     model = preview.model
     assert model.header == ["id", "name", "quote"]
-    first = model.rowCount()
-    assert 0 < first < CSV_ROWS
     assert [model.data(model.index(0, c)) for c in range(3)] == ["0", "line one\nline two of 0", "x"]
     assert [model.data(model.index(1, c)) for c in range(3)] == ["1", "item 1, with comma", 'say "hi"']
-    for _ in range(5):
-        count = model.rowCount()
-        model.fetchMore(QModelIndex())
-        wait_for(qtbot, lambda count=count: model.rowCount() > count)
-    assert all(model.data(model.index(r, 0)) == str(r) for r in range(model.rowCount()))  # chunk edges intact
-    assert model.rowCount() < CSV_ROWS and model.canFetchMore(QModelIndex())
+    wait_for(qtbot, model.fully_indexed, timeout=60_000)  # rows are counted in the background
+    assert model.rowCount() == CSV_ROWS
+    assert "1,000,000 rows" in preview.note.text() and "counting" not in preview.note.text()
+    for row in (CSV_ROWS // 2 - 3, 997 * 600, CSV_ROWS - 1):  # the middle, a multi-line cell, the last row
+        _jump(preview, qtbot, row)
+        assert _row_values(model, qtbot, row) == _expected_csv(row)
+    for row in range(0, CSV_ROWS, CSV_ROWS // 100):  # a hundred screens through the file
+        _jump(preview, qtbot, row)
+        assert _row_values(model, qtbot, row) == _expected_csv(row)
+    assert model.cached_rows() <= csv_model.CACHE_BLOCKS * csv_index.BLOCK_ROWS  # memory stays flat
+
+
+@contextlib.contextmanager
+def _run_file(env: dict[str, Any], name: str, data: bytes) -> Iterator[Path]:
+    """A file written straight into the run's folder (removed afterwards)."""
+    path = env["root"] / name
+    path.write_bytes(data)
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _tricky_csv(rows: int, delimiter: str) -> bytes:
+    """Quoted cells with newlines (LF and CRLF), doubled quotes, delimiters, empty cells, non-ASCII text."""
+    rng = random.Random(5)
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
+    writer.writerow(["id", "text", "more"])
+    for i in range(rows):
+        kind = rng.randrange(6)
+        text = {
+            0: f"plain {i}",
+            1: "lines\n" * rng.randrange(1, 40) + f"end {i}",
+            2: f'say "hi" {i},{delimiter} twice ""',
+            3: f"crlf\r\ninside {i}",
+            4: "",
+            5: "é ü 漢字 " * rng.randrange(1, 60),
+        }[kind]
+        writer.writerow([str(i), text, "x" * rng.randrange(0, 200)])
+    out.write(f'{rows}{delimiter}"no newline at the end\nof the file"')
+    return out.getvalue().encode()
+
+
+@pytest.mark.parametrize("ext", ["csv", "tsv"])
+def test_every_row_is_exact_across_block_edges(
+    env: dict[str, Any], qtbot: Any, monkeypatch: pytest.MonkeyPatch, ext: str
+) -> None:
+    # tiny blocks, pieces and cache: multi-line cells cross every kind of edge, blocks are re-read
+    for name, value in (("BLOCK_ROWS", 13), ("BLOCK_BYTES", 700), ("FIRST_PIECE_BYTES", 300), ("PIECE_BYTES", 1000)):
+        monkeypatch.setattr(csv_index, name, value)
+    monkeypatch.setattr(csv_model, "CACHE_BLOCKS", 3)
+    delimiter = "\t" if ext == "tsv" else ","
+    data = _tricky_csv(1000, delimiter)
+    expected = list(csv.reader(io.StringIO(data.decode(), newline=""), delimiter=delimiter))
+    with _run_file(env, f"outputs/tricky.{ext}", data):
+        tab = _tab(env, qtbot)
+        preview = _open(tab, qtbot, f"outputs/tricky.{ext}")
+        assert isinstance(preview, CsvPreview)
+        model = preview.model
+        wait_for(qtbot, model.fully_indexed)
+        assert model.header == expected[0]
+        assert model.rowCount() == len(expected) - 1
+        for row in [*range(model.rowCount()), *range(model.rowCount() - 1, -1, -7)]:  # down, then back up
+            want = expected[row + 1] + [""] * (3 - len(expected[row + 1]))  # a short row shows empty cells
+            assert _row_values(model, qtbot, row) == want, row
+        table = preview.table
+        in_view = table.rowAt(table.viewport().height() - 1) - table.rowAt(0) + 1
+        assert model.cached_rows() <= 13 * max(3, in_view // 13 + 3)  # the budget, or the blocks in view
+        assert not model.problems
+
+
+def test_a_growing_csv_gains_rows(env: dict[str, Any], qtbot: Any) -> None:
+    head = b"step,loss,note\n" + b"".join(b"%d,%f,ok\n" % (i, 1 / (i + 1)) for i in range(10))
+    with _run_file(env, "outputs/growing.csv", head) as path:
+        tab = _tab(env, qtbot)
+        preview = _open(tab, qtbot, "outputs/growing.csv")
+        model = preview.model
+        wait_for(qtbot, lambda: model.fully_indexed() and model.rowCount() == 10)
+        with path.open("ab") as f:  # a running run appends rows; the last one is half written
+            f.write(b"".join(b"%d,%f,ok\n" % (i, 1 / (i + 1)) for i in range(10, 15)) + b'15,0.06,"two\nli')
+        tab.refresh()
+        wait_for(qtbot, lambda: model.fully_indexed() and model.rowCount() == 16)
+        assert _row_values(model, qtbot, 14) == ["14", f"{1 / 15:f}", "ok"]
+        assert _row_values(model, qtbot, 15) == ["15", "0.06", "two\nli"]  # as far as it is written
+        with path.open("ab") as f:
+            f.write(b'nes"\n16,0.05,ok\n')
+        tab.refresh()
+        wait_for(qtbot, lambda: model.fully_indexed() and model.rowCount() == 17)
+        assert _row_values(model, qtbot, 15) == ["15", "0.06", "two\nlines"]  # the half row, now whole
+        assert [_row_values(model, qtbot, r)[0] for r in range(17)] == [str(i) for i in range(17)]
+        assert "17 rows" in preview.note.text()
+        path.write_bytes(b"step,loss,note\n0,1.0,new\n1,0.5,new\n")  # replaced by a shorter file
+        tab.refresh()
+        wait_for(qtbot, lambda: model.fully_indexed() and model.rowCount() == 2)
+        assert _row_values(model, qtbot, 1) == ["1", "0.5", "new"]
+
+
+def test_a_corrupt_csv_says_so(env: dict[str, Any], qtbot: Any) -> None:
+    good = b"id,name\n" + b"".join(b"%d,name %d\n" % (i, i) for i in range(3000))
+    bad = good + b"3000,caf\xe9 \xff\xfe broken\n" + b"".join(b"%d,name %d\n" % (i, i) for i in range(3001, 6000))
+    lines = [b"%d,plain,ok" % i for i in range(20)]
+    lines[10], lines[12] = b'10,12" pizza,ok', b'12,say "x,ok'  # quotes inside unquoted cells
+    quotes = b"id,text,flag\n" + b"\n".join(lines) + b"\n"
+    wide = b",".join(b"c%d" % i for i in range(3000)) + b"\n" + b",".join(b"%d" % i for i in range(3000)) + b"\n"
+    with (
+        _run_file(env, "outputs/bad.csv", bad),
+        _run_file(env, "outputs/vanishing.csv", good),
+        _run_file(env, "outputs/quotes.csv", quotes),
+        _run_file(env, "outputs/wide.csv", wide),
+    ):
+        tab = _tab(env, qtbot)
+        preview = _open(tab, qtbot, "outputs/wide.csv")
+        assert preview.model.columnCount() == csv_model.MAX_COLUMNS
+        assert "Only the first 1,000 of 3,000 columns are shown" in preview.note.text()
+        preview = _open(tab, qtbot, "outputs/quotes.csv")
+        wait_for(qtbot, preview.model.fully_indexed)
+        assert preview.model.rowCount() == 18  # lines 10 to 12 read as one record, as quote pairs say
+        assert _row_values(preview.model, qtbot, 17)[:3] == ["19", "plain", "ok"]
+        assert "Quotes that do not pair up (row 11)" in preview.note.text()
+        preview = _open(tab, qtbot, "outputs/bad.csv")
+        wait_for(qtbot, preview.model.fully_indexed)
+        _jump(preview, qtbot, 3000)
+        assert _row_values(preview.model, qtbot, 3000) == ["3000", "caf\ufffd \ufffd\ufffd broken"]
+        assert "Not valid UTF-8 (row 3,001)" in preview.note.text()  # rows are numbered from 1 on screen
+        assert _row_values(preview.model, qtbot, 5999) == ["5999", "name 5999"]
+        preview = _open(tab, qtbot, "outputs/vanishing.csv")
+        wait_for(qtbot, preview.model.fully_indexed)
+        (env["root"] / "outputs/vanishing.csv").unlink()  # deleted while shown
+        preview.table.scrollToBottom()
+        wait_for(qtbot, lambda: preview.error)
+        assert "Could not read outputs/vanishing.csv" in preview.note.text()
 
 
 def test_json_tree(env: dict[str, Any], qtbot: Any) -> None:
@@ -410,3 +579,26 @@ def test_selection_survives_a_refresh_with_new_files(env: dict[str, Any], qtbot:
     finally:
         (env["root"] / "outputs" / "new_file.txt").unlink()
     assert Qt.ItemDataRole.UserRole  # keep Qt import used
+
+
+def test_file_tree_follows_the_listing(qtbot: Any) -> None:
+    model = FileTreeModel()
+
+    def shown(parent: Any = None) -> list[str]:
+        parent = parent or model.invisibleRootItem()
+        out = []
+        for row in range(parent.rowCount()):
+            item = parent.child(row, 0)
+            out += [item.data(Qt.ItemDataRole.UserRole), *shown(item)]
+        return out
+
+    many = [FileInfo(f"outputs/many/d{i % 10}/f{i:04d}.bin", 1, 0.0) for i in range(1000)]
+    model.update([FileInfo("b.txt", 1, 0.0), FileInfo("A.txt", 1, 0.0), FileInfo("logs/x/y.log", 1, 0.0), *many])
+    paths = shown()
+    assert paths[:5] == ["logs/", "logs/x/", "logs/x/y.log", "outputs/", "outputs/many/"]  # folders first
+    assert paths[-2:] == ["A.txt", "b.txt"]  # then files, by name whatever the case
+    assert paths.index("outputs/many/d0/f0000.bin") < paths.index("outputs/many/d0/f0010.bin")
+    model.update([FileInfo("A.txt", 1, 0.0), FileInfo("outputs/many/d3/f0003.bin", 1, 0.0)])
+    assert shown() == ["outputs/", "outputs/many/", "outputs/many/d3/", "outputs/many/d3/f0003.bin", "A.txt"]
+    model.update([])  # empty folders go with their last file
+    assert shown() == [] and model.rowCount() == 0

@@ -56,6 +56,9 @@ class FilePreview(QWidget):
     def start(self) -> None:
         """Begin loading (background work only)."""
 
+    def stop(self) -> None:
+        """Stop background work: the preview is about to close."""
+
     def set_size(self, size: int) -> None:
         """The file's size changed (a running run's log grew)."""
         self.file = FileInfo(self.file.path, size, self.file.modified_at)

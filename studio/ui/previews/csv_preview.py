@@ -1,4 +1,4 @@
-"""CSV/TSV as a table that loads rows as you scroll (see CsvModel)."""
+"""CSV/TSV as a lazy table of any length: rows are indexed in the background (see CsvModel)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from studio.ui.tasks import TaskRunner
 
 
 class CsvPreview(FilePreview):
-    """A lazy table of a CSV file (objectName ``csvTable`` for the view)."""
+    """A lazy table of a CSV file (objectName ``csvTable`` for the view); the note counts its rows."""
 
     def __init__(
         self,
@@ -41,18 +41,46 @@ class CsvPreview(FilePreview):
         self.table.horizontalHeader().setDefaultSectionSize(120)
         self.table.horizontalHeader().setStretchLastSection(True)
         layout.addWidget(self.table, 1)
-        self.model.sig_chunk_loaded.connect(self._chunk_loaded)
+        self.table.verticalScrollBar().valueChanged.connect(self._view_moved)
+        self.table.verticalScrollBar().rangeChanged.connect(self._view_moved)
+        self.model.sig_first_rows.connect(self.sig_loaded)
+        self.model.sig_indexed.connect(self._update_note)
+        self.model.sig_problem.connect(self._update_note)
         self.model.sig_failed.connect(self._failed)
-        self._first = True
 
     def start(self) -> None:
-        """Read the first chunk."""
-        self.model.fetchMore()
+        """Index the file in the background (the first rows show as soon as they are found)."""
+        self.model.start()
 
-    def _chunk_loaded(self) -> None:
-        if self._first:
-            self._first = False
-            self.sig_loaded.emit()
+    def stop(self) -> None:
+        """Stop indexing and reading."""
+        self.model.stop()
+
+    def set_size(self, size: int) -> None:
+        """The file grew (a running run appends rows): index the new part."""
+        super().set_size(size)
+        self.model.set_size(size)
+        self._update_note()
+
+    def _view_moved(self, *_: object) -> None:
+        """Tell the model which rows are in view (it keeps their blocks)."""
+        first = self.table.rowAt(0)
+        last = self.table.rowAt(self.table.viewport().height() - 1)
+        if first < 0:
+            self.model.set_view(0, -1)  # not laid out yet
+        else:  # no row at the bottom edge: the rows end above it
+            self.model.set_view(first, last if last >= 0 else self.model.rowCount() - 1)
+
+    def _update_note(self, *_: object) -> None:
+        if self.error:
+            return
+        model = self.model
+        rows = f"{model.rowCount():,} row{'s' if model.rowCount() != 1 else ''}"
+        if not model.fully_indexed():
+            done = min(100, 100 * model.indexed_bytes() // max(1, self.file.size))
+            rows += f" so far (counting: {done} %)"
+        parts = [self.file.path, human_size(self.file.size), rows, *model.problems]
+        self.note.setText(" · ".join(parts))
 
     def _failed(self, message: str) -> None:
         self.error = message

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextCharFormat, QTextDocument
+from PySide6.QtGui import QColor, QFont, QSyntaxHighlighter, QTextBlock, QTextCharFormat, QTextDocument
 
 _LIGHT = {
     "keyword": "#0033b3", "string": "#067d17", "comment": "#8c8c8c", "number": "#1750eb",
@@ -51,11 +51,18 @@ _LOG_WARNING = re.compile(r"\b(?:WARNING|WARN)\b")
 
 
 class SyntaxHighlighter(QSyntaxHighlighter):
-    """Colours a text document by regular-expression rules for one syntax (see ``syntax_for``)."""
+    """Colours a text document by regular-expression rules for one syntax (see ``syntax_for``).
 
-    def __init__(self, document: QTextDocument, syntax: str, dark: bool) -> None:
+    With ``lazy`` only the lines passed to :meth:`show_lines` are coloured (a window of a big
+    file holds thousands of lines; colouring them all in Python would stall the GUI thread).
+    """
+
+    def __init__(self, document: QTextDocument, syntax: str, dark: bool, lazy: bool = False) -> None:
         super().__init__(document)
         self.syntax = syntax
+        self.lazy = lazy
+        self._shown = (0, -1)
+        self._coloured: set[int] = set()
         colours = _DARK if dark else _LIGHT
         self._formats: dict[str, QTextCharFormat] = {}
         for name, colour in colours.items():
@@ -67,8 +74,33 @@ class SyntaxHighlighter(QSyntaxHighlighter):
         self._rules = [(re.compile(rx, re.MULTILINE), self._formats[name]) for rx, name in _RULES.get(syntax, [])]
         self._log = syntax in ("log", "plain")
 
+    def forget(self) -> None:
+        """The lines were replaced or renumbered: colour them again when shown."""
+        self._coloured.clear()
+        self._shown = (0, -1)
+
+    def show_lines(self, first: int, last: int) -> None:
+        """Colour lines ``first``..``last`` (block numbers) if not done yet (lazy mode)."""
+        if not self.lazy:
+            return
+        self._shown = (first, last)
+        block: QTextBlock = self.document().findBlockByNumber(first)
+        number = first
+        while block.isValid() and number <= last:
+            if number not in self._coloured:
+                self.rehighlightBlock(block)
+            block, number = block.next(), number + 1
+
     def highlightBlock(self, text: str) -> None:
         """Colour one line."""
+        if self.lazy:
+            if self._shown[1] < 0:
+                return  # nothing in view yet (a new window is being set): the common case, keep it cheap
+            number = self.currentBlock().blockNumber()
+            if not self._shown[0] <= number <= self._shown[1]:
+                self._coloured.discard(number)  # changed out of view (a followed log grew): colour it when shown
+                return
+            self._coloured.add(number)
         if self._log:
             if _LOG_ERROR.search(text):
                 self.setFormat(0, len(text), self._formats["error"])

@@ -70,6 +70,7 @@ class PreviewHost(QWidget):
 
     def _clear(self) -> None:
         if self.preview is not None:
+            self.preview.stop()
             self.preview.hide()
             self.preview.deleteLater()
             self.preview = None

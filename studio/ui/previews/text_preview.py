@@ -65,17 +65,19 @@ class TextPreview(FilePreview):
         self.editor = QPlainTextEdit(self)
         self.editor.setObjectName("textView")
         self.editor.setReadOnly(True)
+        self.editor.setUndoRedoEnabled(False)  # else the document keeps every line a followed log dropped
         self.editor.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.editor.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.editor.setFont(fixed_font())
         self.editor.setPlaceholderText("Loading…")
-        self.highlighter = SyntaxHighlighter(self.editor.document(), syntax, is_dark(self))
+        self.highlighter = SyntaxHighlighter(self.editor.document(), syntax, is_dark(self), lazy=True)
         self.position = QScrollBar(Qt.Orientation.Vertical, self)
         self.position.setObjectName("filePosition")
         self._scale = max(1, -(-file.size // _MAX_SCROLL))
         self.position.setRange(0, file.size // self._scale)
         self.position.valueChanged.connect(self._position_moved)
         self.editor.verticalScrollBar().valueChanged.connect(self._view_scrolled)
+        self.editor.verticalScrollBar().rangeChanged.connect(self._colour_visible)
         body.addWidget(self.editor, 1)
         body.addWidget(self.position)
         layout.addLayout(body, 1)
@@ -144,20 +146,29 @@ class TextPreview(FilePreview):
 
     def _show(self, window: TextWindow, offset: int, at_end: bool, keep_view: bool) -> None:
         self._busy = False
+        queued, self._queued = self._queued, None
+        if queued is not None and self.text_window is not None:  # the user moved on while this loaded
+            q_offset, q_at_end, q_keep_view = queued
+            if q_at_end or q_keep_view or not window.start <= q_offset < window.end:
+                self.request(*queued)  # skip this window: showing it would only stall the GUI thread
+                return
+            offset, at_end, keep_view = q_offset, False, False  # it holds the newest position too
+            queued = None
         if keep_view and self.text_window is not None:
             offset = self.top_offset()  # the user kept scrolling while the window loaded
         self.text_window = window
         bar = self.editor.verticalScrollBar()
         self._syncing = True
+        self.highlighter.forget()
         self.editor.setPlainText(window.text)
         window.text = ""  # the document holds it now
         bar.setValue(bar.maximum() if at_end else window.line_of(offset))
         self._syncing = False
+        self._colour_visible()
         self._update_bars()
         self._sync_position()
-        queued, self._queued = self._queued, None
         self.sig_loaded.emit()
-        if queued is not None:
+        if queued is not None:  # asked for while the first window loaded
             self.request(*queued)
 
     def _update_bars(self) -> None:
@@ -180,7 +191,13 @@ class TextPreview(FilePreview):
         self.position.setValue(self.top_offset() // self._scale)
         self._syncing = False
 
+    def _colour_visible(self, *_: object) -> None:
+        """Colour the lines in view (the highlighter leaves the others alone)."""
+        bar = self.editor.verticalScrollBar()
+        self.highlighter.show_lines(bar.value(), bar.value() + bar.pageStep() + 2)
+
     def _view_scrolled(self, value: int) -> None:
+        self._colour_visible()
         window = self.text_window
         if self._syncing or window is None:
             return
@@ -256,6 +273,7 @@ class TextPreview(FilePreview):
         self._update_bars()
         bar = self.editor.verticalScrollBar()
         bar.setValue(bar.maximum())
+        self._colour_visible()
         self._sync_position()
         self.sig_loaded.emit()
 
@@ -267,6 +285,7 @@ class TextPreview(FilePreview):
         cursor.movePosition(QTextCursor.MoveOperation.Start)
         cursor.movePosition(QTextCursor.MoveOperation.NextBlock, QTextCursor.MoveMode.KeepAnchor, keep_from)
         cursor.removeSelectedText()
+        self.highlighter.forget()  # the lines are numbered anew
         window.line_starts = window.line_starts[keep_from:]
         window.start = int(window.line_starts[0])
 

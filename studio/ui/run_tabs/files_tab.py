@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,22 @@ from studio.ui.tasks import Task, TaskRunner
 
 _PATH = Qt.ItemDataRole.UserRole
 LOG_FOLDERS = ("logs/", "user_logs/", "azureml-logs/")
+PROGRESS_EVERY_S = 0.1
+PROGRESS_STEP = 0.01
+"""Downloads report progress to the GUI thread at most every 0.1 s or 1 % (and at the start and end)."""
+
+
+def throttled(report: Callable[[int, int], None]) -> Callable[[int, int], None]:
+    """A progress callback that passes on only a few reports: 1,000 small files are not 1,000 repaints."""
+    last = [-1.0, 0]  # when, done
+
+    def progress(done: int, total: int) -> None:
+        now = time.monotonic()
+        if done in (0, total) or now - last[0] >= PROGRESS_EVERY_S or done - last[1] >= total * PROGRESS_STEP:
+            last[0], last[1] = now, done
+            report(done, total)
+
+    return progress
 
 
 class FileTreeModel(QStandardItemModel):
@@ -30,6 +49,7 @@ class FileTreeModel(QStandardItemModel):
         self.setHorizontalHeaderLabels(["Name", "Size"])
         self.files: dict[str, FileInfo] = {}
         self._items: dict[str, QStandardItem] = {}  # file paths and "folder/" paths
+        self._keys: dict[str, list[tuple[bool, str]]] = {}  # each folder's children's sort keys, in row order
 
     def update(self, files: list[FileInfo]) -> None:
         """Show exactly these files: add new ones, drop gone ones, update sizes."""
@@ -63,18 +83,22 @@ class FileTreeModel(QStandardItemModel):
         item = self._items.get(folder)
         if item is None:
             parent_folder, _, name = folder[:-1].rpartition("/")
-            parent = self._folder(f"{parent_folder}/" if parent_folder else "")
-            item = self._insert(parent, name, folder, "", folder=True)
+            parent_path = f"{parent_folder}/" if parent_folder else ""
+            item = self._insert(self._folder(parent_path), parent_path, name, folder, "", folder=True)
         return item
 
     def _add(self, info: FileInfo) -> None:
         folder, _, name = info.path.rpartition("/")
-        parent = self._folder(f"{folder}/" if folder else "")
-        self._insert(parent, name, info.path, human_size(info.size), folder=False)
+        folder_path = f"{folder}/" if folder else ""
+        self._insert(self._folder(folder_path), folder_path, name, info.path, human_size(info.size), folder=False)
 
-    def _insert(self, parent: QStandardItem, name: str, path: str, size: str, folder: bool) -> QStandardItem:
+    def _insert(
+        self, parent: QStandardItem, parent_path: str, name: str, path: str, size: str, folder: bool
+    ) -> QStandardItem:
         key = (not folder, name.lower())
-        row = next((r for r in range(parent.rowCount()) if _sort_key(parent.child(r, 0)) > key), parent.rowCount())
+        keys = self._keys.setdefault(parent_path, [])
+        row = bisect.bisect_right(keys, key)  # folders first, then by name (no scan: 1,000 files list at once)
+        keys.insert(row, key)
         item = QStandardItem(name)
         item.setData(path, _PATH)
         item.setEditable(False)
@@ -89,15 +113,13 @@ class FileTreeModel(QStandardItemModel):
     def _remove(self, path: str) -> None:
         item = self._items.pop(path)
         self.files.pop(path, None)
+        self._keys.pop(path, None)
         parent = item.parent() or self.invisibleRootItem()
+        folder = path.rstrip("/").rpartition("/")[0]
+        del self._keys[f"{folder}/" if folder else ""][item.row()]
         parent.removeRow(item.row())
-        folder = path.rpartition("/")[0]
         if folder and parent.rowCount() == 0 and parent is not self.invisibleRootItem():
             self._remove(f"{folder}/")
-
-
-def _sort_key(item: QStandardItem) -> tuple[bool, str]:
-    return not str(item.data(_PATH)).endswith("/"), item.text().lower()
 
 
 class FilesTab(RunTab):
@@ -266,7 +288,7 @@ class FilesTab(RunTab):
         def work(state: Any) -> list[Path]:
             return backend.download_files(
                 run_id, paths, destination, strip_prefix=strip, overwrite=overwrite,
-                progress=state.set_progress, cancel=state.cancel,
+                progress=throttled(state.set_progress), cancel=state.cancel,
             )  # fmt: skip
 
         count = f"{len(paths):,} file{'s' if len(paths) != 1 else ''}"
