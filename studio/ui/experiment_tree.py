@@ -85,7 +85,8 @@ class ExperimentTreePane(QDockWidget):
         view.setObjectName("runTree")
         view.setModel(self.model)
         view.setUniformRowHeights(True)  # row heights come from the first row, not from 100,000
-        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)  # run rows are empty items: editable by default
+        # Run rows are empty items, which Qt makes editable by default.
+        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
