@@ -21,16 +21,14 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import psutil
 from bench_common import Row, print_table, timed
+from bench_meter import PhaseMeter, rss
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer
 from PySide6.QtWidgets import QAbstractItemView, QApplication
 
 from studio.local.backend import LocalBackend
@@ -40,8 +38,6 @@ from studio.ui.task_status import TaskStatus
 from studio.ui.tasks import TaskRunner
 
 FIRST_SCREEN_MS = 200.0
-STALL_MS = 50.0
-TICK_MS = 5
 DOWNLOAD_TIME_VS_CP = 1 / 0.70  # throughput >= 70 % of cp -r
 MB = 1 << 20
 
@@ -58,89 +54,12 @@ def write_repeated(path: Path, header: bytes, block: bytes, size: int) -> None:
             written += len(big)
 
 
-def rss() -> int:
-    return int(psutil.Process().memory_info().rss)
-
-
-class Meter(QObject):
-    """A 5 ms timer: the longest gap between its ticks since the last ``phase()``; waits; peak RSS."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.timer = QTimer(self, interval=TICK_MS, timerType=Qt.TimerType.PreciseTimer)
-        self.timer.timeout.connect(self.tick)
-        self.last, self.gap, self.ticks, self.peak = time.perf_counter(), 0.0, 0, rss()
-        self.last_cpu = self.gap_cpu = 0.0  # the GUI thread's CPU time at the last tick / in the longest gap
-        self.check: Callable[[], bool] | None = None
-        self.loop = QEventLoop()
-        self.deadline = QTimer(self, singleShot=True)
-        self.deadline.timeout.connect(self.loop.quit)
-        self.gc_start = 0.0
-        self.gcs: list[float] = []  # full (generation 2) collections: they hold the GIL
-        gc.callbacks.append(self.on_gc)
-        self.timer.start()
-
-    def tick(self) -> None:
-        now, cpu = time.perf_counter(), time.thread_time()
-        if now - self.last > self.gap:
-            self.gap, self.gap_cpu = now - self.last, cpu - self.last_cpu
-        self.last, self.last_cpu = now, cpu
-        self.ticks += 1
-        if self.ticks % 20 == 0:  # every ~100 ms
-            self.peak = max(self.peak, rss())
-        if self.check is not None and self.check():
-            self.loop.quit()
-
-    def on_gc(self, when: str, info: dict[str, int]) -> None:
-        if info["generation"] == 2:
-            if when == "start":
-                self.gc_start = time.perf_counter()
-            else:
-                self.gcs.append((time.perf_counter() - self.gc_start) * 1000)
-
-    def wait(self, check: Callable[[], bool], timeout_s: float = 120.0) -> float:
-        """Run the event loop until ``check()`` (tested on every tick); returns the seconds waited."""
-        start, self.check = time.perf_counter(), check
-        self.deadline.start(int(timeout_s * 1000))
-        if not check():
-            self.loop.exec()
-        self.check = None
-        self.deadline.stop()
-        if not check():
-            raise TimeoutError(f"gave up after {timeout_s} s")
-        self.peak = max(self.peak, rss())
-        return time.perf_counter() - start
-
-    def turn(self) -> None:
-        """Run the event loop until the meter ticks (a user's wheel or drag events come that far apart)."""
-        ticks = self.ticks
-        self.wait(lambda: self.ticks > ticks)
-
-    def idle(self, seconds: float) -> None:
-        end = time.perf_counter() + seconds
-        self.wait(lambda: time.perf_counter() > end)
-
-    def reset(self) -> None:
-        """Forget the gap so far (after blocking work the benchmark itself did on the GUI thread)."""
-        self.last, self.last_cpu, self.gap, self.gcs = time.perf_counter(), time.thread_time(), 0.0, []
-
-    def phase(self, name: str) -> Row:
-        """The longest stall since the last phase ended (and the full GCs in it)."""
-        self.tick()
-        stall_ms = max(0.0, self.gap * 1000 - TICK_MS)
-        notes = [f"GUI thread busy {self.gap_cpu * 1000:.0f} ms of it"] if stall_ms > 10 else []
-        notes += [f"full GC {len(self.gcs)}x, longest {max(self.gcs):.0f} ms"] if self.gcs else []
-        note = "; ".join(notes)
-        self.reset()
-        return Row(f"  longest GUI stall: {name}", stall_ms, STALL_MS, note=note)
-
-
 def connections(backend: LocalBackend) -> int:
     """SQLite connections the workspace has opened so far (one per worker thread is expected)."""
-    return len(backend.workspace._connections)
+    return backend.workspace.open_connections
 
 
-def open_file(meter: Meter, tab: OutputsTab, path: str) -> tuple[float, Any]:
+def open_file(meter: PhaseMeter, tab: OutputsTab, path: str) -> tuple[float, Any]:
     """Select a file; ms until its first screen is painted."""
     start = time.perf_counter()
     tab.select(path)
@@ -150,7 +69,7 @@ def open_file(meter: Meter, tab: OutputsTab, path: str) -> tuple[float, Any]:
     return (time.perf_counter() - start) * 1000, preview
 
 
-def bench_log(meter: Meter, tab: OutputsTab, backend: LocalBackend, size: int) -> list[Row]:
+def bench_log(meter: PhaseMeter, tab: OutputsTab, backend: LocalBackend, size: int) -> list[Row]:
     gc.collect()
     meter.reset()
     base, conns, meter.peak = rss(), connections(backend), rss()
@@ -214,7 +133,7 @@ def visible_rows_shown(table: Any, model: Any) -> bool:
     return top >= 0 and model.row_loaded(top) and model.row_loaded(bottom)
 
 
-def bench_csv(meter: Meter, tab: OutputsTab, backend: LocalBackend, size: int) -> list[Row]:
+def bench_csv(meter: PhaseMeter, tab: OutputsTab, backend: LocalBackend, size: int) -> list[Row]:
     gc.collect()
     meter.reset()
     base, conns, meter.peak = rss(), connections(backend), rss()
@@ -278,7 +197,7 @@ def bench_csv(meter: Meter, tab: OutputsTab, backend: LocalBackend, size: int) -
     return rows
 
 
-def download_through_tab(meter: Meter, tab: OutputsTab, paths: list[str], dest: Path) -> tuple[float, Row]:
+def download_through_tab(meter: PhaseMeter, tab: OutputsTab, paths: list[str], dest: Path) -> tuple[float, Row]:
     """What "Download all…" does once a folder is picked: seconds until the task ends, longest stall."""
     ended: list[Any] = []
     tab.runner.sig_task_ended.connect(ended.append)  # before the task starts
@@ -297,7 +216,14 @@ def download_through_tab(meter: Meter, tab: OutputsTab, paths: list[str], dest: 
 
 
 def bench_download(
-    meter: Meter, tab: OutputsTab, backend: LocalBackend, run_id: str, run_dir: Path, work: Path, n: int, total: int
+    meter: PhaseMeter,
+    tab: OutputsTab,
+    backend: LocalBackend,
+    run_id: str,
+    run_dir: Path,
+    work: Path,
+    n: int,
+    total: int,
 ) -> list[Row]:
     per_file = total // n
     block = os.urandom(per_file)
@@ -374,7 +300,7 @@ def main() -> None:
         (run_dir / "outputs/small.txt").write_bytes(b"small\n")
         backend = LocalBackend(ws.path)
         runner = TaskRunner()
-        meter = Meter()
+        meter = PhaseMeter("  longest GUI stall: ")
         tab = OutputsTab(backend, runner, run.id)
         tab.resize(1200, 800)
         tab.show()
@@ -389,7 +315,7 @@ def main() -> None:
         rows += bench_download(meter, tab, backend, run.id, run_dir, work, args.files, 1024 * MB)
         runner.shutdown()
         tab.deleteLater()
-        gc.callbacks.remove(meter.on_gc)
+        meter.close()
         print_table("Outputs + logs tab: previews of big files and downloads", rows)
         run.complete()
         backend.close()

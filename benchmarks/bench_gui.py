@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import gc
 import json
 import os
 import statistics
@@ -22,14 +21,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 from bench_common import Row, print_table
 from bench_read import DEFAULT_WORKSPACE, ensure_workspace
 from generate_workspace import EXPERIMENT, RARE_TEXT
 
-START_S, STALL_MS, EXPAND_MS, TICK_MS = 1.5, 50.0, 200.0, 5
+START_S, STALL_MS, EXPAND_MS = 1.5, 50.0, 200.0
 MARKS = ("start", "imported", "shown", "painted", "listed")
 PROBE = """
 import sys, time
@@ -109,7 +107,7 @@ def cold_start(workspace: Path, starts: int) -> list[Row]:
 
 def stalls(workspace: Path) -> list[Row]:
     """Drive the window in this process and measure the longest gap of a 5 ms timer in each phase."""
-    from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer
+    from PySide6.QtCore import QEvent, QObject
     from PySide6.QtTest import QTest
 
     from studio.core.compute import ComputeState
@@ -124,66 +122,19 @@ def stalls(workspace: Path) -> list[Row]:
     total, hits = backend.count_runs(EXPERIMENT), backend.count_runs(EXPERIMENT, RunQuery(text=RARE_TEXT))
     backend.close()
 
-    class Meter(QObject):
-        """A 5 ms timer: the longest gap between its ticks since the last ``phase()``; waits; paints; GCs."""
+    from bench_meter import PhaseMeter
+
+    class Meter(PhaseMeter):
+        """The phase meter, also noting when the run tree last painted."""
 
         def __init__(self) -> None:
             super().__init__()
-            self.timer = QTimer(self, interval=TICK_MS, timerType=Qt.TimerType.PreciseTimer)
-            self.timer.timeout.connect(self.tick)
-            self.last, self.gap, self.worst = time.perf_counter(), 0.0, ("", 0.0)
-            self.check: Callable[[], bool] | None = None
-            self.loop = QEventLoop()
-            self.deadline = QTimer(self, singleShot=True)
-            self.deadline.timeout.connect(self.loop.quit)
-            self.painted = self.inserted = self.gc_start = 0.0  # the run tree's last paint / rows inserted
-            self.gcs: list[float] = []  # full (generation 2) collections: they hold the GIL
-            gc.callbacks.append(self.on_gc)
-            self.timer.start()
-
-        def tick(self) -> None:
-            now = time.perf_counter()
-            self.gap, self.last = max(self.gap, now - self.last), now
-            if self.check is not None and self.check():
-                self.loop.quit()
-
-        def on_gc(self, when: str, info: dict[str, int]) -> None:
-            if info["generation"] == 2:
-                if when == "start":
-                    self.gc_start = time.perf_counter()
-                else:
-                    self.gcs.append((time.perf_counter() - self.gc_start) * 1000)
+            self.painted = self.inserted = 0.0  # the run tree's last paint / rows inserted
 
         def eventFilter(self, obj: QObject, event: QEvent) -> bool:
             if event.type() == QEvent.Type.Paint:
                 self.painted = time.perf_counter()
             return False
-
-        def wait(self, check: Callable[[], bool], timeout_s: float = 120.0) -> float:
-            """Run the event loop until ``check()`` (tested on every tick); returns the seconds waited."""
-            start, self.check = time.perf_counter(), check
-            self.deadline.start(int(timeout_s * 1000))
-            if not check():
-                self.loop.exec()
-            self.check = None
-            self.deadline.stop()
-            if not check():
-                raise TimeoutError(f"gave up after {timeout_s} s")
-            return time.perf_counter() - start
-
-        def idle(self, seconds: float) -> None:
-            end = time.perf_counter() + seconds
-            self.wait(lambda: time.perf_counter() > end)
-
-        def phase(self, name: str) -> Row:
-            """The longest stall since the last phase ended (and the full GCs in it)."""
-            self.tick()
-            stall_ms, self.gap = max(0.0, self.gap * 1000 - TICK_MS), 0.0
-            if stall_ms > self.worst[1]:
-                self.worst = (name, stall_ms)
-            note = f"full GC {len(self.gcs)}x, longest {max(self.gcs):.0f} ms" if self.gcs else ""
-            self.gcs = []
-            return Row(f"longest GUI stall: {name}", stall_ms, STALL_MS, note=note)
 
     app = create_app([sys.argv[0]])
     tmp = tempfile.TemporaryDirectory(prefix="studio-bench-gui-")
@@ -256,7 +207,7 @@ def stalls(workspace: Path) -> list[Row]:
         rows += [meter.phase(f"compute {verb} ({pane.selected().name})")]
 
     rows += [Row(f"longest GUI stall overall ({meter.worst[0]})", meter.worst[1], STALL_MS)]
-    gc.callbacks.remove(meter.on_gc)
+    meter.close()
     window.close()
     tmp.cleanup()
     del app
