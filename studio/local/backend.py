@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 from studio.core.backend import DEFAULT_PAGE_SIZE
 from studio.core.compute import ComputeInfo
@@ -32,8 +36,28 @@ from studio.local.compute import store as compute_store
 from studio.local.workspace import LocalWorkspace
 
 REAP_INTERVAL_S = 1.0
+_T = TypeVar("_T")
 
 
+def _calls_mark_their_connection_in_use(cls: type[_T]) -> type[_T]:
+    """Run every public method inside ``workspace.in_use()``, so ``close()`` never pulls the
+    connection from under a call still running on another thread."""
+
+    def guarded(method: Callable[..., Any]) -> Callable[..., Any]:
+        @functools.wraps(method)
+        def call(self: LocalBackend, *args: Any, **kwargs: Any) -> Any:
+            with self.workspace.in_use():
+                return method(self, *args, **kwargs)
+
+        return call
+
+    for name, member in list(vars(cls).items()):
+        if inspect.isfunction(member) and not name.startswith("_") and name != "close":
+            setattr(cls, name, guarded(member))
+    return cls
+
+
+@_calls_mark_their_connection_in_use
 class LocalBackend:
     """Reads a local workspace; safe to call from several worker threads at once."""
 

@@ -8,6 +8,7 @@ import secrets
 import sqlite3
 import threading
 import weakref
+from collections.abc import Iterator
 from pathlib import Path
 
 from studio.core.errors import WorkspaceError
@@ -32,6 +33,8 @@ class LocalWorkspace:
         # pool gives each task a fresh Python thread state (and so a fresh threading.local) on
         # the same thread, and every task opened a connection that was never closed.
         self._by_thread: dict[int, sqlite3.Connection] = {}
+        self._busy: dict[int, int] = {}  # thread id -> calls in progress there (see in_use)
+        self._close_when_done: set[int] = set()  # threads whose connection close() could not close yet
         self._lock = threading.Lock()
         self._open(create)
         _open_workspaces.add(self)
@@ -140,6 +143,32 @@ class LocalWorkspace:
             self._adopt(conn)
         return conn
 
+    @contextlib.contextmanager
+    def in_use(self) -> Iterator[None]:
+        """Mark this thread's connection as in use for the block, so that ``close()`` from
+        another thread leaves it open until the block ends (and closes it then).
+
+        Closing a connection while another thread ran a query on it crashed Python's sqlite3
+        module (a use after free): the window closes its backend while background work may
+        still be running.
+        """
+        ident = threading.get_ident()
+        with self._lock:
+            self._busy[ident] = self._busy.get(ident, 0) + 1
+        try:
+            yield
+        finally:
+            conn = None
+            with self._lock:
+                depth = self._busy.pop(ident) - 1
+                if depth:
+                    self._busy[ident] = depth
+                elif ident in self._close_when_done:
+                    self._close_when_done.discard(ident)
+                    conn = self._by_thread.pop(ident, None)
+            if conn is not None:
+                conn.close()
+
     @property
     def open_connections(self) -> int:
         """How many SQLite connections this object holds open."""
@@ -170,9 +199,13 @@ class LocalWorkspace:
         return self.runs_root / run_id
 
     def close(self) -> None:
-        """Close every connection this object opened."""
+        """Close every connection this object opened; one in use (``in_use``) closes when its use ends."""
+        me = threading.get_ident()
         with self._lock:
-            conns, self._by_thread = list(self._by_thread.values()), {}
+            busy = {t for t in self._by_thread if t in self._busy and t != me}
+            conns = [c for t, c in self._by_thread.items() if t not in busy]
+            self._by_thread = {t: c for t, c in self._by_thread.items() if t in busy}
+            self._close_when_done |= busy
         for conn in conns:
             try:
                 conn.close()
