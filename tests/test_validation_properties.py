@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -106,3 +107,26 @@ def test_upload_with_escaping_name_writes_nothing(run: Any, name: str) -> None:
     with pytest.raises(ValueError):
         run.upload_file(name, __file__)
     assert sorted(p for p in ws_root.parent.rglob("*")) == before
+
+
+@given(name=st.text(alphabet="ab ._-/\\:", min_size=1, max_size=12))
+def test_already_clean_names_are_returned_as_the_full_check_would(name: str) -> None:
+    """Names that need no cleaning skip the full check: the answer must be the same either way."""
+    import studio.core.validation as validation
+
+    def full_check(n: str) -> str:
+        saved, validation._CLEAN_FILE_NAME = validation._CLEAN_FILE_NAME, re.compile(r"(?!)")  # never matches
+        try:
+            return relative_file_name(n)
+        finally:
+            validation._CLEAN_FILE_NAME = saved
+
+    try:
+        expected: str | type[Exception] = full_check(name)
+    except ValueError:
+        expected = ValueError
+    if expected is ValueError:
+        with pytest.raises(ValueError):
+            relative_file_name(name)
+    else:
+        assert relative_file_name(name) == expected

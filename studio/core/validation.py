@@ -84,6 +84,10 @@ def plain_value(name: str, value: object) -> Any:
     return scalar_value(name, value)
 
 
+_CLEAN_FILE_NAME = re.compile(r"[\w\-][\w\-. ]*(?:/[\w\-][\w\-. ]*)*", re.ASCII)
+"""Relative names with nothing to clean: no empty, ``.`` or ``..`` parts, no backslash or colon."""
+
+
 def relative_file_name(name: object) -> str:
     """Return ``name`` as a clean POSIX relative path inside a run, or raise ValueError.
 
@@ -91,6 +95,8 @@ def relative_file_name(name: object) -> str:
     """
     if not isinstance(name, str):
         raise TypeError(f"file name must be a string, not {type(name).__name__}")
+    if len(name) <= 1024 and _CLEAN_FILE_NAME.fullmatch(name):
+        return name  # already clean (the usual case: a download of 1,000 files checks 3,000 names)
     if not name or "\x00" in name:
         raise ValueError(f"invalid file name {name!r}: empty or contains NUL")
     if name.startswith(("/", "\\")) or PureWindowsPath(name).drive:
