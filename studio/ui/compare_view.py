@@ -162,14 +162,19 @@ class CompareView(QWidget):
         for i, (metric, per_run) in enumerate(ordered):
 
             def add_chart(metric: str = metric, i: int = i) -> None:
-                chart = MetricChart(self.chart_host)
+                panel = QWidget(self.chart_host)  # the title stays on its chart whatever the height
+                box = QVBoxLayout(panel)
+                box.setContentsMargins(0, 0, 0, 0)
+                box.setSpacing(2)
+                box.addWidget(QLabel(f"<b>{metric}</b>", panel))
+                chart = MetricChart(panel)
                 chart.set_legend_shown(False)  # the run list on the left is the legend
                 chart.setObjectName(f"compareChart:{metric}")
                 chart.setMinimumHeight(220)
                 chart.setUpdatesEnabled(False)  # painted once all its lines are in: a paint of 100 lines is 40 ms
+                box.addWidget(chart, 1)
                 self.charts[metric] = chart
-                self.chart_grid.addWidget(QLabel(f"<b>{metric}</b>", self.chart_host), (i // 2) * 2, i % 2)
-                self.chart_grid.addWidget(chart, (i // 2) * 2 + 1, i % 2)
+                self.chart_grid.addWidget(panel, i // 2, i % 2)
 
             yield add_chart
             for run_id, s in per_run.items():
