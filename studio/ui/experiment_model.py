@@ -16,9 +16,6 @@ place and insert new runs at the top, so selection, expansion and scroll survive
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 import shiboken6
@@ -26,18 +23,27 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signa
 from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette, QStandardItemModel
 
 from studio.core.backend import WorkspaceBackend
-from studio.core.status import RunStatus
 from studio.core.types import ExperimentInfo, RunInfo, RunPage, RunQuery
 from studio.ui.deferred_release import DeferredRelease
+from studio.ui.experiment_rows import (
+    CHILD_COUNT,
+    COLUMNS,
+    DURATION_COLUMN,
+    EXPERIMENT,
+    EXPERIMENT_ROLE,
+    RUN_ID_ROLE,
+    Branch,
+    Packed,
+    is_active,
+    pack_run,
+    run_cell,
+    unpack_run,
+    when,
+)
 from studio.ui.run_query import matches
-from studio.ui.status_style import format_duration, status_icon
 from studio.ui.tasks import TaskRunner
 
-COLUMNS = ("Name", "Status", "Started", "Duration", "Run ID")
-DURATION_COLUMN = 3
 PAGE_SIZE = 200
-RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 1
-EXPERIMENT_ROLE = Qt.ItemDataRole.UserRole + 2
 LOADING_TEXT = "Loading…"
 FAILED_TEXT = "Could not load (F5 to retry):"
 ERROR_COLOUR = "#d9363e"
@@ -48,44 +54,6 @@ _DECORATION = Qt.ItemDataRole.DecorationRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
 _FONT = Qt.ItemDataRole.FontRole
 _FOREGROUND = Qt.ItemDataRole.ForegroundRole
-
-
-@dataclass(eq=False)
-class Branch:
-    """The rows under an experiment (or under a run with children) and their paging state.
-
-    Rows are only ever added at the top (new runs, newest first) or at the end (pages,
-    children), so a run's row is its sequence number minus that of the first row: O(1).
-    """
-
-    experiment: str
-    run_id: str | None = None  # None: the experiment's own branch
-    address: int | None = None  # of the row's item: what ``internalId()`` of the rows under it holds
-    ids: list[str] = field(default_factory=list)
-    seq: dict[str, int] = field(default_factory=dict)
-    first_seq: int = 0
-    placeholder: bool = False  # row 0 says "Loading…" until the first page arrives
-    loaded: bool = False
-    fetching: bool = False
-    next_token: str | None = None
-    more_wanted: bool = False  # the view scrolled near the end of the loaded runs
-    error: str | None = None  # the last fetch failed; nothing is fetched again until a refresh
-
-    def row_of(self, run_id: str) -> int:
-        """The row of a run in this branch (-1 if it is not here)."""
-        seq = self.seq.get(run_id)
-        return -1 if seq is None else seq - self.first_seq
-
-    def append(self, run_id: str) -> None:
-        """Add a run after the last row."""
-        self.seq[run_id] = self.first_seq + len(self.ids)
-        self.ids.append(run_id)
-
-    def prepend(self, run_id: str) -> None:
-        """Add a run before the first row."""
-        self.first_seq -= 1
-        self.seq[run_id] = self.first_seq
-        self.ids.insert(0, run_id)
 
 
 class ExperimentTreeModel(QStandardItemModel):
@@ -252,7 +220,7 @@ class ExperimentTreeModel(QStandardItemModel):
     def _add_child_branch(self, run_id: str, index: QModelIndex) -> None:
         """A run with children gets a "Loading…" row, so it can be expanded."""
         if run_id not in self._children and index.isValid():
-            branch = self._new_branch(index, self._runs[run_id][_EXPERIMENT], run_id)
+            branch = self._new_branch(index, self._runs[run_id][EXPERIMENT], run_id)
             self._add_placeholder(branch)
 
     def canFetchMore(self, parent: AnyIndex) -> bool:
@@ -346,7 +314,7 @@ class ExperimentTreeModel(QStandardItemModel):
         return current.get(branch.run_id or branch.experiment) is branch
 
     def _remember(self, run: RunInfo, branch: Branch) -> None:
-        self._runs[run.id] = _pack(run)
+        self._runs[run.id] = pack_run(run)
         self._home[run.id] = branch
         if run.status.is_active:
             self._active.add(run.id)
@@ -368,7 +336,7 @@ class ExperimentTreeModel(QStandardItemModel):
             return None
         row = index.row()
         if row < len(branch.ids):
-            return self._run_data(self._runs[branch.ids[row]], index.column(), role)
+            return run_cell(self._runs[branch.ids[row]], index.column(), role)
         if branch.placeholder and row == 0:
             return _placeholder_data(branch.error, index.column(), role, self._italic)
         return None
@@ -388,31 +356,7 @@ class ExperimentTreeModel(QStandardItemModel):
         if role == _FONT and column == 0:
             return self._bold
         if role == _TOOLTIP and column == 0 and info.last_run_at:
-            return f"{name}: {info.run_count:,} runs, the last at {_when(info.last_run_at)}"
-        return None
-
-    @staticmethod
-    def _run_data(run: Packed, column: int, role: int) -> Any:
-        if role == _DISPLAY:
-            if column == 0:
-                return run[_DISPLAY_NAME] or run[_ID]
-            if column == 1:
-                return run[_STATUS]
-            if column == 2:
-                return _when(run[_STARTED] or run[_CREATED])
-            if column == DURATION_COLUMN:
-                return _duration(run)
-            return run[_ID]
-        if role == RUN_ID_ROLE:
-            return run[_ID]
-        if role == EXPERIMENT_ROLE:
-            return run[_EXPERIMENT]
-        if column == 0:
-            if role == _DECORATION:
-                return status_icon(RunStatus(run[_STATUS]))
-            if role == _TOOLTIP:
-                reason = f"\n{run[_REASON]}" if run[_REASON] else ""
-                return f"{run[_DISPLAY_NAME]}\n{run[_ID]}\n{run[_STATUS]}{reason}"
+            return f"{name}: {info.run_count:,} runs, the last at {when(info.last_run_at)}"
         return None
 
     # -- live changes --------------------------------------------------------------------------
@@ -476,11 +420,11 @@ class ExperimentTreeModel(QStandardItemModel):
 
     def _insert_row(self, branch: Branch, row: int) -> None:
         parent = self._insert_rows(branch, row, 1)
-        if self._runs[branch.ids[row]][_CHILD_COUNT]:
+        if self._runs[branch.ids[row]][CHILD_COUNT]:
             self._add_child_branch(branch.ids[row], self.index(row, 0, parent))
 
     def _tick_durations(self) -> None:
-        ended = {run_id for run_id in self._active if run_id not in self._runs or not _is_active(self._runs[run_id])}
+        ended = {run_id for run_id in self._active if run_id not in self._runs or not is_active(self._runs[run_id])}
         self._active -= ended
         self._repaint_rows(list(self._active), DURATION_COLUMN, DURATION_COLUMN)
 
@@ -492,7 +436,7 @@ class ExperimentTreeModel(QStandardItemModel):
             return None
         run_id = index.data(RUN_ID_ROLE)
         packed = None if run_id is None else self._runs.get(run_id)
-        return None if packed is None else _unpack(packed)
+        return None if packed is None else unpack_run(packed)
 
     def experiment_of(self, index: AnyIndex) -> str | None:
         """The experiment an index belongs to."""
@@ -545,69 +489,3 @@ def _placeholder_data(error: str | None, column: int, role: int, italic: QFont) 
     if role == _FOREGROUND:
         return QColor(ERROR_COLOUR) if error else QGuiApplication.palette().color(QPalette.ColorRole.PlaceholderText)
     return None
-
-
-def _when(t: float | None) -> str:
-    if not t:
-        return ""
-    when = datetime.fromtimestamp(t)
-    return when.strftime("%b %d %H:%M" if when.year == datetime.now().year else "%Y-%m-%d")
-
-
-def _duration(run: Packed) -> str:
-    started, ended = run[_STARTED], run[_ENDED]
-    end = ended or (time.time() if _is_active(run) else None)
-    return format_duration(None if started is None or end is None else end - started)
-
-
-# A loaded run is kept as a tuple of strings and numbers, which the garbage collector stops
-# tracking: 100,000 RunInfo objects (with their dicts) made every full collection walk
-# 400,000 objects, and freezing them (gc.freeze) also froze whatever else was alive then,
-# so a run tab closed later could never be collected.
-Packed = tuple[Any, ...]
-(_ID, _EXPERIMENT, _NUMBER, _DISPLAY_NAME, _STATUS, _CREATED, _STARTED, _ENDED) = range(8)
-(_PARENT, _DESCRIPTION, _TAGS, _PROPERTIES, _CHILD_COUNT, _REASON) = range(8, 14)
-_ACTIVE_STATUSES = frozenset(s.value for s in RunStatus if s.is_active)
-
-
-def _pack(run: RunInfo) -> Packed:
-    return (
-        run.id,
-        run.experiment,
-        run.number,
-        run.display_name,
-        run.status.value,
-        run.created_at,
-        run.started_at,
-        run.ended_at,
-        run.parent_id,
-        run.description,
-        tuple(run.tags.items()),
-        tuple(run.properties.items()),
-        run.child_count,
-        run.status_reason,
-    )
-
-
-def _unpack(run: Packed) -> RunInfo:
-    """The run as the tree knows it (the error details are not kept: the run's own tab fetches them)."""
-    return RunInfo(
-        id=run[_ID],
-        experiment=run[_EXPERIMENT],
-        number=run[_NUMBER],
-        display_name=run[_DISPLAY_NAME],
-        status=RunStatus(run[_STATUS]),
-        created_at=run[_CREATED],
-        started_at=run[_STARTED],
-        ended_at=run[_ENDED],
-        parent_id=run[_PARENT],
-        description=run[_DESCRIPTION],
-        tags=dict(run[_TAGS]),
-        properties=dict(run[_PROPERTIES]),
-        child_count=run[_CHILD_COUNT],
-        status_reason=run[_REASON],
-    )
-
-
-def _is_active(run: Packed) -> bool:
-    return run[_STATUS] in _ACTIVE_STATUSES
