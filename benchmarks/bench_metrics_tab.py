@@ -147,23 +147,34 @@ def _in_view(tab: MetricsTab) -> list[MetricChart]:
     ]
 
 
-def _tab_load(app: QApplication, backend: LocalBackend, run_id: str) -> dict[str, float]:
-    """Open the tab (charts in view drawn), let it settle, then scroll: to the end, and through every chart."""
+def _open_tab(app: QApplication, backend: LocalBackend, run_id: str) -> tuple[MetricsTab, TaskRunner, PaintClock]:
+    """A shown Metrics tab, its charts in view drawn (the caller measures around this)."""
     runner = TaskRunner()
     clock = PaintClock()
-    stalls = StallMeter()
-    stalls.start()
-    start = time.perf_counter()
     tab = MetricsTab(backend, runner, run_id)
     tab.resize(*TAB_SIZE)
     tab.show()
     clock.watch_tab(tab)
     tab.ensure_loaded()
     _wait(app, lambda: bool(tab.panels) and all(c in clock.painted for c in _in_view(tab)))
+    return tab, runner, clock
+
+
+def _settle(app: QApplication, tab: MetricsTab) -> None:
+    """Wait until the charts near the view are built too, and a little more."""
+    _wait(app, lambda: not tab.grid.pending_charts())
+    _idle(app, 0.2)
+
+
+def _tab_load(app: QApplication, backend: LocalBackend, run_id: str) -> dict[str, float]:
+    """Open the tab (charts in view drawn), let it settle, then scroll: to the end, and through every chart."""
+    stalls = StallMeter()
+    stalls.start()
+    start = time.perf_counter()
+    tab, runner, clock = _open_tab(app, backend, run_id)
     in_view = _in_view(tab)
     first_view = max(clock.painted[c] for c in in_view) - start
-    _wait(app, lambda: not tab.grid.pending_charts())  # the charts near the view are built too
-    _idle(app, 0.2)
+    _settle(app, tab)
     load_stall = stalls.stop() / 1000
     built_at_load = sum(p.chart.built for p in tab.panels)
 
@@ -179,16 +190,8 @@ def _tab_load(app: QApplication, backend: LocalBackend, run_id: str) -> dict[str
     _close(app, tab, runner)
 
     # A fresh tab, scrolled from top to bottom like a mouse wheel (3 lines of 20 px per notch, 60 notches/s).
-    runner = TaskRunner()
-    clock = PaintClock()
-    tab = MetricsTab(backend, runner, run_id)
-    tab.resize(*TAB_SIZE)
-    tab.show()
-    clock.watch_tab(tab)
-    tab.ensure_loaded()
-    _wait(app, lambda: bool(tab.panels) and all(c in clock.painted for c in _in_view(tab)))
-    _wait(app, lambda: not tab.grid.pending_charts())
-    _idle(app, 0.2)
+    tab, runner, clock = _open_tab(app, backend, run_id)
+    _settle(app, tab)
     bar = tab.grid.verticalScrollBar()
     stalls.start()
     start = time.perf_counter()
@@ -217,16 +220,8 @@ def _tab_load(app: QApplication, backend: LocalBackend, run_id: str) -> dict[str
 def _options(app: QApplication, backend: LocalBackend, run_id: str) -> dict[str, tuple[float, float]]:
     """The loaded tab (its charts near the view built), each display option changed in turn:
     (longest stall, time until every chart in view has it and painted)."""
-    runner = TaskRunner()
-    clock = PaintClock()
-    tab = MetricsTab(backend, runner, run_id)
-    tab.resize(*TAB_SIZE)
-    tab.show()
-    clock.watch_tab(tab)
-    tab.ensure_loaded()
-    _wait(app, lambda: bool(tab.panels) and all(c in clock.painted for c in _in_view(tab)))
-    _wait(app, lambda: not tab.grid.pending_charts())
-    _idle(app, 0.2)
+    tab, runner, clock = _open_tab(app, backend, run_id)
+    _settle(app, tab)
     stalls = StallMeter()
     changes: list[tuple[str, Callable[[], None]]] = [
         ("x axis: wall time", lambda: tab.x_mode_combo.setCurrentIndex(tab.x_mode_combo.findData("wall"))),

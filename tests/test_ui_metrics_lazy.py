@@ -24,7 +24,7 @@ from studio.ui.charts.metric_panels import ChartPanel
 from studio.ui.charts.smoothing import reference_ema
 from studio.ui.run_tabs.metrics_tab import MetricsTab
 from studio.ui.tasks import TaskRunner
-from tests.ui_helpers import GuardedBackend, wait_for
+from tests.ui_helpers import GuardedBackend, RecordingBackend, wait_for
 
 METRICS, POINTS = 24, 400  # 12 rows of two panels: the last rows are more than a screen below the view
 
@@ -37,20 +37,17 @@ def name_of(m: int) -> str:
     return f"m{m:02d}"
 
 
-class FlakyBackend:
+class FlakyBackend(RecordingBackend):
     """Passes calls through; get_series of the metrics in ``broken`` fails."""
 
     def __init__(self, inner: Any) -> None:
-        self.inner = inner
+        super().__init__(inner)
         self.broken: set[str] = set()
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
 
     def get_series(self, run_id: str, name: str, start: int = 0) -> Any:
         if name in self.broken:
             raise OSError(f"disk error reading {name}")
-        return self.inner.get_series(run_id, name, start)
+        return super().get_series(run_id, name, start)
 
 
 @pytest.fixture

@@ -18,22 +18,7 @@ from studio.ui.charts.metric_chart import MetricChart
 from studio.ui.charts.smoothing import reference_ema
 from studio.ui.run_tabs.metrics_tab import MetricsTab
 from studio.ui.tasks import TaskRunner
-from tests.ui_helpers import GuardedBackend, wait_for
-
-
-class RecordingBackend:
-    """Passes calls through and remembers the (name, start) of every get_series call."""
-
-    def __init__(self, inner: Any) -> None:
-        self.inner = inner
-        self.series_calls: list[tuple[str, int]] = []
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
-
-    def get_series(self, run_id: str, name: str, start: int = 0) -> Any:
-        self.series_calls.append((name, start))
-        return self.inner.get_series(run_id, name, start)
+from tests.ui_helpers import GuardedBackend, RecordingBackend, wait_for
 
 
 @pytest.fixture

@@ -34,6 +34,21 @@ class GuardedBackend:
         return guarded
 
 
+class RecordingBackend:
+    """Passes calls through and remembers the (name, start) of every get_series call."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.series_calls: list[tuple[str, int]] = []
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def get_series(self, run_id: str, name: str, start: int = 0) -> Any:
+        self.series_calls.append((name, start))
+        return self.inner.get_series(run_id, name, start)
+
+
 class GuardedOpener:
     """Wraps a WorkspaceOpener so that every backend it opens is guarded (open itself is also I/O)."""
 

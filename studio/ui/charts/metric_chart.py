@@ -12,6 +12,10 @@ cheap placeholder until :meth:`MetricChart.ensure_built` (the Metrics tab's grid
 when the chart scrolls into view; touching ``plot_widget``, ``plot_item``, ``view_box``,
 ``crosshair`` or a line's item builds it too). Lines can be given already prepared
 (:func:`studio.ui.charts.chart_lines.prepare`, on a worker thread) with ``set_prepared``.
+
+This module keeps the chart's state and API; the plot and the items drawing the lines are in
+:mod:`studio.ui.charts.chart_plot`, the crosshair's values and the outlier-free y range in
+:mod:`studio.ui.charts.chart_readout`.
 """
 
 from __future__ import annotations
@@ -22,56 +26,22 @@ import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPaintEvent, QResizeEvent
-from PySide6.QtWidgets import QGraphicsItem, QWidget
+from PySide6.QtWidgets import QWidget
 
 from studio.ui.charts import style
-from studio.ui.charts.axes import Axis, XMode, format_x, make_axis
+from studio.ui.charts.axes import XMode, format_x
 from studio.ui.charts.chart_lines import Line, Points, Prepared
+from studio.ui.charts.chart_plot import ChartPlot
+from studio.ui.charts.chart_plot import prepare_axis as prepare_axis  # re-exported: it was defined here
+from studio.ui.charts.chart_readout import robust_y_range, values_at
 from studio.ui.charts.crosshair import Crosshair, Readout
 from studio.ui.charts.envelope_item import EnvelopeItem
 from studio.ui.charts.export import SeriesExport, write_csv
-from studio.ui.charts.scaling import robust_range
 
 pg.setConfigOptions(antialias=False)
 
 _SIZE_HINT = QSize(400, 240)
 _MIN_SIZE_HINT = QSize(120, 100)
-
-
-class _Plot:
-    """The pyqtgraph parts of a built chart."""
-
-    def __init__(self, chart: MetricChart) -> None:
-        # No context menus (the chart's were off anyway): a ViewBox without its menu is much cheaper to make.
-        self.widget = pg.PlotWidget(
-            chart,
-            viewBox=pg.ViewBox(enableMenu=False),
-            axisItems={"bottom": make_axis(chart.x_mode), "left": Axis(orientation="left")},
-            enableMenu=False,
-        )
-        self.widget.setObjectName("metricPlotArea")
-        self.item = self.widget.getPlotItem()
-        self.item.hideButtons()
-        # The y axis widens for wider tick labels but does not narrow for narrower ones than its
-        # default: no re-layout after the first paint, and charts side by side stay aligned.
-        self.item.getAxis("left").setStyle(autoReduceTextSpace=False)
-        for name in ("left", "bottom"):
-            prepare_axis(self.item.getAxis(name))
-        self.view_box = self.item.getViewBox()
-        self.legend: pg.LegendItem | None = None
-        self.crosshair: Crosshair | None = None
-
-
-def prepare_axis(axis: pg.AxisItem) -> None:
-    """Cache an axis' drawing (ticks, labels, grid) as a pixmap until its range or style changes.
-
-    Drawing the axes is most of a chart's paint: with the cache, a repaint that is not a pan or
-    zoom (Qt's follow-up to the first paint, the grid scrolling a chart back into view) is a
-    blit, about 0.4 ms instead of 2.5 (and 7 before the fast grid of ``axes.FastGrid``).
-    No SI prefixes (the axes have no units): they relabel the axis at every range change.
-    """
-    axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-    axis.enableAutoSIPrefix(False)
 
 
 class MetricChart(QWidget):
@@ -84,7 +54,7 @@ class MetricChart(QWidget):
 
     def __init__(self, parent: QWidget | None = None, lazy: bool = False) -> None:
         super().__init__(parent)
-        self._plot: _Plot | None = None
+        self._plot: ChartPlot | None = None
         self._lines: dict[str, Line] = {}
         self._colour_count = 0
         self._legend_wanted = True
@@ -109,13 +79,13 @@ class MetricChart(QWidget):
         """Create the plot now (if it does not exist yet) and draw the lines into it."""
         if self._plot is not None:
             return
-        plot = self._plot = _Plot(self)
+        plot = self._plot = ChartPlot(self, self.x_mode)
         plot.widget.setGeometry(self.rect())
         if self.log_y:
             plot.item.setLogMode(y=True)
         if self._x_label:
             plot.item.setLabel("bottom", self._x_label)
-        plot.crosshair = Crosshair(plot.widget, self._readout)
+        plot.add_crosshair(self._readout)
         self._restyle()
         plot.view_box.sigResized.connect(self._view_resized)
         plot.widget.viewport().installEventFilter(self)  # for sig_first_paint
@@ -153,7 +123,7 @@ class MetricChart(QWidget):
         assert crosshair is not None
         return crosshair
 
-    def _built(self) -> _Plot:
+    def _built(self) -> ChartPlot:
         self.ensure_built()
         assert self._plot is not None
         return self._plot
@@ -236,9 +206,7 @@ class MetricChart(QWidget):
         line = self._lines.pop(key, None)
         if line is not None:
             if self._plot is not None:
-                self._plot.item.removeItem(line.raw)
-                if line.smooth is not None:
-                    self._plot.item.removeItem(line.smooth)
+                self._plot.remove_line(line)
                 self._update_legend()
             self._data_changed()
 
@@ -301,12 +269,7 @@ class MetricChart(QWidget):
         self.x_mode = mode
         if self._plot is None:
             return  # drawn in this mode when built
-        axis = make_axis(mode)
-        prepare_axis(axis)
-        self._plot.item.setAxisItems({"bottom": axis})
-        if self._x_label:
-            self._plot.item.setLabel("bottom", self._x_label)
-        self._style_axes()
+        self._plot.set_x_axis(mode, self._x_label)
         for line in self._lines.values():
             self._draw(line)
         self._plot.view_box.enableAutoRange(x=True)
@@ -347,23 +310,7 @@ class MetricChart(QWidget):
     # ----- crosshair and export
     def values_at(self, x: float) -> list[Readout]:
         """Each visible line's (label, colour, raw y, smoothed y) at the drawn point nearest to ``x``."""
-        rows: list[Readout] = []
-        for line in self._lines.values():
-            if not line.visible:
-                continue
-            raw = line.layout_for(self.x_mode).raw
-            i = raw.nearest(x)
-            if i < 0:
-                continue
-            smooth = None
-            smooth_layout = line.smooth_layout_for(self.x_mode, self.smoothing)
-            if smooth_layout is not None:
-                env = smooth_layout.envelope
-                if len(env):
-                    j = int(np.clip(np.searchsorted(env.x, raw.x[i]), 0, len(env) - 1))
-                    smooth = float(env.y[j])
-            rows.append((line.label, line.colour, float(raw.y[i]), smooth))
-        return rows
+        return values_at(self._lines.values(), self.x_mode, self.smoothing, x)
 
     def export_data(self) -> list[SeriesExport]:
         """Every point of every visible line (full resolution), for CSV export."""
@@ -383,50 +330,23 @@ class MetricChart(QWidget):
 
     def _add_items(self, line: Line) -> None:
         assert self._plot is not None
-        line.raw = EnvelopeItem()
-        self._plot.item.addItem(line.raw)
-        line.raw.setVisible(line.visible)
-        self._pen(line)
-        self._draw(line)
+        self._plot.add_line(line, self.x_mode, self.smoothing)
 
     def _draw(self, line: Line) -> None:
         """Give a built line's items what they draw (the envelopes are computed here if not prepared)."""
-        if self._plot is None:
-            return
-        layout = line.layout_for(self.x_mode)
-        line.raw.set_envelope(layout.raw, line.colour)
-        smooth_layout = line.smooth_layout_for(self.x_mode, self.smoothing)
-        if smooth_layout is None and line.smooth is None:
-            return  # the smoothed line's item is made when first needed
-        if line.smooth is None:
-            self._add_smooth_item(line)
-        line.smooth.set_envelope(None if smooth_layout is None else smooth_layout.envelope)
-        line.smooth.setVisible(smooth_layout is not None and line.visible)
+        if self._plot is not None:
+            self._plot.draw(line, self.x_mode, self.smoothing)
 
     def _add_smooth_item(self, line: Line) -> None:
         assert self._plot is not None
-        line.smooth = EnvelopeItem()
-        line.smooth.setVisible(False)
-        self._plot.item.addItem(line.smooth)
-        if self.smoothing > 0:
-            line.smooth.setPen(pg.mkPen(line.colour, width=2))
+        self._plot.add_smooth_item(line, self.smoothing)
 
     def _pen(self, line: Line) -> None:
-        if self._plot is None:
-            return
-        if self.smoothing > 0:
-            line.raw.setPen(pg.mkPen(style.faded(line.colour), width=1))
-            if line.smooth is not None:
-                line.smooth.setPen(pg.mkPen(line.colour, width=2))
-        else:
-            line.raw.setPen(pg.mkPen(line.colour, width=1))
+        if self._plot is not None:
+            self._plot.set_pens(line, self.smoothing)
 
     def _view_resized(self) -> None:
-        for line in self._lines.values():
-            if line.raw is not None:
-                line.raw.refresh()
-                if line.smooth is not None:
-                    line.smooth.refresh()
+        ChartPlot.refresh(self._lines.values())
 
     def _data_changed(self) -> None:
         if self.ignore_outliers and self._plot is not None:
@@ -434,15 +354,7 @@ class MetricChart(QWidget):
 
     def _apply_robust_range(self) -> None:
         assert self._plot is not None
-        arrays = []
-        for line in self._lines.values():
-            if line.visible:
-                ys = [line.layout_for(self.x_mode).raw.y]
-                smooth_layout = line.smooth_layout_for(self.x_mode, self.smoothing)
-                if smooth_layout is not None:
-                    ys.append(smooth_layout.envelope.y)
-                arrays += [np.log10(y[y > 0]) if self.log_y else y for y in ys if y.size]
-        bounds = robust_range(arrays)
+        bounds = robust_y_range(self._lines.values(), self.x_mode, self.smoothing, self.log_y)
         if bounds is not None:
             self._plot.view_box.setYRange(*bounds, padding=0)
 
@@ -452,31 +364,8 @@ class MetricChart(QWidget):
         self._update_legend()
 
     def _update_legend(self) -> None:
-        plot = self._plot
-        if plot is None:
-            return
-        shown = [line for line in self._lines.values() if line.visible]
-        if len(self._lines) < 2 or not self._legend_wanted:
-            if plot.legend is not None:
-                plot.legend.clear()
-            return
-        if plot.legend is None:
-            plot.legend = plot.item.addLegend(offset=(8, 8), labelTextSize="8pt")
-        plot.legend.clear()
-        for line in shown:
-            plot.legend.addItem(pg.PlotDataItem(pen=pg.mkPen(line.colour, width=2)), line.label)
-        plot.legend.setLabelTextColor(style.foreground())
-
-    def _style_axes(self) -> None:
-        if self._plot is None:
-            return
-        fg = style.foreground()
-        pen = pg.mkPen(fg)
-        for name in ("bottom", "left"):
-            axis = self._plot.item.getAxis(name)
-            axis.setPen(pen)
-            axis.setTextPen(pen)
-            axis.setGrid(int(style.grid_alpha() * 255))
+        if self._plot is not None:
+            self._plot.update_legend(self._lines.values(), self._legend_wanted)
 
     def _restyle(self) -> None:
         for line in self._lines.values():
@@ -485,15 +374,7 @@ class MetricChart(QWidget):
         if self._plot is None:
             self.update()
             return
-        self._plot.widget.setBackground(style.background())
-        self._style_axes()
-        for line in self._lines.values():
-            if line.raw is not None:
-                self._pen(line)
-                line.raw.set_envelope(line.raw.envelope, line.colour)  # the markers' colour
-        self._update_legend()
-        if self._plot.crosshair is not None:
-            self._plot.crosshair.restyle()
+        self._plot.restyle(self._lines.values(), self.smoothing, self._legend_wanted)
 
     # ----- Qt
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
