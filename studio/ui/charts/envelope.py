@@ -16,9 +16,9 @@ import numpy as np
 
 FIRST_BUCKET = 4
 """Points per bucket at the finest level; each coarser level doubles it."""
-BUCKETS_PER_PIXEL = 4
+BUCKETS_PER_PIXEL = 2
 """The drawn level has at most this many buckets per pixel (and at least half as many)."""
-RAW_PER_PIXEL = 8
+RAW_PER_PIXEL = 4
 """Up to this many points per pixel in view are drawn as they are, without bucketing."""
 _COARSEST = 64
 """Levels stop once they have at most this many buckets."""
