@@ -242,14 +242,19 @@ def bench_download(
     seconds: dict[str, list[float]] = {"cp": [], "studio": [], "tab": []}
     stalls = []
     for attempt in range(3):
+        # Every copy starts with no dirty pages waiting to be written (os.sync): else whichever
+        # copy runs while the kernel writes back the previous one's data is throttled.
         dest = work / f"cp{attempt}"
         cp = ["cp", "-r", str(run_dir / "outputs/many"), str(dest)]
+        os.sync()
         seconds["cp"].append(timed(functools.partial(subprocess.run, cp, check=True))[0])
         shutil.rmtree(dest)  # each copy is deleted at once: 3 GB of dirty pages would slow down the last one
         dest = work / f"studio{attempt}"
+        os.sync()
         seconds["studio"].append(timed(functools.partial(backend.download_files, run_id, paths, dest))[0])
         shutil.rmtree(dest)
         dest = work / f"tab{attempt}"
+        os.sync()
         tab_s, stall = download_through_tab(meter, tab, paths, dest)
         seconds["tab"].append(tab_s)
         stalls.append(stall)
