@@ -557,12 +557,14 @@ def test_name_collision_asks(env: dict[str, Any], qtbot: Any, tmp_path: Path, mo
     target.write_bytes(b"mine")
     asked: list[str] = []
     monkeypatch.setattr(tab, "confirm", lambda title, text: asked.append(text) or False)
-    assert tab.download_to(["outputs/notes.txt", "outputs/train.py"], tmp_path) is None
-    assert target.read_bytes() == b"mine" and not (tmp_path / "outputs/train.py").exists()
-    assert "notes.txt" in asked[0]
-    monkeypatch.setattr(tab, "confirm", lambda title, text: True)
-    _, _, ended = _download(tab, qtbot, ["outputs/notes.txt", "outputs/train.py"], tmp_path)
-    wait_for(qtbot, lambda: ended)
+    tab.download_to(["outputs/notes.txt", "outputs/train.py"], tmp_path)
+    wait_for(qtbot, lambda: tab.status.text() == "Download cancelled: nothing was replaced.")
+    assert target.read_bytes() == b"mine" and not (tmp_path / "outputs/train.py").exists()  # nothing written
+    assert len(asked) == 1 and "notes.txt" in asked[0] and "already exists" in asked[0]
+    monkeypatch.setattr(tab, "confirm", lambda title, text: asked.append(text) or True)
+    tab.download_to(["outputs/notes.txt", "outputs/train.py"], tmp_path)
+    wait_for(qtbot, lambda: tab.status.text().startswith("Downloaded 2 files"))
+    assert len(asked) == 2  # asked once more, then downloaded with replacing
     assert target.read_bytes() == env["files"]["outputs/notes.txt"]
     assert (tmp_path / "outputs/train.py").exists()
 

@@ -127,6 +127,7 @@ def download(
     """
     checker_src, checker_dest = _Confined(run_root), _Confined(destination)
     plan: list[tuple[Path, Path]] = []
+    clashes: list[Path] = []
     total = 0
     for name in names:
         src = checker_src.path(name)
@@ -141,9 +142,12 @@ def download(
             rel = rel[len(strip_prefix) :].lstrip("/") or Path(rel).name
         dest = checker_dest.path(rel)
         if not overwrite and os.path.lexists(dest):
-            raise FileExistsError(f"{dest} already exists")
+            clashes.append(dest)
         plan.append((src, dest))
         total += st.st_size
+    if clashes:
+        more = f" (and {len(clashes) - 1:,} more of these files)" if len(clashes) > 1 else ""
+        raise FileExistsError(f"{clashes[0]} already exists{more}; nothing was written")
     done = 0
     report = progress or (lambda d, t: None)
     report(0, total)

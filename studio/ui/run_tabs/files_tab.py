@@ -259,30 +259,18 @@ class FilesTab(RunTab):
         if folder:
             self.download_to(paths, folder)
 
-    def target_of(self, path: str, folder: str | Path) -> Path:
-        """Where a file lands in ``folder`` (as the backend computes it)."""
-        rel = path
-        if self.strip_prefix and rel.startswith(self.strip_prefix):
-            rel = rel[len(self.strip_prefix) :].lstrip("/") or Path(rel).name
-        return Path(folder) / rel
-
     def confirm(self, title: str, text: str) -> bool:
         """Ask a yes/no question (tests replace this)."""
         answer = qw.QMessageBox.question(self, title, text)
         return answer == qw.QMessageBox.StandardButton.Yes
 
-    def download_to(self, paths: list[str], folder: str | Path) -> Task | None:
-        """Download files into ``folder`` in the background; asks before replacing files. None if declined."""
-        existing = [t for t in (self.target_of(p, folder) for p in paths) if t.exists()]
-        overwrite = False
-        if existing:
-            question = (
-                f"{len(existing):,} of these files already exist in {folder} (e.g. {existing[0].name}). Replace them?"
-            )
-            if not self.confirm("Replace files?", question):
-                self.status.setText("Download cancelled: nothing was replaced.")
-                return None
-            overwrite = True
+    def download_to(self, paths: list[str], folder: str | Path, overwrite: bool = False) -> Task:
+        """Download files into ``folder`` in the background.
+
+        If some already exist, nothing is written and the user is asked whether to replace
+        them; the download then starts again. (Checking for them here would stat every target
+        on the GUI thread.)
+        """
         backend, run_id, strip, destination = self.backend, self.run_id, self.strip_prefix, Path(folder)
 
         def work(state: Any) -> list[Path]:
@@ -295,15 +283,24 @@ class FilesTab(RunTab):
         task = self.runner.submit(
             work,
             success=lambda _paths: self.status.setText(f"Downloaded {count} to {folder}."),
+            failure=lambda exc: self._download_failed(exc, paths, folder, overwrite),
             label=f"Downloading {count}",
             cancellable=True,
             with_state=True,
             owner=self,
         )
-        task.sig_failed.connect(lambda exc, _tb: self.status.setText(f"Download stopped: {exc}"))
         self.status.setText(f"Downloading {count}…")
         self.last_download = task
         return task
+
+    def _download_failed(self, exc: BaseException, paths: list[str], folder: str | Path, overwrite: bool) -> None:
+        if isinstance(exc, FileExistsError) and not overwrite:
+            if self.confirm("Replace files?", f"{exc}. Replace the files that exist?"):
+                self.download_to(paths, folder, overwrite=True)
+            else:
+                self.status.setText("Download cancelled: nothing was replaced.")
+            return
+        self.status.setText(f"Download stopped: {exc}")
 
 
 class OutputsTab(FilesTab):
