@@ -20,7 +20,7 @@ from typing import Any
 
 import shiboken6
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette, QStandardItemModel
+from PySide6.QtGui import QFont, QStandardItemModel
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import ExperimentInfo, RunInfo, RunPage, RunQuery
@@ -34,26 +34,22 @@ from studio.ui.experiment_rows import (
     RUN_ID_ROLE,
     Branch,
     Packed,
+    experiment_cell,
     is_active,
     pack_run,
+    placeholder_cell,
     run_cell,
     unpack_run,
-    when,
 )
 from studio.ui.run_query import matches
 from studio.ui.tasks import TaskRunner
 
 PAGE_SIZE = 200
-LOADING_TEXT = "Loading…"
-FAILED_TEXT = "Could not load (F5 to retry):"
-ERROR_COLOUR = "#d9363e"
 AnyIndex = QModelIndex | QPersistentModelIndex
 
 _DISPLAY = Qt.ItemDataRole.DisplayRole
 _DECORATION = Qt.ItemDataRole.DecorationRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
-_FONT = Qt.ItemDataRole.FontRole
-_FOREGROUND = Qt.ItemDataRole.ForegroundRole
 
 
 class ExperimentTreeModel(QStandardItemModel):
@@ -330,7 +326,10 @@ class ExperimentTreeModel(QStandardItemModel):
         owner = index.internalId()
         if owner == self._root:
             row = index.row()
-            return self._experiment_data(self._names[row], index.column(), role) if row < len(self._names) else None
+            if row >= len(self._names) or self._names[row] not in self._experiments:
+                return None
+            name = self._names[row]
+            return experiment_cell(self._experiments[name], name, index.column(), role, self._bold)
         branch = self._by_item.get(owner)
         if branch is None:
             return None
@@ -338,25 +337,7 @@ class ExperimentTreeModel(QStandardItemModel):
         if row < len(branch.ids):
             return run_cell(self._runs[branch.ids[row]], index.column(), role)
         if branch.placeholder and row == 0:
-            return _placeholder_data(branch.error, index.column(), role, self._italic)
-        return None
-
-    def _experiment_data(self, name: str, column: int, role: int) -> Any:
-        info = self._experiments.get(name)
-        if info is None:
-            return None
-        if role == _DISPLAY:
-            if column == 0:
-                return name
-            if column == 1:
-                return f"{info.run_count:,} run" + ("" if info.run_count == 1 else "s")
-            return None
-        if role == EXPERIMENT_ROLE:
-            return name
-        if role == _FONT and column == 0:
-            return self._bold
-        if role == _TOOLTIP and column == 0 and info.last_run_at:
-            return f"{name}: {info.run_count:,} runs, the last at {when(info.last_run_at)}"
+            return placeholder_cell(branch.error, index.column(), role, self._italic)
         return None
 
     # -- live changes --------------------------------------------------------------------------
@@ -474,18 +455,3 @@ class ExperimentTreeModel(QStandardItemModel):
         if branch is None or index.row() >= len(branch.ids):
             return None
         return self._children.get(branch.ids[index.row()])
-
-
-def _placeholder_data(error: str | None, column: int, role: int, italic: QFont) -> Any:
-    """The "Loading…" row (or, if loading failed, the error and how to retry)."""
-    if column != 0:
-        return None
-    if role == _DISPLAY:
-        return LOADING_TEXT if error is None else f"{FAILED_TEXT} {error.splitlines()[0]}"
-    if role == _TOOLTIP and error is not None:
-        return f"{error}\n\nRefresh (F5) to try again."
-    if role == _FONT:
-        return italic
-    if role == _FOREGROUND:
-        return QColor(ERROR_COLOUR) if error else QGuiApplication.palette().color(QPalette.ColorRole.PlaceholderText)
-    return None

@@ -15,9 +15,10 @@ from datetime import datetime
 from typing import Any
 
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QFont, QGuiApplication, QPalette
 
 from studio.core.status import RunStatus
-from studio.core.types import RunInfo
+from studio.core.types import ExperimentInfo, RunInfo
 from studio.ui.status_style import format_duration, status_icon
 
 COLUMNS = ("Name", "Status", "Started", "Duration", "Run ID")
@@ -27,6 +28,11 @@ EXPERIMENT_ROLE = Qt.ItemDataRole.UserRole + 2
 DISPLAY = Qt.ItemDataRole.DisplayRole
 DECORATION = Qt.ItemDataRole.DecorationRole
 TOOLTIP = Qt.ItemDataRole.ToolTipRole
+FONT = Qt.ItemDataRole.FontRole
+FOREGROUND = Qt.ItemDataRole.ForegroundRole
+LOADING_TEXT = "Loading…"
+FAILED_TEXT = "Could not load (F5 to retry):"
+ERROR_COLOUR = "#d9363e"
 
 Packed = tuple[Any, ...]
 (ID, EXPERIMENT, NUMBER, DISPLAY_NAME, STATUS, CREATED, STARTED, ENDED) = range(8)
@@ -94,6 +100,38 @@ def run_cell(run: Packed, column: int, role: int) -> Any:
         if role == TOOLTIP:
             reason = f"\n{run[REASON]}" if run[REASON] else ""
             return f"{run[DISPLAY_NAME]}\n{run[ID]}\n{run[STATUS]}{reason}"
+    return None
+
+
+def experiment_cell(info: ExperimentInfo, name: str, column: int, role: int, bold: QFont) -> Any:
+    """What a cell of an experiment's row shows for ``role``."""
+    if role == DISPLAY:
+        if column == 0:
+            return name
+        if column == 1:
+            return f"{info.run_count:,} run" + ("" if info.run_count == 1 else "s")
+        return None
+    if role == EXPERIMENT_ROLE:
+        return name
+    if role == FONT and column == 0:
+        return bold
+    if role == TOOLTIP and column == 0 and info.last_run_at:
+        return f"{name}: {info.run_count:,} runs, the last at {when(info.last_run_at)}"
+    return None
+
+
+def placeholder_cell(error: str | None, column: int, role: int, italic: QFont) -> Any:
+    """The "Loading…" row (or, if loading failed, the error and how to retry)."""
+    if column != 0:
+        return None
+    if role == DISPLAY:
+        return LOADING_TEXT if error is None else f"{FAILED_TEXT} {error.splitlines()[0]}"
+    if role == TOOLTIP and error is not None:
+        return f"{error}\n\nRefresh (F5) to try again."
+    if role == FONT:
+        return italic
+    if role == FOREGROUND:
+        return QColor(ERROR_COLOUR) if error else QGuiApplication.palette().color(QPalette.ColorRole.PlaceholderText)
     return None
 
 
