@@ -23,11 +23,11 @@ from bench_common import Row, StallMeter, print_table
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
-from studio.local.backend import LocalBackend
 from studio.sdk import Experiment, Workspace
-from studio.ui.compare_view import CompareView
-from studio.ui.main_window import WARM_UP_MODULE
-from studio.ui.tasks import TaskRunner
+from studio.ui.background.tasks import TaskRunner
+from studio.ui.compare.compare_view import CompareView
+from studio.ui.shell.main_window import WARM_UP_MODULE
+from studio.workspaces.local.backend import LocalBackend
 
 
 def build(path: Path, runs: int, points: int) -> list[str]:

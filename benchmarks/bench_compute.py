@@ -17,9 +17,9 @@ from pathlib import Path
 
 from bench_common import Row, print_table
 
-from studio.local.compute import control
-from studio.local.compute.submit import submit
-from studio.local.workspace import LocalWorkspace
+from studio.workspaces.local.compute import control
+from studio.workspaces.local.compute.submit import submit
+from studio.workspaces.local.workspace import LocalWorkspace
 
 FIRST_LINE = "import time, pathlib, sys\npathlib.Path(sys.argv[1]).write_text(repr(time.time()))\n"
 

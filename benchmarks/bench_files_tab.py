@@ -31,11 +31,11 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from PySide6.QtWidgets import QAbstractItemView, QApplication
 
-from studio.local.backend import LocalBackend
 from studio.sdk import Experiment, Workspace
-from studio.ui.run_tabs.files_tab import OutputsTab
-from studio.ui.task_status import TaskStatus
-from studio.ui.tasks import TaskRunner
+from studio.ui.background.task_status import TaskStatus
+from studio.ui.background.tasks import TaskRunner
+from studio.ui.runs.tabs.files_tab import OutputsTab
+from studio.workspaces.local.backend import LocalBackend
 
 FIRST_SCREEN_MS = 200.0
 DOWNLOAD_TIME_VS_CP = 1 / 0.70  # throughput >= 70 % of cp -r

@@ -3,7 +3,7 @@
     python benchmarks/bench_gui.py [--workspace PATH] [--starts 5] [--regenerate]
 
 Cold start: ``python -m studio --workspace WS`` in a fresh process, with a probe installed from
-outside (``-c`` code that wraps ``studio.ui.app.MainWindow``) that notes when the window is shown,
+outside (``-c`` code that wraps ``studio.ui.shell.app.MainWindow``) that notes when the window is shown,
 painted and has listed the experiments, closes it and prints the times. Stalls: the window in this
 process on a 5 ms timer, driven through open, expand, scroll to the last of 100,000 runs, idle,
 filter, clear, compute start/stop; the longest gap between ticks minus 5 ms is the longest stall.
@@ -32,7 +32,7 @@ MARKS = ("start", "imported", "shown", "painted", "listed")
 PROBE = """
 import sys, time
 marks = {"start": time.time()}
-import json, studio.cli, studio.local.opener, studio.ui.app as app
+import json, studio.cli, studio.workspaces.local.opener, studio.ui.shell.app as app
 from PySide6.QtCore import QEvent, QObject, QTimer
 marks["imported"] = time.time()
 
@@ -96,7 +96,7 @@ def cold_start(workspace: Path, starts: int) -> list[Row]:
     ]
     labels = {
         "start": "python running (interpreter + site)",
-        "imported": "studio.cli + studio.ui.app imported",
+        "imported": "studio.cli + studio.ui.shell.app imported",
         "shown": "window shown",
         "painted": "first paint done",
         "listed": "experiments listed",
@@ -112,11 +112,11 @@ def stalls(workspace: Path) -> list[Row]:
 
     from studio.core.compute import ComputeState
     from studio.core.types import RunQuery
-    from studio.local.backend import LocalBackend
-    from studio.local.opener import LocalWorkspaceOpener
-    from studio.ui.app import create_app
-    from studio.ui.main_window import MainWindow
-    from studio.ui.settings import WindowSettings
+    from studio.ui.shell.app import create_app
+    from studio.ui.shell.main_window import MainWindow
+    from studio.ui.shell.settings import WindowSettings
+    from studio.workspaces.local.backend import LocalBackend
+    from studio.workspaces.local.opener import LocalWorkspaceOpener
 
     backend = LocalBackend(workspace)
     total, hits = backend.count_runs(EXPERIMENT), backend.count_runs(EXPERIMENT, RunQuery(text=RARE_TEXT))

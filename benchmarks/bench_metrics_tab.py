@@ -32,13 +32,13 @@ import shiboken6
 from bench_common import Row, StallMeter, print_table
 from PySide6.QtWidgets import QApplication
 
-from studio.local.backend import LocalBackend
 from studio.sdk import Experiment, Workspace
+from studio.ui.background.tasks import TaskRunner
 from studio.ui.charts.axes import XMode
 from studio.ui.charts.chart_lines import Points, prepare
 from studio.ui.charts.metric_chart import MetricChart
-from studio.ui.run_tabs.metrics_tab import MetricsTab
-from studio.ui.tasks import TaskRunner
+from studio.ui.runs.tabs.metrics_tab import MetricsTab
+from studio.workspaces.local.backend import LocalBackend
 
 METRICS, POINTS, MILLION = 20, 100_000, 1_000_000
 TAB_SIZE = (1400, 900)

@@ -19,9 +19,9 @@ from bench_common import Row, median_ms, print_table, timed
 from generate_workspace import BIG_SERIES, BIG_SERIES_POINTS, EXPERIMENT, RARE_TEXT, generate
 
 from studio.core.types import RunQuery, RunStatus
-from studio.local.backend import LocalBackend
-from studio.local.workspace import DB_NAME
 from studio.sdk import Experiment, Run, Workspace
+from studio.workspaces.local.backend import LocalBackend
+from studio.workspaces.local.workspace import DB_NAME
 
 DEFAULT_WORKSPACE = Path(__file__).resolve().parent / ".data" / "big"
 SERIES_MS, GET_METRICS_MS, PAGE_MS, FILTER_MS = 50.0, 300.0, 20.0, 200.0

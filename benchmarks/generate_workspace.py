@@ -2,8 +2,8 @@
 
 Rows go straight into the workspace database in one big transaction (``executemany``),
 not through 100,000 SDK calls; numeric series are packed with
-``studio.local.series_store.append_points`` and their ``metrics`` rows are written with
-``studio.local.metrics_store`` exactly as ``MetricWriter._write`` does, so the storage
+``studio.workspaces.local.series_store.append_points`` and their ``metrics`` rows are written with
+``studio.workspaces.local.metrics_store`` exactly as ``MetricWriter._write`` does, so the storage
 format is the real one. Everything is seeded: the same arguments give the same runs,
 metrics and files (only the creation times that the schema migration records differ).
 
@@ -27,8 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from studio.core.types import MetricKind
-from studio.local import database, metrics_store, series_store
-from studio.local.workspace import DB_NAME, LocalWorkspace
+from studio.workspaces.local import database, metrics_store, series_store
+from studio.workspaces.local.workspace import DB_NAME, LocalWorkspace
 
 EXPERIMENT = "big"
 BIG_SERIES = "loss"

@@ -49,7 +49,7 @@ def overview(page: Any) -> Any:
 
 def stage(window: Any, ids: dict[str, str], tabs: list[str]) -> None:
     """Open ``tabs`` (the last one current), expand the sweeps and wait until everything shows."""
-    from studio.ui.run_overview import RunOverview
+    from studio.ui.runs.run_overview import RunOverview
 
     tree, model = window.experiment_pane.view, window.experiment_pane.model
     wait("the experiments", lambda: model.rowCount() >= 4)
@@ -142,10 +142,10 @@ def shoot(widget: Any, name: str, size: tuple[int, int] | None = SIZE) -> None:
 
 def new_window(theme: str, ini: Path) -> Any:
     """The real main window, themed, shown offscreen at 1280x800."""
-    from studio.local.opener import LocalWorkspaceOpener
-    from studio.ui.app import create_app
-    from studio.ui.main_window import MainWindow
-    from studio.ui.settings import WindowSettings
+    from studio.workspaces.local.opener import LocalWorkspaceOpener
+    from studio.ui.shell.app import create_app
+    from studio.ui.shell.main_window import MainWindow
+    from studio.ui.shell.settings import WindowSettings
 
     os.environ["STUDIO_THEME"] = theme
     create_app(["studio"])  # (re)applies the theme: windows made after it use its palette
@@ -169,8 +169,8 @@ def main() -> None:
     from screenshot_demo import JOB_SCRIPT, log_demo, start_jobs
 
     from studio.core.status import RunStatus
-    from studio.local.compute import control, store
-    from studio.local.workspace import LocalWorkspace
+    from studio.workspaces.local.compute import control, store
+    from studio.workspaces.local.workspace import LocalWorkspace
 
     with tempfile.TemporaryDirectory(prefix="studio-shots-") as tmp:
         os.environ["XDG_DATA_HOME"] = str(Path(tmp, "data"))  # the "Default" workspace: not the user's

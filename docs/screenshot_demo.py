@@ -43,7 +43,7 @@ def loss_curve(rng: random.Random, n: int) -> list[tuple[int, float]]:
 
 def log_demo(root: Path) -> tuple[list[Any], dict[str, str]]:
     """Three experiments of realistic runs; returns (runs left Running, ids by display name)."""
-    from studio.local.workspace import LocalWorkspace
+    from studio.workspaces.local.workspace import LocalWorkspace
     from studio.sdk import Experiment, Workspace
 
     ws, rng, now = Workspace(root), random.Random(7), time.time()
@@ -104,8 +104,8 @@ def log_demo(root: Path) -> tuple[list[Any], dict[str, str]]:
 
 def start_jobs(root: Path, source: Path) -> None:
     """A job running on `local`, one waiting on the stopped `ci-gpu`, and an idle `gpu-box-1`."""
-    from studio.local.compute import control
-    from studio.local.workspace import LocalWorkspace
+    from studio.workspaces.local.compute import control
+    from studio.workspaces.local.workspace import LocalWorkspace
     from studio.sdk import Experiment, ScriptRunConfig, Workspace
 
     ws = Workspace(root)

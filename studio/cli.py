@@ -58,22 +58,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _gui(args: argparse.Namespace) -> int:
     """The desktop window (Qt is imported only here)."""
-    from studio.local.opener import LocalWorkspaceOpener
-    from studio.local.paths import resolve_workspace_path
+    from studio.workspaces.local.opener import LocalWorkspaceOpener
+    from studio.workspaces.local.paths import resolve_workspace_path
 
     location = str(resolve_workspace_path(args.workspace).expanduser().absolute())
     if args.open_run:
         from studio.core.validation import check_run_id
 
         check_run_id(args.open_run)
-    from studio.ui.app import run_gui
+    from studio.ui.shell.app import run_gui
 
     return run_gui(LocalWorkspaceOpener(), location, args.open_run)
 
 
 def _workspace_info(args: argparse.Namespace) -> int:
-    from studio.local.backend import LocalBackend
-    from studio.local.paths import resolve_workspace_path
+    from studio.workspaces.local.backend import LocalBackend
+    from studio.workspaces.local.paths import resolve_workspace_path
 
     backend = LocalBackend(resolve_workspace_path(args.workspace))
     try:

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.compute import ComputeState
-from studio.local.compute import control
-from studio.local.compute import store as compute_store
-from studio.local.workspace import LocalWorkspace
+from studio.workspaces.local.compute import control
+from studio.workspaces.local.compute import instances_store as compute_store
+from studio.workspaces.local.workspace import LocalWorkspace
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:

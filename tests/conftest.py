@@ -16,7 +16,7 @@ def _no_start_up_freeze(monkeypatch: pytest.MonkeyPatch) -> None:
     """The window freezes what is alive after start-up out of the garbage collector, once per
     process; in the test process that would keep whatever test was running alive for good.
     tests/test_import_contracts.py checks the freeze in a process of its own."""
-    import studio.ui.gc_policy as gc_policy
+    import studio.ui.background.gc_policy as gc_policy
 
     monkeypatch.setattr(gc_policy, "_frozen", True)
 

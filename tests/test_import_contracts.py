@@ -21,7 +21,7 @@ def test_import_linter_contracts_are_kept() -> None:
 
 def test_sdk_and_cli_load_neither_qt_nor_azure() -> None:
     code = (
-        "import sys, studio.sdk, studio.cli, studio.local.backend\n"
+        "import sys, studio.sdk, studio.cli, studio.workspaces.local.backend\n"
         "bad = sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'pyqtgraph', 'azure'))\n"
         "print(bad)\n"
     )
@@ -53,10 +53,10 @@ class Spy:
         return None
 
 sys.meta_path.insert(0, Spy())
-from studio.local.opener import LocalWorkspaceOpener
-from studio.ui.app import create_app
-from studio.ui.main_window import MainWindow
-from studio.ui.settings import WindowSettings
+from studio.workspaces.local.opener import LocalWorkspaceOpener
+from studio.ui.shell.app import create_app
+from studio.ui.shell.main_window import MainWindow
+from studio.ui.shell.settings import WindowSettings
 app = create_app([sys.argv[0]])
 window = MainWindow(LocalWorkspaceOpener(), WindowSettings(tempfile.mkdtemp() + "/s.ini"))
 window.show()
@@ -88,7 +88,7 @@ def test_nothing_is_frozen_while_a_tab_is_open() -> None:
     """What is frozen is never collected: a run tab open at that moment would leak once closed."""
     import gc
 
-    import studio.ui.gc_policy as gc_policy
+    import studio.ui.background.gc_policy as gc_policy
 
     before = gc.get_freeze_count()
     gc_policy._frozen = False

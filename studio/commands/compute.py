@@ -31,15 +31,15 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute a compute subcommand."""
-    from studio.local.compute import control
-    from studio.local.compute import store as compute_store
-    from studio.local.paths import resolve_workspace_path
-    from studio.local.workspace import LocalWorkspace
+    from studio.workspaces.local.compute import control
+    from studio.workspaces.local.compute import instances_store as compute_store
+    from studio.workspaces.local.paths import resolve_workspace_path
+    from studio.workspaces.local.workspace import LocalWorkspace
 
     ws = LocalWorkspace(resolve_workspace_path(args.workspace))
     try:
         if args.action == "list":
-            from studio.local.compute.liveness import reap_instances
+            from studio.workspaces.local.compute.liveness import reap_instances
 
             reap_instances(ws)
             rows = [_row(c) for c in compute_store.list_instances(ws.connection())]

@@ -43,8 +43,8 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute a job subcommand."""
-    from studio.local.backend import LocalBackend
-    from studio.local.paths import resolve_workspace_path
+    from studio.workspaces.local.backend import LocalBackend
+    from studio.workspaces.local.paths import resolve_workspace_path
 
     backend = LocalBackend(resolve_workspace_path(args.workspace))
     try:
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _submit(backend: Any, args: argparse.Namespace) -> int:
-    from studio.local.compute.submit import submit
+    from studio.workspaces.local.compute.submit import submit
 
     script_args = list(args.script_args)
     if script_args and script_args[0] == "--":

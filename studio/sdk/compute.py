@@ -7,8 +7,8 @@ from typing import TYPE_CHECKING, Any
 
 from studio.core.compute import ComputeInfo
 from studio.core.errors import NotFoundError
-from studio.local.compute import control
-from studio.local.compute import store as compute_store
+from studio.workspaces.local.compute import control
+from studio.workspaces.local.compute import instances_store as compute_store
 
 if TYPE_CHECKING:
     from studio.sdk.workspace import Workspace

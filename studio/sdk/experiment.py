@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 from studio.core.types import RunQuery
 from studio.core.validation import check_experiment_name
-from studio.local import runs_store
+from studio.workspaces.local import runs_store
 
 if TYPE_CHECKING:
     from studio.sdk.run import Run
@@ -47,9 +47,9 @@ class Experiment:
 
     def submit(self, config: ScriptRunConfig, tags: dict[str, str] | None = None, **_ignored: Any) -> Run:
         """Queue a script job on its compute target and return its Run at once."""
-        from studio.local.compute.submit import submit
         from studio.sdk.run import Run
         from studio.sdk.script_run_config import ScriptRunConfig
+        from studio.workspaces.local.compute.submit import submit
 
         if not isinstance(config, ScriptRunConfig):
             raise TypeError(f"submit needs a ScriptRunConfig, not {type(config).__name__}")

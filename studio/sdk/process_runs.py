@@ -11,7 +11,7 @@ import weakref
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from studio.local import metric_writer
+from studio.workspaces.local import metric_writer
 
 if TYPE_CHECKING:
     from studio.sdk.run import Run

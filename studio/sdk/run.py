@@ -12,12 +12,12 @@ from urllib.parse import quote
 from studio.core.errors import StudioError
 from studio.core.status import RunStatus
 from studio.core.validation import check_metric_name, check_run_id
-from studio.local import liveness, runs_store
-from studio.local.metric_writer import SeriesBuffer
 from studio.sdk import process_runs
 from studio.sdk.offline import OfflineRun
 from studio.sdk.run_files import RunFilesMixin
 from studio.sdk.run_logging import RunLoggingMixin
+from studio.workspaces.local import liveness, runs_store
+from studio.workspaces.local.metric_writer import SeriesBuffer
 
 if TYPE_CHECKING:
     from studio.sdk.experiment import Experiment

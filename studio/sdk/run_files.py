@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from studio.core.validation import relative_file_name
-from studio.local import files_store
+from studio.workspaces.local import files_store
 
 if TYPE_CHECKING:
     from studio.sdk.workspace import Workspace

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 from studio.core.types import MetricKind
 from studio.core.validation import check_metric_name, plain_value, scalar_value
-from studio.local import files_store
-from studio.local.metric_writer import MetricWriter, SeriesBuffer
-from studio.local.metrics_store import widest
 from studio.sdk.metrics_view import metric_value
+from studio.workspaces.local import files_store
+from studio.workspaces.local.metric_writer import MetricWriter, SeriesBuffer
+from studio.workspaces.local.metrics_store import widest
 
 if TYPE_CHECKING:
     from studio.sdk.workspace import Workspace
@@ -165,7 +165,7 @@ class RunLoggingMixin:
         self._writer.flush()
         backend = self._ws._backend
         if recursive:
-            from studio.local import runs_store
+            from studio.workspaces.local import runs_store
 
             ids = [self.id, *runs_store.descendants(self._ws._local.connection(), self.id)]
             return {run_id: _metrics_of(backend, run_id, name) for run_id in ids}

@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from studio.core.errors import StudioError, WorkspaceError
-from studio.local.backend import LocalBackend
-from studio.local.metric_writer import MetricWriter, writer_for
-from studio.local.paths import resolve_workspace_path
-from studio.local.workspace import LocalWorkspace
+from studio.workspaces.local.backend import LocalBackend
+from studio.workspaces.local.metric_writer import MetricWriter, writer_for
+from studio.workspaces.local.paths import resolve_workspace_path
+from studio.workspaces.local.workspace import LocalWorkspace
 
 if TYPE_CHECKING:
     from studio.sdk.compute import ComputeInstance

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QLabel, QWidget
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import FileInfo
-from studio.ui.tasks import TaskRunner
+from studio.ui.background.tasks import TaskRunner
 
 
 def human_size(size: float) -> str:

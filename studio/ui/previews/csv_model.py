@@ -21,8 +21,8 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from studio.core.backend import WorkspaceBackend
 from studio.core.errors import CancelledError
 from studio.core.types import FileInfo
+from studio.ui.background.tasks import Task, TaskRunner, TaskState
 from studio.ui.previews.csv_index import MAX_RECORD_BYTES, Block, CsvIndexer, IndexBatch, parse_block
-from studio.ui.tasks import Task, TaskRunner, TaskState
 
 LOADING = "…"
 """What a cell shows until its block is read."""

@@ -6,9 +6,9 @@ from PySide6.QtWidgets import QHeaderView, QTableView, QVBoxLayout, QWidget
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import FileInfo
+from studio.ui.background.tasks import TaskRunner
 from studio.ui.previews.base import FilePreview, human_size, note_label
 from studio.ui.previews.csv_model import CsvModel
-from studio.ui.tasks import TaskRunner
 
 
 class CsvPreview(FilePreview):

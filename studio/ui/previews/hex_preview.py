@@ -6,9 +6,9 @@ from PySide6.QtWidgets import QPlainTextEdit, QVBoxLayout, QWidget
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import FileInfo
+from studio.ui.background.tasks import TaskRunner
 from studio.ui.previews.base import FilePreview, fixed_font, human_size, note_label
 from studio.ui.previews.chooser import HEAD_BYTES
-from studio.ui.tasks import TaskRunner
 
 
 def hex_dump(data: bytes, offset: int = 0) -> str:

@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import FileInfo
+from studio.ui.background.tasks import TaskRunner
 from studio.ui.previews.base import FilePreview, human_size
 from studio.ui.previews.chooser import HEAD_BYTES, Choice, PreviewKind, choose
 from studio.ui.previews.csv_preview import CsvPreview
@@ -15,7 +16,6 @@ from studio.ui.previews.image_preview import HAS_SVG, IMAGE_MAX_BYTES, ImagePrev
 from studio.ui.previews.json_preview import JsonPreview
 from studio.ui.previews.rich_preview import RICH_MAX_BYTES, RichPreview
 from studio.ui.previews.text_preview import TextPreview
-from studio.ui.tasks import TaskRunner
 
 
 class PreviewHost(QWidget):

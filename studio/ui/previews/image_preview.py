@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QScrollArea, QToolButton, QVB
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import FileInfo
+from studio.ui.background.tasks import TaskRunner
 from studio.ui.previews.base import FilePreview, human_size, note_label
-from studio.ui.tasks import TaskRunner
 
 IMAGE_MAX_BYTES = 100 * 1024 * 1024
 SVG_MAX_PIXELS = 2048

@@ -10,9 +10,9 @@ from PySide6.QtWidgets import QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import FileInfo
+from studio.ui.background.tasks import TaskRunner
 from studio.ui.previews.base import FilePreview, human_size, note_label
 from studio.ui.previews.text_preview import TextPreview
-from studio.ui.tasks import TaskRunner
 
 JSON_MAX_BYTES = 50 * 1024 * 1024
 CHILDREN_SHOWN = 1000

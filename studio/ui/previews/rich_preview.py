@@ -15,8 +15,8 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPlainTextEdit, QStackedWi
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import FileInfo
+from studio.ui.background.tasks import TaskRunner
 from studio.ui.previews.base import FilePreview, fixed_font, human_size, note_label
-from studio.ui.tasks import TaskRunner
 
 RICH_MAX_BYTES = 5 * 1024 * 1024
 """Larger Markdown/HTML files are shown as text."""

@@ -16,11 +16,11 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPlainTextEdit, QScrollBar
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import FileInfo
+from studio.ui.background.tasks import TaskRunner
 from studio.ui.previews.base import FilePreview, fixed_font, human_size, is_dark, note_label
 from studio.ui.previews.highlighter import SyntaxHighlighter
-from studio.ui.previews.text_window import WINDOW_BYTES, TextWindow, decode_lines, line_starts, make_window
-from studio.ui.previews.text_window import window_bounds as _bounds
-from studio.ui.tasks import TaskRunner
+from studio.ui.previews.text_paging import WINDOW_BYTES, TextWindow, decode_lines, line_starts, make_window
+from studio.ui.previews.text_paging import window_bounds as _bounds
 
 EDGE_LINES = 10
 """Load the next window when the view comes this close to the edge of the current one."""

@@ -1,0 +1,1 @@
+"""Comparing runs: charts with a line per run and the difference table."""

@@ -1,0 +1,1 @@
+"""The Compute pane: compute instances, their states and actions."""

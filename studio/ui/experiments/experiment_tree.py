@@ -1,0 +1,265 @@
+"""The experiment pane: a filter box over the lazy experiment/run tree, with an empty state."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QDockWidget,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QPushButton,
+    QStackedWidget,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.backend import WorkspaceBackend
+from studio.core.types import RunInfo
+from studio.ui.background.tasks import TaskRunner
+from studio.ui.experiments.experiment_model import ExperimentTreeModel
+from studio.ui.experiments.run_query import parse_filter
+
+FILTER_DELAY_MS = 300
+
+
+class ExperimentTreePane(QDockWidget):
+    """Experiments and their runs; double-click opens a run."""
+
+    sig_open_run = Signal(str)
+    """The user asked to open this run id."""
+    sig_cancel_runs = Signal(list)
+    """The user asked to cancel these run ids."""
+    sig_download_outputs = Signal(str)
+    """The user asked to download the outputs of this run id."""
+    sig_compare_runs = Signal(list)
+    """The user asked to compare these run ids."""
+    sig_run_sample = Signal()
+    """The user asked to run the sample experiment."""
+    sig_selection_changed = Signal(list)
+    """The selected run ids changed."""
+
+    def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__("Experiments", parent)
+        self.setObjectName("experimentTree")
+        self.model = ExperimentTreeModel(runner, self)
+        body = QWidget(self)
+        layout = QVBoxLayout(body)
+        layout.setContentsMargins(4, 4, 4, 4)
+        self.filter_box = QLineEdit(body)
+        self.filter_box.setObjectName("runFilter")
+        self.filter_box.setPlaceholderText("Filter runs: name or id, status:Failed, tag:lr=0.01")
+        self.filter_box.setClearButtonEnabled(True)
+        self.filter_error = QLabel(body)
+        self.filter_error.setObjectName("runFilterError")
+        self.filter_error.setStyleSheet("color: #d9363e")
+        self.filter_error.hide()
+        self.stack = QStackedWidget(body)
+        self.view = self._make_view()
+        self.stack.addWidget(self.view)
+        self.stack.addWidget(self._make_empty_state())
+        layout.addWidget(self.filter_box)
+        layout.addWidget(self.filter_error)
+        layout.addWidget(self.stack)
+        self.setWidget(body)
+        self._filter_timer = QTimer(self)
+        self._filter_timer.setSingleShot(True)
+        self._filter_timer.setInterval(FILTER_DELAY_MS)
+        self._filter_timer.timeout.connect(self._apply_filter)
+        self.filter_box.textChanged.connect(lambda _text: self._filter_timer.start())
+        self.model.sig_loaded.connect(self._update_empty_state)
+        self.model.sig_page_loaded.connect(lambda _e: self._fetch_if_near_end())
+        self.view.verticalScrollBar().valueChanged.connect(lambda _v: self._fetch_if_near_end())
+        self.view.verticalScrollBar().rangeChanged.connect(lambda _a, _b: self._fetch_if_near_end())
+        self.view.expanded.connect(lambda _i: self._fetch_if_near_end())
+        self.model.rowsAboutToBeInserted.connect(self._remember_scroll)
+        self.model.rowsInserted.connect(self._keep_scroll)
+        self._scroll_anchor: tuple[int, QModelIndex] | None = None
+
+    def _make_view(self) -> QTreeView:
+        view = QTreeView(self)
+        view.setObjectName("runTree")
+        view.setModel(self.model)
+        view.setUniformRowHeights(True)  # row heights come from the first row, not from 100,000
+        # Run rows are empty items, which Qt makes editable by default.
+        view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        view.setAlternatingRowColors(True)
+        header = view.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setMinimumSectionSize(50)
+        view.setColumnWidth(1, 90)
+        view.setColumnWidth(2, 100)
+        view.setColumnWidth(3, 64)
+        view.setColumnWidth(4, 220)
+        view.setColumnHidden(4, True)  # Run ID: shown on demand (right-click the header)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._header_menu)
+        view.doubleClicked.connect(self._open_index)
+        view.customContextMenuRequested.connect(self._context_menu)
+        view.selectionModel().selectionChanged.connect(
+            lambda *_: self.sig_selection_changed.emit(self.selected_run_ids())
+        )
+        open_action = QAction("Open", view)
+        open_action.setShortcut(QKeySequence(Qt.Key.Key_Return))
+        open_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        open_action.triggered.connect(self._open_selected)
+        view.addAction(open_action)
+        return view
+
+    def _make_empty_state(self) -> QWidget:
+        page = QWidget(self)
+        page.setObjectName("emptyWorkspace")
+        layout = QVBoxLayout(page)
+        layout.addStretch(1)
+        text = QLabel(
+            "<b>No runs yet.</b><br>Log runs from Python with <code>studio.sdk</code>,<br>"
+            "or see a complete run in a few seconds:",
+            page,
+        )
+        text.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        text.setWordWrap(True)
+        button = QPushButton("Run sample experiment", page)
+        button.setObjectName("sampleExperimentButton")
+        button.clicked.connect(self.sig_run_sample.emit)
+        layout.addWidget(text)
+        layout.addWidget(button, 0, Qt.AlignmentFlag.AlignHCenter)
+        layout.addStretch(2)
+        self.sample_button = button
+        return page
+
+    # -- public --------------------------------------------------------------------------------
+
+    def set_backend(self, backend: WorkspaceBackend | None) -> None:
+        """Show another workspace."""
+        self.model.set_backend(backend)
+        self.stack.setCurrentIndex(0)
+
+    def focus_filter(self) -> None:
+        """Ctrl+F: put the cursor in the filter box."""
+        self.show()
+        self.raise_()
+        self.filter_box.setFocus()
+        self.filter_box.selectAll()
+
+    def selected_run_ids(self) -> list[str]:
+        """The run ids of the selected rows, in view order."""
+        ids = []
+        for index in self.view.selectionModel().selectedRows(0):
+            run = self.model.run_info(index)
+            if run is not None:
+                ids.append(run.id)
+        return ids
+
+    def selected_runs(self) -> list[RunInfo]:
+        """The selected runs."""
+        runs = [self.model.run_info(i) for i in self.view.selectionModel().selectedRows(0)]
+        return [r for r in runs if r is not None]
+
+    def select_run(self, run_id: str) -> bool:
+        """Select and show a run if it is loaded; returns whether it was."""
+        index = self.model.index_of_run(run_id)
+        if not index.isValid():
+            return False
+        self.view.setCurrentIndex(index)
+        self.view.scrollTo(index)
+        return True
+
+    # -- internals -----------------------------------------------------------------------------
+
+    def _apply_filter(self) -> None:
+        try:
+            query = parse_filter(self.filter_box.text())
+        except ValueError as exc:
+            self.filter_error.setText(str(exc))
+            self.filter_error.show()
+            return
+        self.filter_error.hide()
+        self.model.set_query(query)  # experiment rows stay, and so does whether they are expanded
+
+    def _update_empty_state(self) -> None:
+        empty = self.model.is_empty_workspace() and not self.filter_box.text()
+        self.stack.setCurrentIndex(1 if empty else 0)
+        self.filter_box.setVisible(not empty)
+
+    def _header_menu(self, pos: QPoint) -> None:
+        menu = QMenu(self.view)
+        model = self.model
+        for column in range(1, model.columnCount()):
+            title = model.headerData(column, Qt.Orientation.Horizontal)
+            act = menu.addAction(str(title))
+            act.setCheckable(True)
+            act.setChecked(not self.view.isColumnHidden(column))
+            act.toggled.connect(lambda on, c=column: self.view.setColumnHidden(c, not on))
+        menu.popup(self.view.header().mapToGlobal(pos))
+
+    def _open_selected(self) -> None:
+        for run_id in self.selected_run_ids():
+            self.sig_open_run.emit(run_id)
+
+    def _open_index(self, index: QModelIndex) -> None:
+        run = self.model.run_info(index)
+        if run is not None:
+            self.sig_open_run.emit(run.id)
+
+    def _context_menu(self, pos: QPoint) -> None:
+        runs = self.selected_runs()
+        if not runs:
+            return
+        menu = QMenu(self.view)
+        menu.setObjectName("runContextMenu")
+        menu.addAction("Open", self._open_selected)
+        cancel = menu.addAction(
+            "Cancel run", lambda: self.sig_cancel_runs.emit([r.id for r in runs if r.status.is_active])
+        )
+        cancel.setEnabled(any(r.status.is_active for r in runs))
+        download = menu.addAction("Download outputs…", lambda: self.sig_download_outputs.emit(runs[0].id))
+        download.setEnabled(len(runs) == 1)
+        compare = menu.addAction("Compare", lambda: self.sig_compare_runs.emit([r.id for r in runs]))
+        compare.setEnabled(len(runs) >= 2)
+        menu.addSeparator()
+        menu.addAction("Copy run ID", lambda: QGuiApplication.clipboard().setText("\n".join(r.id for r in runs)))
+        menu.popup(self.view.viewport().mapToGlobal(pos))
+
+    def _fetch_if_near_end(self) -> None:
+        """Load the next page of an expanded experiment once its last loaded run is near the viewport."""
+        model, view = self.model, self.view
+        if model.inserting_page:
+            return  # asked again once the page is in (sig_page_loaded)
+        reach = view.viewport().height() * 2
+        for row in range(model.rowCount()):
+            experiment = model.index(row, 0)
+            if not view.isExpanded(experiment) or not model.has_more(experiment):
+                continue
+            last = model.index(model.rowCount(experiment) - 1, 0, experiment)
+            rect = view.visualRect(last)
+            if last.isValid() and rect.isValid() and rect.top() < reach:
+                model.fetch_next_page(experiment)
+
+    def _remember_scroll(self, parent: QModelIndex, first: int, _last: int) -> None:
+        # Rows inserted above what the user looks at must not push it down the list.
+        self._scroll_anchor = None
+        if first != 0 or self.model.inserting_page:
+            return  # only rows inserted above can push the view down
+        top = self.view.indexAt(self.view.viewport().rect().topLeft())
+        if top.isValid() and parent.isValid() and first == 0 and top.parent() == parent and top.row() >= first:
+            self._scroll_anchor = (self.view.verticalScrollBar().value(), parent)
+
+    def _keep_scroll(self, parent: QModelIndex, first: int, last: int) -> None:
+        if self._scroll_anchor is not None and self._scroll_anchor[1] == parent:
+            bar = self.view.verticalScrollBar()
+            rows = last - first + 1
+            step = (
+                1
+                if self.view.verticalScrollMode() == QAbstractItemView.ScrollMode.ScrollPerItem
+                else self.view.sizeHintForRow(0)
+            )
+            bar.setValue(self._scroll_anchor[0] + rows * max(1, step))
+        self._scroll_anchor = None

@@ -1,0 +1,163 @@
+"""The central area: opened runs as closable tabs, with a hint when none is open."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QLabel, QStackedWidget, QTabWidget, QWidget
+
+from studio.core.backend import WorkspaceBackend
+from studio.core.types import RunInfo
+from studio.ui.background.tasks import TaskRunner
+from studio.ui.runs.run_overview import RunOverview
+from studio.ui.runs.tabs.base import RunTab
+from studio.ui.runs.tabs.registry import tab_classes
+
+
+class RunPage(QTabWidget):
+    """One opened run: Overview first, then the other tabs, each loaded when first shown."""
+
+    sig_open_run = Signal(str)
+    """A tab asked to open another run (a child run)."""
+
+    def __init__(
+        self, backend: WorkspaceBackend, runner: TaskRunner, run_id: str, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName(f"runPage:{run_id}")
+        self.run_id = run_id
+        self.setDocumentMode(True)
+        self.setTabBarAutoHide(True)
+        self.overview = RunOverview(backend, runner, run_id, self)
+        self.addTab(self.overview, "Overview")
+        self.tabs: list[RunTab] = []
+        for cls in tab_classes():
+            tab = cls(backend, runner, run_id, self)
+            tab.sig_open_run.connect(self.sig_open_run)
+            self.tabs.append(tab)
+            self.addTab(tab, cls.title)
+        self.currentChanged.connect(self._shown)
+        self.overview.sig_loaded.connect(self._run_changed)
+
+    def tab(self, title: str) -> QWidget | None:
+        """The tab with this title."""
+        for i in range(self.count()):
+            if self.tabText(i) == title:
+                return self.widget(i)
+        return None
+
+    def show_tab(self, title: str) -> None:
+        """Switch to a tab by title."""
+        page = self.tab(title)
+        if page is not None:
+            self.setCurrentWidget(page)
+
+    def reload(self) -> None:
+        """The run changed: the overview reloads, then the loaded tabs hear about it."""
+        self.overview.reload()
+
+    def _shown(self, index: int) -> None:
+        page = self.widget(index)
+        if isinstance(page, RunTab):
+            page.ensure_loaded()
+
+    def _run_changed(self, run: RunInfo) -> None:
+        for tab in self.tabs:
+            if tab.loaded:
+                tab.run_changed(run)
+
+
+class RunDetailArea(QStackedWidget):
+    """Holds one tab per opened run (objectName ``runDetail``)."""
+
+    sig_cancel_requested = Signal(str)
+    """A tab's Cancel button was pressed for this run id."""
+    sig_open_run = Signal(str)
+    """A run page asked to open another run."""
+
+    def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("runDetail")
+        self.runner = runner
+        self.backend: WorkspaceBackend | None = None
+        hint = QLabel("No run is open.\nDouble-click a run in the Experiments pane to open it here.", self)
+        hint.setObjectName("runDetailHint")
+        hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        hint.setEnabled(False)
+        self.tabs = QTabWidget(self)
+        self.tabs.setObjectName("runTabs")
+        self.tabs.setTabsClosable(True)
+        self.tabs.setDocumentMode(True)
+        self.tabs.setMovable(True)
+        self.tabs.tabCloseRequested.connect(self.close_tab)
+        self.addWidget(hint)
+        self.addWidget(self.tabs)
+
+    def set_backend(self, backend: WorkspaceBackend | None) -> None:
+        """A new workspace: close every tab."""
+        while self.tabs.count():
+            self.close_tab(0)
+        self.backend = backend
+
+    def open_run(self, run_id: str) -> RunPage | None:
+        """Show a run's tab, opening it if needed."""
+        for i in range(self.tabs.count()):
+            page = self.tabs.widget(i)
+            if isinstance(page, RunPage) and page.run_id == run_id:
+                self.tabs.setCurrentIndex(i)
+                self.setCurrentIndex(1)
+                return page
+        if self.backend is None:
+            return None
+        page = RunPage(self.backend, self.runner, run_id, self.tabs)
+        page.overview.sig_loaded.connect(lambda run, p=page: self._retitle(p, run.display_name or run.id))
+        page.overview.sig_cancel_requested.connect(self.sig_cancel_requested)
+        page.sig_open_run.connect(self.sig_open_run)
+        index = self.tabs.addTab(page, run_id)
+        self.tabs.setTabToolTip(index, run_id)
+        self.tabs.setCurrentIndex(index)
+        self.setCurrentIndex(1)
+        return page
+
+    def open_compare(self, run_ids: list[str]) -> QWidget | None:
+        """Open a compare tab for these runs."""
+        if self.backend is None or len(run_ids) < 2:
+            return None
+        from studio.ui.compare.compare_view import CompareView
+
+        view = CompareView(self.backend, self.runner, run_ids, self.tabs)
+        index = self.tabs.addTab(view, f"Compare ({len(run_ids)})")
+        self.tabs.setTabToolTip(index, "\n".join(run_ids))
+        self.tabs.setCurrentIndex(index)
+        self.setCurrentIndex(1)
+        return view
+
+    def open_run_ids(self) -> list[str]:
+        """Run ids of the open tabs, in tab order."""
+        return [w.run_id for w in (self.tabs.widget(i) for i in range(self.tabs.count())) if isinstance(w, RunPage)]
+
+    def refresh_runs(self, run_ids: set[str]) -> None:
+        """Reload the open tabs of runs that changed."""
+        for i in range(self.tabs.count()):
+            page = self.tabs.widget(i)
+            if isinstance(page, RunPage) and page.run_id in run_ids:
+                page.reload()
+
+    def close_tab(self, index: int) -> None:
+        """Close one tab (Ctrl+W closes the current one)."""
+        if index < 0:
+            return
+        page = self.tabs.widget(index)
+        self.tabs.removeTab(index)
+        if page is not None:
+            page.deleteLater()
+        if not self.tabs.count():
+            self.setCurrentIndex(0)
+
+    def close_current(self) -> None:
+        """Close the current tab."""
+        self.close_tab(self.tabs.currentIndex())
+
+    def _retitle(self, page: QWidget, title: str) -> None:
+        index = self.tabs.indexOf(page)
+        if index >= 0:
+            self.tabs.setTabText(index, title if len(title) <= 30 else title[:29] + "…")

@@ -1,0 +1,425 @@
+"""The Metrics tab: a chart per numeric metric (or several on one), string and list metrics as tables.
+
+Series are fetched in the background, a few metrics per task (those in view first), one task
+at a time; live refresh fetches only the points logged since
+(``get_series(start=next_start)``), at most one fetch in flight per metric. The task also
+prepares what the chart draws (drawable points, min/max envelopes, smoothing;
+:func:`studio.ui.charts.chart_lines.prepare`), so the GUI thread only hands the part in view
+to the plot. The grid builds a chart's plot when its panel comes near the view; display
+options reach the built charts a few per event-loop turn, nearest first.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.backend import WorkspaceBackend
+from studio.core.types import MetricInfo, MetricKind, RunInfo
+from studio.ui.background.tasks import TaskRunner
+from studio.ui.charts.axes import XMode
+from studio.ui.charts.chart_lines import Points, Prepared, Smoothed, prepare
+from studio.ui.charts.chart_options import ChartOptionsBar
+from studio.ui.charts.export import write_csv
+from studio.ui.charts.metric_chart import MetricChart
+from studio.ui.charts.metric_chooser import MetricChooser
+from studio.ui.charts.metric_grid import MetricGrid
+from studio.ui.charts.metric_panels import ChartPanel, RecordsPanel
+from studio.ui.runs.tabs.base import RunTab
+
+MAX_SHOWN_AT_FIRST = 30
+"""Numeric metrics past this many start unchecked (each one fetched costs memory and a worker's time)."""
+APPLY_BUDGET_S = 0.008
+"""Display options reach built charts (nearest first) about this long per event-loop turn (at least one)."""
+APPLY_PACE_MS = 16
+"""And the next turn's after this long (Qt paints the redrawn charts in between)."""
+MAX_FETCHES_IN_FLIGHT = 1
+"""Fetch tasks running at once. On 2 cores a second one only fights the GUI thread for the GIL and
+the CPU (a local read of 100,000 points and its envelopes take about a millisecond): measured, the
+charts in view are drawn sooner and the longest stall halves with one. (A remote workspace, whose
+calls wait on the network, may want more.)"""
+FETCH_BATCH = 5
+"""Metrics fetched one after the other by one task (the in-view ones first)."""
+_SHOWN_KINDS = (MetricKind.SCALAR, MetricKind.STRING, MetricKind.LIST)
+
+
+def fetch_series(
+    backend: WorkspaceBackend,
+    run_id: str,
+    name: str,
+    start: int,
+    base: Points | None,
+    mode: XMode,
+    weight: float,
+    smoothed: Smoothed | None,
+) -> tuple[int, Prepared]:
+    """(next start, the line's points prepared for drawing): runs on a worker thread.
+
+    ``base``: the points the chart has (None from the start); the new ones are added to them.
+    """
+    series = backend.get_series(run_id, name, start)
+    points = Points.of(series.steps, series.values, series.times)
+    if base is not None:
+        points = base.extended(points.steps, points.values, points.times)
+    return series.next_start, prepare(points, mode, weight, smoothed)
+
+
+@dataclass(frozen=True)
+class _Fetch:
+    """What to fetch for one metric (and what its chart has of it)."""
+
+    name: str
+    start: int
+    records: bool  # a string or list metric
+    base: Prepared | None = None
+    mode: XMode = XMode.STEP
+    weight: float = 0.0
+
+    def run(self, backend: WorkspaceBackend, run_id: str) -> Any:
+        """The records, or (next start, prepared points); the exception if it failed (worker thread)."""
+        try:
+            if self.records:
+                return backend.get_metric_records(run_id, self.name, self.start)
+            base = self.base
+            smoothed = None if base is None else base.smoothed
+            return fetch_series(
+                backend,
+                run_id,
+                self.name,
+                self.start,
+                None if base is None else base.points,
+                self.mode,
+                self.weight,
+                smoothed,
+            )
+        except Exception as exc:  # one metric's failure is reported; the others of the batch still arrive
+            return exc
+
+
+class MetricsTab(RunTab):
+    """Charts of the run's metrics with a chooser, x-axis mode, log y, smoothing and outlier scaling."""
+
+    title = "Metrics"
+    sig_listed = Signal(int)
+    """The metric list arrived (how many metrics the tab shows)."""
+    sig_updated = Signal(str)
+    """Points or records of this metric arrived and are shown."""
+    sig_exported = Signal(str, int)
+    """A CSV export finished: (path, points written)."""
+    sig_error = Signal(str)
+    """A fetch or export failed (the message shown)."""
+
+    def __init__(
+        self, backend: WorkspaceBackend, runner: TaskRunner, run_id: str, parent: QWidget | None = None
+    ) -> None:
+        super().__init__(backend, runner, run_id, parent)
+        self.setObjectName("metricsTab")
+        self.infos: dict[str, MetricInfo] = {}
+        self.next_start: dict[str, int] = {}
+        self._in_flight: set[str] = set()
+        self._running = 0  # fetch tasks in flight
+        self._queued: dict[str, None] = {}  # waiting for a free fetch slot, in order
+        self._again: set[str] = set()  # fetch again when the one in flight ends
+        self._listing = self._relist = False
+        self._apply_timer = QTimer(self, singleShot=True, interval=APPLY_PACE_MS)
+        self._apply_timer.timeout.connect(self._apply_some)
+        self._build()
+
+    # ----- building
+    def _build(self) -> None:
+        self.options = ChartOptionsBar(self)
+        self.options.sig_changed.connect(self._apply_all)
+        self.x_mode_combo, self.log_y_check = self.options.x_mode_combo, self.options.log_y_check
+        self.smoothing_slider, self.outliers_check = self.options.smoothing_slider, self.options.outliers_check
+        self.message = QLabel(self)
+        self.message.setObjectName("metricsMessage")
+        bar = QHBoxLayout()
+        bar.addWidget(self.options)
+        bar.addStretch(1)
+        bar.addWidget(self.message)
+        self.chooser = MetricChooser(self)
+        self.chooser.sig_visibility_changed.connect(self._visibility_changed)
+        self.chooser.sig_combine.connect(self.combine)
+        self.chooser.sig_split.connect(self.split)
+        self.grid = MetricGrid(self.chooser.is_checked, self)
+        self.grid.sig_panel_added.connect(self._panel_added)
+        self.empty = QLabel("This run has no metrics yet.", self)
+        self.empty.setObjectName("metricsEmpty")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setEnabled(False)
+        self.loading = QLabel("Loading metrics…", self)
+        self.loading.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.stack = QStackedWidget(self)
+        for page in (self.loading, self.empty, self.grid):
+            self.stack.addWidget(page)
+        splitter = QSplitter(Qt.Orientation.Horizontal, self)
+        splitter.addWidget(self.chooser)
+        splitter.addWidget(self.stack)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([200, 800])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addLayout(bar)
+        layout.addWidget(splitter, 1)
+
+    # ----- loading and live refresh
+    def load(self) -> None:
+        """List the metrics, then fetch each shown one in the background."""
+        self._list()
+
+    def run_changed(self, run: RunInfo) -> None:
+        """Re-list (new metrics, new counts) and fetch only what was logged since."""
+        self._list()
+
+    def _list(self) -> None:
+        if self._listing:
+            self._relist = True
+            return
+        self._listing = True
+        backend, run_id = self.backend, self.run_id
+        self.runner.submit(
+            lambda: backend.list_metrics(run_id), success=self._listed, failure=self._list_failed, owner=self
+        )
+
+    def _list_failed(self, exc: BaseException) -> None:
+        self._listing = False
+        self._show_error(f"Could not list metrics: {exc}")
+
+    def _listed(self, infos: list[MetricInfo]) -> None:
+        self._listing = False
+        new = [i.name for i in infos if i.kind in _SHOWN_KINDS and i.name not in self.infos]
+        if new:  # the new panels go in with one layout pass and one paint
+            self.grid.setUpdatesEnabled(False)
+        shown_numeric = sum(1 for i in self.infos.values() if i.kind is MetricKind.SCALAR)
+        to_fetch: list[str] = []
+        for info in infos:
+            if info.kind not in _SHOWN_KINDS:
+                continue
+            known = info.name in self.infos
+            self.infos[info.name] = info
+            if known:
+                if self.chooser.is_checked(info.name) and (info.count <= 0 or info.count > self._have(info.name)):
+                    to_fetch.append(info.name)
+                continue
+            # A single logged number (a learning rate, a final score) makes an empty-looking chart:
+            # it starts unticked; the chooser and the Overview still show it.
+            checked = info.kind is not MetricKind.SCALAR or (info.count != 1 and shown_numeric < MAX_SHOWN_AT_FIRST)
+            shown_numeric += info.kind is MetricKind.SCALAR and checked
+            self.chooser.add_metric(info, checked)
+            if info.kind is MetricKind.SCALAR:
+                self.grid.add_chart(info.name, hidden=not checked)
+            else:
+                records = self.grid.add_records(info.name, info.kind)
+                if records.chart is not None:
+                    self._apply(records.chart)
+            if checked:
+                to_fetch.append(info.name)
+        self.grid.relayout()
+        if new:
+            self.grid.setUpdatesEnabled(True)
+        self.stack.setCurrentWidget(self.grid if self.infos else self.empty)
+        for name in to_fetch:  # once the panels are in (a running fetch slows the GUI thread down)
+            self._fetch(name)
+        self.sig_listed.emit(len(self.infos))
+        if self._relist:
+            self._relist = False
+            self._list()
+
+    def _have(self, name: str) -> int:
+        panel = self.records.get(name)
+        return panel.count if panel is not None else self.next_start.get(name, 0)
+
+    def _fetch(self, name: str) -> None:
+        """Fetch what is new for one metric, unless a fetch for it is in flight (then fetch again after)."""
+        if name in self._in_flight:
+            self._again.add(name)
+            return
+        if name not in self._queued:
+            self._queued[name] = None
+            chart = self.chart_of(name)
+            if chart is not None and name not in chart:
+                chart.set_loading(name, True)  # its plot waits for these points (one paint, with data)
+        self._pump()
+
+    def _pump(self) -> None:
+        """Start queued fetches, FETCH_BATCH metrics per task, while fewer than MAX_FETCHES_IN_FLIGHT run.
+
+        Metrics in view go first.
+        """
+        while self._queued and self._running < MAX_FETCHES_IN_FLIGHT:
+            order = [n for n in self.grid.names_in_view() if n in self._queued] + list(self._queued)
+            batch = list(dict.fromkeys(order))[:FETCH_BATCH]
+            for name in batch:
+                del self._queued[name]
+            self._start_fetches(batch)
+
+    def _start_fetches(self, names: list[str]) -> None:
+        jobs: list[_Fetch] = []
+        for name in names:
+            self._in_flight.add(name)
+            start = self._have(name)
+            if self.infos[name].kind is not MetricKind.SCALAR:
+                jobs.append(_Fetch(name, start, records=True))
+                continue
+            chart = self.chart_of(name)
+            base = chart.prepared(name) if chart is not None and start > 0 and name in chart else None
+            mode, weight = (chart.x_mode, chart.smoothing) if chart is not None else (self.options.x_mode, 0.0)
+            jobs.append(_Fetch(name, start, False, base, mode, weight))
+        self._running += 1
+        backend, run_id = self.backend, self.run_id
+        self.runner.submit(
+            lambda: [(job, job.run(backend, run_id)) for job in jobs],
+            success=self._fetched,
+            failure=lambda exc: self._fetched([(job, exc) for job in jobs]),
+            owner=self,
+        )
+
+    def _fetched(self, results: list[tuple[_Fetch, Any]]) -> None:
+        self._running -= 1
+        for job, result in results:
+            self._in_flight.discard(job.name)
+            if isinstance(result, BaseException):
+                self._fetch_failed(job.name, result)
+            elif job.records:
+                if job.name in self.records:
+                    self.records[job.name].add_records(result)
+            else:
+                self._fetched_series(job, *result)
+            self.sig_updated.emit(job.name)
+            if job.name in self._again:
+                self._again.discard(job.name)
+                self._fetch(job.name)
+        self._pump()
+
+    def _fetched_series(self, job: _Fetch, next_start: int, prepared: Prepared) -> None:
+        name, base = job.name, None if job.base is None else job.base.points
+        chart = self.chart_of(name)
+        if chart is None:
+            return
+        if job.start == 0 or name not in chart or chart.points(name) is base:
+            chart.set_prepared(name, name, prepared)
+        else:  # the line changed meanwhile (it cannot, today): add what is new to what it has
+            new = prepared.points.tail(0 if base is None else len(base))
+            chart.append(name, new.steps, new.values, new.times)
+        self.next_start[name] = next_start
+        self.grid.schedule_build()
+
+    def _fetch_failed(self, name: str, exc: BaseException) -> None:
+        chart = self.chart_of(name)
+        if chart is not None:
+            chart.set_loading(name, False)  # the plot is built without it
+            self.grid.schedule_build()
+        self._again.discard(name)
+        self._show_error(f"Could not read metric {name!r}: {exc}")
+
+    def _show_error(self, text: str) -> None:
+        self.message.setText(text)
+        self.sig_error.emit(text)
+
+    # ----- charts
+    @property
+    def panels(self) -> list[ChartPanel]:
+        """The numeric chart panels, in grid order."""
+        return self.grid.panels
+
+    @property
+    def records(self) -> dict[str, RecordsPanel]:
+        """The string and list metric panels by name."""
+        return self.grid.records
+
+    def chart_of(self, name: str) -> MetricChart | None:
+        """The chart that shows a metric (its own, a combined one, or a list metric's)."""
+        return self.grid.chart_of(name)
+
+    def combine(self, names: list[str]) -> ChartPanel | None:
+        """Put these numeric metrics on one chart (a line each); returns the new panel."""
+        return self.grid.combine(names)
+
+    def split(self, names: list[str]) -> None:
+        """Give each of these metrics a chart of its own again."""
+        self.grid.split(names)
+
+    def _panel_added(self, panel: ChartPanel) -> None:
+        panel.sig_export_png.connect(self._ask_png)
+        panel.sig_export_csv.connect(self._ask_csv)
+        self._apply(panel.chart)
+
+    def _visibility_changed(self, name: str, shown: bool) -> None:
+        self.grid.set_shown(name, shown)
+        if shown and name in self.infos:
+            self._fetch(name)
+
+    # ----- display options
+    def _apply_all(self) -> None:
+        """Give every chart the options: at once to those without a plot (they only take note), and
+        to the built ones nearest first, one in view per event-loop turn.
+
+        A built chart redraws: its points are laid out again for another x mode or smoothed again
+        (O(points)) and it repaints; a screenful of them at once would be a stall.
+        """
+        for chart in self.grid.charts_nearest_first():
+            if not chart.built:
+                self._apply(chart)
+        self._apply_some()
+
+    def _apply_some(self) -> None:
+        """One built chart in view (its repaint is most of the cost) and those out of view for APPLY_BUDGET_S."""
+        start = time.perf_counter()
+        in_view = set(self.grid.charts_in_view())
+        repaints = False
+        for chart in self.grid.charts_nearest_first():
+            if self._applied(chart):
+                continue
+            if time.perf_counter() - start > APPLY_BUDGET_S or (repaints and chart in in_view):
+                self._apply_timer.start()  # the rest once Qt painted these
+                return
+            self._apply(chart)
+            repaints = repaints or (chart.built and chart in in_view)
+
+    def _applied(self, chart: MetricChart) -> bool:
+        if chart.log_y_only:
+            return chart.log_y == self.log_y_check.isChecked()
+        return self.options.applied(chart)
+
+    def _apply(self, chart: MetricChart) -> None:
+        if chart.log_y_only:
+            chart.set_log_y(self.log_y_check.isChecked())
+        else:
+            self.options.apply(chart)
+
+    # ----- export
+    def export_png(self, panel: ChartPanel, path: str) -> bool:
+        """Save a panel's chart as PNG."""
+        return panel.chart.export_png(path)
+
+    def export_csv(self, panel: ChartPanel, path: str) -> None:
+        """Write every point of a panel's visible lines as CSV, in the background (sig_exported when done)."""
+        data = panel.chart.export_data()
+        self.runner.submit(
+            lambda: write_csv(path, data),
+            success=lambda count: self.sig_exported.emit(path, int(count)),
+            failure=lambda exc: self._show_error(f"Could not write {path}: {exc}"),
+            owner=self,
+        )
+
+    def _ask_png(self, panel: ChartPanel) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save chart as PNG", f"{'+'.join(panel.names)}.png", "PNG (*.png)")
+        if path and not self.export_png(panel, path):
+            self._show_error(f"Could not write {path}")
+
+    def _ask_csv(self, panel: ChartPanel) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "Save points as CSV", f"{'+'.join(panel.names)}.csv", "CSV (*.csv)")
+        if path:
+            self.export_csv(panel, path)

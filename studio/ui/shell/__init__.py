@@ -1,0 +1,1 @@
+"""The window itself: the application, main window, settings, theme, resources and single-instance hand-over."""

@@ -1,0 +1,57 @@
+"""Starting the desktop studio: the QApplication, the theme, one window per workspace."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+
+from studio import __version__
+from studio.core.errors import StudioError
+from studio.core.opener import WorkspaceOpener
+from studio.ui.shell.main_window import MainWindow
+from studio.ui.shell.resources import app_icon
+from studio.ui.shell.settings import WindowSettings
+from studio.ui.shell.single_instance import InstanceServer, open_run_message, raise_message, send_to_running_instance
+from studio.ui.shell.theme import apply_theme
+
+
+def create_app(argv: list[str] | None = None) -> QApplication:
+    """The QApplication (reused if one exists), named and themed."""
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(argv if argv is not None else sys.argv[:1])
+    app.setApplicationName("Studio")
+    app.setApplicationDisplayName("Studio")
+    app.setApplicationVersion(__version__)
+    app.setOrganizationName("studio")
+    app.setDesktopFileName("studio")
+    app.setWindowIcon(app_icon())
+    apply_theme(app)
+    return app
+
+
+def run_gui(opener: WorkspaceOpener, location: str, open_run: str | None = None) -> int:
+    """Show the window on ``location`` (a second studio on it hands over and exits); returns the exit code."""
+    app = create_app()
+    server: InstanceServer | None = None
+    try:
+        server = InstanceServer(location)
+    except StudioError as exc:  # a socket folder others can read: run without the hand-over
+        print(f"studio: warning: {exc}", file=sys.stderr)
+    if server is not None and not server.listen():
+        message = open_run_message(open_run) if open_run else raise_message()
+        if send_to_running_instance(location, message):
+            return 0
+        server = None  # it did not answer in time: open a window of our own
+    window = MainWindow(opener, WindowSettings())
+    if server is not None:
+        server.sig_message.connect(window.handle_message)
+    window.show()
+    QTimer.singleShot(0, lambda: window.open_workspace(str(Path(location)), create=True, open_run=open_run))
+    code = app.exec()
+    if server is not None:
+        server.close()
+    return int(code)

@@ -1,0 +1,402 @@
+"""The main window: workspace, experiment and compute panes around the run tabs."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QPushButton, QToolBar
+
+from studio.core.backend import WorkspaceBackend
+from studio.core.opener import WorkspaceOpener
+from studio.core.types import RunInfo
+from studio.ui.background.gc_policy import freeze_start_up_objects
+from studio.ui.background.live_refresh import LiveRefresh
+from studio.ui.background.notifier import Notifier
+from studio.ui.background.task_status import TaskStatus
+from studio.ui.background.tasks import TaskRunner
+from studio.ui.compute.compute_pane import ComputePane
+from studio.ui.experiments.experiment_tree import ExperimentTreePane
+from studio.ui.runs.run_detail import RunDetailArea
+from studio.ui.shell.resources import app_icon, sample_experiment_dir
+from studio.ui.shell.settings import WindowSettings
+from studio.ui.workspaces.workspace_pane import WorkspacePane
+
+SAMPLE_EXPERIMENT = "sample-experiment"
+WARM_UP_MODULE = "studio.ui.charts.metric_chart"
+"""Imported in the background soon after start (it pulls in pyqtgraph), not when first needed."""
+WARM_UP_DELAY_MS = 1500
+
+
+class MainWindow(QMainWindow):
+    """Studio's window. It never calls a backend itself: every call goes through ``runner``."""
+
+    sig_workspace_opened = Signal(str)
+    """A workspace finished opening (its location)."""
+
+    def __init__(self, opener: WorkspaceOpener, settings: WindowSettings | None = None) -> None:
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("Studio")
+        self.setWindowIcon(app_icon())
+        self.opener = opener
+        self.settings = settings or WindowSettings()
+        self.backend: WorkspaceBackend | None = None
+        self.location = ""
+        self._pending_run: str | None = None
+        self._restore_selection: tuple[str, str] | None = None
+        self.runner = TaskRunner(self)
+        self.notifier = Notifier(self.statusBar(), self)
+        self.runner.sig_unhandled_failure.connect(lambda exc, tb, label: self.notifier.error(exc, tb, label))
+        self.run_detail = RunDetailArea(self.runner, self)
+        self.setCentralWidget(self.run_detail)
+        self.workspace_pane = WorkspacePane(self)
+        self.experiment_pane = ExperimentTreePane(self.runner, self)
+        self.compute_pane = ComputePane(self.runner, self.notifier, self)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.workspace_pane)
+        self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.experiment_pane)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.compute_pane)
+        self.splitDockWidget(self.workspace_pane, self.experiment_pane, Qt.Orientation.Vertical)
+        self.resizeDocks([self.workspace_pane, self.experiment_pane], [175, 460], Qt.Orientation.Vertical)
+        self.resizeDocks([self.experiment_pane], [520], Qt.Orientation.Horizontal)
+        self.live = LiveRefresh(self.runner, self)
+        self.task_status = TaskStatus(self.runner, self)
+        self.statusBar().addPermanentWidget(self.task_status)
+        details = QPushButton("Details…", self)
+        details.setObjectName("errorDetailsButton")
+        details.setFlat(True)
+        details.hide()
+        details.clicked.connect(self.notifier.show_details)
+        self.notifier.sig_notified.connect(lambda _m: details.show())
+        self.statusBar().addPermanentWidget(details)
+        self._connect()
+        self._build_actions()
+        self.resize(1280, 800)
+        geometry, state = self.settings.geometry(), self.settings.state()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        if state is not None:
+            self.restoreState(state)
+        QTimer.singleShot(WARM_UP_DELAY_MS, self._warm_up)
+
+    def _warm_up(self) -> None:
+        """Import the chart library in the background once the window is up.
+
+        pyqtgraph takes about 180 ms to import: on the GUI thread that froze the window the
+        first time a run's metrics or a comparison was shown.
+        """
+        self.runner.submit(
+            lambda: importlib.import_module(WARM_UP_MODULE),
+            success=lambda _module: self._after_warm_up(),
+            owner=self,
+        )
+
+    def _after_warm_up(self) -> None:
+        freeze_start_up_objects(self.run_detail.tabs.count())
+
+    # -- wiring --------------------------------------------------------------------------------
+
+    def _connect(self) -> None:
+        tree = self.experiment_pane
+        tree.sig_open_run.connect(self.open_run)
+        tree.sig_cancel_runs.connect(self.cancel_runs)
+        tree.sig_download_outputs.connect(self.download_outputs)
+        tree.sig_run_sample.connect(self.run_sample_experiment)
+        tree.sig_compare_runs.connect(self.compare_runs)
+        tree.sig_selection_changed.connect(self._remember_selection)
+        tree.model.sig_failed.connect(lambda exc, what: self.notifier.error(exc, context=what))
+        tree.model.sig_loaded.connect(self._after_experiments_loaded)
+        tree.model.sig_page_loaded.connect(self._after_page_loaded)
+        self.run_detail.sig_cancel_requested.connect(lambda run_id: self.cancel_runs([run_id]))
+        self.run_detail.sig_open_run.connect(self.open_run)
+        self.live.sig_runs_changed.connect(self._on_runs_changed)
+        self.workspace_pane.sig_open_workspace.connect(
+            lambda loc: self.open_workspace(loc, create=loc == self.opener.default_location())  # made on first use
+        )
+        self.workspace_pane.sig_new_workspace.connect(self.new_workspace)
+        self.workspace_pane.sig_open_folder.connect(self.open_folder)
+
+    def _build_actions(self) -> None:
+        def action(text: str, slot: Any, shortcut: Any = None, name: str = "") -> QAction:
+            act = QAction(text, self)
+            act.setObjectName(name or text)
+            if shortcut is not None:
+                act.setShortcut(QKeySequence(shortcut))
+            act.triggered.connect(slot)
+            return act
+
+        self.act_refresh = action("Refresh", self.refresh, "F5", "actionRefresh")
+        self.act_filter = action("Filter runs", self.experiment_pane.focus_filter, "Ctrl+F", "actionFilter")
+        self.act_close_tab = action("Close tab", self.run_detail.close_current, "Ctrl+W", "actionCloseTab")
+        self.act_quit = action("Quit", self.close, "Ctrl+Q", "actionQuit")
+        self.act_sample = action("Run sample experiment", self.run_sample_experiment, None, "actionSample")
+        self.act_new_ws = action(
+            "New workspace…", self.new_workspace, QKeySequence.StandardKey.New, "actionNewWorkspace"
+        )
+        self.act_open_ws = action(
+            "Open workspace folder…", self.open_folder, QKeySequence.StandardKey.Open, "actionOpenFolder"
+        )
+        self.act_cancel = action(
+            "Cancel selected runs",
+            lambda: self.cancel_runs(self.experiment_pane.selected_run_ids()),
+            None,
+            "actionCancelRuns",
+        )
+        self.act_compare = action(
+            "Compare selected runs",
+            lambda: self.compare_runs(self.experiment_pane.selected_run_ids()),
+            "Ctrl+Shift+C",
+            "actionCompare",
+        )
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addActions([self.act_new_ws, self.act_open_ws])
+        file_menu.addSeparator()
+        file_menu.addAction(self.act_quit)
+        view = menu.addMenu("&View")
+        view.addActions([self.act_refresh, self.act_filter])
+        view.addSeparator()
+        for dock in (self.workspace_pane, self.experiment_pane, self.compute_pane):
+            view.addAction(dock.toggleViewAction())
+        run_menu = menu.addMenu("&Run")
+        run_menu.addActions([self.act_compare, self.act_cancel, self.act_close_tab])
+        run_menu.addSeparator()
+        run_menu.addAction(self.act_sample)
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(action("Last error details…", self.notifier.show_details, None, "actionErrorDetails"))
+        help_menu.addAction(action("About Studio", self._about, None, "actionAbout"))
+        toolbar = QToolBar("Main", self)
+        toolbar.setObjectName("mainToolbar")
+        toolbar.setMovable(False)
+        toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)  # style icons clash in dark mode
+        toolbar.addActions([self.act_refresh, self.act_filter, self.act_compare, self.act_sample, self.act_close_tab])
+        self._set_icons()
+        self._update_actions()
+        self.run_detail.tabs.currentChanged.connect(lambda _i: self._update_actions())
+        self.experiment_pane.sig_selection_changed.connect(lambda _ids: self._update_actions())
+        self.addToolBar(toolbar)
+        for act in (self.act_refresh, self.act_filter, self.act_close_tab, self.act_quit):
+            act.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+
+    def _set_icons(self) -> None:
+        style = self.style()
+        pix = style.standardIcon
+        sp = style.StandardPixmap
+        self.act_refresh.setIcon(pix(sp.SP_BrowserReload))
+        self.act_filter.setIcon(pix(sp.SP_FileDialogContentsView))
+        self.act_compare.setIcon(pix(sp.SP_FileDialogDetailedView))
+        self.act_sample.setIcon(pix(sp.SP_MediaPlay))
+        self.act_close_tab.setIcon(pix(sp.SP_DialogCloseButton))
+        self.act_new_ws.setIcon(pix(sp.SP_FileDialogNewFolder))
+        self.act_open_ws.setIcon(pix(sp.SP_DirOpenIcon))
+
+    def _update_actions(self) -> None:
+        runs = self.experiment_pane.selected_runs()
+        self.act_close_tab.setEnabled(self.run_detail.tabs.count() > 0)
+        self.act_compare.setEnabled(len(runs) >= 2)
+        self.act_cancel.setEnabled(any(r.status.is_active for r in runs))
+
+    def compare_runs(self, run_ids: list[str]) -> None:
+        """Open the compare view for two or more runs."""
+        if len(run_ids) < 2:
+            self.notifier.info("Select two or more runs to compare them.")
+            return
+        self.run_detail.open_compare(run_ids)
+
+    # -- workspaces ----------------------------------------------------------------------------
+
+    def open_workspace(self, location: str, create: bool = False, open_run: str | None = None) -> None:
+        """Open a workspace in the background; the old one stays until the new one is ready."""
+        opener = self.opener
+        self._pending_run = open_run
+        self.runner.submit(
+            lambda: opener.open(location, create),
+            success=lambda backend: self._set_backend(location, backend),
+            failure=lambda exc: self.notifier.error(exc, context=f"Opening {location}"),
+            label=f"Opening {Path(location).name or location}",
+        )
+
+    def _set_backend(self, location: str, backend: WorkspaceBackend) -> None:
+        old = self.backend
+        self.backend, self.location = backend, location
+        if old is not None:
+            self.runner.submit(old.close)
+        name = Path(location).name or location
+        self.setWindowTitle(f"Studio — {name}")
+        self.workspace_pane.set_workspaces(self.opener.default_location(), self.settings.add_recent(location), location)
+        self._restore_selection = self.settings.last_selection(location)
+        self.run_detail.set_backend(backend)
+        self.experiment_pane.set_backend(backend)
+        self.compute_pane.set_backend(backend)
+        self.live.set_backend(backend)
+        if self._pending_run:
+            self.open_run(self._pending_run)
+            self._pending_run = None
+        self.sig_workspace_opened.emit(location)
+
+    def new_workspace(self) -> None:
+        """Create a workspace in a folder the user picks (an empty or new folder)."""
+        folder = QFileDialog.getExistingDirectory(self, "New workspace: choose an empty folder")
+        if folder:
+            self.open_workspace(folder, create=True)
+
+    def open_folder(self) -> None:
+        """Open a folder; if it is not a workspace yet, ask before making one there."""
+        folder = QFileDialog.getExistingDirectory(self, "Open workspace folder")
+        if folder:
+            self.open_folder_path(folder)
+
+    def open_folder_path(self, folder: str) -> None:
+        """The second half of Open folder…, separate so tests can drive it."""
+        opener = self.opener
+        self.runner.submit(
+            lambda: opener.is_workspace(folder),
+            success=lambda is_ws: self._open_or_ask(folder, bool(is_ws)),
+            label="Checking folder",
+        )
+
+    def _open_or_ask(self, folder: str, is_workspace: bool) -> None:
+        if is_workspace or self.confirm(
+            "Make a workspace?", f"{folder} is not a Studio workspace.\n\nCreate a new workspace in this folder?"
+        ):
+            self.open_workspace(folder, create=not is_workspace)
+
+    def confirm(self, title: str, text: str) -> bool:
+        """Ask a yes/no question (tests replace this)."""
+        answer = QMessageBox.question(self, title, text)
+        return answer == QMessageBox.StandardButton.Yes
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def open_run(self, run_id: str) -> None:
+        """Open (or show) a run's tab and raise the window."""
+        if self.backend is None:
+            self._pending_run = run_id
+            return
+        self.run_detail.open_run(run_id)
+        self.experiment_pane.select_run(run_id)
+
+    def handle_message(self, message: dict[str, Any]) -> None:
+        """A message from a second ``studio`` started on this workspace."""
+        self.showNormal()
+        self.raise_()
+        self.activateWindow()
+        if message.get("action") == "open_run" and isinstance(message.get("run_id"), str):
+            self.open_run(message["run_id"])
+
+    def cancel_runs(self, run_ids: list[str]) -> None:
+        """Cancel runs in the background."""
+        backend = self.backend
+        if backend is None:
+            return
+        for run_id in run_ids:
+            self._cancel_one(backend, run_id)
+
+    def _cancel_one(self, backend: WorkspaceBackend, run_id: str) -> None:
+        self.runner.submit(
+            lambda: backend.cancel_run(run_id),
+            success=lambda status: self.notifier.info(f"{run_id}: {status.value}"),
+            failure=lambda exc: self.notifier.error(exc, context=f"Canceling {run_id}"),
+            label=f"Canceling {run_id}",
+        )
+
+    def download_outputs(self, run_id: str) -> None:
+        """Download a run's outputs/ to a folder the user picks, with progress and cancel."""
+        backend = self.backend
+        folder = QFileDialog.getExistingDirectory(self, f"Download the outputs of {run_id} to")
+        if backend is None or not folder:
+            return
+        self.download_outputs_to(run_id, folder)
+
+    def download_outputs_to(self, run_id: str, folder: str) -> None:
+        """The second half of Download outputs…, separate so tests can drive it."""
+        backend = self.backend
+        if backend is None:
+            return
+
+        def work(state: Any) -> list[Path]:
+            names = [f.path for f in backend.list_files(run_id, prefix="outputs/")]
+            return backend.download_files(run_id, names, Path(folder), progress=state.set_progress, cancel=state.cancel)
+
+        self.runner.submit(
+            work,
+            with_state=True,
+            success=lambda paths: self.notifier.info(f"Downloaded {len(paths)} files to {folder}"),
+            failure=lambda exc: self.notifier.error(exc, context=f"Downloading outputs of {run_id}"),
+            label=f"Downloading outputs of {run_id}",
+            cancellable=True,
+        )
+
+    def run_sample_experiment(self) -> None:
+        """Submit the bundled sample script to the `local` compute."""
+        backend = self.backend
+        if backend is None:
+            return
+        source = str(sample_experiment_dir())
+        self.runner.submit(
+            lambda: backend.submit_script(SAMPLE_EXPERIMENT, source, "train.py"),
+            success=self._sample_submitted,
+            failure=lambda exc: self.notifier.error(exc, context="Running the sample experiment"),
+            label="Submitting the sample experiment",
+        )
+
+    def _sample_submitted(self, run_id: str) -> None:
+        self.notifier.info(f"Sample experiment submitted: {run_id}")
+        self._restore_selection = (SAMPLE_EXPERIMENT, run_id)
+        self.experiment_pane.model.reload()
+        self.open_run(run_id)
+
+    def refresh(self) -> None:
+        """F5: reload the experiment list, the compute list and the open tabs."""
+        self.experiment_pane.model.reload()
+        self.compute_pane.refresh()
+        self.run_detail.refresh_runs(set(self.run_detail.open_run_ids()))
+
+    # -- live refresh and selection ------------------------------------------------------------
+
+    def _on_runs_changed(self, runs: list[RunInfo]) -> None:
+        self.experiment_pane.model.apply_changes(runs)
+        if runs:
+            self.experiment_pane.stack.setCurrentIndex(0)  # not an empty workspace any more
+        self.run_detail.refresh_runs({r.id for r in runs})
+
+    def _after_experiments_loaded(self) -> None:
+        selection = self._restore_selection
+        if selection is None:
+            return
+        index = self.experiment_pane.model.index_of_experiment(selection[0])
+        if index.isValid():
+            self.experiment_pane.view.expand(index)
+
+    def _after_page_loaded(self, experiment: str) -> None:
+        selection = self._restore_selection
+        if selection is not None and selection[0] == experiment and self.experiment_pane.select_run(selection[1]):
+            self._restore_selection = None
+
+    def _remember_selection(self, run_ids: list[str]) -> None:
+        if run_ids and self.location:
+            runs = self.experiment_pane.selected_runs()
+            if runs:
+                self.settings.save_selection(self.location, runs[0].experiment, runs[0].id)
+
+    # -- window --------------------------------------------------------------------------------
+
+    def _about(self) -> None:
+        from studio import __version__
+
+        QMessageBox.about(self, "About Studio", f"<b>Studio {__version__}</b><br>A desktop studio for ML experiments.")
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        """Save the layout, stop polling and background work, close the workspace."""
+        self.settings.save_window(self.saveGeometry(), self.saveState())
+        self.settings.sync()
+        self.live.stop()
+        self.compute_pane.set_backend(None)
+        backend, self.backend = self.backend, None
+        if backend is not None:
+            self.runner.submit(backend.close)
+        self.runner.shutdown()
+        super().closeEvent(event)

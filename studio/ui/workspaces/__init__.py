@@ -1,0 +1,1 @@
+"""The Workspaces pane: one section per workspace kind, recent workspaces and each kind's actions."""

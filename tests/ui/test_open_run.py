@@ -1,0 +1,118 @@
+"""`studio --open-run`: a cold start on a run, and the hand-over to a studio already running."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from studio.sdk import Experiment, Workspace
+from studio.sdk.widgets import RunDetails
+from studio.ui.shell.main_window import MainWindow
+from studio.ui.shell.settings import WindowSettings
+from studio.ui.shell.single_instance import InstanceServer
+from studio.workspaces.local.opener import LocalWorkspaceOpener
+from tests.ui_helpers import wait_for
+
+
+@pytest.fixture
+def run_in_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    runtime = Path(os.path.realpath("/tmp")) / f"rt-{os.getpid()}-{tmp_path.name[-12:]}"
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    ws = Workspace(tmp_path / "ws")
+    run = Experiment(ws, "handover").start_logging(display_name="wanted")
+    run.complete()
+    yield run
+    ws._local.close()
+    subprocess.run(["rm", "-rf", str(runtime)], check=False)
+
+
+def test_second_studio_hands_the_run_to_the_first(qtbot: Any, run_in_workspace: Any, tmp_path: Path) -> None:
+    location = str(run_in_workspace.experiment.workspace.path)
+    server = InstanceServer(location)
+    assert server.listen()
+    window = MainWindow(LocalWorkspaceOpener(), WindowSettings(str(tmp_path / "s.ini")))
+    qtbot.addWidget(window)
+    server.sig_message.connect(window.handle_message)
+    window.show()
+    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
+        window.open_workspace(location)
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    second = subprocess.Popen(
+        [sys.executable, "-m", "studio", "--workspace", location, "--open-run", run_in_workspace.id],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_for(qtbot, lambda: second.poll() is not None, timeout=30_000)  # the second one exits at once
+    assert second.returncode == 0, second.stderr.read() if second.stderr else ""
+    tabs = window.run_detail.tabs
+    wait_for(qtbot, lambda: tabs.count() == 1 and tabs.tabText(0) == "wanted")
+    window.close()
+    server.close()
+
+
+def test_run_details_widget_goes_through_the_same_path(run_in_workspace: Any) -> None:
+    launched: list[list[str]] = []
+    import studio.sdk.widgets as widgets
+
+    original = widgets._launch
+    widgets._launch = lambda cmd, **kwargs: launched.append(cmd)
+    try:
+        RunDetails(run_in_workspace).show()
+    finally:
+        widgets._launch = original
+    assert launched[0][1:] == [
+        "-m", "studio", "--workspace", str(run_in_workspace.experiment.workspace.path), "--open-run", run_in_workspace.id,
+    ]  # fmt: skip
+
+
+COLD_START = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from studio.workspaces.local.opener import LocalWorkspaceOpener
+from studio.ui.shell import app as studio_app
+
+studio_app.create_app()  # timers need the application first
+created = []
+
+class RecordingWindow(studio_app.MainWindow):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        created.append(self)
+
+studio_app.MainWindow = RecordingWindow
+
+def close_when_open():
+    if created and created[0].run_detail.tabs.count() == 1 and created[0].run_detail.tabs.tabText(0) == "wanted":
+        print("OPEN", created[0].run_detail.open_run_ids(), flush=True)
+        created[0].close()
+        QApplication.instance().quit()
+    else:
+        QTimer.singleShot(50, close_when_open)
+
+QTimer.singleShot(50, close_when_open)
+QTimer.singleShot(30000, lambda: QApplication.instance().quit())
+sys.exit(studio_app.run_gui(LocalWorkspaceOpener(), sys.argv[1], sys.argv[2]))
+"""
+
+
+def test_cold_start_on_a_run(run_in_workspace: Any) -> None:
+    # In its own process: quitting a QApplication's event loop ends later loops of that process.
+    location = str(run_in_workspace.experiment.workspace.path)
+    out = subprocess.run(
+        [sys.executable, "-c", COLD_START, location, run_in_workspace.id],
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert f"OPEN ['{run_in_workspace.id}']" in out.stdout
