@@ -138,7 +138,7 @@ def stalls(workspace: Path) -> list[Row]:
 
     app = create_app([sys.argv[0]])
     tmp = tempfile.TemporaryDirectory(prefix="studio-bench-gui-")
-    window = MainWindow(LocalWorkspaceOpener(), WindowSettings(str(Path(tmp.name) / "studio.ini")))
+    window = MainWindow([LocalWorkspaceOpener()], WindowSettings(str(Path(tmp.name) / "studio.ini")))
     window.show()
     meter = Meter()
     tree, view = window.experiment_pane.model, window.experiment_pane.view

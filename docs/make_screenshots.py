@@ -142,14 +142,14 @@ def shoot(widget: Any, name: str, size: tuple[int, int] | None = SIZE) -> None:
 
 def new_window(theme: str, ini: Path) -> Any:
     """The real main window, themed, shown offscreen at 1280x800."""
-    from studio.workspaces.local.opener import LocalWorkspaceOpener
     from studio.ui.shell.app import create_app
     from studio.ui.shell.main_window import MainWindow
     from studio.ui.shell.settings import WindowSettings
+    from studio.workspaces.local.opener import LocalWorkspaceOpener
 
     os.environ["STUDIO_THEME"] = theme
     create_app(["studio"])  # (re)applies the theme: windows made after it use its palette
-    window = MainWindow(LocalWorkspaceOpener(), WindowSettings(str(ini)))
+    window = MainWindow([LocalWorkspaceOpener()], WindowSettings(str(ini)))
     window.resize(*SIZE)
     window.show()
     pump(200)

@@ -43,8 +43,8 @@ def loss_curve(rng: random.Random, n: int) -> list[tuple[int, float]]:
 
 def log_demo(root: Path) -> tuple[list[Any], dict[str, str]]:
     """Three experiments of realistic runs; returns (runs left Running, ids by display name)."""
-    from studio.workspaces.local.workspace import LocalWorkspace
     from studio.sdk import Experiment, Workspace
+    from studio.workspaces.local.workspace import LocalWorkspace
 
     ws, rng, now = Workspace(root), random.Random(7), time.time()
     timeline: list[tuple[Any, float, float | None]] = []  # run, started minutes ago, minutes it took
@@ -104,9 +104,9 @@ def log_demo(root: Path) -> tuple[list[Any], dict[str, str]]:
 
 def start_jobs(root: Path, source: Path) -> None:
     """A job running on `local`, one waiting on the stopped `ci-gpu`, and an idle `gpu-box-1`."""
+    from studio.sdk import Experiment, ScriptRunConfig, Workspace
     from studio.workspaces.local.compute import control
     from studio.workspaces.local.workspace import LocalWorkspace
-    from studio.sdk import Experiment, ScriptRunConfig, Workspace
 
     ws = Workspace(root)
     with LocalWorkspace(root) as lws:

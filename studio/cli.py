@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _gui(args: argparse.Namespace) -> int:
     """The desktop window (Qt is imported only here)."""
-    from studio.workspaces.local.opener import LocalWorkspaceOpener
+    from studio.workspaces import kinds
     from studio.workspaces.local.paths import resolve_workspace_path
 
     location = str(resolve_workspace_path(args.workspace).expanduser().absolute())
@@ -68,7 +68,7 @@ def _gui(args: argparse.Namespace) -> int:
         check_run_id(args.open_run)
     from studio.ui.shell.app import run_gui
 
-    return run_gui(LocalWorkspaceOpener(), location, args.open_run)
+    return run_gui(kinds(), location, args.open_run)
 
 
 def _workspace_info(args: argparse.Namespace) -> int:

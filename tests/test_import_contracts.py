@@ -58,7 +58,7 @@ from studio.ui.shell.app import create_app
 from studio.ui.shell.main_window import MainWindow
 from studio.ui.shell.settings import WindowSettings
 app = create_app([sys.argv[0]])
-window = MainWindow(LocalWorkspaceOpener(), WindowSettings(tempfile.mkdtemp() + "/s.ini"))
+window = MainWindow([LocalWorkspaceOpener()], WindowSettings(tempfile.mkdtemp() + "/s.ini"))
 window.show()
 app.processEvents()
 where["at_start"] = "pyqtgraph" in sys.modules

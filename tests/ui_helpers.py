@@ -55,12 +55,28 @@ class GuardedOpener:
     def __init__(self, inner: Any) -> None:
         self._inner = inner
         self.backends: list[GuardedBackend] = []
+        self.kind: str = inner.kind
+        self.label: str = inner.label
+        self.location_form: str = inner.location_form
 
-    def default_location(self) -> str:
-        return str(self._inner.default_location())
+    def owns(self, location: str) -> bool:
+        return bool(self._inner.owns(location))
+
+    def default_location(self) -> str | None:
+        return self._inner.default_location()  # type: ignore[no-any-return]
+
+    def display_name(self, location: str) -> str:
+        return str(self._inner.display_name(location))
 
     def is_workspace(self, location: str) -> bool:
+        if threading.current_thread() is threading.main_thread():
+            raise GuiThreadCall("opener.is_workspace was called on the GUI thread")
         return bool(self._inner.is_workspace(location))
+
+    def is_missing(self, location: str) -> bool:
+        if threading.current_thread() is threading.main_thread():
+            raise GuiThreadCall("opener.is_missing was called on the GUI thread")
+        return bool(self._inner.is_missing(location))
 
     def open(self, location: str, create: bool = False) -> GuardedBackend:
         if threading.current_thread() is threading.main_thread():

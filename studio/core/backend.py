@@ -1,14 +1,35 @@
-"""The WorkspaceBackend protocol: how the GUI (and tools) read a workspace, local or remote.
+"""The protocols every workspace kind implements, and the one some kinds add.
 
-It is shaped for remote latency: runs come in pages with a continuation token, numeric
-series can be fetched incrementally from a point index, files are read by byte range,
-and ``change_token`` is a cheap call to poll for live refresh.
+``WorkspaceBackend`` is what every kind has: experiments, runs, metrics, files, downloads,
+metadata edits, change tokens and cancel. ``ComputeBackend`` is what only some kinds have:
+compute instances and submitting scripts to them. The GUI shows the Compute pane and the
+submit actions only for a backend that ``isinstance(backend, ComputeBackend)``.
+
+Both are shaped for remote latency: runs come in pages with a continuation token, numeric
+series can be fetched incrementally from a point index, files are read by byte range, and
+``change_token`` is a cheap call to poll for live refresh.
+
+How kinds answer the live-refresh calls:
+
+- local: ``change_token`` is SQLite's ``PRAGMA data_version`` plus a change counter, a
+  read of one row (microseconds); ``list_changed_runs`` reads the runs whose change
+  sequence is past the token, through an index.
+- remote kinds (MLflow servers, Azure ML) have no change feed. ``change_token`` is
+  answered by polling: one cheap list call (the newest page of runs ordered by update
+  time, or the experiment list) whose answer is hashed into the token, at most once per
+  poll interval (seconds, not milliseconds) and cached in between, so the GUI's one-second
+  timer costs at most one round trip per interval. ``list_changed_runs`` returns the runs
+  whose last-update time or status differs from the previous poll's copy. Such a backend
+  says so in its docstring, with its interval and its round trips per poll.
+
+A kind that cannot do something it is asked (a read-only server, an edit the service
+refuses) raises ``UnsupportedOperation`` with a sentence a user can act on.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from studio.core.compute import ComputeInfo
 from studio.core.status import RunStatus
@@ -118,17 +139,6 @@ class WorkspaceBackend(Protocol):
         """Runs changed after change token ``since`` (oldest change first) and the token to ask from next."""
         ...
 
-    def submit_script(
-        self,
-        experiment: str,
-        source_directory: str,
-        script: str,
-        arguments: list[str] | None = None,
-        compute: str | None = None,
-    ) -> str:
-        """Queue ``python script arguments`` from a source folder on a compute instance; returns the run id."""
-        ...
-
     def set_run_metadata(
         self,
         run_id: str,
@@ -142,6 +152,37 @@ class WorkspaceBackend(Protocol):
 
     def cancel_run(self, run_id: str) -> RunStatus:
         """Cancel a queued or running run; returns its status afterwards (CancelRequested while it stops)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections and other resources."""
+        ...
+
+
+@runtime_checkable
+class ComputeBackend(Protocol):
+    """Compute instances and script jobs, for the kinds that have them (local, Azure ML).
+
+    Every method may block on I/O (a start can take minutes on Azure): call it off the GUI thread.
+    """
+
+    def submit_script(
+        self,
+        experiment: str,
+        source_directory: str,
+        script: str,
+        arguments: list[Any] | None = None,
+        compute: str | None = None,
+        *,
+        environment: dict[str, Any] | None = None,
+        display_name: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Queue ``python script arguments`` from a source folder on a compute instance; returns the run id.
+
+        ``compute`` None means the kind's default target; ``environment`` is the job's environment as the
+        SDK's ``Environment`` describes it (name, Python packages); ``display_name`` and ``tags`` label the run.
+        """
         ...
 
     def list_compute(self) -> list[ComputeInfo]:
@@ -172,8 +213,4 @@ class WorkspaceBackend(Protocol):
 
     def delete_compute(self, name: str) -> None:
         """Delete an instance (stopping it first)."""
-        ...
-
-    def close(self) -> None:
-        """Release connections and other resources."""
         ...

@@ -24,3 +24,14 @@ class RunStateError(StudioError):
 
 class CancelledError(StudioError):
     """Long work stopped because its cancel token was set."""
+
+
+class UnsupportedOperation(StudioError):
+    """The workspace's kind cannot do what was asked (a read-only server, an edit the service refuses).
+
+    The message is a sentence the user can act on, e.g. "This MLflow server is read-only: tags cannot be changed."
+    """
+
+
+class UnknownLocationError(StudioError, ValueError):
+    """A workspace location that no workspace kind accepts."""

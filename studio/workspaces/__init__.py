@@ -1,1 +1,80 @@
-"""Workspace kinds: one folder each (local, mlflow, azure), found through kinds() and open_workspace()."""
+"""Workspace kinds: one folder each, found through ``kinds()`` and opened with ``open_workspace()``.
+
+The built-in kinds are named here by module path and loaded with ``importlib`` when first
+asked for, so importing this package imports no kind (and no ``azure``). Other packages add
+kinds through the entry-point group ``studio.workspace_kinds``: each entry point names a
+zero-argument callable (usually the opener class) that returns a ``WorkspaceOpener``.
+The first opener whose ``owns`` accepts a location opens it; plug-ins are asked before the
+local kind, which owns every plain path.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
+
+from studio.core.backend import WorkspaceBackend
+from studio.core.opener import WorkspaceOpener, pick_opener
+
+ENTRY_POINT_GROUP = "studio.workspace_kinds"
+
+# Order matters: the local kind owns any plain path, so it is asked last.
+BUILT_IN_KINDS: tuple[str, ...] = (
+    "studio.workspaces.mlflow.opener:MlflowServerOpener",
+    "studio.workspaces.azure.opener:AzureWorkspaceOpener",
+    "studio.workspaces.local.opener:LocalWorkspaceOpener",
+)
+
+_log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_kinds: tuple[WorkspaceOpener, ...] | None = None
+
+
+def kinds() -> Sequence[WorkspaceOpener]:
+    """One opener per workspace kind: the plug-ins' first, then the built-ins (local last)."""
+    global _kinds
+    with _lock:
+        if _kinds is None:
+            _kinds = (*_plugin_openers(), *(_load(target)() for target in BUILT_IN_KINDS))
+        return _kinds
+
+
+def opener_for(location: str) -> WorkspaceOpener:
+    """The opener of the kind that owns ``location``; UnknownLocationError (one line) if none does."""
+    return pick_opener(kinds(), location)
+
+
+def open_workspace(location: str, create: bool = False) -> WorkspaceBackend:
+    """Open the workspace at ``location``, of whichever kind owns it."""
+    return opener_for(location).open(location.strip(), create=create)
+
+
+def _load(target: str) -> Callable[[], WorkspaceOpener]:
+    module, _, attr = target.partition(":")
+    factory: Callable[[], WorkspaceOpener] = getattr(importlib.import_module(module), attr)
+    return factory
+
+
+def _plugin_openers() -> list[WorkspaceOpener]:
+    found: list[WorkspaceOpener] = []
+    for entry in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            opener = entry.load()()
+        except Exception as exc:  # a broken plug-in must not stop the studio
+            _log.warning("workspace kind %r could not be loaded: %s", entry.name, exc)
+            continue
+        if isinstance(opener, WorkspaceOpener):
+            found.append(opener)
+        else:
+            _log.warning("workspace kind %r is not a WorkspaceOpener; ignored", entry.name)
+    return found
+
+
+def _reset_for_tests() -> None:
+    """Forget the loaded kinds (tests that install a plug-in call this)."""
+    global _kinds
+    with _lock:
+        _kinds = None

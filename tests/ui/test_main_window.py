@@ -45,7 +45,7 @@ def open_window(
 ) -> tuple[MainWindow, GuardedOpener]:
     """A shown window (backend calls guarded) with ``ws_path`` open."""
     opener = GuardedOpener(LocalWorkspaceOpener())
-    window = MainWindow(opener, WindowSettings(settings_file))
+    window = MainWindow([opener], WindowSettings(settings_file))
     qtbot.addWidget(window)
     window.show()
     with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
@@ -339,7 +339,7 @@ def test_layout_and_recent_workspaces_come_back(studio: dict[str, Any], qtbot: A
     window.experiment_pane.view.setCurrentIndex(window.experiment_pane.model.index(4, 0, index))
     selected = window.experiment_pane.selected_run_ids()
     window.close()
-    again = MainWindow(studio["opener"], WindowSettings(studio["settings"]))
+    again = MainWindow([studio["opener"]], WindowSettings(studio["settings"]))
     qtbot.addWidget(again)
     again.show()
     assert (again.width(), again.height()) == (700, 520)
@@ -360,7 +360,7 @@ def test_opening_the_window_does_not_load_azure(tmp_path: Path) -> None:
         "from studio.ui.shell.settings import WindowSettings\n"
         "from studio.workspaces.local.opener import LocalWorkspaceOpener\n"
         "app = create_app()\n"
-        f"w = MainWindow(LocalWorkspaceOpener(), WindowSettings({str(tmp_path / 's.ini')!r}))\n"
+        f"w = MainWindow([LocalWorkspaceOpener()], WindowSettings({str(tmp_path / 's.ini')!r}))\n"
         f"w.show(); w.open_workspace({str(tmp_path / 'ws')!r}, create=True)\n"
         "from PySide6.QtCore import QTimer\n"
         "QTimer.singleShot(1500, app.quit); app.exec(); w.close()\n"

@@ -36,7 +36,7 @@ def test_second_studio_hands_the_run_to_the_first(qtbot: Any, run_in_workspace: 
     location = str(run_in_workspace.experiment.workspace.path)
     server = InstanceServer(location)
     assert server.listen()
-    window = MainWindow(LocalWorkspaceOpener(), WindowSettings(str(tmp_path / "s.ini")))
+    window = MainWindow([LocalWorkspaceOpener()], WindowSettings(str(tmp_path / "s.ini")))
     qtbot.addWidget(window)
     server.sig_message.connect(window.handle_message)
     window.show()
@@ -100,7 +100,7 @@ def close_when_open():
 
 QTimer.singleShot(50, close_when_open)
 QTimer.singleShot(30000, lambda: QApplication.instance().quit())
-sys.exit(studio_app.run_gui(LocalWorkspaceOpener(), sys.argv[1], sys.argv[2]))
+sys.exit(studio_app.run_gui([LocalWorkspaceOpener()], sys.argv[1], sys.argv[2]))
 """
 
 

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core.backend import WorkspaceBackend
+from studio.core.backend import ComputeBackend
 from studio.core.compute import ComputeInfo, ComputeState
 from studio.ui.background.notifier import Notifier
 from studio.ui.background.tasks import TaskRunner
@@ -116,7 +116,7 @@ class ComputePane(QDockWidget):
         super().__init__("Compute", parent)
         self.setObjectName("computePane")
         self._runner, self._notifier = runner, notifier
-        self._backend: WorkspaceBackend | None = None
+        self._backend: ComputeBackend | None = None
         self._generation = 0  # bumped per backend: late answers for an old one are dropped
         self._polling = False  # a list_compute call is in flight
         self._poll_again = False  # refresh() was asked while one was in flight
@@ -177,7 +177,7 @@ class ComputePane(QDockWidget):
         bar.widgetForAction(action).setObjectName(name)
         return action
 
-    def set_backend(self, backend: WorkspaceBackend | None) -> None:
+    def set_backend(self, backend: ComputeBackend | None) -> None:
         """Show ``backend``'s instances (polled live), or nothing when it is None."""
         self._backend = backend
         self._generation += 1
@@ -254,7 +254,7 @@ class ComputePane(QDockWidget):
         answer = QMessageBox.question(self, title, text, buttons, QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
-    def _run(self, doing: str, name: str, call: Callable[[WorkspaceBackend], Any]) -> None:
+    def _run(self, doing: str, name: str, call: Callable[[ComputeBackend], Any]) -> None:
         """Call the backend in the background, labelled "<doing> <name>"; errors go to the notifier."""
         if (backend := self._backend) is None:
             return
@@ -294,7 +294,7 @@ class ComputePane(QDockWidget):
     def _restart(self) -> None:
         self._stop_or_restart("Restart", "Restarting", lambda b, name: b.restart_compute(name))
 
-    def _stop_or_restart(self, verb: str, doing: str, call: Callable[[WorkspaceBackend, str], Any]) -> None:
+    def _stop_or_restart(self, verb: str, doing: str, call: Callable[[ComputeBackend, str], Any]) -> None:
         """Both cancel the running jobs: ask first when there are some."""
         if (info := self.selected()) is None:
             return

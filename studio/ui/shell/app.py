@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path
+from collections.abc import Sequence
 
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -33,8 +33,12 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run_gui(opener: WorkspaceOpener, location: str, open_run: str | None = None) -> int:
-    """Show the window on ``location`` (a second studio on it hands over and exits); returns the exit code."""
+def run_gui(kinds: Sequence[WorkspaceOpener], location: str, open_run: str | None = None) -> int:
+    """Show the window on ``location`` (a second studio on it hands over and exits); returns the exit code.
+
+    ``kinds`` are the workspace kinds' openers (``studio.workspaces.kinds()``), handed in so that
+    the GUI imports no kind.
+    """
     app = create_app()
     server: InstanceServer | None = None
     try:
@@ -46,11 +50,11 @@ def run_gui(opener: WorkspaceOpener, location: str, open_run: str | None = None)
         if send_to_running_instance(location, message):
             return 0
         server = None  # it did not answer in time: open a window of our own
-    window = MainWindow(opener, WindowSettings())
+    window = MainWindow(kinds, WindowSettings())
     if server is not None:
         server.sig_message.connect(window.handle_message)
     window.show()
-    QTimer.singleShot(0, lambda: window.open_workspace(str(Path(location)), create=True, open_run=open_run))
+    QTimer.singleShot(0, lambda: window.open_workspace(location, create=True, open_run=open_run))
     code = app.exec()
     if server is not None:
         server.close()

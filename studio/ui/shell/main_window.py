@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -10,8 +11,9 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox, QPushButton, QToolBar
 
-from studio.core.backend import WorkspaceBackend
-from studio.core.opener import WorkspaceOpener
+from studio.core.backend import ComputeBackend, WorkspaceBackend
+from studio.core.errors import StudioError
+from studio.core.opener import WorkspaceOpener, pick_opener
 from studio.core.types import RunInfo
 from studio.ui.background.gc_policy import freeze_start_up_objects
 from studio.ui.background.live_refresh import LiveRefresh
@@ -37,12 +39,12 @@ class MainWindow(QMainWindow):
     sig_workspace_opened = Signal(str)
     """A workspace finished opening (its location)."""
 
-    def __init__(self, opener: WorkspaceOpener, settings: WindowSettings | None = None) -> None:
+    def __init__(self, kinds: Sequence[WorkspaceOpener], settings: WindowSettings | None = None) -> None:
         super().__init__()
         self.setObjectName("mainWindow")
         self.setWindowTitle("Studio")
         self.setWindowIcon(app_icon())
-        self.opener = opener
+        self.kinds = tuple(kinds)
         self.settings = settings or WindowSettings()
         self.backend: WorkspaceBackend | None = None
         self.location = ""
@@ -114,7 +116,7 @@ class MainWindow(QMainWindow):
         self.run_detail.sig_open_run.connect(self.open_run)
         self.live.sig_runs_changed.connect(self._on_runs_changed)
         self.workspace_pane.sig_open_workspace.connect(
-            lambda loc: self.open_workspace(loc, create=loc == self.opener.default_location())  # made on first use
+            lambda loc: self.open_workspace(loc, create=loc == self.default_location())  # made on first use
         )
         self.workspace_pane.sig_new_workspace.connect(self.new_workspace)
         self.workspace_pane.sig_open_folder.connect(self.open_folder)
@@ -210,7 +212,11 @@ class MainWindow(QMainWindow):
 
     def open_workspace(self, location: str, create: bool = False, open_run: str | None = None) -> None:
         """Open a workspace in the background; the old one stays until the new one is ready."""
-        opener = self.opener
+        try:
+            opener = pick_opener(self.kinds, location)
+        except StudioError as exc:
+            self.notifier.error(exc, context=f"Opening {location}")
+            return
         self._pending_run = open_run
         self.runner.submit(
             lambda: opener.open(location, create),
@@ -226,16 +232,25 @@ class MainWindow(QMainWindow):
             self.runner.submit(old.close)
         name = Path(location).name or location
         self.setWindowTitle(f"Studio — {name}")
-        self.workspace_pane.set_workspaces(self.opener.default_location(), self.settings.add_recent(location), location)
+        self.workspace_pane.set_workspaces(self.default_location(), self.settings.add_recent(location), location)
         self._restore_selection = self.settings.last_selection(location)
         self.run_detail.set_backend(backend)
         self.experiment_pane.set_backend(backend)
-        self.compute_pane.set_backend(backend)
+        compute = backend if isinstance(backend, ComputeBackend) else None
+        self.compute_pane.set_backend(compute)
+        self.compute_pane.setVisible(compute is not None)
         self.live.set_backend(backend)
         if self._pending_run:
             self.open_run(self._pending_run)
             self._pending_run = None
         self.sig_workspace_opened.emit(location)
+
+    def default_location(self) -> str:
+        """The default workspace's location (the first kind that has one: the local kind)."""
+        for opener in self.kinds:
+            if (location := opener.default_location()) is not None:
+                return location
+        return ""
 
     def new_workspace(self) -> None:
         """Create a workspace in a folder the user picks (an empty or new folder)."""
@@ -251,7 +266,7 @@ class MainWindow(QMainWindow):
 
     def open_folder_path(self, folder: str) -> None:
         """The second half of Open folder…, separate so tests can drive it."""
-        opener = self.opener
+        opener = pick_opener(self.kinds, folder)
         self.runner.submit(
             lambda: opener.is_workspace(folder),
             success=lambda is_ws: self._open_or_ask(folder, bool(is_ws)),
@@ -333,7 +348,7 @@ class MainWindow(QMainWindow):
     def run_sample_experiment(self) -> None:
         """Submit the bundled sample script to the `local` compute."""
         backend = self.backend
-        if backend is None:
+        if not isinstance(backend, ComputeBackend):
             return
         source = str(sample_experiment_dir())
         self.runner.submit(

@@ -193,8 +193,12 @@ class LocalBackend:
         experiment: str,
         source_directory: str,
         script: str,
-        arguments: list[str] | None = None,
+        arguments: list[Any] | None = None,
         compute: str | None = None,
+        *,
+        environment: dict[str, Any] | None = None,
+        display_name: str | None = None,
+        tags: dict[str, str] | None = None,
     ) -> str:
         """Submit a script job (see studio.workspaces.local.compute.submit)."""
         from studio.workspaces.local.compute.submit import submit
@@ -206,6 +210,9 @@ class LocalBackend:
             script=script,
             arguments=list(arguments or []),
             compute=compute,
+            environment=environment,
+            display_name=display_name,
+            tags=tags,
         )
         return run_id
 

@@ -1,28 +1,51 @@
-"""LocalWorkspaceOpener: opens local workspace folders for the GUI."""
+"""LocalWorkspaceOpener: the local kind's opener; any plain folder path is its location."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
+from studio.core.backend import WorkspaceBackend
 from studio.core.errors import WorkspaceError
-from studio.workspaces.local.backend import LocalBackend
 from studio.workspaces.local.paths import default_workspace_path
-from studio.workspaces.local.workspace import DB_NAME, LocalWorkspace
+
+DB_NAME = "workspace.db"  # kept equal to studio.workspaces.local.workspace.DB_NAME (a test checks it)
+_URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]+://")
 
 
 class LocalWorkspaceOpener:
-    """The WorkspaceOpener of local folders."""
+    """Opens local workspace folders. Importing it imports no database code."""
+
+    kind = "local"
+    label = "Local workspaces"
+    location_form = "a folder path"
+
+    def owns(self, location: str) -> bool:
+        """Any location that is not a URI (``scheme://``); ``file://`` is not accepted either."""
+        return bool(location.strip()) and not _URI.match(location.strip())
 
     def default_location(self) -> str:
         """``<user data dir>/workspaces/default``."""
         return str(default_workspace_path())
 
+    def display_name(self, location: str) -> str:
+        """The folder's name."""
+        path = Path(location).expanduser()
+        return path.name or str(path)
+
     def is_workspace(self, location: str) -> bool:
         """True if the folder has a workspace database."""
-        return (Path(location) / DB_NAME).is_file()
+        return (Path(location).expanduser() / DB_NAME).is_file()
 
-    def open(self, location: str, create: bool = False) -> LocalBackend:
+    def is_missing(self, location: str) -> bool:
+        """True if the folder or its database is gone."""
+        return not self.is_workspace(location)
+
+    def open(self, location: str, create: bool = False) -> WorkspaceBackend:
         """Open (or create) the workspace folder."""
+        from studio.workspaces.local.backend import LocalBackend  # sqlite and numpy only when a workspace opens
+        from studio.workspaces.local.workspace import LocalWorkspace
+
         path = Path(location).expanduser()
         if not create and not (path / DB_NAME).is_file():
             raise WorkspaceError(f"{path} is not a Studio workspace.")

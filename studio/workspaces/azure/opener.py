@@ -1,0 +1,98 @@
+"""AzureWorkspaceOpener: ``azureml://subscriptions/<sub>/resourcegroups/<rg>/workspaces/<name>`` locations.
+
+This module imports no ``azure`` package: the SDK (about a second to import) loads only
+when an Azure workspace is opened.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from studio.core.backend import WorkspaceBackend
+from studio.core.errors import UnknownLocationError, WorkspaceError
+
+SCHEME = "azureml://"
+_FORM = "azureml://subscriptions/<subscription id>/resourcegroups/<resource group>/workspaces/<name>"
+# Azure ML's own URI form; the segment names are case-insensitive as in ARM resource ids.
+_LOCATION = re.compile(
+    r"^azureml://subscriptions/(?P<sub>[^/]+)/resourcegroups/(?P<rg>[^/]+)/workspaces/(?P<ws>[^/]+)/?$",
+    re.IGNORECASE,
+)
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.()-]{0,89}$")
+
+
+@dataclass(frozen=True)
+class AzureLocation:
+    """A parsed Azure ML workspace location."""
+
+    subscription_id: str
+    resource_group: str
+    workspace_name: str
+
+    def __str__(self) -> str:
+        return (
+            f"{SCHEME}subscriptions/{self.subscription_id}/resourcegroups/{self.resource_group}"
+            f"/workspaces/{self.workspace_name}"
+        )
+
+
+def parse_location(location: str) -> AzureLocation:
+    """Split an ``azureml://`` location; UnknownLocationError (one line) if malformed."""
+    text = location.strip()
+    match = _LOCATION.match(text)
+    if not match:
+        raise UnknownLocationError(f"{text!r} is not an Azure ML workspace location ({_FORM}).")
+    sub, rg, ws = match["sub"], match["rg"], match["ws"]
+    if not _GUID.match(sub):
+        raise UnknownLocationError(
+            f"{sub!r} is not a subscription id (a GUID such as 00000000-0000-0000-0000-000000000000)."
+        )
+    for what, value in (("resource group", rg), ("workspace", ws)):
+        if not _NAME.match(value):
+            raise UnknownLocationError(f"{value!r} is not a valid {what} name.")
+    return AzureLocation(sub.lower(), rg, ws)
+
+
+class AzureWorkspaceOpener:
+    """The opener of Azure Machine Learning workspaces (the backend comes with its own issue)."""
+
+    kind = "azure"
+    label = "Azure Machine Learning"
+    location_form = _FORM
+
+    def owns(self, location: str) -> bool:
+        """True for ``azureml://`` locations."""
+        return location.strip().lower().startswith(SCHEME)
+
+    def default_location(self) -> None:
+        """Azure ML has no default workspace."""
+        return None
+
+    def display_name(self, location: str) -> str:
+        """The workspace's name."""
+        try:
+            return parse_location(location).workspace_name
+        except UnknownLocationError:
+            return location
+
+    def is_workspace(self, location: str) -> bool:
+        """True when the location is well formed (the workspace is only reached when opened)."""
+        try:
+            parse_location(location)
+        except UnknownLocationError:
+            return False
+        return True
+
+    def is_missing(self, location: str) -> bool:
+        """Never known without a call."""
+        return False
+
+    def open(self, location: str, create: bool = False) -> WorkspaceBackend:
+        """Not yet: this version opens local workspaces only."""
+        parsed = parse_location(location)
+        raise WorkspaceError(
+            f"Cannot open the Azure ML workspace {parsed.workspace_name!r}: "
+            "this version of Studio opens local workspaces only."
+        )

@@ -1,0 +1,148 @@
+"""The kinds registry: which kind owns a location, one-line errors for the rest, plug-ins by entry point."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from studio.core.errors import UnknownLocationError, WorkspaceError
+from studio.core.opener import WorkspaceOpener
+from studio.workspaces import kinds, open_workspace, opener_for
+from studio.workspaces.azure.opener import parse_location as parse_azure
+from studio.workspaces.mlflow.opener import parse_location as parse_mlflow
+
+AZURE = "azureml://subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/rg-ml/workspaces/my-ws"
+
+
+def test_every_built_in_kind_is_an_opener_with_a_label() -> None:
+    found = {o.kind: o for o in kinds()}
+    assert set(found) >= {"local", "mlflow", "azure"}
+    for opener in found.values():
+        assert isinstance(opener, WorkspaceOpener)
+        assert opener.label and opener.location_form
+
+
+@pytest.mark.parametrize(
+    ("location", "kind"),
+    [
+        ("/home/me/ws", "local"),
+        ("relative/folder", "local"),
+        ("~/ws", "local"),
+        ("C:\\Users\\me\\ws", "local"),
+        ("mlflow+http://127.0.0.1:5000", "mlflow"),
+        ("MLFLOW+HTTPS://tracking.example/prefix/", "mlflow"),
+        (AZURE, "azure"),
+    ],
+)
+def test_each_location_form_is_owned_by_its_kind(location: str, kind: str) -> None:
+    assert opener_for(location).kind == kind
+    assert sum(o.owns(location) for o in kinds()) == 1
+
+
+@pytest.mark.parametrize("location", ["s3://bucket/x", "file:///tmp/ws", "http://127.0.0.1:5000", "", "   "])
+def test_an_unknown_scheme_is_one_line_naming_the_accepted_forms(location: str) -> None:
+    with pytest.raises(UnknownLocationError) as err:
+        open_workspace(location)
+    message = str(err.value)
+    assert "\n" not in message
+    assert "a folder path" in message and "mlflow+http(s)://" in message and "azureml://subscriptions/" in message
+    assert isinstance(err.value, ValueError)
+
+
+def test_a_local_location_opens_and_creates(tmp_path: Path) -> None:
+    with pytest.raises(WorkspaceError, match="not a Studio workspace"):
+        open_workspace(str(tmp_path / "nothing"))
+    backend = open_workspace(str(tmp_path / "new"), create=True)
+    try:
+        assert backend.info().kind == "local"
+        local = opener_for(str(tmp_path / "new"))
+        assert local.is_workspace(str(tmp_path / "new")) and not local.is_missing(str(tmp_path / "new"))
+        assert local.is_missing(str(tmp_path / "gone"))
+        assert local.display_name(str(tmp_path / "new")) == "new"
+    finally:
+        backend.close()
+
+
+def test_the_local_opener_names_the_database_as_the_workspace_does() -> None:
+    from studio.workspaces.local import opener, workspace
+
+    assert opener.DB_NAME == workspace.DB_NAME
+
+
+def test_mlflow_locations_are_parsed_and_checked() -> None:
+    parsed = parse_mlflow("mlflow+https://host.example:8443/mlflow/")
+    assert parsed.base_url == "https://host.example:8443/mlflow" and parsed.port == 8443
+    assert parse_mlflow("mlflow+http://[::1]:5000").base_url == "http://[::1]:5000"
+    for bad, why in [
+        ("mlflow+http://host:99999", "port"),
+        ("mlflow+http://", "names no server"),
+        ("mlflow+http://user:secret@host", "keyring"),
+        ("mlflow+http://host/?x=1", "query"),
+    ]:
+        with pytest.raises(UnknownLocationError, match=why) as err:
+            parse_mlflow(bad)
+        assert "secret" not in str(err.value)
+
+
+def test_azure_locations_are_parsed_and_checked() -> None:
+    parsed = parse_azure(AZURE)
+    assert (parsed.subscription_id, parsed.resource_group, parsed.workspace_name) == (
+        "0b1f6471-1bf0-4dda-aec3-111122223333",
+        "rg-ml",
+        "my-ws",
+    )
+    assert str(parsed).startswith("azureml://subscriptions/0b1f6471")
+    for bad in [
+        "azureml://subscriptions/not-a-guid/resourcegroups/rg/workspaces/ws",
+        "azureml://subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourcegroups/rg",
+        "azureml://subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourcegroups/r g/workspaces/ws",
+    ]:
+        with pytest.raises(UnknownLocationError):
+            parse_azure(bad)
+
+
+def test_kinds_without_a_backend_yet_say_so_in_one_line() -> None:
+    for location in ("mlflow+http://127.0.0.1:5000", AZURE):
+        with pytest.raises(WorkspaceError, match="local workspaces only") as err:
+            open_workspace(location)
+        assert "\n" not in str(err.value)
+
+
+PLUGIN = """
+from studio.core.errors import WorkspaceError
+
+class DemoOpener:
+    kind = "demo"
+    label = "Demo servers"
+    location_form = "demo://name"
+    def owns(self, location): return location.startswith("demo://")
+    def default_location(self): return None
+    def display_name(self, location): return location[7:]
+    def is_workspace(self, location): return True
+    def is_missing(self, location): return False
+    def open(self, location, create=False): raise WorkspaceError("demo " + location[7:])
+"""
+
+DIST_INFO_ENTRY_POINTS = "[studio.workspace_kinds]\ndemo = demo_kind:DemoOpener\n"
+
+
+def test_a_plug_in_kind_is_found_through_its_entry_point_and_asked_first(tmp_path: Path) -> None:
+    (tmp_path / "demo_kind.py").write_text(PLUGIN)
+    dist = tmp_path / "demo_kind-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-kind\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text(DIST_INFO_ENTRY_POINTS)
+    code = (
+        f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
+        "from studio.workspaces import kinds, open_workspace\n"
+        "print([k.kind for k in kinds()])\n"
+        "try:\n    open_workspace('demo://abc')\nexcept Exception as e:\n    print(type(e).__name__, e)\n"
+        "print('studio.workspaces.local.backend' in sys.modules, any(m.startswith('azure') for m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert out[0] == "['demo', 'mlflow', 'azure', 'local']"
+    assert out[1] == "WorkspaceError demo abc"
+    assert out[2] == "False False"  # listing kinds opened no local database code and no azure
