@@ -22,8 +22,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"studio {__version__}")
     parser.add_argument(
         "--workspace",
-        metavar="PATH",
-        help="local workspace folder (default: $STUDIO_WORKSPACE, else the default workspace)",
+        metavar="LOCATION",
+        help="a workspace folder, mlflow+http(s)://host[:port], or azureml://subscriptions/<sub>/resourcegroups/"
+        "<rg>/workspaces/<name> (default: $STUDIO_WORKSPACE, else the default local workspace)",
     )
     parser.add_argument("--output", choices=("table", "json"), default="table", help="output format")
     parser.add_argument(
@@ -58,10 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _gui(args: argparse.Namespace) -> int:
     """The desktop window (Qt is imported only here)."""
-    from studio.workspaces import kinds
-    from studio.workspaces.local.paths import resolve_workspace_path
+    from studio.workspaces import kinds, resolve_location
 
-    location = str(resolve_workspace_path(args.workspace).expanduser().absolute())
+    location = resolve_location(args.workspace)
     if args.open_run:
         from studio.core.validation import check_run_id
 
@@ -72,10 +72,9 @@ def _gui(args: argparse.Namespace) -> int:
 
 
 def _workspace_info(args: argparse.Namespace) -> int:
-    from studio.workspaces.local.backend import LocalBackend
-    from studio.workspaces.local.paths import resolve_workspace_path
+    from studio.commands.workspace import open_from_args
 
-    backend = LocalBackend(resolve_workspace_path(args.workspace))
+    backend = open_from_args(args)
     try:
         info = backend.info()
         experiments = backend.list_experiments()
@@ -93,7 +92,7 @@ def _workspace_info(args: argparse.Namespace) -> int:
             )
         )
         return 0
-    print(f"Studio {__version__} - local workspace {info.name!r} at {info.location}")
+    print(f"Studio {__version__} - {info.kind} workspace {info.name!r} at {info.location}")
     if not experiments:
         print("No experiments yet. Log one from Python:  from studio.sdk import Workspace, Experiment")
     for e in experiments:

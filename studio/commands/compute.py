@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from studio.commands.output import common_options, print_record, print_table
+from studio.commands.workspace import compute_of, open_from_args
 from studio.core.compute import ComputeInfo
 
 
@@ -31,18 +32,11 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute a compute subcommand."""
-    from studio.workspaces.local.compute import control
-    from studio.workspaces.local.compute import instances_store as compute_store
-    from studio.workspaces.local.paths import resolve_workspace_path
-    from studio.workspaces.local.workspace import LocalWorkspace
-
-    ws = LocalWorkspace(resolve_workspace_path(args.workspace))
+    backend = open_from_args(args)
     try:
+        compute = compute_of(backend)
         if args.action == "list":
-            from studio.workspaces.local.compute.liveness import reap_instances
-
-            reap_instances(ws)
-            rows = [_row(c) for c in compute_store.list_instances(ws.connection())]
+            rows = [_row(c) for c in compute.list_compute()]
             print_table(
                 rows,
                 ["name", "state", "running_jobs", "queued_jobs", "max_concurrent_jobs", "idle_shutdown_minutes"],
@@ -51,21 +45,21 @@ def run(args: argparse.Namespace) -> int:
             return 0
         wait = not getattr(args, "no_wait", False)
         if args.action == "create":
-            info = control.create(ws, args.name, args.max_concurrent_jobs, args.idle_shutdown_minutes, wait=wait)
+            info = compute.create_compute(args.name, args.max_concurrent_jobs, args.idle_shutdown_minutes, wait=wait)
         elif args.action == "start":
-            info = control.start(ws, args.name, wait=wait)
+            info = compute.start_compute(args.name, wait=wait)
         elif args.action == "stop":
-            info = control.stop(ws, args.name, wait=wait)
+            info = compute.stop_compute(args.name, wait=wait)
         elif args.action == "restart":
-            info = control.restart(ws, args.name, wait=wait)
+            info = compute.restart_compute(args.name, wait=wait)
         else:
-            control.delete(ws, args.name)
+            compute.delete_compute(args.name)
             print_record({"name": args.name, "deleted": True}, args.output)
             return 0
         print_record(_row(info), args.output)
         return 0
     finally:
-        ws.close()
+        backend.close()
 
 
 def _row(info: ComputeInfo) -> dict[str, Any]:

@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from studio.commands.output import common_options, print_record, print_table
+from studio.commands.workspace import compute_of, open_from_args
+from studio.core.backend import WorkspaceBackend
+from studio.core.errors import NotFoundError
 from studio.core.types import RunInfo, RunQuery
 
 STD_LOG = "user_logs/std_log.txt"
@@ -43,29 +46,23 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute a job subcommand."""
-    from studio.workspaces.local.backend import LocalBackend
-    from studio.workspaces.local.paths import resolve_workspace_path
-
-    backend = LocalBackend(resolve_workspace_path(args.workspace))
+    backend = open_from_args(args)
     try:
         return _ACTIONS[args.action](backend, args)
     finally:
         backend.close()
 
 
-def _submit(backend: Any, args: argparse.Namespace) -> int:
-    from studio.workspaces.local.compute.submit import submit
-
+def _submit(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
     script_args = list(args.script_args)
     if script_args and script_args[0] == "--":
         script_args = script_args[1:]
-    _, run_id = submit(
-        backend.workspace,
+    run_id = compute_of(backend).submit_script(
         args.experiment,
-        source_directory=args.source_dir,
-        script=args.script,
-        arguments=script_args,
-        compute=args.compute,
+        args.source_dir,
+        args.script,
+        script_args,
+        args.compute,
         display_name=args.name,
     )
     info = backend.get_run(run_id)
@@ -76,7 +73,7 @@ def _submit(backend: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _list(backend: Any, args: argparse.Namespace) -> int:
+def _list(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
     names = [args.experiment] if args.experiment else [e.name for e in backend.list_experiments()]
     runs: list[RunInfo] = []
     for name in names:
@@ -87,7 +84,7 @@ def _list(backend: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _show(backend: Any, args: argparse.Namespace) -> int:
+def _show(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
     info = backend.get_run(args.run)
     row = _row(info)
     row["files"] = [f.path for f in backend.list_files(args.run)]
@@ -95,13 +92,13 @@ def _show(backend: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def _cancel(backend: Any, args: argparse.Namespace) -> int:
+def _cancel(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
     status = backend.cancel_run(args.run)
     print_record({"id": args.run, "status": status.value}, args.output)
     return 0
 
 
-def _logs(backend: Any, args: argparse.Namespace) -> int:
+def _logs(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
     offset = 0
     while True:
         info = backend.get_run(args.run)
@@ -112,9 +109,7 @@ def _logs(backend: Any, args: argparse.Namespace) -> int:
         time.sleep(0.2)
 
 
-def _print_from(backend: Any, run_id: str, offset: int) -> int:
-    from studio.core.errors import NotFoundError
-
+def _print_from(backend: WorkspaceBackend, run_id: str, offset: int) -> int:
     while True:
         try:
             chunk = backend.read_file_range(run_id, STD_LOG, offset, 1 << 20)
@@ -128,7 +123,7 @@ def _print_from(backend: Any, run_id: str, offset: int) -> int:
         offset += len(chunk)
 
 
-def _download(backend: Any, args: argparse.Namespace) -> int:
+def _download(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
     prefix = args.prefix.strip("/")
     names = [f.path for f in backend.list_files(args.run) if not prefix or f.path.startswith(prefix + "/")]
     paths = backend.download_files(args.run, names, Path(args.output_dir), overwrite=False)

@@ -56,6 +56,8 @@ class OneLineErrorParser(argparse.ArgumentParser):
 def common_options() -> OneLineErrorParser:
     """--workspace and --output, accepted after any subcommand too (parents= of each leaf parser)."""
     common = OneLineErrorParser(add_help=False)
-    common.add_argument("--workspace", metavar="PATH", default=argparse.SUPPRESS, help="local workspace folder")
+    common.add_argument(
+        "--workspace", metavar="LOCATION", default=argparse.SUPPRESS, help="workspace folder or server location"
+    )
     common.add_argument("--output", choices=("table", "json"), default=argparse.SUPPRESS, help="output format")
     return common

@@ -194,9 +194,9 @@ class ComputeBackend(Protocol):
         ...
 
     def create_compute(
-        self, name: str, max_concurrent_jobs: int = 1, idle_shutdown_minutes: float | None = None
+        self, name: str, max_concurrent_jobs: int = 1, idle_shutdown_minutes: float | None = None, wait: bool = False
     ) -> ComputeInfo:
-        """Create a compute instance and start it."""
+        """Create a compute instance and start it (waiting until it runs when ``wait``)."""
         ...
 
     def start_compute(self, name: str, wait: bool = False) -> ComputeInfo:

@@ -30,8 +30,8 @@ class WorkspaceInfo:
     """What a workspace is and where it lives."""
 
     name: str
-    kind: str  # "local" or "azure"
-    location: str  # a folder for local workspaces, an ARM id for Azure ones
+    kind: str  # the kind of its opener: "local", "mlflow", "azure"
+    location: str  # the location it was opened from (see studio.core.opener)
     read_only: bool = False
 
 

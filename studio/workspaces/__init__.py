@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import threading
 from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 
 from studio.core.backend import WorkspaceBackend
+from studio.core.errors import UnknownLocationError
 from studio.core.opener import WorkspaceOpener, pick_opener
 
 ENTRY_POINT_GROUP = "studio.workspace_kinds"
+WORKSPACE_ENV = "STUDIO_WORKSPACE"
 
 # Order matters: the local kind owns any plain path, so it is asked last.
 BUILT_IN_KINDS: tuple[str, ...] = (
@@ -50,6 +53,30 @@ def opener_for(location: str) -> WorkspaceOpener:
 def open_workspace(location: str, create: bool = False) -> WorkspaceBackend:
     """Open the workspace at ``location``, of whichever kind owns it."""
     return opener_for(location).open(location.strip(), create=create)
+
+
+def resolve_location(explicit: str | os.PathLike[str] | None = None) -> str:
+    """The workspace to use: ``explicit``, else ``$STUDIO_WORKSPACE``, else the default workspace.
+
+    The default is the first kind's that has one (the local kind's ``<user data dir>/workspaces/default``).
+    The answer is canonical (``canonical_location``), so the same workspace is always the same string.
+    """
+    text = os.fspath(explicit) if explicit else os.environ.get(WORKSPACE_ENV, "").strip()
+    if not text:
+        text = next((d for o in kinds() if (d := o.default_location()) is not None), "")
+    if not text:
+        raise UnknownLocationError(f"No workspace given: pass --workspace or set ${WORKSPACE_ENV}.")
+    return canonical_location(text)
+
+
+def canonical_location(location: str) -> str:
+    """One spelling per workspace (an absolute folder path for local ones), for recent lists and hand-over.
+
+    A kind may offer ``canonical_location(location)``; it is optional in the opener protocol.
+    """
+    opener = opener_for(location)
+    canonical: Callable[[str], str] | None = getattr(opener, "canonical_location", None)
+    return canonical(location.strip()) if canonical is not None else location.strip()
 
 
 def _load(target: str) -> Callable[[], WorkspaceOpener]:

@@ -265,10 +265,10 @@ class LocalBackend:
         return compute_store.get_instance(self._conn(), name)
 
     def create_compute(
-        self, name: str, max_concurrent_jobs: int = 1, idle_shutdown_minutes: float | None = None
+        self, name: str, max_concurrent_jobs: int = 1, idle_shutdown_minutes: float | None = None, wait: bool = False
     ) -> ComputeInfo:
-        """Create and start an instance (without waiting for it to run)."""
-        return control.create(self.workspace, name, max_concurrent_jobs, idle_shutdown_minutes, wait=False)
+        """Create and start an instance (waiting for it to run when ``wait``)."""
+        return control.create(self.workspace, name, max_concurrent_jobs, idle_shutdown_minutes, wait=wait)
 
     def start_compute(self, name: str, wait: bool = False) -> ComputeInfo:
         """Start an instance."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -23,6 +24,10 @@ class LocalWorkspaceOpener:
     def owns(self, location: str) -> bool:
         """Any location that is not a URI (``scheme://``); ``file://`` is not accepted either."""
         return bool(location.strip()) and not _URI.match(location.strip())
+
+    def canonical_location(self, location: str) -> str:
+        """The absolute folder path, ``~`` expanded (symbolic links are kept: they are the user's names)."""
+        return os.path.abspath(Path(location).expanduser())
 
     def default_location(self) -> str:
         """``<user data dir>/workspaces/default``."""
