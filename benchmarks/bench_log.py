@@ -21,7 +21,7 @@ from bench_common import Row, median_ms, print_table
 from studio.sdk import Experiment, Run, Workspace
 from studio.workspaces.local.backend import LocalBackend
 
-BUDGET_S = 2.0  #: DESIGN.md: run.log of 1,000,000 points, one process, incl. final flush
+BUDGET_S = 2.0  #: benchmarks/README.md budget: run.log of 1,000,000 points, one process, incl. final flush
 METRICS_8 = ("loss", "accuracy", "lr", "grad_norm", "val_loss", "val_accuracy", "throughput", "epoch_frac")
 
 

@@ -1,4 +1,4 @@
-"""The layering rules of DESIGN.md, checked on every test run."""
+"""The layering rules of docs/ARCHITECTURE.md, checked on every test run."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """Many real writer processes and a reader process share one local workspace.
 
-DESIGN.md, "The local workspace": many writer processes and the GUI work at once without
-"database is locked" errors and without losing points. These tests start real Python
+The local kind's promise (docs/ARCHITECTURE.md, "Performance and reliability"): many writer
+processes and the GUI work at once without "database is locked" errors and without losing points. These tests start real Python
 processes (``sys.executable``) that log through ``studio.sdk`` and read through
 ``LocalBackend``, then check every point, record and file exactly.
 """

@@ -1,6 +1,6 @@
 """Scripts that crash, get killed or just exit: nothing flushed is lost, the database stays sound.
 
-DESIGN.md, "Reliability rules": kill -9 of a script leaves a consistent database
+docs/ARCHITECTURE.md, "Performance and reliability": kill -9 of a script leaves a consistent database
 (``PRAGMA integrity_check``) and loses nothing that was logged and flushed; writers flush
 at a bounded interval; a run whose process died does not stay Running forever. Every test
 here runs real Python processes (``sys.executable``) against a real workspace.
