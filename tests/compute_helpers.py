@@ -6,27 +6,12 @@ import contextlib
 import os
 import signal
 import textwrap
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from studio.core.compute import ComputeState
 from studio.workspaces.local.compute import control
 from studio.workspaces.local.compute import instances_store as compute_store
 from studio.workspaces.local.workspace import LocalWorkspace
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 20.0, what: str = "condition") -> Any:
-    """Poll ``predicate`` until it returns something truthy; fail with ``what`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.02)
 
 
 def write_script(folder: Path, name: str, body: str) -> Path:

@@ -13,7 +13,6 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
@@ -180,25 +179,6 @@ class ChildPool:
             if child.proc.poll() is None:
                 child.kill()
             child.close_stdin()
-
-
-def wait_until(
-    probe: Callable[[], T | None],
-    *,
-    timeout: float = DEFAULT_DEADLINE_S,
-    interval: float = 0.02,
-    what: str = "condition",
-) -> T:
-    """Call ``probe`` until it returns something truthy; returns that value or fails at the deadline."""
-    deadline = time.monotonic() + timeout
-    last: T | None = None
-    while True:
-        last = probe()
-        if last:
-            return last
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"{what} not reached within {timeout} s (last value {last!r})")
-        time.sleep(interval)
 
 
 def integrity_check(db_path: Path) -> str:

@@ -19,12 +19,14 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import psutil
 import pytest
+
+from tests.waiting import wait_until
 
 T = TypeVar("T")
 
@@ -81,18 +83,6 @@ WIDE = r"""
     sys.stdout.write("a" * ((1 << 20) - 1) + "\u00e9\n")
     sys.stdout.write("na\u00efve\n")
 """
-
-
-def wait_until(probe: Callable[[], T | None], what: str, timeout: float = DEADLINE_S) -> T:
-    """Call ``probe`` until it returns something truthy; fail at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what}: not reached within {timeout} s (last value {value!r})")
-        time.sleep(0.05)
 
 
 def process_gone(pid: int) -> bool:

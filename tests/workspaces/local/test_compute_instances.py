@@ -14,7 +14,8 @@ from studio.sdk import Experiment, ScriptRunConfig
 from studio.sdk.compute import ComputeInstance, ComputeTarget
 from studio.workspaces.local.backend import LocalBackend
 from studio.workspaces.local.compute import instances_store as compute_store
-from tests.compute_helpers import wait_until, write_script
+from tests.compute_helpers import write_script
+from tests.waiting import wait_until
 
 
 def _daemon_pid(ws: Any, name: str) -> int:

@@ -13,7 +13,8 @@ from studio.core.errors import NotFoundError, StudioError
 from studio.sdk import Experiment, ScriptRunConfig
 from studio.sdk.compute import ComputeInstance, ComputeTarget
 from studio.workspaces.local.compute.snapshot import SnapshotTooLarge
-from tests.compute_helpers import wait_until, write_script
+from tests.compute_helpers import write_script
+from tests.waiting import wait_until
 
 TRAIN = """
 import os, sys, json

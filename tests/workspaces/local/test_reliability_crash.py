@@ -25,9 +25,9 @@ from tests.proc_helpers import (
     assert_clean_stderr,
     integrity_check,
     raw_run_row,
-    wait_until,
     write_script,
 )
+from tests.waiting import wait_until
 
 
 @pytest.fixture
