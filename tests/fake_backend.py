@@ -5,7 +5,8 @@ so a GUI test on it shows the GUI needs nothing beyond the protocol. It is popul
 its own small API (``add_experiment``, ``add_run``, ``log_series``, ``log_records``,
 ``add_file``, ``set_status``) and is safe to call from several threads at once: one lock
 guards everything, and every answer is a copy or an immutable record.
-It is not a ComputeBackend: it has no compute methods, so the GUI hides the Compute pane.
+FakeBackend is not a ComputeBackend (it has no compute methods, so the GUI hides the Compute
+pane); FakeComputeBackend adds in-memory compute instances whose state changes are immediate.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from studio.core.backend import DEFAULT_PAGE_SIZE
+from studio.core.compute import ComputeInfo, ComputeState
 from studio.core.errors import CancelledError, NotFoundError, RunStateError
 from studio.core.status import TERMINAL_STATUSES, RunStatus
 from studio.core.tasks import CancelToken, ProgressCallback
@@ -37,7 +39,7 @@ from studio.core.types import (
     StatusChange,
     WorkspaceInfo,
 )
-from studio.core.validation import check_experiment_name, check_metric_name, relative_file_name
+from studio.core.validation import check_compute_name, check_experiment_name, check_metric_name, relative_file_name
 
 COPY_BLOCK = 256 * 1024  # downloads check cancel and report progress once per block
 _VALUE_TYPES = ("bool", "int", "float")
@@ -430,3 +432,112 @@ def _target(destination: Path, name: str, strip_prefix: str) -> Path:
     if destination.resolve() not in target.resolve().parents:
         raise ValueError(f"invalid file name {name!r}: leads outside {destination}")
     return target
+
+
+class FakeComputeBackend(FakeBackend):
+    """A FakeBackend that is also a ComputeBackend: in-memory instances whose state changes are immediate.
+
+    It starts with one Running instance, ``local``. ``submit_script`` queues a run and nothing
+    ever executes it; cancel ends a queued run at once.
+    """
+
+    def __init__(self, name: str = "fake-compute", location: str = "fake://compute") -> None:
+        super().__init__(name, location)
+        self._info = replace(self._info, kind="fake-compute")
+        self._instances: dict[str, ComputeInfo] = {}
+        self._add_instance("local", 1, None, ComputeState.RUNNING)
+
+    def submit_script(
+        self,
+        experiment: str,
+        source_directory: str,
+        script: str,
+        arguments: list[Any] | None = None,
+        compute: str | None = None,
+        *,
+        environment: dict[str, Any] | None = None,
+        display_name: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """Queue a run on an instance (``local`` by default); it stays Queued until canceled."""
+        target = self.get_compute(compute or "local").name
+        details = {"runType": "script", "target": target, "script": script, "arguments": list(arguments or [])}
+        with self._lock:
+            run_id = self.add_run(experiment, display_name or script, tags=tags, details=details)
+            run = self._run(run_id)
+            run.info = replace(run.info, status=RunStatus.QUEUED, started_at=None)
+            run.history[:] = [StatusChange(RunStatus.QUEUED, run.info.created_at)]
+            self._instances[target] = replace(self._instances[target], queued_jobs=self._queued(target))
+            return run_id
+
+    def list_compute(self) -> list[ComputeInfo]:
+        """Instances by name."""
+        with self._lock:
+            return [self._instances[n] for n in sorted(self._instances)]
+
+    def get_compute(self, name: str) -> ComputeInfo:
+        """One instance."""
+        with self._lock:
+            if name not in self._instances:
+                raise NotFoundError(f"There is no compute instance named {name!r}.")
+            return self._instances[name]
+
+    def create_compute(
+        self, name: str, max_concurrent_jobs: int = 1, idle_shutdown_minutes: float | None = None
+    ) -> ComputeInfo:
+        """Create a Running instance."""
+        check_compute_name(name)
+        with self._lock:
+            if name in self._instances:
+                raise ValueError(f"a compute instance named {name!r} already exists")
+            return self._add_instance(name, max_concurrent_jobs, idle_shutdown_minutes, ComputeState.RUNNING)
+
+    def start_compute(self, name: str, wait: bool = False) -> ComputeInfo:
+        """Running at once (no change if it runs)."""
+        return self._set_state(name, ComputeState.RUNNING)
+
+    def stop_compute(self, name: str, wait: bool = False) -> ComputeInfo:
+        """Stopped at once."""
+        return self._set_state(name, ComputeState.STOPPED)
+
+    def restart_compute(self, name: str, wait: bool = False) -> ComputeInfo:
+        """Running at once."""
+        return self._set_state(name, ComputeState.RUNNING)
+
+    def delete_compute(self, name: str) -> None:
+        """Remove an instance (not ``local``); its queued runs are canceled."""
+        with self._lock:
+            self.get_compute(name)
+            if name == "local":
+                raise RunStateError("The local compute instance cannot be deleted.")
+            for run in list(self._runs.values()):
+                if run.details.get("target") == name and run.info.status == RunStatus.QUEUED:
+                    self.set_status(run.info.id, RunStatus.CANCELED, reason=f"Compute instance {name} was deleted.")
+            del self._instances[name]
+            self._bump()
+
+    def cancel_run(self, run_id: str) -> RunStatus:
+        """Cancel at once, and count the instance's queue again."""
+        with self._lock:
+            status = super().cancel_run(run_id)
+            target = str(self._run(run_id).details.get("target", ""))
+            if target in self._instances:
+                self._instances[target] = replace(self._instances[target], queued_jobs=self._queued(target))
+            return status
+
+    def _add_instance(self, name: str, jobs: int, idle: float | None, state: ComputeState) -> ComputeInfo:
+        now = time.time()
+        self._instances[name] = ComputeInfo(name, state, jobs, idle, 0, 0, created_at=now, started_at=now)
+        self._bump()
+        return self._instances[name]
+
+    def _set_state(self, name: str, state: ComputeState) -> ComputeInfo:
+        with self._lock:
+            self._instances[name] = replace(self.get_compute(name), state=state)
+            self._bump()
+            return self._instances[name]
+
+    def _queued(self, target: str) -> int:
+        return sum(
+            1 for r in self._runs.values() if r.details.get("target") == target and r.info.status == RunStatus.QUEUED
+        )

@@ -208,9 +208,11 @@ def build_local(path: Path, content: WorkspaceContent = CONTENT) -> tuple[Worksp
     return open_workspace(str(path)), {name: run.id for name, run in runs.items()}, ws
 
 
-def build_fake(content: WorkspaceContent = CONTENT) -> tuple[FakeBackend, dict[str, str]]:
-    """Make ``content`` in a new FakeBackend through its own API; returns it and the run ids."""
-    fake = FakeBackend(name="fake-ws")
+def build_fake(
+    content: WorkspaceContent = CONTENT, fake: FakeBackend | None = None
+) -> tuple[FakeBackend, dict[str, str]]:
+    """Make ``content`` in a new FakeBackend (or in ``fake``) through its own API; returns it and the run ids."""
+    fake = fake or FakeBackend(name="fake-ws")
     for name in content.experiments:
         fake.add_experiment(name)
     ids: dict[str, str] = {}

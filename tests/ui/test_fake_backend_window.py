@@ -17,7 +17,7 @@ from PySide6.QtCore import QModelIndex
 from studio.core.errors import WorkspaceError
 from studio.ui.shell.main_window import MainWindow
 from studio.ui.shell.settings import WindowSettings
-from tests.fake_backend import FakeBackend
+from tests.fake_backend import FakeBackend, FakeComputeBackend
 from tests.ui_helpers import GuardedOpener, wait_for
 from tests.workspace_content import CONTENT, LONG_SERIES_POINTS, build_fake
 
@@ -136,3 +136,21 @@ def test_cancel_a_running_fake_run_from_the_window(fake_studio: dict[str, Any], 
     window.act_cancel.trigger()
     wait_for(qtbot, lambda: model.index(0, 1, scratch).data() == "Canceled")  # seen through live refresh
     assert fake_studio["backend"].get_run(ids["to-cancel"]).status.value == "Canceled"
+
+
+def test_a_fake_with_compute_shows_the_compute_pane(qtbot: Any, tmp_path: Path) -> None:
+    backend, _ids = build_fake(fake=FakeComputeBackend())
+    backend.create_compute("gpu-1", max_concurrent_jobs=2)
+    opener = GuardedOpener(FakeOpener({"fake://compute": backend}))
+    window = MainWindow([opener], WindowSettings(str(tmp_path / "settings.ini")))
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
+        window.open_workspace("fake://compute")
+    try:
+        assert window.compute_pane.isVisible()
+        model = window.compute_pane.model
+        wait_for(qtbot, lambda: [i.name for i in model.instances()] == ["gpu-1", "local"])
+    finally:
+        window.close()
+    assert opener.violations == []

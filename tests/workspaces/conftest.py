@@ -2,7 +2,8 @@
 
 Each kind gives one module-scoped fixture named ``<kind>_workspace`` that builds
 tests/workspace_content.CONTENT and yields a ``Populated``; ``populated`` is parametrized over
-KINDS and picks it. A new kind (say "mlflow") is one more fixture and one more entry in KINDS.
+KINDS and picks it (a "-" in a kind's name is "_" in its fixture's). A new kind (say "mlflow") is one more
+fixture and one more entry in KINDS.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ from typing import Any
 import pytest
 
 from studio.core.backend import WorkspaceBackend
+from tests.fake_backend import FakeComputeBackend
 from tests.workspace_content import CONTENT, WorkspaceContent, build_fake, build_local
 
-KINDS = ["local", "fake"]
+KINDS = ["local", "fake", "fake-compute"]
 
 
 @dataclass(frozen=True)
@@ -51,10 +53,18 @@ def fake_workspace() -> Iterator[Populated]:
     backend.close()
 
 
+@pytest.fixture(scope="module")
+def fake_compute_workspace() -> Iterator[Populated]:
+    """CONTENT in a FakeComputeBackend (the fake with in-memory compute instances)."""
+    backend, ids = build_fake(fake=FakeComputeBackend())
+    yield Populated("fake-compute", backend, ids)
+    backend.close()
+
+
 @pytest.fixture(scope="module", params=KINDS)
 def populated(request: pytest.FixtureRequest) -> Populated:
     """The populated workspace of each kind in turn."""
-    return request.getfixturevalue(f"{request.param}_workspace")  # type: ignore[no-any-return]
+    return request.getfixturevalue(f"{request.param.replace('-', '_')}_workspace")  # type: ignore[no-any-return]
 
 
 def _finish_running_runs(sdk_workspace: Any, ids: dict[str, str]) -> None:

@@ -8,6 +8,7 @@ others can check the content as it was logged, in any order.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -384,6 +385,11 @@ def test_a_cancelled_download_leaves_no_file_that_looks_complete(populated: Popu
     assert listing(tmp_path / "b") == {}
 
 
+def test_download_of_nothing_writes_nothing(populated: Populated, tmp_path: Path) -> None:
+    assert populated.backend.download_files(populated.id("baseline"), [], tmp_path / "d") == []
+    assert listing(tmp_path) == {}
+
+
 def test_download_of_an_unknown_file_writes_nothing(populated: Populated, tmp_path: Path) -> None:
     backend, run_id = populated.backend, populated.id("baseline")
     with pytest.raises(NotFoundError):
@@ -553,3 +559,58 @@ def test_compute_listing_for_kinds_with_compute(populated: Populated) -> None:
     assert isinstance(first, ComputeInfo) and first.name == instances[0].name
     with pytest.raises(NotFoundError):
         backend.get_compute("no-such-compute")
+
+
+def test_following_change_tokens_visits_every_run(populated: Populated) -> None:
+    seen: set[str] = set()
+    token = 0
+    for _ in range(100):
+        changed, next_token = populated.backend.list_changed_runs(token, limit=3)
+        assert all(isinstance(r, RunInfo) for r in changed)
+        if not changed:
+            assert next_token >= token
+            break
+        assert next_token > token
+        seen |= {r.id for r in changed}
+        token = next_token
+    else:
+        raise AssertionError("list_changed_runs never ran out of changes")
+    assert set(populated.ids.values()) <= seen
+
+
+# -- threads ---------------------------------------------------------------------------------------
+
+
+def test_reads_and_writes_from_several_threads(populated: Populated) -> None:
+    """The GUI calls a backend from several worker threads at once."""
+    backend, editable = populated.backend, populated.id("editable")
+    baseline = populated.id("baseline")
+    expected = [r.name for r in reversed(populated.content.top_level("mnist"))]
+
+    def work(i: int) -> None:
+        for j in range(10):
+            assert names(backend.list_runs("mnist", page_size=100).runs) == expected
+            assert len(backend.get_series(baseline, "loss", start=LONG_SERIES_POINTS - 100)) == 100
+            assert backend.read_file_range(baseline, "outputs/with space.txt", 2, 4) == b"name"
+            backend.set_run_metadata(editable, description=f"thread {i} write {j}")
+            backend.change_token()
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        list(pool.map(work, range(4)))
+    assert backend.get_run(editable).description.endswith("write 9")
+
+
+def test_compute_names_are_checked_before_anything_is_made(populated: Populated) -> None:
+    backend = populated.backend
+    if not isinstance(backend, ComputeBackend):
+        pytest.skip(f"the {populated.kind} kind has no compute")
+    before = backend.list_compute()
+    for bad in ("1starts-with-a-digit", "has space", "x", "../x"):
+        with pytest.raises(ValueError):
+            backend.create_compute(bad)
+    with pytest.raises(ValueError, match="already exists"):
+        backend.create_compute(before[0].name)
+    for call in (backend.start_compute, backend.stop_compute, backend.restart_compute, backend.delete_compute):
+        with pytest.raises(NotFoundError):
+            call("no-such-compute")
+    assert [i.name for i in backend.list_compute()] == [i.name for i in before]
