@@ -81,8 +81,9 @@ class FakeBackend:
     def add_experiment(self, name: str) -> None:
         """Create an experiment (no change if it exists)."""
         with self._lock:
-            self._experiments.setdefault(check_experiment_name(name), time.time())
-            self._bump()
+            if check_experiment_name(name) not in self._experiments:
+                self._experiments[name] = time.time()
+                self._bump()
 
     def add_run(
         self,
