@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from studio.core.backend import DEFAULT_PAGE_SIZE
 from studio.core.compute import ComputeInfo
-from studio.core.errors import NotFoundError
+from studio.core.errors import NotFoundError, RunStateError
 from studio.core.status import RunStatus
 from studio.core.tasks import CancelToken, ProgressCallback
 from studio.core.types import (
@@ -245,6 +245,9 @@ class LocalBackend:
         """Cancel a run: a job through its compute, an inline run at once."""
         conn = self._conn()
         seq = runs_store.run_seq(conn, check_run_id(run_id))
+        ended = runs_store.get_run(conn, run_id).status
+        if ended.is_terminal:  # also spares the change counter a bump for a change that never happens
+            raise RunStateError(f"Run {run_id} already ended ({ended}); there is nothing to cancel.")
         if jobs_store.job_compute(conn, seq):
             return control.cancel_job(self.workspace, seq)
         ws = self.workspace

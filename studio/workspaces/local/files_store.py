@@ -107,7 +107,7 @@ def read_range(run_root: Path, name: str, offset: int, length: int) -> bytes:
         with path.open("rb") as f:
             f.seek(offset)
             return f.read(length)
-    except FileNotFoundError:
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):  # a folder, or a file used as one
         raise NotFoundError(f"The run has no file {name!r}.") from None
 
 
