@@ -254,7 +254,7 @@ def test_following_a_growing_log(env: dict[str, Any], qtbot: Any) -> None:
     run_info = env["local"].get_run(env["run"].id)
     assert run_info.status.is_active
     tab.run_changed(run_info)
-    wait_for(qtbot, lambda: not tab._listing)
+    wait_for(qtbot, lambda: not tab._listing.busy)
     preview = _open(tab, qtbot, "logs/std_log.txt")
     wait_for(qtbot, lambda: preview.following and "starting" in preview.editor.toPlainText())
     log = env["root"] / "logs" / "std_log.txt"

@@ -45,7 +45,7 @@ class TextPreview(FilePreview):
         self.setObjectName("textPreview")
         self.text_window: TextWindow | None = None
         self.following = False
-        self._busy = False
+        self._reading = False
         self._polling = False
         self._syncing = False
         self._queued: tuple[int, bool, bool] | None = None
@@ -119,10 +119,10 @@ class TextPreview(FilePreview):
 
     def request(self, offset: int, at_end: bool = False, keep_view: bool = False) -> None:
         """Load the window around byte ``offset`` (the newest request wins while one is in flight)."""
-        if self._busy:
+        if self._reading:
             self._queued = (offset, at_end, keep_view)
             return
-        self._busy = True
+        self._reading = True
         size = self.file_size
         start, end = (max(0, size - WINDOW_BYTES), size) if at_end else _bounds(offset, size)
         backend, run_id, path, partial = self.backend, self.run_id, self.file.path, not self.following
@@ -139,13 +139,13 @@ class TextPreview(FilePreview):
         )
 
     def _request_failed(self, exc: BaseException) -> None:
-        self._busy = False
+        self._reading = False
         self._queued = None
         self.show_error(exc)
         self.editor.setPlaceholderText(self.error)
 
     def _show(self, window: TextWindow, offset: int, at_end: bool, keep_view: bool) -> None:
-        self._busy = False
+        self._reading = False
         queued, self._queued = self._queued, None
         if queued is not None and self.text_window is not None:  # the user moved on while this loaded
             q_offset, q_at_end, q_keep_view = queued
@@ -230,7 +230,7 @@ class TextPreview(FilePreview):
 
     def _poll(self) -> None:
         window = self.text_window
-        if self._busy or self._polling or window is None:
+        if self._reading or self._polling or window is None:
             return
         self._polling = True
         backend, run_id, path, base = self.backend, self.run_id, self.file.path, window.end

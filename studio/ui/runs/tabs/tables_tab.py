@@ -169,7 +169,7 @@ class TablesTab(RunTab):
         self.setObjectName("tablesTab")
         self.models: dict[str, RecordTableModel] = {}
         self._metrics: dict[str, MetricInfo] = {}
-        self._busy: set[str] = set()
+        self._fetching: set[str] = set()
         self.selector = QtWidgets.QComboBox(self)
         self.selector.setObjectName("tableSelector")
         self.selector.setMinimumContentsLength(20)
@@ -263,9 +263,9 @@ class TablesTab(RunTab):
 
     def _fetch(self, name: str) -> None:
         info = self._metrics.get(name)
-        if info is None or name in self._busy or info.count <= self.models[name].fetched:
+        if info is None or name in self._fetching or info.count <= self.models[name].fetched:
             return
-        self._busy.add(name)
+        self._fetching.add(name)
         backend, run_id, start = self.backend, self.run_id, self.models[name].fetched
         self.runner.submit(
             lambda: backend.get_metric_records(run_id, name, start=start),
@@ -275,11 +275,11 @@ class TablesTab(RunTab):
         )
 
     def _fetch_failed(self, name: str, exc: BaseException) -> None:
-        self._busy.discard(name)
+        self._fetching.discard(name)
         self.size_label.setText(f"Could not load {name}: {exc}")
 
     def _got_records(self, name: str, kind: MetricKind, records: list[Any]) -> None:
-        self._busy.discard(name)
+        self._fetching.discard(name)
         model = self.models[name]
         first = not model.rows
         model.fetched += len(records)
