@@ -18,6 +18,7 @@ from typing import Any, Literal
 from PySide6.QtCore import QObject
 from shiboken6 import isValid
 
+from studio.core.errors import CancelledError
 from studio.ui.background.tasks import TaskRunner
 
 WhenBusy = Literal["again", "latest"]
@@ -105,7 +106,12 @@ class TaskSlot:
             owner=self._owner,
         )
         # The runner reports no CancelledError: the slot still has to learn that the call is over.
-        task.sig_ended.connect(lambda: self._ended(call, None, None, report=False))
+        # (Not through sig_ended: the runner deletes the task then, and a later slot may miss it.)
+        task.sig_failed.connect(lambda exc, _tb: self._cancelled(call, exc))
+
+    def _cancelled(self, call: int, exc: BaseException) -> None:
+        if isinstance(exc, CancelledError):
+            self._ended(call, None, None, report=False)
 
     def _ended(self, call: int, result: Any, exc: BaseException | None, report: bool = True) -> None:
         if call != self._in_flight:
