@@ -139,7 +139,7 @@ class MetricGrid(QScrollArea):
             self.grid.setColumnStretch(c, 1 if c < self._columns else 0)
         self.schedule_build()
 
-    # -- building plots as they come into view --------------------------------------------------
+    # -- building plots as they come into view -------------------------------------------------
     def schedule_build(self) -> None:
         """Build the plots that came into view (or near it), starting on the next event-loop turn."""
         if not self._awaiting_paint:

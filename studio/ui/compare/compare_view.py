@@ -28,7 +28,8 @@ from studio.ui.background.sliced_work import SlicedWork, Turn
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.compare.compare_table_model import CompareTableModel
 
-if TYPE_CHECKING:  # the chart modules pull in pyqtgraph: imported once something is compared
+# The chart modules pull in pyqtgraph: imported once something is compared.
+if TYPE_CHECKING:
     from studio.ui.charts.chart_lines import Prepared
 
 MAX_CHARTS = 24
@@ -154,7 +155,8 @@ class CompareView(QWidget):
         while self._work:
             step = self._work.popleft()
             if step is None:
-                break  # the next step paints a whole chart: it gets a turn to itself
+                # The next step paints a whole chart: it gets a turn to itself.
+                break
             step()
             if turn.over:
                 break

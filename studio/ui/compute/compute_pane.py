@@ -47,7 +47,8 @@ from studio.ui.compute.compute_model import (
 
 POLL_INTERVAL_MS = 1000
 FAST_POLL_MS = 200
-LOCAL = "local"  # every local workspace has this instance; it cannot be deleted
+# Every local workspace has this instance; it cannot be deleted.
+LOCAL = "local"
 _ERROR_STYLE = "color: #d64541;"
 EMPTY_TEXT = "No workspace is open.\nOpen one to see and manage its compute instances."
 _W = TypeVar("_W", bound=QObject)

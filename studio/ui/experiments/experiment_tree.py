@@ -180,7 +180,8 @@ class ExperimentTreePane(QDockWidget):
             self.filter_error.show()
             return
         self.filter_error.hide()
-        self.model.set_query(query)  # experiment rows stay, and so does whether they are expanded
+        # Experiment rows stay, and so does whether they are expanded.
+        self.model.set_query(query)
 
     def _update_empty_state(self) -> None:
         empty = self.model.is_empty_workspace() and not self.filter_box.text()

@@ -86,7 +86,7 @@ class CsvModel(QAbstractTableModel):
         self._stopped = False
         self._view = (0, -1)
 
-    # -- Qt model -------------------------------------------------------------------------
+    # -- Qt model ------------------------------------------------------------------------------
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else self._rows
@@ -118,7 +118,7 @@ class CsvModel(QAbstractTableModel):
         limit = TIP_CHARS if tip else SHOWN_CHARS
         return text if len(text) <= limit else text[:limit] + "…"
 
-    # -- public -----------------------------------------------------------------------------
+    # -- public --------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Begin indexing the file in the background."""
@@ -172,7 +172,7 @@ class CsvModel(QAbstractTableModel):
         """Rows held parsed in memory now (bounded, however far the view scrolled)."""
         return sum(block.rows for block in self._cache.values())
 
-    # -- indexing ---------------------------------------------------------------------------
+    # -- indexing ------------------------------------------------------------------------------
 
     def _scan(self) -> None:
         if self._stopped:
@@ -186,7 +186,8 @@ class CsvModel(QAbstractTableModel):
         connected = threading.Event()
 
         def work(state: TaskState) -> None:
-            connected.wait(5)  # a batch published before the GUI listens would lie unseen until the next
+            # A batch published before the GUI listens would lie unseen until the next.
+            connected.wait(5)
 
             def publish(batch: IndexBatch) -> None:
                 inbox.append(batch)
@@ -298,7 +299,7 @@ class CsvModel(QAbstractTableModel):
         self.endResetModel()
         self._scan()
 
-    # -- blocks -------------------------------------------------------------------------------
+    # -- blocks --------------------------------------------------------------------------------
 
     def _block_end(self, block_no: int) -> int:
         return self._starts[block_no + 1] if block_no + 1 < len(self._starts) else self._end
@@ -391,7 +392,9 @@ class CsvModel(QAbstractTableModel):
         while len(self._cache) > CACHE_BLOCKS or (len(self._cache) > 2 and self._cached_bytes > CACHE_BYTES):
             victim = next((b for b in self._cache if b != block_no and b not in keep), None)
             if victim is None:
-                break  # more blocks in view than the budget: keep them, or they would be read again and again
+                # More blocks in view than the budget: keep them, or they would be read again and
+                # again.
+                break
             self._forget(victim)
 
     def _block_of(self, row: int) -> int:

@@ -39,7 +39,8 @@ class JsonPreview(FilePreview):
         super().__init__(backend, runner, run_id, file, parent)
         self.setObjectName("jsonPreview")
         self.text_preview: TextPreview | None = None
-        self._unexpanded: list[Any] = []  # values of nodes not expanded yet, by the index in their item
+        # Values of nodes not expanded yet, by the index in their item.
+        self._unexpanded: list[Any] = []
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self.note = note_label(f"{file.path} · {human_size(file.size)}", self)

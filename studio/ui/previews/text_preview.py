@@ -150,7 +150,8 @@ class TextPreview(FilePreview):
         if queued is not None and self.text_window is not None:  # the user moved on while this loaded
             q_offset, q_at_end, q_keep_view = queued
             if q_at_end or q_keep_view or not window.start <= q_offset < window.end:
-                self.request(*queued)  # skip this window: showing it would only stall the GUI thread
+                # Skip this window: showing it would only stall the GUI thread.
+                self.request(*queued)
                 return
             offset, at_end, keep_view = q_offset, False, False  # it holds the newest position too
             queued = None

@@ -110,7 +110,8 @@ class _Fetch:
                 smoothed,
             )
         except Exception as exc:
-            return exc  # one metric's failure is reported; the others of the batch still arrive
+            # One metric's failure is reported; the others of the batch still arrive.
+            return exc
 
 
 class MetricsTab(RunTab):
@@ -146,7 +147,7 @@ class MetricsTab(RunTab):
         self._applying = SlicedWork(self._apply_some, APPLY_BUDGET_S, self, pace_ms=APPLY_PACE_MS)
         self._build()
 
-    # -- building --------------------------------------------------------------------------------
+    # -- building ------------------------------------------------------------------------------
     def _build(self) -> None:
         self.options = ChartOptionsBar(self)
         self.options.sig_changed.connect(self._apply_all)
@@ -183,7 +184,7 @@ class MetricsTab(RunTab):
         layout.addLayout(bar)
         layout.addWidget(splitter, 1)
 
-    # -- loading and live refresh ---------------------------------------------------------------
+    # -- loading and live refresh --------------------------------------------------------------
     def load(self) -> None:
         """List the metrics, then fetch each shown one in the background."""
         self._list()
@@ -409,7 +410,9 @@ class MetricsTab(RunTab):
         """Write every point of a panel's visible lines as CSV, in the background (sig_exported when done)."""
         data = panel.chart.export_data()
         self.runner.submit(
-            lambda: write_csv(path, data),
+            write_csv,
+            path,
+            data,
             success=lambda count: self.sig_exported.emit(path, int(count)),
             failure=lambda exc: self._show_error(f"Could not write {path}: {exc}"),
             owner=self,
