@@ -40,6 +40,13 @@ MAX_COLUMNS = 1000
 Index = QModelIndex | QPersistentModelIndex
 
 
+def read_block(
+    backend: WorkspaceBackend, run_id: str, path: str, start: int, end: int, rows: int, delimiter: str
+) -> Block:
+    """Read and parse the bytes ``[start, end)`` of a CSV file, ``rows`` rows (worker thread)."""
+    return parse_block(backend.read_file_range(run_id, path, start, end - start), rows, delimiter)
+
+
 class CsvModel(QAbstractTableModel):
     """Rows of a CSV file, its first record being the header (``header``)."""
 
@@ -329,14 +336,16 @@ class CsvModel(QAbstractTableModel):
         start, end, rows = self._starts[block_no], self._block_end(block_no), self._block_rows(block_no)
         key = (start, end, rows)
         self._reading[block_no] = key
-        backend, run_id, path, delimiter = self.backend, self.run_id, self.file.path, self.delimiter
         generation = self._generation
-
-        def work() -> Block:
-            return parse_block(backend.read_file_range(run_id, path, start, end - start), rows, delimiter)
-
         self.runner.submit(
-            work,
+            read_block,
+            self.backend,
+            self.run_id,
+            self.file.path,
+            start,
+            end,
+            rows,
+            self.delimiter,
             success=lambda block: self._block_arrived(generation, block_no, key, block),
             failure=lambda exc: self._block_failed(generation, block_no, exc),
             owner=self,

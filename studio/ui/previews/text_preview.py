@@ -28,6 +28,26 @@ POLL_MS = 1000
 _MAX_SCROLL = 2**31 - 1
 
 
+def read_window(
+    backend: WorkspaceBackend, run_id: str, path: str, start: int, end: int, size: int, keep_partial_end: bool
+) -> TextWindow:
+    """The bytes ``[start, end)`` of a text file as a window of lines (worker thread)."""
+    data = backend.read_file_range(run_id, path, start, end - start)
+    return make_window(start, data, size, keep_partial_end=keep_partial_end)
+
+
+def read_new_end(backend: WorkspaceBackend, run_id: str, path: str, base: int) -> tuple[int, bytes, int]:
+    """(base, bytes logged after ``base``, new size) of a growing file (worker thread).
+
+    Far behind (a whole window or more): no bytes, and the size, so the preview jumps to the end.
+    """
+    data = backend.read_file_range(run_id, path, base, WINDOW_BYTES)
+    if len(data) < WINDOW_BYTES:
+        return base, data, base + len(data)
+    sizes = [f.size for f in backend.list_files(run_id, path) if f.path == path]
+    return base, b"", sizes[0] if sizes else base
+
+
 class TextPreview(FilePreview):
     """Shows a text file window by window; ``following`` keeps the end of a growing log in view."""
 
@@ -125,14 +145,15 @@ class TextPreview(FilePreview):
         self._reading = True
         size = self.file_size
         start, end = (max(0, size - WINDOW_BYTES), size) if at_end else _bounds(offset, size)
-        backend, run_id, path, partial = self.backend, self.run_id, self.file.path, not self.following
-
-        def fetch() -> TextWindow:
-            data = backend.read_file_range(run_id, path, start, end - start)
-            return make_window(start, data, size, keep_partial_end=partial)
-
         self.runner.submit(
-            fetch,
+            read_window,
+            self.backend,
+            self.run_id,
+            self.file.path,
+            start,
+            end,
+            size,
+            not self.following,
             success=lambda window: self._show(window, offset, at_end, keep_view),
             failure=self._request_failed,
             owner=self,
@@ -234,16 +255,10 @@ class TextPreview(FilePreview):
         if self._reading or self._polling or window is None:
             return
         self._polling = True
-        backend, run_id, path, base = self.backend, self.run_id, self.file.path, window.end
-
-        def fetch() -> tuple[int, bytes, int]:
-            data = backend.read_file_range(run_id, path, base, WINDOW_BYTES)
-            if len(data) < WINDOW_BYTES:
-                return base, data, base + len(data)
-            sizes = [f.size for f in backend.list_files(run_id, path) if f.path == path]
-            return base, b"", sizes[0] if sizes else base  # far behind: jump to the end
-
-        self.runner.submit(fetch, success=self._append, failure=self._poll_failed, owner=self)
+        self.runner.submit(
+            read_new_end, self.backend, self.run_id, self.file.path, window.end,
+            success=self._append, failure=self._poll_failed, owner=self,
+        )  # fmt: skip
 
     def _poll_failed(self, exc: BaseException) -> None:
         self._polling = False
