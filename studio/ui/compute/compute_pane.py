@@ -66,7 +66,7 @@ class NewComputeDialog(QDialog):
         super().__init__(parent)
         self.setObjectName("newComputeDialog")
         self.setWindowTitle("New compute instance")
-        self.setMinimumWidth(460)  # the name hint fits on one line: no jumps
+        self.setMinimumWidth(460)  # the name hint fits on one line: no jumps while typing
         self._existing = existing
         self.name_edit = _named(QLineEdit(placeholderText="e.g. gpu-box-1"), "computeName")
         self.hint = _named(QLabel(NAME_RULE, wordWrap=True), "computeNameHint")

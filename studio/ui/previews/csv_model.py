@@ -87,7 +87,7 @@ class CsvModel(QAbstractTableModel):
         self._wanted: list[int] = []
         self._inbox: deque[IndexBatch] = deque()
         self._index_task: Task | None = None
-        self._rescan = False
+        self._scan_again = False
         self._generation = 0
         self._first_shown = False
         self._stopped = False
@@ -148,7 +148,7 @@ class CsvModel(QAbstractTableModel):
 
     def fully_indexed(self) -> bool:
         """True once the whole file (as far as it was written) is indexed."""
-        return self._index_task is None and self._indexer.at_eof and not self._inbox and not self._rescan
+        return self._index_task is None and self._indexer.at_eof and not self._inbox and not self._scan_again
 
     def indexed_bytes(self) -> int:
         """How much of the file the indexer has scanned."""
@@ -185,7 +185,7 @@ class CsvModel(QAbstractTableModel):
         if self._stopped:
             return
         if self._index_task is not None:
-            self._rescan = True
+            self._scan_again = True
             return
         indexer, backend, run_id, path = self._indexer, self.backend, self.run_id, self.file.path
         inbox = self._inbox
@@ -229,8 +229,8 @@ class CsvModel(QAbstractTableModel):
         self._drain()
         if not self._first_shown and not self._rows:
             self._first_rows_shown()  # an empty file, or a header only
-        if self._rescan:
-            self._rescan = False
+        if self._scan_again:
+            self._scan_again = False
             self._scan()
         self.sig_indexed.emit()
 
@@ -296,7 +296,7 @@ class CsvModel(QAbstractTableModel):
         self._indexer = CsvIndexer(self.delimiter)
         self._starts, self._first_rows = array("q"), array("q")
         self._end, self._open_last, self._rows, self._columns = 0, False, 0, 0
-        self.header, self._rescan = [], False
+        self.header, self._scan_again = [], False
         self.problems, self._problem_kinds = [], set()
         self._cache.clear()
         self._cached_bytes = 0
