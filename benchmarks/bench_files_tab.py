@@ -79,7 +79,7 @@ def bench_log(meter: PhaseMeter, tab: OutputsTab, backend: LocalBackend, size: i
 
     def at_end() -> bool:
         window = preview.text_window
-        return window is not None and window.end >= size and not preview._busy
+        return window is not None and window.end >= size and not preview._reading
 
     start = time.perf_counter()
     preview.set_following(True)  # jumps to the end, then polls the end every second
@@ -92,17 +92,17 @@ def bench_log(meter: PhaseMeter, tab: OutputsTab, backend: LocalBackend, size: i
     for i in range(steps + 1):  # drag the file-position bar from top to bottom
         preview.position.setValue(preview.position.maximum() * i // steps)
         meter.turn()
-        meter.wait(lambda: not preview._busy)
+        meter.wait(lambda: not preview._reading)
     rows += [meter.phase(f"log: drag the position bar top -> end, {steps} steps")]
     after_jumps = rss()
     bar = preview.editor.verticalScrollBar()
     preview.position.setValue(0)
-    meter.wait(lambda: not preview._busy)
+    meter.wait(lambda: not preview._reading)
     start = time.perf_counter()
     for _ in range(1000):  # then scroll line by line through ~13 windows
         bar.setValue(bar.value() + 40)
         meter.turn()
-        meter.wait(lambda: not preview._busy)
+        meter.wait(lambda: not preview._reading)
     wheel_s = time.perf_counter() - start
     rows += [
         Row(

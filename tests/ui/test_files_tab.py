@@ -209,6 +209,15 @@ def test_text_and_python(env: dict[str, Any], qtbot: Any) -> None:
     assert tab.findChild(object, "filePreview") is tab.preview
 
 
+def test_clicking_through_files_shows_the_last_one_clicked(env: dict[str, Any], qtbot: Any) -> None:
+    tab = _tab(env, qtbot)
+    for path in ("outputs/config.json", "outputs/train.py", "outputs/notes.txt"):
+        tab.select(path)  # faster than their first bytes arrive
+    preview = _open(tab, qtbot, "outputs/notes.txt")
+    wait_for(qtbot, lambda: not tab.preview._reading.busy)
+    assert tab.preview.preview is preview and "hello notes" in preview.editor.toPlainText()
+
+
 def test_big_log_reads_only_what_is_shown(env: dict[str, Any], qtbot: Any) -> None:
     tab = _tab(env, qtbot)
     size = tab.model.files["logs/big.log"].size
@@ -254,7 +263,7 @@ def test_following_a_growing_log(env: dict[str, Any], qtbot: Any) -> None:
     run_info = env["local"].get_run(env["run"].id)
     assert run_info.status.is_active
     tab.run_changed(run_info)
-    wait_for(qtbot, lambda: not tab._listing)
+    wait_for(qtbot, lambda: not tab._listing.busy)
     preview = _open(tab, qtbot, "logs/std_log.txt")
     wait_for(qtbot, lambda: preview.following and "starting" in preview.editor.toPlainText())
     log = env["root"] / "logs" / "std_log.txt"

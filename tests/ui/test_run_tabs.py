@@ -124,6 +124,32 @@ def test_gallery_shows_every_image_with_a_thumbnail_and_opens_a_zoomable_viewer(
     assert model.item(3).data(IMAGE_ROLE).label == "samples (1)"
 
 
+def test_looks_asked_while_one_is_in_flight_add_each_image_once(qtbot: Any, env: Env) -> None:
+    env.run.log_image("confusion", path=env.png("red", "#ff0000"))
+    tab = env.tab(qtbot, ImagesTab)  # its first look is in flight
+    env.run.log_image("confusion", path=env.png("green", "#00ff00"))
+    env.changed(tab)  # asked meanwhile: it looks again afterwards, from what it had then
+    env.changed(tab)
+    wait_for(qtbot, lambda: _thumbs_ready(tab, 2) and not tab._listing.busy)
+    env.run.log_image("samples", path=env.png("blue", "#0000ff"))
+    env.changed(tab)
+    wait_for(qtbot, lambda: _thumbs_ready(tab, 3) and not tab._listing.busy)
+    labels = [tab.model.item(r).text() for r in range(tab.model.rowCount())]
+    assert labels == ["confusion (0)", "confusion (1)", "samples (0)"]
+
+
+def test_the_viewer_shows_the_image_opened_last(qtbot: Any, env: Env) -> None:
+    env.run.log_image("big", path=env.png("red", "#ff0000", (1600, 1200)))
+    env.run.log_image("small", path=env.png("blue", "#0000ff", (32, 24)))
+    tab = env.tab(qtbot, ImagesTab)
+    wait_for(qtbot, lambda: _thumbs_ready(tab, 2))
+    tab.open_image(tab.model.index(0, 0))
+    viewer = tab.open_image(tab.model.index(1, 0))  # before the first one is decoded
+    wait_for(qtbot, lambda: not viewer.item.pixmap().isNull() and not tab._reading.busy)
+    assert viewer.item.pixmap().size().toTuple() == (32, 24)
+    assert "small (0)" in viewer.title.text()
+
+
 def test_images_empty_state(qtbot: Any, env: Env) -> None:
     env.run.log("loss", 1.0)
     tab = env.tab(qtbot, ImagesTab)

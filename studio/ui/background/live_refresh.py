@@ -6,6 +6,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import RunInfo
+from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
 
 POLL_MS = 1000
@@ -19,11 +20,11 @@ class LiveRefresh(QObject):
 
     def __init__(self, runner: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._runner = runner
         self._backend: WorkspaceBackend | None = None
         self._since: int | None = None
-        self._busy = False
-        self._generation = 0
+        # No failure handler for the token: a workspace that cannot say it is told (notifier).
+        self._token = TaskSlot(runner, success=self._start, owner=self)
+        self._polling = TaskSlot(runner, success=self._done, failure=self._failed, owner=self)
         self.timer = QTimer(self)
         self.timer.setInterval(POLL_MS)
         self.timer.timeout.connect(self.poll)
@@ -31,47 +32,35 @@ class LiveRefresh(QObject):
     def set_backend(self, backend: WorkspaceBackend | None) -> None:
         """Follow another workspace (None stops polling)."""
         self._backend = backend
-        self._generation += 1
         self._since = None
-        self._busy = False
+        self._token.reset()
+        self._polling.reset()
         if backend is None:
             self.timer.stop()
             return
-        gen = self._generation
-        self._runner.submit(backend.change_token, success=lambda token: self._start(gen, token), owner=self)
+        self._token.request(backend.change_token)
 
-    def _start(self, gen: int, token: int) -> None:
-        if gen == self._generation:
-            self._since = token
-            self.timer.start()
+    def _start(self, token: int) -> None:
+        self._since = token
+        self.timer.start()
 
     def poll(self) -> None:
-        """Ask for changed runs now (unless a poll is running)."""
+        """Ask for changed runs now (unless a poll is running: the next tick asks again)."""
         backend, since = self._backend, self._since
-        if backend is None or since is None or self._busy:
+        if backend is None or since is None or self._polling.busy:
             return
-        self._busy = True
-        gen = self._generation
-        self._runner.submit(
-            lambda: backend.list_changed_runs(since),
-            success=lambda result: self._done(gen, result),
-            failure=lambda _exc: self._failed(gen),
-            owner=self,
-        )
+        self._polling.request(backend.list_changed_runs, since)
 
-    def _done(self, gen: int, result: tuple[list[RunInfo], int]) -> None:
-        if gen != self._generation:
-            return
-        self._busy = False
+    def _done(self, result: tuple[list[RunInfo], int]) -> None:
         runs, self._since = result
         if runs:
             self.sig_runs_changed.emit(runs)
 
-    def _failed(self, gen: int) -> None:
-        if gen == self._generation:
-            self._busy = False  # try again on the next tick; errors here are transient (a busy disk)
+    def _failed(self, _exc: BaseException) -> None:
+        """Errors here are transient (a busy disk): the next tick tries again."""
 
     def stop(self) -> None:
         """Stop polling."""
         self.timer.stop()
-        self._generation += 1
+        self._token.reset()
+        self._polling.reset()

@@ -1,10 +1,13 @@
 """One way to run work off the GUI thread (after Anki's QueryOp and Orange's TaskState).
 
-``runner.submit(fn, success=..., failure=..., label=...)`` runs ``fn`` on a worker
-thread; its result or exception comes back on the GUI thread. A labelled task shows in
-the status bar with its progress and, if cancellable, a Cancel button. ``fn`` may take
-a :class:`TaskState` (``with_state=True``) to report progress and check for cancel.
-Failures without a handler go to the window's notifier.
+``runner.submit(fn, *args, success=..., failure=..., label=...)`` runs ``fn(*args)`` on a
+worker thread; its result or exception comes back on the GUI thread. A labelled task shows
+in the status bar with its progress and, if cancellable, a Cancel button. ``fn`` may take a
+:class:`TaskState` first (``with_state=True``: ``fn(state, *args)``) to report progress and
+check for cancel. Failures without a handler go to the window's notifier.
+
+For "one call in flight, answers of an older request dropped" see
+:class:`studio.ui.background.task_slot.TaskSlot`.
 """
 
 from __future__ import annotations
@@ -70,15 +73,16 @@ class Task(QObject):
 
 
 class _Runnable(QRunnable):
-    def __init__(self, task: Task, fn: Callable[..., Any], with_state: bool) -> None:
+    def __init__(self, task: Task, fn: Callable[..., Any], args: tuple[Any, ...], with_state: bool) -> None:
         super().__init__()
         self.setAutoDelete(True)
-        self._task, self._fn, self._with_state = task, fn, with_state
+        self._task, self._fn, self._args, self._with_state = task, fn, args, with_state
 
     def run(self) -> None:
         task = self._task
         try:
-            result = self._fn(TaskState(task)) if self._with_state else self._fn()
+            args = (TaskState(task), *self._args) if self._with_state else self._args
+            result = self._fn(*args)
         except BaseException as exc:
             task.sig_failed.emit(exc, traceback.format_exc())
         else:
@@ -106,7 +110,7 @@ class TaskRunner(QObject):
     def submit(
         self,
         fn: Callable[..., Any],
-        *,
+        *args: Any,
         success: Callable[[Any], None] | None = None,
         failure: Callable[[BaseException], None] | None = None,
         label: str = "",
@@ -114,9 +118,12 @@ class TaskRunner(QObject):
         with_state: bool = False,
         owner: QObject | None = None,
     ) -> Task:
-        """Run ``fn`` in the background; ``success``/``failure`` run on the GUI thread.
+        """Run ``fn(*args)`` in the background; ``success``/``failure`` run on the GUI thread.
 
-        With ``owner``, the callbacks are skipped once that widget is gone.
+        Pass what ``fn`` needs as ``args`` (``submit(backend.list_files, run_id, prefix)``):
+        they are read now, on the GUI thread, not when the worker gets to them. With
+        ``with_state``, ``fn`` gets a :class:`TaskState` before them. With ``owner``, the
+        callbacks are skipped once that widget is gone.
         """
         task = Task(label, cancellable)
         self._tasks[task.id] = task
@@ -147,8 +154,13 @@ class TaskRunner(QObject):
         task.sig_ended.connect(on_ended)
         if label:
             self.sig_task_started.emit(task)
-        self.pool.start(_Runnable(task, fn, with_state))
+        self.pool.start(_Runnable(task, fn, args, with_state))
         return task
+
+    @property
+    def closed(self) -> bool:
+        """True once ``shutdown()`` was called: no callback runs any more."""
+        return self._closed
 
     def running(self) -> list[Task]:
         """Labelled tasks still running."""

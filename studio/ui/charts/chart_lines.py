@@ -87,7 +87,8 @@ class Layout:
     points: Points
     mode: XMode
     keep: np.ndarray | None  # which points are drawn (None: all)
-    order: np.ndarray | None  # how the kept points are sorted by x (None: already in order)
+    # How the kept points are sorted by x (None: already in order).
+    order: np.ndarray | None
     raw: Envelope
 
     def arrange(self, a: np.ndarray) -> np.ndarray:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLabel, QSlider, QWidget
 
+from studio.ui.background.debounce import qdebounced
 from studio.ui.charts.axes import XMode
 from studio.ui.charts.metric_chart import MetricChart
+
+SMOOTHING_REST_MS = 60
+"""Charts are smoothed again once the slider rests this long (not on every value it passes)."""
 
 
 class ChartOptionsBar(QWidget):
@@ -32,8 +36,7 @@ class ChartOptionsBar(QWidget):
         self.smoothing_slider.setFixedWidth(140)
         self.smoothing_slider.setToolTip("Debiased exponential moving average (as TensorBoard)")
         self.smoothing_label = QLabel("0.00", self)
-        self._smoothing_timer = QTimer(self, singleShot=True, interval=60)
-        self._smoothing_timer.timeout.connect(self.sig_changed)
+        self._smoothing_rested = qdebounced(self.sig_changed.emit, SMOOTHING_REST_MS, self)
         self.smoothing_slider.valueChanged.connect(self._smoothing_moved)
         self.outliers_check = QCheckBox("Ignore outliers in scaling", self)
         self.outliers_check.setObjectName("metricsIgnoreOutliers")
@@ -73,4 +76,4 @@ class ChartOptionsBar(QWidget):
 
     def _smoothing_moved(self, value: int) -> None:
         self.smoothing_label.setText(f"{value / 100:.2f}")
-        self._smoothing_timer.start()
+        self._smoothing_rested()

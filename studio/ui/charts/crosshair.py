@@ -26,7 +26,8 @@ class Crosshair:
         self.line.setZValue(50)
         self.line.hide()
         plot.getPlotItem().addItem(self.line, ignoreBounds=True)
-        self._label: QLabel | None = None  # made on first use (a styled label costs a chart's build time)
+        # Made on first use (a styled label costs a chart's build time).
+        self._label: QLabel | None = None
         self.restyle()
         self._proxy = pg.SignalProxy(plot.scene().sigMouseMoved, rateLimit=60, slot=self._moved)
 

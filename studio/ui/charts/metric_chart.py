@@ -69,7 +69,7 @@ class MetricChart(QWidget):
         if not lazy:
             self.ensure_built()
 
-    # ----- the plot (built on demand)
+    # -- the plot (built on demand) ------------------------------------------------------------
     @property
     def built(self) -> bool:
         """Whether the pyqtgraph plot exists."""
@@ -152,7 +152,7 @@ class MetricChart(QWidget):
         if self._plot is not None:
             self._plot.item.setLabel("bottom", text)
 
-    # ----- lines
+    # -- lines ---------------------------------------------------------------------------------
     def set_series(
         self,
         key: str,
@@ -197,7 +197,8 @@ class MetricChart(QWidget):
         points = line.points.extended(steps, values, times)
         if points is line.points:
             return
-        line.points = points  # the smoothing continues from where it stopped; the layout is redone
+        # The smoothing continues from where it stopped; the layout is redone.
+        line.points = points
         self._draw(line)
         self._data_changed()
 
@@ -260,7 +261,7 @@ class MetricChart(QWidget):
         smoothed = self._lines[key].smoothed_for(self.smoothing)
         return None if smoothed is None else smoothed.values
 
-    # ----- display options
+    # -- display options -----------------------------------------------------------------------
     def set_x_mode(self, mode: XMode | str) -> None:
         """Step, wall time (date axis) or time since each line's first point."""
         mode = XMode(mode)
@@ -307,7 +308,7 @@ class MetricChart(QWidget):
         else:
             self._plot.view_box.enableAutoRange(y=True)
 
-    # ----- crosshair and export
+    # -- crosshair and export ------------------------------------------------------------------
     def values_at(self, x: float) -> list[Readout]:
         """Each visible line's (label, colour, raw y, smoothed y) at the drawn point nearest to ``x``."""
         return values_at(self._lines.values(), self.x_mode, self.smoothing, x)
@@ -324,7 +325,7 @@ class MetricChart(QWidget):
         """Save the chart as it looks as PNG (builds the plot); True when written."""
         return bool(self.plot_widget.grab().save(os.fspath(path), "PNG"))
 
-    # ----- internals
+    # -- internals -----------------------------------------------------------------------------
     def _readout(self, x: float) -> tuple[str, list[Readout]]:
         return format_x(self.x_mode, x), self.values_at(x)
 
@@ -376,7 +377,7 @@ class MetricChart(QWidget):
             return
         self._plot.restyle(self._lines.values(), self.smoothing, self._legend_wanted)
 
-    # ----- Qt
+    # -- Qt ------------------------------------------------------------------------------------
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Tell when the plot first paints."""
         if event.type() == QEvent.Type.Paint and self._plot is not None and watched is self._plot.widget.viewport():

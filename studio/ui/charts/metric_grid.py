@@ -9,13 +9,13 @@ A chart whose first points are still loading waits for them, so it paints once, 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from PySide6.QtCore import QEvent, QObject, QRect, Qt, QTimer, Signal
 from PySide6.QtWidgets import QGridLayout, QScrollArea, QWidget
 
 from studio.core.types import MetricKind
+from studio.ui.background.sliced_work import SlicedWork, Turn
 from studio.ui.charts.metric_chart import MetricChart
 from studio.ui.charts.metric_panels import ChartPanel, RecordsPanel
 
@@ -49,8 +49,7 @@ class MetricGrid(QScrollArea):
         self.panels: list[ChartPanel] = []  # numeric charts, in grid order
         self.records: dict[str, RecordsPanel] = {}
         self._columns = 0
-        self._build_timer = QTimer(self, singleShot=True, interval=0)
-        self._build_timer.timeout.connect(self._build_some)
+        self._building = SlicedWork(self._build_some, BUILD_BUDGET_S, self)
         self._awaiting_paint = False
         self._paint_timer = QTimer(self, singleShot=True, interval=PAINT_WAIT_MS)
         self._paint_timer.timeout.connect(self._painted)
@@ -92,7 +91,8 @@ class MetricGrid(QScrollArea):
         for p in old:
             self._drop(p)
         panel = self._new_panel(names, at)
-        for n, prepared in data.items():  # the points and their envelopes move over as they are
+        # The points and their envelopes move over as they are.
+        for n, prepared in data.items():
             panel.chart.set_prepared(n, n, prepared)
             panel.chart.set_visible(n, self.is_checked(n))
         for n in loading:
@@ -139,11 +139,11 @@ class MetricGrid(QScrollArea):
             self.grid.setColumnStretch(c, 1 if c < self._columns else 0)
         self.schedule_build()
 
-    # ----- building plots as they come into view
+    # -- building plots as they come into view -------------------------------------------------
     def schedule_build(self) -> None:
         """Build the plots that came into view (or near it), starting on the next event-loop turn."""
-        if not self._awaiting_paint and not self._build_timer.isActive():
-            self._build_timer.start()
+        if not self._awaiting_paint:
+            self._building.start()
 
     def _painted(self) -> None:
         if self._awaiting_paint:
@@ -212,23 +212,23 @@ class MetricGrid(QScrollArea):
         found.sort(key=lambda f: (f[0], f[1]))
         return [(f[0], f[2]) for f in found]
 
-    def _build_some(self) -> None:
+    def _build_some(self, turn: Turn) -> bool:
         """Build plots, nearest first: one in view per turn (Qt paints it before the next turn), or
-        those out of view (not painted yet) for about BUILD_BUDGET_S."""
-        start = time.perf_counter()
+        those out of view (not painted yet) for the turn's budget. True: go on next turn."""
         pending = self._pending(BUILD_MARGIN)
         for done, (chart, distance) in enumerate(pending, start=1):
             chart.ensure_built()
             if done == len(pending):
-                return
-            if distance == 0:  # go on once it has painted (Qt paints a little later than a zero timer would fire)
+                return False
+            if distance == 0:
+                # Go on once it has painted: Qt paints a little later than a zero timer fires.
                 self._awaiting_paint = True
                 chart.sig_first_paint.connect(self._painted, Qt.ConnectionType.SingleShotConnection)
                 self._paint_timer.start()  # or if it does not paint soon
-                return
-            if time.perf_counter() - start > BUILD_BUDGET_S:
-                self.schedule_build()
-                return
+                return False
+            if turn.over:
+                return True
+        return False
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Switch between one and two columns as the viewport's width crosses the threshold."""

@@ -8,7 +8,8 @@ import numpy as np
 
 LOW_QUANTILE = 0.005
 HIGH_QUANTILE = 0.995
-_MAX_SAMPLE = 2_000_000  # beyond this, quantiles of an evenly strided subset (ranges only, never drawing)
+# Beyond this, quantiles of an evenly strided subset (ranges only, never drawing).
+_MAX_SAMPLE = 2_000_000
 
 
 def robust_range(

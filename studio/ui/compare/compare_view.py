@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -25,10 +24,12 @@ from PySide6.QtWidgets import (
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import MetricInfo, MetricKind, RunInfo
+from studio.ui.background.sliced_work import SlicedWork, Turn
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.compare.compare_table_model import CompareTableModel
 
-if TYPE_CHECKING:  # the chart modules pull in pyqtgraph: imported once something is compared
+# The chart modules pull in pyqtgraph: imported once something is compared.
+if TYPE_CHECKING:
     from studio.ui.charts.chart_lines import Prepared
 
 MAX_CHARTS = 24
@@ -46,7 +47,7 @@ Comparison = tuple[list[RunInfo], dict[str, list[MetricInfo]], dict[str, dict[st
 
 def load_comparison(backend: WorkspaceBackend, run_ids: list[str]) -> Comparison:
     """Everything the compare view shows, fetched in one background task, with each line's
-    envelopes computed there too (on the GUI thread a million-point line cost 25-60 ms)."""
+    envelopes computed there too (a million-point line would stall the GUI thread)."""
     from studio.ui.charts.axes import XMode
     from studio.ui.charts.chart_lines import Points, prepare
 
@@ -55,10 +56,12 @@ def load_comparison(backend: WorkspaceBackend, run_ids: list[str]) -> Comparison
     series: dict[str, dict[str, Prepared]] = {}
     for run_id, infos in metrics.items():
         for info in infos:
-            if info.kind == MetricKind.SCALAR and info.count > 1 and len(series) <= MAX_CHARTS:  # one value: the table
+            # A metric logged once is a value: the table shows it.
+            if info.kind == MetricKind.SCALAR and info.count > 1 and len(series) <= MAX_CHARTS:
                 s = backend.get_series(run_id, info.name)
                 points = Points.of(s.steps, s.values, s.times)
-                series.setdefault(info.name, {})[run_id] = prepare(points, XMode.STEP, 0.0)  # the chart's defaults
+                # Prepared with the chart's defaults.
+                series.setdefault(info.name, {})[run_id] = prepare(points, XMode.STEP, 0.0)
     return runs, metrics, series
 
 
@@ -78,11 +81,10 @@ class CompareView(QWidget):
         self.runs: list[RunInfo] = []
         self.loaded = False
         self._hidden: set[str] = set()  # runs unticked in the legend
-        # 100 runs' lines took 250 ms to build in one go: they are built a slice at a time.
-        self._work: deque[Callable[[], None] | None] = deque()  # None: end the turn here
-        self._builder = QTimer(self)
-        self._builder.setInterval(0)
-        self._builder.timeout.connect(self._build_some)
+        # 100 runs' lines would stall the window if built in one go: they are built a slice
+        # at a time. A None step ends the turn there.
+        self._work: deque[Callable[[], None] | None] = deque()
+        self._building = SlicedWork(self._build_some, TURN_BUDGET_S, self)
         layout = QVBoxLayout(self)
         self.title = QLabel(f"Comparing {len(run_ids)} runs…", self)
         layout.addWidget(self.title)
@@ -121,7 +123,9 @@ class CompareView(QWidget):
         splitter.setSizes([500, 300])
         layout.addWidget(splitter)
         runner.submit(
-            lambda: load_comparison(backend, self.run_ids),
+            load_comparison,
+            backend,
+            self.run_ids,
             success=self._show,
             failure=lambda exc: self.title.setText(f"Could not compare: {exc}"),
             label=f"Comparing {len(run_ids)} runs",
@@ -144,22 +148,23 @@ class CompareView(QWidget):
             item.setToolTip(run.id)
         self.legend.blockSignals(False)
         self._work.extend(self._chart_steps(series, colours))
-        self._builder.start()
+        self._building.start()
 
-    def _build_some(self) -> None:
+    def _build_some(self, turn: Turn) -> bool:
         """Add charts and lines until the turn's time is up; announce when all are in."""
-        end = time.perf_counter() + TURN_BUDGET_S
         while self._work:
             step = self._work.popleft()
             if step is None:
-                break  # the next step paints a whole chart: it gets a turn to itself
-            step()
-            if time.perf_counter() >= end:
+                # The next step paints a whole chart: it gets a turn to itself.
                 break
-        if not self._work:
-            self._builder.stop()
-            self.loaded = True
-            self.sig_loaded.emit()
+            step()
+            if turn.over:
+                break
+        if self._work:
+            return True
+        self.loaded = True
+        self.sig_loaded.emit()
+        return False
 
     def _chart_steps(
         self, series: dict[str, dict[str, Prepared]], colours: dict[str, QColor]
@@ -173,7 +178,7 @@ class CompareView(QWidget):
         for i, (metric, per_run) in enumerate(ordered):
 
             def add_chart(metric: str = metric, i: int = i) -> None:
-                panel = QWidget(self.chart_host)  # the title stays on its chart whatever the height
+                panel = QWidget(self.chart_host)  # the title stays on its chart, whatever the height
                 box = QVBoxLayout(panel)
                 box.setContentsMargins(0, 0, 0, 0)
                 box.setSpacing(2)
@@ -182,7 +187,8 @@ class CompareView(QWidget):
                 chart.set_legend_shown(False)  # the run list on the left is the legend
                 chart.setObjectName(f"compareChart:{metric}")
                 chart.setMinimumHeight(220)
-                chart.setUpdatesEnabled(False)  # painted once all its lines are in: a paint of 100 lines is 40 ms
+                # Painted once all its lines are in: each paint of 100 lines costs.
+                chart.setUpdatesEnabled(False)
                 box.addWidget(chart, 1)
                 self.charts[metric] = chart
                 self.chart_grid.addWidget(panel, i // 2, i % 2)

@@ -115,7 +115,7 @@ class ComputeModel(QAbstractTableModel):
         super().__init__(parent)
         self._rows: list[ComputeInfo] = []
 
-    # -- reading ---------------------------------------------------------------------------
+    # -- reading -------------------------------------------------------------------------------
 
     def rowCount(self, parent: _Index = QModelIndex()) -> int:
         """Number of instances (a table: no children)."""
@@ -177,7 +177,7 @@ class ComputeModel(QAbstractTableModel):
         """The row of the instance named ``name``, or -1."""
         return next((i for i, info in enumerate(self._rows) if info.name == name), -1)
 
-    # -- updating --------------------------------------------------------------------------
+    # -- updating ------------------------------------------------------------------------------
 
     def set_instances(self, instances: list[ComputeInfo]) -> bool:
         """Show ``instances`` in their order, changing only what differs; True if anything did."""

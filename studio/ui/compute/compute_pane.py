@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from studio.core.backend import ComputeBackend
 from studio.core.compute import ComputeInfo, ComputeState
 from studio.ui.background.notifier import Notifier
+from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.compute.compute_model import (
     NAME_RULE,
@@ -46,7 +47,8 @@ from studio.ui.compute.compute_model import (
 
 POLL_INTERVAL_MS = 1000
 FAST_POLL_MS = 200
-LOCAL = "local"  # every local workspace has this instance; it cannot be deleted
+# Every local workspace has this instance; it cannot be deleted.
+LOCAL = "local"
 _ERROR_STYLE = "color: #d64541;"
 EMPTY_TEXT = "No workspace is open.\nOpen one to see and manage its compute instances."
 _W = TypeVar("_W", bound=QObject)
@@ -117,11 +119,11 @@ class ComputePane(QDockWidget):
         self.setObjectName("computePane")
         self._runner, self._notifier = runner, notifier
         self._backend: ComputeBackend | None = None
-        self._generation = 0  # bumped per backend: late answers for an old one are dropped
-        self._polling = False  # a list_compute call is in flight
-        self._poll_again = False  # refresh() was asked while one was in flight
+        # Bumped per backend: late answers to actions on an old one's instances are dropped.
+        self._generation = 0
+        self._polling = TaskSlot(runner, success=self._polled, failure=self._poll_failed, owner=self)
         self._poll_error = ""  # the last polling error, told once
-        self._busy: set[str] = set()  # instances with an action in flight
+        self._acting_on: set[str] = set()  # instances with an action in flight
         self._select_when_listed = ""
         self._timer = QTimer(self, singleShot=True, interval=POLL_INTERVAL_MS)
         self._timer.timeout.connect(self.refresh)
@@ -151,8 +153,9 @@ class ComputePane(QDockWidget):
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
         self.table.addActions([self.start_action, self.stop_action, self.restart_action, self.delete_action])
         header = self.table.horizontalHeader()
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)  # narrow docks scroll, names stay whole
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)  # the name takes the dock's spare width
+        # Narrow docks scroll, names stay whole; the name takes the dock's spare width.
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         header.setMinimumSectionSize(60)
         header.setSectionResizeMode(STATE, QHeaderView.ResizeMode.Fixed)
         widest = max(self.fontMetrics().horizontalAdvance(state_text(s)) for s in ComputeState)
@@ -181,8 +184,9 @@ class ComputePane(QDockWidget):
         """Show ``backend``'s instances (polled live), or nothing when it is None."""
         self._backend = backend
         self._generation += 1
-        self._polling, self._poll_again, self._poll_error, self._select_when_listed = False, False, "", ""
-        self._busy.clear()
+        self._polling.reset()
+        self._poll_error, self._select_when_listed = "", ""
+        self._acting_on.clear()
         self._timer.stop()
         self._show([])
         self.table.setVisible(backend is not None)
@@ -193,34 +197,26 @@ class ComputePane(QDockWidget):
         """Fetch the instances in the background now (or right after the call in flight)."""
         if (backend := self._backend) is None:
             return
-        if self._polling:
-            self._poll_again = True
-            return
         self._timer.stop()
-        self._polling, self._poll_again, generation = True, False, self._generation
-        self._runner.submit(
-            lambda: backend.list_compute(),
-            success=lambda infos: self._polled(generation, infos, None),
-            failure=lambda exc: self._polled(generation, None, exc),
-            owner=self,
-        )
+        self._polling.request(backend.list_compute)
 
-    def _polled(self, generation: int, infos: list[ComputeInfo] | None, exc: BaseException | None) -> None:
-        if generation != self._generation:
-            return
-        self._polling = False
-        error = "" if exc is None else f"{type(exc).__name__}: {exc}"
-        if exc is not None and error != self._poll_error:  # say it once, not every second
+    def _polled(self, infos: list[ComputeInfo]) -> None:
+        self._poll_error = ""
+        self._show(infos)
+        # While an instance changes state, look more often so "Starting…" turns "Running" promptly.
+        moving = any(i.state in TRANSITIONAL for i in infos)
+        self._timer.setInterval(FAST_POLL_MS if moving else POLL_INTERVAL_MS)
+        self._poll_later()
+
+    def _poll_failed(self, exc: BaseException) -> None:
+        error = f"{type(exc).__name__}: {exc}"
+        if error != self._poll_error:  # say it once, not every second
             self._notifier.error(exc, context="Listing compute instances")
         self._poll_error = error
-        if infos is not None:
-            self._show(infos)
-            # While an instance changes state, look more often so "Starting…" turns "Running" promptly.
-            moving = any(i.state in TRANSITIONAL for i in infos)
-            self._timer.setInterval(FAST_POLL_MS if moving else POLL_INTERVAL_MS)
-        if self._poll_again:
-            self.refresh()
-        else:
+        self._poll_later()
+
+    def _poll_later(self) -> None:
+        if not self._polling.waiting:  # else a refresh asked meanwhile runs right away
             self._timer.start()
 
     def _show(self, infos: list[ComputeInfo]) -> None:
@@ -241,7 +237,7 @@ class ComputePane(QDockWidget):
 
     def _update_actions(self) -> None:
         has_backend, info = self._backend is not None, self.selected()
-        ok = info if has_backend and info is not None and info.name not in self._busy else None
+        ok = info if has_backend and info is not None and info.name not in self._acting_on else None
         self.new_action.setEnabled(has_backend)
         self.start_action.setEnabled(bool(ok and ok.can_start))
         self.stop_action.setEnabled(bool(ok and ok.can_stop))
@@ -259,12 +255,12 @@ class ComputePane(QDockWidget):
         if (backend := self._backend) is None:
             return
         label, generation = f"{doing} {name}", self._generation
-        self._busy.add(name)
+        self._acting_on.add(name)
         self._update_actions()
 
         def done(_: object = None) -> None:
             if generation == self._generation:
-                self._busy.discard(name)
+                self._acting_on.discard(name)
                 self._update_actions()
                 self.refresh()
 
@@ -272,7 +268,7 @@ class ComputePane(QDockWidget):
             self._notifier.error(exc, context=label)
             done()
 
-        self._runner.submit(lambda: call(backend), success=done, failure=failed, label=label, owner=self)
+        self._runner.submit(call, backend, success=done, failure=failed, label=label, owner=self)
 
     def _new(self) -> None:
         dialog = NewComputeDialog({info.name for info in self.model.instances()}, self)

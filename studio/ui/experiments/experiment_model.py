@@ -2,8 +2,8 @@
 
 The tree's shape lives in a QStandardItemModel whose run rows are *empty* (no QStandardItem
 is made for them): a page of 200 runs is one ``insertRows`` call, and when QTreeView lays
-out 100,000 loaded runs after each page it stays in C++ and touches nothing per row (7 ms
-instead of 45 ms with an item per cell). What a row shows comes from ``data()``, which
+out 100,000 loaded runs after each page it stays in C++ and touches nothing per row (an
+item per cell made that several times slower). What a row shows comes from ``data()``, which
 finds the row's run through the row's parent item (``internalId``) and its row number; it
 is asked only about the rows on screen.
 
@@ -119,8 +119,8 @@ class ExperimentTreeModel(QStandardItemModel):
     def set_query(self, query: RunQuery) -> None:
         """Filter runs in the backend; loaded experiments fetch their first page again.
 
-        Removing 100,000 empty rows is one C++ call of a few milliseconds, so the old rows go
-        at once and the experiment row (and whether it is expanded) stays.
+        Removing 100,000 empty rows is one quick C++ call, so the old rows go at once and the
+        experiment row (and whether it is expanded) stays.
         """
         self.query = query
         self._generation += 1
@@ -151,7 +151,7 @@ class ExperimentTreeModel(QStandardItemModel):
         old: list[dict[Any, Any] | list[Any]] = [self._runs, self._home, self._children]
         for branch in [*self._branches.values(), *self._children.values()]:
             old += [branch.ids, branch.seq]
-        self._release.drop(*old)  # freeing 100,000 runs at once stalled the window for 30 ms
+        self._release.drop(*old)  # freeing 100,000 runs at once stalls the window
         self._runs, self._home, self._children, self._active = {}, {}, {}, set()
         # Items of child-run branches are deleted with their rows, and their addresses reused.
         self._by_item = {b.address: b for b in self._branches.values() if b.address is not None}
@@ -242,18 +242,22 @@ class ExperimentTreeModel(QStandardItemModel):
             return
         branch.fetching = True
         gen = self._generation
-        run_id = branch.run_id
-        if run_id is None:
-            token, query, name = branch.next_token, self.query, branch.experiment
+        if branch.run_id is None:
+            what = f"Loading runs of {branch.experiment}"
             self._runner.submit(
-                lambda: backend.list_runs(name, query, token, PAGE_SIZE),
+                backend.list_runs,
+                branch.experiment,
+                self.query,
+                branch.next_token,
+                PAGE_SIZE,
                 success=lambda page: self._on_page(gen, branch, page),
-                failure=lambda e: self._on_fetch_failed(gen, branch, e, f"Loading runs of {name}"),
+                failure=lambda e: self._on_fetch_failed(gen, branch, e, what),
                 owner=self,
             )
         else:
             self._runner.submit(
-                lambda: backend.list_children(run_id),
+                backend.list_children,
+                branch.run_id,
                 success=lambda runs: self._on_page(gen, branch, RunPage(runs, None)),
                 failure=lambda e: self._on_fetch_failed(gen, branch, e, "Loading child runs"),
                 owner=self,
@@ -276,7 +280,8 @@ class ExperimentTreeModel(QStandardItemModel):
             return
         branch.fetching, branch.loaded, branch.next_token, branch.more_wanted = False, True, page.next_token, False
         new = [run for run in page.runs if run.id not in self._home]
-        self.inserting_page = True  # the pane waits for the whole page before it looks at the view
+        # The pane waits for the whole page before it looks at the view.
+        self.inserting_page = True
         try:
             if branch.placeholder:
                 branch.placeholder = False
@@ -366,7 +371,7 @@ class ExperimentTreeModel(QStandardItemModel):
         """Tell the views these runs' cells changed: one signal per branch, not one per run.
 
         For each signal QTreeView looks for the row among the laid-out rows, a linear search
-        when the row is off screen: a signal per row made 1,000 running runs cost 25 ms a second.
+        when the row is off screen: a signal per row made a thousand running runs a steady cost.
         """
         rows: dict[int, tuple[Branch, list[int]]] = {}
         for run_id in run_ids:

@@ -50,7 +50,8 @@ class Branch:
 
     experiment: str
     run_id: str | None = None  # None: the experiment's own branch
-    address: int | None = None  # of the row's item: what ``internalId()`` of the rows under it holds
+    # The address of the row's item: what ``internalId()`` of the rows under it holds.
+    address: int | None = None
     ids: list[str] = field(default_factory=list)
     seq: dict[str, int] = field(default_factory=dict)
     first_seq: int = 0
@@ -59,7 +60,8 @@ class Branch:
     fetching: bool = False
     next_token: str | None = None
     more_wanted: bool = False  # the view scrolled near the end of the loaded runs
-    error: str | None = None  # the last fetch failed; nothing is fetched again until a refresh
+    # The last fetch failed; nothing is fetched again until a refresh.
+    error: str | None = None
 
     def row_of(self, run_id: str) -> int:
         """The row of a run in this branch (-1 if it is not here)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import RunInfo
+from studio.ui.background.debounce import qdebounced
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.experiments.experiment_model import ExperimentTreeModel
 from studio.ui.experiments.run_query import parse_filter
@@ -66,11 +67,8 @@ class ExperimentTreePane(QDockWidget):
         layout.addWidget(self.filter_error)
         layout.addWidget(self.stack)
         self.setWidget(body)
-        self._filter_timer = QTimer(self)
-        self._filter_timer.setSingleShot(True)
-        self._filter_timer.setInterval(FILTER_DELAY_MS)
-        self._filter_timer.timeout.connect(self._apply_filter)
-        self.filter_box.textChanged.connect(lambda _text: self._filter_timer.start())
+        self._filter_typed = qdebounced(self._apply_filter, FILTER_DELAY_MS, self)
+        self.filter_box.textChanged.connect(self._filter_typed)
         self.model.sig_loaded.connect(self._update_empty_state)
         self.model.sig_page_loaded.connect(lambda _e: self._fetch_if_near_end())
         self.view.verticalScrollBar().valueChanged.connect(lambda _v: self._fetch_if_near_end())
@@ -182,7 +180,8 @@ class ExperimentTreePane(QDockWidget):
             self.filter_error.show()
             return
         self.filter_error.hide()
-        self.model.set_query(query)  # experiment rows stay, and so does whether they are expanded
+        # Experiment rows stay, and so does whether they are expanded.
+        self.model.set_query(query)
 
     def _update_empty_state(self) -> None:
         empty = self.model.is_empty_workspace() and not self.filter_box.text()

@@ -65,9 +65,12 @@ class FilePreview(QWidget):
 
     def read_async(self, offset: int, length: int, success: Callable[[bytes], None]) -> None:
         """Read a byte range on a worker thread and hand it to ``success`` on the GUI thread."""
-        backend, run_id, path = self.backend, self.run_id, self.file.path
         self.runner.submit(
-            lambda: backend.read_file_range(run_id, path, offset, length),
+            self.backend.read_file_range,
+            self.run_id,
+            self.file.path,
+            offset,
+            length,
             success=success,
             failure=self.show_error,
             owner=self,

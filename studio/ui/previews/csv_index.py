@@ -217,7 +217,9 @@ def parse_block(data: bytes, rows: int, delimiter: str) -> Block:
     cells: list[str] = []
     starts = array("q", [0])
     width, odd_row = 0, -1
-    try:  # row by row: no list of 1,024 row lists that would outlive a GC pass (and the GIL is let go between rows)
+    # Row by row: no list of 1,024 row lists that would outlive a GC pass (and the GIL is let go
+    # between rows).
+    try:
         for row in _reader(text, delimiter):
             cells.extend(row)
             starts.append(len(cells))

@@ -40,6 +40,13 @@ MAX_COLUMNS = 1000
 Index = QModelIndex | QPersistentModelIndex
 
 
+def read_block(
+    backend: WorkspaceBackend, run_id: str, path: str, start: int, end: int, rows: int, delimiter: str
+) -> Block:
+    """Read and parse the bytes ``[start, end)`` of a CSV file, ``rows`` rows (worker thread)."""
+    return parse_block(backend.read_file_range(run_id, path, start, end - start), rows, delimiter)
+
+
 class CsvModel(QAbstractTableModel):
     """Rows of a CSV file, its first record being the header (``header``)."""
 
@@ -80,13 +87,13 @@ class CsvModel(QAbstractTableModel):
         self._wanted: list[int] = []
         self._inbox: deque[IndexBatch] = deque()
         self._index_task: Task | None = None
-        self._rescan = False
+        self._scan_again = False
         self._generation = 0
         self._first_shown = False
         self._stopped = False
         self._view = (0, -1)
 
-    # -- Qt model -------------------------------------------------------------------------
+    # -- Qt model ------------------------------------------------------------------------------
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:
         return 0 if parent.isValid() else self._rows
@@ -118,7 +125,7 @@ class CsvModel(QAbstractTableModel):
         limit = TIP_CHARS if tip else SHOWN_CHARS
         return text if len(text) <= limit else text[:limit] + "…"
 
-    # -- public -----------------------------------------------------------------------------
+    # -- public --------------------------------------------------------------------------------
 
     def start(self) -> None:
         """Begin indexing the file in the background."""
@@ -141,7 +148,7 @@ class CsvModel(QAbstractTableModel):
 
     def fully_indexed(self) -> bool:
         """True once the whole file (as far as it was written) is indexed."""
-        return self._index_task is None and self._indexer.at_eof and not self._inbox and not self._rescan
+        return self._index_task is None and self._indexer.at_eof and not self._inbox and not self._scan_again
 
     def indexed_bytes(self) -> int:
         """How much of the file the indexer has scanned."""
@@ -172,13 +179,13 @@ class CsvModel(QAbstractTableModel):
         """Rows held parsed in memory now (bounded, however far the view scrolled)."""
         return sum(block.rows for block in self._cache.values())
 
-    # -- indexing ---------------------------------------------------------------------------
+    # -- indexing ------------------------------------------------------------------------------
 
     def _scan(self) -> None:
         if self._stopped:
             return
         if self._index_task is not None:
-            self._rescan = True
+            self._scan_again = True
             return
         indexer, backend, run_id, path = self._indexer, self.backend, self.run_id, self.file.path
         inbox = self._inbox
@@ -186,7 +193,8 @@ class CsvModel(QAbstractTableModel):
         connected = threading.Event()
 
         def work(state: TaskState) -> None:
-            connected.wait(5)  # a batch published before the GUI listens would lie unseen until the next
+            # A batch published before the GUI listens would lie unseen until the next.
+            connected.wait(5)
 
             def publish(batch: IndexBatch) -> None:
                 inbox.append(batch)
@@ -221,8 +229,8 @@ class CsvModel(QAbstractTableModel):
         self._drain()
         if not self._first_shown and not self._rows:
             self._first_rows_shown()  # an empty file, or a header only
-        if self._rescan:
-            self._rescan = False
+        if self._scan_again:
+            self._scan_again = False
             self._scan()
         self.sig_indexed.emit()
 
@@ -288,7 +296,7 @@ class CsvModel(QAbstractTableModel):
         self._indexer = CsvIndexer(self.delimiter)
         self._starts, self._first_rows = array("q"), array("q")
         self._end, self._open_last, self._rows, self._columns = 0, False, 0, 0
-        self.header, self._rescan = [], False
+        self.header, self._scan_again = [], False
         self.problems, self._problem_kinds = [], set()
         self._cache.clear()
         self._cached_bytes = 0
@@ -298,7 +306,7 @@ class CsvModel(QAbstractTableModel):
         self.endResetModel()
         self._scan()
 
-    # -- blocks -------------------------------------------------------------------------------
+    # -- blocks --------------------------------------------------------------------------------
 
     def _block_end(self, block_no: int) -> int:
         return self._starts[block_no + 1] if block_no + 1 < len(self._starts) else self._end
@@ -328,14 +336,16 @@ class CsvModel(QAbstractTableModel):
         start, end, rows = self._starts[block_no], self._block_end(block_no), self._block_rows(block_no)
         key = (start, end, rows)
         self._reading[block_no] = key
-        backend, run_id, path, delimiter = self.backend, self.run_id, self.file.path, self.delimiter
         generation = self._generation
-
-        def work() -> Block:
-            return parse_block(backend.read_file_range(run_id, path, start, end - start), rows, delimiter)
-
         self.runner.submit(
-            work,
+            read_block,
+            self.backend,
+            self.run_id,
+            self.file.path,
+            start,
+            end,
+            rows,
+            self.delimiter,
             success=lambda block: self._block_arrived(generation, block_no, key, block),
             failure=lambda exc: self._block_failed(generation, block_no, exc),
             owner=self,
@@ -391,7 +401,9 @@ class CsvModel(QAbstractTableModel):
         while len(self._cache) > CACHE_BLOCKS or (len(self._cache) > 2 and self._cached_bytes > CACHE_BYTES):
             victim = next((b for b in self._cache if b != block_no and b not in keep), None)
             if victim is None:
-                break  # more blocks in view than the budget: keep them, or they would be read again and again
+                # More blocks in view than the budget: keep them, or they would be read again and
+                # again.
+                break
             self._forget(victim)
 
     def _block_of(self, row: int) -> int:

@@ -95,10 +95,12 @@ class SyntaxHighlighter(QSyntaxHighlighter):
         """Colour one line."""
         if self.lazy:
             if self._shown[1] < 0:
-                return  # nothing in view yet (a new window is being set): the common case, keep it cheap
+                # Nothing in view yet (a new window is being set): the common case, keep it cheap.
+                return
             number = self.currentBlock().blockNumber()
             if not self._shown[0] <= number <= self._shown[1]:
-                self._coloured.discard(number)  # changed out of view (a followed log grew): colour it when shown
+                # Changed out of view (a followed log grew): colour it when shown.
+                self._coloured.discard(number)
                 return
             self._coloured.add(number)
         if self._log:

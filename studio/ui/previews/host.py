@@ -7,6 +7,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import FileInfo
+from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.previews.base import FilePreview, human_size
 from studio.ui.previews.chooser import HEAD_BYTES, Choice, PreviewKind, choose
@@ -16,6 +17,11 @@ from studio.ui.previews.image_preview import HAS_SVG, IMAGE_MAX_BYTES, ImagePrev
 from studio.ui.previews.json_preview import JsonPreview
 from studio.ui.previews.rich_preview import RICH_MAX_BYTES, RichPreview
 from studio.ui.previews.text_preview import TextPreview
+
+
+def read_head(backend: WorkspaceBackend, run_id: str, file: FileInfo) -> tuple[FileInfo, bytes]:
+    """The file and its first bytes, enough to choose its preview (worker thread)."""
+    return file, backend.read_file_range(run_id, file.path, 0, HEAD_BYTES)
 
 
 class PreviewHost(QWidget):
@@ -33,7 +39,10 @@ class PreviewHost(QWidget):
         self.file: FileInfo | None = None
         self.choice: Choice | None = None
         self.preview: FilePreview | None = None
-        self._generation = 0
+        # The head of the file chosen last: an answer for one clicked past is not shown.
+        self._reading = TaskSlot(
+            runner, success=self._head_arrived, failure=self._failed, when_busy="latest", owner=self
+        )
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self.placeholder = QLabel("Select a file to preview it.", self)
@@ -44,22 +53,16 @@ class PreviewHost(QWidget):
 
     def show_file(self, file: FileInfo | None) -> None:
         """Preview this file (None: nothing)."""
-        self._generation += 1
         self._clear()
         self.file = file
         if file is None:
+            self._reading.reset()
             self.placeholder.setText("Select a file to preview it.")
             self.placeholder.show()
             return
         self.placeholder.setText(f"Loading {file.path}…")
         self.placeholder.show()
-        generation, backend, run_id = self._generation, self.backend, self.run_id
-        self.runner.submit(
-            lambda: backend.read_file_range(run_id, file.path, 0, HEAD_BYTES),
-            success=lambda head: self._head_arrived(generation, file, head),
-            failure=lambda exc: self._failed(generation, file, exc),
-            owner=self,
-        )
+        self._reading.request(read_head, self.backend, self.run_id, file)
 
     def file_changed(self, file: FileInfo) -> None:
         """The shown file has a new size (a growing log): tell its preview."""
@@ -76,13 +79,12 @@ class PreviewHost(QWidget):
             self.preview = None
         self.choice = None
 
-    def _failed(self, generation: int, file: FileInfo, exc: BaseException) -> None:
-        if generation == self._generation:
-            self.placeholder.setText(f"Could not read {file.path}: {exc}")
+    def _failed(self, exc: BaseException) -> None:
+        if self.file is not None:
+            self.placeholder.setText(f"Could not read {self.file.path}: {exc}")
 
-    def _head_arrived(self, generation: int, file: FileInfo, head: bytes) -> None:
-        if generation != self._generation:
-            return
+    def _head_arrived(self, answer: tuple[FileInfo, bytes]) -> None:
+        file, head = answer
         self.choice = choose(file.path, head, file.size)
         self.preview = self._build(file, self.choice)
         self.placeholder.hide()

@@ -57,6 +57,12 @@ def render_svg(data: bytes) -> QImage:
     return image
 
 
+def read_image(backend: WorkspaceBackend, run_id: str, path: str, svg: bool) -> QImage:
+    """Read and decode (or render, for SVG) an image file (worker thread)."""
+    data = backend.read_file_range(run_id, path, 0, IMAGE_MAX_BYTES)
+    return render_svg(data) if svg else QImage.fromData(data)
+
+
 class ImagePreview(FilePreview):
     """An image scaled to fit the pane; zoom with the buttons (objectName ``imageView`` for the picture)."""
 
@@ -102,13 +108,10 @@ class ImagePreview(FilePreview):
 
     def start(self) -> None:
         """Read and decode the image in the background."""
-        backend, run_id, path, svg = self.backend, self.run_id, self.file.path, self.svg
-
-        def decode() -> QImage:
-            data = backend.read_file_range(run_id, path, 0, IMAGE_MAX_BYTES)
-            return render_svg(data) if svg else QImage.fromData(data)
-
-        self.runner.submit(decode, success=self._decoded, failure=self.show_error, owner=self)
+        self.runner.submit(
+            read_image, self.backend, self.run_id, self.file.path, self.svg,
+            success=self._decoded, failure=self.show_error, owner=self,
+        )  # fmt: skip
 
     def _decoded(self, image: QImage) -> None:
         self.image = image

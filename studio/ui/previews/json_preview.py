@@ -30,6 +30,11 @@ def summary(value: Any) -> str:
     return text if len(text) <= 500 else text[:499] + "…"
 
 
+def read_json(backend: WorkspaceBackend, run_id: str, path: str, size: int) -> Any:
+    """Read and parse a whole JSON file (worker thread)."""
+    return json.loads(backend.read_file_range(run_id, path, 0, size + 1))
+
+
 class JsonPreview(FilePreview):
     """A tree of keys and values (objectName ``jsonTree``); falls back to text if the file is not JSON."""
 
@@ -39,7 +44,8 @@ class JsonPreview(FilePreview):
         super().__init__(backend, runner, run_id, file, parent)
         self.setObjectName("jsonPreview")
         self.text_preview: TextPreview | None = None
-        self._unexpanded: list[Any] = []  # values of nodes not expanded yet, by the index in their item
+        # Values of nodes not expanded yet, by the index in their item.
+        self._unexpanded: list[Any] = []
         self._layout = QVBoxLayout(self)
         self._layout.setContentsMargins(0, 0, 0, 0)
         self.note = note_label(f"{file.path} · {human_size(file.size)}", self)
@@ -57,12 +63,10 @@ class JsonPreview(FilePreview):
         if self.file.size > JSON_MAX_BYTES:
             self._as_text(f"larger than {human_size(JSON_MAX_BYTES)}; showing text")
             return
-        backend, run_id, path, size = self.backend, self.run_id, self.file.path, self.file.size
-
-        def parse() -> Any:
-            return json.loads(backend.read_file_range(run_id, path, 0, size + 1))
-
-        self.runner.submit(parse, success=self._parsed, failure=self._not_json, owner=self)
+        self.runner.submit(
+            read_json, self.backend, self.run_id, self.file.path, self.file.size,
+            success=self._parsed, failure=self._not_json, owner=self,
+        )  # fmt: skip
 
     def _not_json(self, exc: BaseException) -> None:
         if isinstance(exc, ValueError):

@@ -28,6 +28,26 @@ POLL_MS = 1000
 _MAX_SCROLL = 2**31 - 1
 
 
+def read_window(
+    backend: WorkspaceBackend, run_id: str, path: str, start: int, end: int, size: int, keep_partial_end: bool
+) -> TextWindow:
+    """The bytes ``[start, end)`` of a text file as a window of lines (worker thread)."""
+    data = backend.read_file_range(run_id, path, start, end - start)
+    return make_window(start, data, size, keep_partial_end=keep_partial_end)
+
+
+def read_new_end(backend: WorkspaceBackend, run_id: str, path: str, base: int) -> tuple[int, bytes, int]:
+    """(base, bytes logged after ``base``, new size) of a growing file (worker thread).
+
+    Far behind (a whole window or more): no bytes, and the size, so the preview jumps to the end.
+    """
+    data = backend.read_file_range(run_id, path, base, WINDOW_BYTES)
+    if len(data) < WINDOW_BYTES:
+        return base, data, base + len(data)
+    sizes = [f.size for f in backend.list_files(run_id, path) if f.path == path]
+    return base, b"", sizes[0] if sizes else base
+
+
 class TextPreview(FilePreview):
     """Shows a text file window by window; ``following`` keeps the end of a growing log in view."""
 
@@ -45,7 +65,7 @@ class TextPreview(FilePreview):
         self.setObjectName("textPreview")
         self.text_window: TextWindow | None = None
         self.following = False
-        self._busy = False
+        self._reading = False
         self._polling = False
         self._syncing = False
         self._queued: tuple[int, bool, bool] | None = None
@@ -119,38 +139,40 @@ class TextPreview(FilePreview):
 
     def request(self, offset: int, at_end: bool = False, keep_view: bool = False) -> None:
         """Load the window around byte ``offset`` (the newest request wins while one is in flight)."""
-        if self._busy:
+        if self._reading:
             self._queued = (offset, at_end, keep_view)
             return
-        self._busy = True
+        self._reading = True
         size = self.file_size
         start, end = (max(0, size - WINDOW_BYTES), size) if at_end else _bounds(offset, size)
-        backend, run_id, path, partial = self.backend, self.run_id, self.file.path, not self.following
-
-        def fetch() -> TextWindow:
-            data = backend.read_file_range(run_id, path, start, end - start)
-            return make_window(start, data, size, keep_partial_end=partial)
-
         self.runner.submit(
-            fetch,
+            read_window,
+            self.backend,
+            self.run_id,
+            self.file.path,
+            start,
+            end,
+            size,
+            not self.following,
             success=lambda window: self._show(window, offset, at_end, keep_view),
             failure=self._request_failed,
             owner=self,
         )
 
     def _request_failed(self, exc: BaseException) -> None:
-        self._busy = False
+        self._reading = False
         self._queued = None
         self.show_error(exc)
         self.editor.setPlaceholderText(self.error)
 
     def _show(self, window: TextWindow, offset: int, at_end: bool, keep_view: bool) -> None:
-        self._busy = False
+        self._reading = False
         queued, self._queued = self._queued, None
         if queued is not None and self.text_window is not None:  # the user moved on while this loaded
             q_offset, q_at_end, q_keep_view = queued
             if q_at_end or q_keep_view or not window.start <= q_offset < window.end:
-                self.request(*queued)  # skip this window: showing it would only stall the GUI thread
+                # Skip this window: showing it would only stall the GUI thread.
+                self.request(*queued)
                 return
             offset, at_end, keep_view = q_offset, False, False  # it holds the newest position too
             queued = None
@@ -230,19 +252,13 @@ class TextPreview(FilePreview):
 
     def _poll(self) -> None:
         window = self.text_window
-        if self._busy or self._polling or window is None:
+        if self._reading or self._polling or window is None:
             return
         self._polling = True
-        backend, run_id, path, base = self.backend, self.run_id, self.file.path, window.end
-
-        def fetch() -> tuple[int, bytes, int]:
-            data = backend.read_file_range(run_id, path, base, WINDOW_BYTES)
-            if len(data) < WINDOW_BYTES:
-                return base, data, base + len(data)
-            sizes = [f.size for f in backend.list_files(run_id, path) if f.path == path]
-            return base, b"", sizes[0] if sizes else base  # far behind: jump to the end
-
-        self.runner.submit(fetch, success=self._append, failure=self._poll_failed, owner=self)
+        self.runner.submit(
+            read_new_end, self.backend, self.run_id, self.file.path, window.end,
+            success=self._append, failure=self._poll_failed, owner=self,
+        )  # fmt: skip
 
     def _poll_failed(self, exc: BaseException) -> None:
         self._polling = False

@@ -14,8 +14,19 @@ from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSc
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import MetricInfo, RunInfo
+from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.shell.status_style import STATUS_COLOURS, format_duration
+
+
+def load_overview(backend: WorkspaceBackend, run_id: str) -> tuple[RunInfo, dict[str, Any], list[MetricInfo]]:
+    """The run, its details and its metrics (worker thread)."""
+    return backend.get_run(run_id), backend.get_run_details(run_id), backend.list_metrics(run_id)
+
+
+def save_metadata(backend: WorkspaceBackend, run_id: str, name: str, description: str, tags: dict[str, str]) -> RunInfo:
+    """Store a run's display name, description and tags (worker thread)."""
+    return backend.set_run_metadata(run_id, display_name=name, description=description, tags=tags)
 
 
 class RunOverview(QWidget):
@@ -33,7 +44,7 @@ class RunOverview(QWidget):
         self.setObjectName("runOverview")
         self.backend, self.runner, self.run_id = backend, runner, run_id
         self.run: RunInfo | None = None
-        self._loading = False
+        self._loading = TaskSlot(runner, success=self._show, failure=self._failed, owner=self)
         outer = QVBoxLayout(self)
         bar = QHBoxLayout()
         self.title = QLabel(run_id, self)
@@ -80,15 +91,7 @@ class RunOverview(QWidget):
 
     def reload(self) -> None:
         """Fetch the run again (live refresh calls this when it changed)."""
-        if self._loading:
-            return
-        self._loading = True
-        backend, run_id = self.backend, self.run_id
-
-        def load() -> tuple[RunInfo, dict[str, Any], list[MetricInfo]]:
-            return backend.get_run(run_id), backend.get_run_details(run_id), backend.list_metrics(run_id)
-
-        self.runner.submit(load, success=self._show, failure=self._failed, owner=self)
+        self._loading.request(load_overview, self.backend, self.run_id)
 
     def edit(self) -> None:
         """Edit the display name, description and tags (saved in the background)."""
@@ -105,22 +108,24 @@ class RunOverview(QWidget):
         if values is None:
             return
         name, description, tags = values
-        backend, run_id = self.backend, self.run_id
         self.runner.submit(
-            lambda: backend.set_run_metadata(run_id, display_name=name, description=description, tags=tags),
+            save_metadata,
+            self.backend,
+            self.run_id,
+            name,
+            description,
+            tags,
             success=lambda _run: self.reload(),
             label="Saving the run's details",
             owner=self,
         )
 
     def _failed(self, exc: BaseException) -> None:
-        self._loading = False
         self.fields["Status"].setText(
             f"<span style='color:#d9363e'>Could not load this run: {html.escape(str(exc))}</span>"
         )
 
     def _show(self, loaded: tuple[RunInfo, dict[str, Any], list[MetricInfo]]) -> None:
-        self._loading = False
         run, details, metrics = loaded
         self.run = run
         colour = STATUS_COLOURS[run.status]

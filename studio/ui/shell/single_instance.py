@@ -62,7 +62,8 @@ def normalized_location(workspace_location: str) -> str:
 def socket_path(workspace_location: str) -> str:
     """The socket of the studio for ``workspace_location``; SocketFolderError if its folder is not private."""
     name = hashlib.sha256(normalized_location(workspace_location).encode("utf-8")).hexdigest()[:_NAME_LEN]
-    if sys.platform == "win32":  # a named pipe (\\.\pipe\<name>); folders and modes do not apply
+    # A named pipe (\\.\pipe\<name>); folders and modes do not apply.
+    if sys.platform == "win32":
         return f"studio-{os.environ.get('USERNAME', 'user')}-{name}"
     return os.path.join(_socket_folder(), f"{name}.sock")
 
@@ -71,7 +72,8 @@ def _socket_folder() -> str:
     """The first private folder that can be made and keeps socket paths short enough."""
     uid = os.getuid()
     candidates = [os.path.join(tempfile.gettempdir(), f"studio-{uid}"), f"/tmp/studio-{uid}"]
-    with warnings.catch_warnings():  # platformdirs warns when $XDG_RUNTIME_DIR is unset or not private
+    # platformdirs warns when $XDG_RUNTIME_DIR is unset or not private.
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import platformdirs
 
@@ -187,7 +189,8 @@ class InstanceServer(QObject):
     Emitted on the thread the server lives in (the GUI thread), after the sender got its acknowledgement.
     The content is unchecked beyond being a JSON object: validate ``action`` and its fields before use."""
 
-    _received = Signal(dict)  # queued into sig_message, so a slot never runs inside a socket's readyRead
+    # Queued into sig_message, so a slot never runs inside a socket's readyRead.
+    _received = Signal(dict)
 
     def __init__(self, workspace_location: str, parent: QObject | None = None) -> None:
         super().__init__(parent)

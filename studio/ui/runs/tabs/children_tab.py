@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QAbstractItemView, QLabel, QStackedWidget, QTableV
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import MetricKind, RunInfo
+from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.runs.tabs.base import RunTab
 from studio.ui.runs.tabs.tables_tab import SORT_ROLE, display_text, sort_value, sorted_order
@@ -132,8 +133,7 @@ class ChildRunsTab(RunTab):
     ) -> None:
         super().__init__(backend, runner, run_id, parent)
         self.setObjectName("childRunsTab")
-        self._loading = False
-        self._again = False
+        self._loading = TaskSlot(runner, success=self._show, failure=self._failed, owner=self)
         self.model = ChildRunsModel(self)
         self.view = QTableView(self)
         self.view.setObjectName("childRunsTable")
@@ -171,22 +171,13 @@ class ChildRunsTab(RunTab):
         return [row.run.id for row in self.model.children_rows]
 
     def _reload(self) -> None:
-        if self._loading:
-            self._again = True
-            return
-        self._loading = True
-        backend, run_id = self.backend, self.run_id
-        self.runner.submit(
-            lambda: fetch_children(backend, run_id), success=self._show, failure=self._failed, owner=self
-        )
+        self._loading.request(fetch_children, self.backend, self.run_id)
 
     def _failed(self, exc: BaseException) -> None:
-        self._loading = False
         self.placeholder.setText(f"Could not load the child runs: {exc}")
         self.stack.setCurrentWidget(self.placeholder)
 
     def _show(self, rows: list[ChildRow]) -> None:
-        self._loading = False
         selected = {self.model.children_rows[i.row()].run.id for i in self.view.selectionModel().selectedRows()}
         first = not self.model.children_rows
         self.model.set_children(rows)
@@ -204,9 +195,6 @@ class ChildRunsTab(RunTab):
             self.placeholder.setText("This run has no child runs")
             self.stack.setCurrentWidget(self.placeholder)
             self.summary.clear()
-        if self._again:
-            self._again = False
-            self._reload()
 
     def _activated(self, index: QModelIndex) -> None:
         if index.isValid():

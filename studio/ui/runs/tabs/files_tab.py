@@ -6,7 +6,6 @@ import bisect
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 from PySide6 import QtWidgets as qw
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt
@@ -15,7 +14,8 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTreeView, QVBox
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import FileInfo, RunInfo
-from studio.ui.background.tasks import Task, TaskRunner
+from studio.ui.background.task_slot import TaskSlot
+from studio.ui.background.tasks import Task, TaskRunner, TaskState
 from studio.ui.previews.base import human_size
 from studio.ui.previews.host import PreviewHost
 from studio.ui.previews.text_preview import TextPreview
@@ -41,6 +41,22 @@ def throttled(report: Callable[[int, int], None]) -> Callable[[int, int], None]:
     return progress
 
 
+def download(
+    state: TaskState,
+    backend: WorkspaceBackend,
+    run_id: str,
+    paths: list[str],
+    destination: Path,
+    strip_prefix: str,
+    overwrite: bool,
+) -> list[Path]:
+    """Download files with throttled progress, stopping when cancelled (worker thread)."""
+    return backend.download_files(
+        run_id, paths, destination, strip_prefix=strip_prefix, overwrite=overwrite,
+        progress=throttled(state.set_progress), cancel=state.cancel,
+    )  # fmt: skip
+
+
 class FileTreeModel(QStandardItemModel):
     """Files as a folder tree (Name, Size) updated in place, so selection and expansion survive refreshes."""
 
@@ -49,7 +65,8 @@ class FileTreeModel(QStandardItemModel):
         self.setHorizontalHeaderLabels(["Name", "Size"])
         self.files: dict[str, FileInfo] = {}
         self._items: dict[str, QStandardItem] = {}  # file paths and "folder/" paths
-        self._keys: dict[str, list[tuple[bool, str]]] = {}  # each folder's children's sort keys, in row order
+        # Each folder's children's sort keys, in row order.
+        self._keys: dict[str, list[tuple[bool, str]]] = {}
 
     def update(self, files: list[FileInfo]) -> None:
         """Show exactly these files: add new ones, drop gone ones, update sizes."""
@@ -97,7 +114,8 @@ class FileTreeModel(QStandardItemModel):
     ) -> QStandardItem:
         key = (not folder, name.lower())
         keys = self._keys.setdefault(parent_path, [])
-        row = bisect.bisect_right(keys, key)  # folders first, then by name (no scan: 1,000 files list at once)
+        # Folders first, then by name; a bisect, not a scan, so 1,000 files list at once.
+        row = bisect.bisect_right(keys, key)
         keys.insert(row, key)
         item = QStandardItem(name)
         item.setData(path, _PATH)
@@ -135,7 +153,7 @@ class FilesTab(RunTab):
         self.setObjectName(f"filesTab:{self.title}")
         self.run: RunInfo | None = None
         self.last_download: Task | None = None
-        self._listing = self._relist = False
+        self._listing = TaskSlot(runner, success=self._files_arrived, failure=self._listing_failed, owner=self)
         self.model = FileTreeModel(self)
         self.tree = QTreeView(self)
         self.tree.setObjectName("runFiles")
@@ -188,33 +206,18 @@ class FilesTab(RunTab):
 
     def refresh(self) -> None:
         """List the files again (once at a time; a request meanwhile lists once more afterwards)."""
-        if self._listing:
-            self._relist = True
-            return
-        self._listing = True
-        backend, run_id, prefix = self.backend, self.run_id, self.prefix
-        self.runner.submit(
-            lambda: backend.list_files(run_id, prefix),
-            success=self._files_arrived,
-            failure=self._listing_failed,
-            owner=self,
-        )
+        self._listing.request(self.backend.list_files, self.run_id, self.prefix)
 
     def _listing_failed(self, exc: BaseException) -> None:
-        self._listing, self._relist = False, False
         self.status.setText(f"Could not list the files: {exc}")
 
     def _files_arrived(self, files: list[FileInfo]) -> None:
-        self._listing = False
         self.model.update([f for f in files if self.include(f.path)])
         total = sum(f.size for f in self.model.files.values())
         self.status.setText(f"{len(self.model.files):,} files · {human_size(total)}")
         shown = self.preview.file
         if shown is not None and shown.path in self.model.files:
             self.preview.file_changed(self.model.files[shown.path])
-        if self._relist:
-            self._relist = False
-            self.refresh()
 
     def select(self, path: str) -> None:
         """Select and preview one file (or folder)."""
@@ -271,17 +274,15 @@ class FilesTab(RunTab):
         them; the download then starts again. (Checking for them here would stat every target
         on the GUI thread.)
         """
-        backend, run_id, strip, destination = self.backend, self.run_id, self.strip_prefix, Path(folder)
-
-        def work(state: Any) -> list[Path]:
-            return backend.download_files(
-                run_id, paths, destination, strip_prefix=strip, overwrite=overwrite,
-                progress=throttled(state.set_progress), cancel=state.cancel,
-            )  # fmt: skip
-
         count = f"{len(paths):,} file{'s' if len(paths) != 1 else ''}"
         task = self.runner.submit(
-            work,
+            download,
+            self.backend,
+            self.run_id,
+            paths,
+            Path(folder),
+            self.strip_prefix,
+            overwrite,
             success=lambda _paths: self.status.setText(f"Downloaded {count} to {folder}."),
             failure=lambda exc: self._download_failed(exc, paths, folder, overwrite),
             label=f"Downloading {count}",

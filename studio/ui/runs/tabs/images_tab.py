@@ -5,7 +5,7 @@ from __future__ import annotations
 import html
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache, partial
+from functools import cache
 
 from PySide6 import QtGui, QtWidgets
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QRect, QSize, Qt
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QLabel, QListView, QPushButton, QVBoxLayout, QWidg
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import MetricKind, RunInfo
+from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner, TaskState
 from studio.ui.runs.tabs.base import RunTab
 
@@ -28,12 +29,14 @@ THUMB_READY_ROLE = Qt.ItemDataRole.UserRole + 2  # True once the real thumbnail 
 
 @dataclass(frozen=True)
 class LoggedImage:
-    """One logged image: its metric, step, time and file path inside the run."""
+    """One logged image: its metric, step, time, file path inside the run and record number."""
 
     metric: str
     step: int
     time: float
     path: str
+    number: int = 0
+    """The record's place among the metric's records (0 for the first)."""
 
     @property
     def label(self) -> str:
@@ -48,8 +51,15 @@ def fetch_new_images(backend: WorkspaceBackend, run_id: str, known: dict[str, in
         start = known.get(info.name, 0)
         if info.kind is MetricKind.IMAGE and info.count > start:
             records = backend.get_metric_records(run_id, info.name, start=start)
-            found += [LoggedImage(info.name, r.step, r.time, str(r.value)) for r in records]
+            found += [LoggedImage(info.name, r.step, r.time, str(r.value), start + i) for i, r in enumerate(records)]
     return found
+
+
+def make_thumbnails(
+    state: TaskState, backend: WorkspaceBackend, run_id: str, batch: list[tuple[int, str]]
+) -> list[tuple[int, QImage | None]]:
+    """Thumbnails of a batch of (row, path), until cancelled (worker thread)."""
+    return [(row, _thumbnail(backend, run_id, path)) for row, path in batch if not state.cancelled]
 
 
 def read_image(backend: WorkspaceBackend, run_id: str, path: str, max_side: int = 0) -> QImage:
@@ -198,9 +208,8 @@ class ImagesTab(RunTab):
         super().__init__(backend, runner, run_id, parent)
         self.setObjectName("imagesTab")
         self._counts: dict[str, int] = {}
-        self._refreshing = False
-        self._again = False
-        self._viewer_token = 0
+        self._listing = TaskSlot(runner, success=self._add, failure=self._failed, owner=self)
+        self._reading: TaskSlot | None = None  # the viewer's image, once the viewer exists
         self.viewer: ImageViewer | None = None
         self.model = QStandardItemModel(self)
         self.gallery = QListView(
@@ -227,23 +236,20 @@ class ImagesTab(RunTab):
 
     def load(self) -> None:
         """Fetch the images logged since the last look (all of them the first time), then their thumbnails."""
-        if self._refreshing:
-            self._again = True
-            return
-        self._refreshing = True
-        fetch = partial(fetch_new_images, self.backend, self.run_id, dict(self._counts))
-        self.runner.submit(fetch, success=self._add, failure=self._failed, owner=self)
+        self._listing.request(fetch_new_images, self.backend, self.run_id, dict(self._counts))
 
     def _failed(self, exc: BaseException) -> None:
-        self._refreshing = False
         if not self.model.rowCount():
             self.placeholder.setText(f"Could not list this run's images: {exc}")
 
     def _add(self, found: list[LoggedImage]) -> None:
-        self._refreshing = False
         pending: list[tuple[int, str]] = []
         for image in found:
-            self._counts[image.metric] = self._counts.get(image.metric, 0) + 1
+            # A look asked during the one before it started from the counts of then: skip what
+            # that one added.
+            if image.number < self._counts.get(image.metric, 0):
+                continue
+            self._counts[image.metric] = image.number + 1
             item = QStandardItem(_placeholder(), image.label)
             item.setEditable(False)
             item.setData(image, IMAGE_ROLE)
@@ -256,18 +262,12 @@ class ImagesTab(RunTab):
             self.placeholder.setText("This run has logged no images.\nRun.log_image(name, path=...) adds some.")
         for i in range(0, len(pending), THUMB_BATCH):
             self._make_thumbnails(pending[i : i + THUMB_BATCH])
-        if self._again:
-            self._again = False
-            self.load()
 
     def _make_thumbnails(self, batch: list[tuple[int, str]]) -> None:
         """Read, decode and scale a batch of (row, path) in one background task."""
-        backend, run_id = self.backend, self.run_id
-
-        def work(state: TaskState) -> list[tuple[int, QImage | None]]:
-            return [(row, _thumbnail(backend, run_id, path)) for row, path in batch if not state.cancelled]
-
-        self.runner.submit(work, with_state=True, success=self._set_thumbnails, owner=self)
+        self.runner.submit(
+            make_thumbnails, self.backend, self.run_id, batch, with_state=True, success=self._set_thumbnails, owner=self
+        )
 
     def _set_thumbnails(self, done: list[tuple[int, QImage | None]]) -> None:
         for row, image in done:
@@ -284,16 +284,13 @@ class ImagesTab(RunTab):
         viewer.show_loading(image)
         viewer.show()
         viewer.raise_()
-        self._viewer_token += 1
-        token, backend, run_id = self._viewer_token, self.backend, self.run_id
-
-        def shown(img: QImage) -> None:
-            if token == self._viewer_token:
-                viewer.set_image(img)
-
-        def failed(exc: BaseException) -> None:
-            if token == self._viewer_token:
-                viewer.caption(f"<span style='color:#d9363e'>Could not show it: {html.escape(str(exc))}</span>")
-
-        self.runner.submit(lambda: read_image(backend, run_id, image.path), success=shown, failure=failed, owner=self)
+        if self._reading is None:
+            self._reading = TaskSlot(
+                self.runner, success=viewer.set_image, failure=self._not_shown, when_busy="latest", owner=viewer
+            )
+        self._reading.request(read_image, self.backend, self.run_id, image.path)
         return viewer
+
+    def _not_shown(self, exc: BaseException) -> None:
+        if self.viewer is not None:
+            self.viewer.caption(f"<span style='color:#d9363e'>Could not show it: {html.escape(str(exc))}</span>")

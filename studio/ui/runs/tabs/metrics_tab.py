@@ -11,11 +11,10 @@ options reach the built charts a few per event-loop turn, nearest first.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -28,6 +27,8 @@ from PySide6.QtWidgets import (
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import MetricInfo, MetricKind, RunInfo
+from studio.ui.background.sliced_work import SlicedWork, Turn
+from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.charts.axes import XMode
 from studio.ui.charts.chart_lines import Points, Prepared, Smoothed, prepare
@@ -47,9 +48,8 @@ APPLY_PACE_MS = 16
 """And the next turn's after this long (Qt paints the redrawn charts in between)."""
 MAX_FETCHES_IN_FLIGHT = 1
 """Fetch tasks running at once. On 2 cores a second one only fights the GUI thread for the GIL and
-the CPU (a local read of 100,000 points and its envelopes take about a millisecond): measured, the
-charts in view are drawn sooner and the longest stall halves with one. (A remote workspace, whose
-calls wait on the network, may want more.)"""
+the CPU: measured (``bench_metrics_tab.py``), the charts in view are drawn sooner and the longest
+stall is shorter with one. (A remote workspace, whose calls wait on the network, may want more.)"""
 FETCH_BATCH = 5
 """Metrics fetched one after the other by one task (the in-view ones first)."""
 _SHOWN_KINDS = (MetricKind.SCALAR, MetricKind.STRING, MetricKind.LIST)
@@ -74,6 +74,11 @@ def fetch_series(
     if base is not None:
         points = base.extended(points.steps, points.values, points.times)
     return series.next_start, prepare(points, mode, weight, smoothed)
+
+
+def run_fetches(backend: WorkspaceBackend, run_id: str, jobs: list[_Fetch]) -> list[tuple[_Fetch, Any]]:
+    """Each job with its result (or its exception), one after the other (worker thread)."""
+    return [(job, job.run(backend, run_id)) for job in jobs]
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,8 @@ class _Fetch:
                 self.weight,
                 smoothed,
             )
-        except Exception as exc:  # one metric's failure is reported; the others of the batch still arrive
+        except Exception as exc:
+            # One metric's failure is reported; the others of the batch still arrive.
             return exc
 
 
@@ -128,16 +134,20 @@ class MetricsTab(RunTab):
         self.setObjectName("metricsTab")
         self.infos: dict[str, MetricInfo] = {}
         self.next_start: dict[str, int] = {}
+        # Series fetches: not a TaskSlot per metric, because FETCH_BATCH metrics share one task
+        # and at most MAX_FETCHES_IN_FLIGHT tasks run. A metric is in at most one of _queued (in
+        # the order asked, waiting for a task) and _in_flight (its task runs); asked again while
+        # in flight, it goes into _again and is queued once its answer arrived. _tasks_running
+        # counts the tasks.
+        self._queued: dict[str, None] = {}
         self._in_flight: set[str] = set()
-        self._running = 0  # fetch tasks in flight
-        self._queued: dict[str, None] = {}  # waiting for a free fetch slot, in order
-        self._again: set[str] = set()  # fetch again when the one in flight ends
-        self._listing = self._relist = False
-        self._apply_timer = QTimer(self, singleShot=True, interval=APPLY_PACE_MS)
-        self._apply_timer.timeout.connect(self._apply_some)
+        self._again: set[str] = set()
+        self._tasks_running = 0
+        self._listing = TaskSlot(runner, success=self._listed, failure=self._list_failed, owner=self)
+        self._applying = SlicedWork(self._apply_some, APPLY_BUDGET_S, self, pace_ms=APPLY_PACE_MS)
         self._build()
 
-    # ----- building
+    # -- building ------------------------------------------------------------------------------
     def _build(self) -> None:
         self.options = ChartOptionsBar(self)
         self.options.sig_changed.connect(self._apply_all)
@@ -174,7 +184,7 @@ class MetricsTab(RunTab):
         layout.addLayout(bar)
         layout.addWidget(splitter, 1)
 
-    # ----- loading and live refresh
+    # -- loading and live refresh --------------------------------------------------------------
     def load(self) -> None:
         """List the metrics, then fetch each shown one in the background."""
         self._list()
@@ -184,24 +194,15 @@ class MetricsTab(RunTab):
         self._list()
 
     def _list(self) -> None:
-        if self._listing:
-            self._relist = True
-            return
-        self._listing = True
-        backend, run_id = self.backend, self.run_id
-        self.runner.submit(
-            lambda: backend.list_metrics(run_id), success=self._listed, failure=self._list_failed, owner=self
-        )
+        self._listing.request(self.backend.list_metrics, self.run_id)
 
     def _list_failed(self, exc: BaseException) -> None:
-        self._listing = False
         self._show_error(f"Could not list metrics: {exc}")
 
     def _listed(self, infos: list[MetricInfo]) -> None:
-        self._listing = False
         new = [i.name for i in infos if i.kind in _SHOWN_KINDS and i.name not in self.infos]
-        if new:  # the new panels go in with one layout pass and one paint
-            self.grid.setUpdatesEnabled(False)
+        if new:
+            self.grid.setUpdatesEnabled(False)  # the new panels go in with one layout pass and one paint
         shown_numeric = sum(1 for i in self.infos.values() if i.kind is MetricKind.SCALAR)
         to_fetch: list[str] = []
         for info in infos:
@@ -230,12 +231,10 @@ class MetricsTab(RunTab):
         if new:
             self.grid.setUpdatesEnabled(True)
         self.stack.setCurrentWidget(self.grid if self.infos else self.empty)
-        for name in to_fetch:  # once the panels are in (a running fetch slows the GUI thread down)
+        # Only once the panels are in: a running fetch slows the GUI thread down.
+        for name in to_fetch:
             self._fetch(name)
         self.sig_listed.emit(len(self.infos))
-        if self._relist:
-            self._relist = False
-            self._list()
 
     def _have(self, name: str) -> int:
         panel = self.records.get(name)
@@ -250,7 +249,7 @@ class MetricsTab(RunTab):
             self._queued[name] = None
             chart = self.chart_of(name)
             if chart is not None and name not in chart:
-                chart.set_loading(name, True)  # its plot waits for these points (one paint, with data)
+                chart.set_loading(name, True)  # its plot waits for the points: one paint, with data
         self._pump()
 
     def _pump(self) -> None:
@@ -258,7 +257,7 @@ class MetricsTab(RunTab):
 
         Metrics in view go first.
         """
-        while self._queued and self._running < MAX_FETCHES_IN_FLIGHT:
+        while self._queued and self._tasks_running < MAX_FETCHES_IN_FLIGHT:
             order = [n for n in self.grid.names_in_view() if n in self._queued] + list(self._queued)
             batch = list(dict.fromkeys(order))[:FETCH_BATCH]
             for name in batch:
@@ -277,17 +276,19 @@ class MetricsTab(RunTab):
             base = chart.prepared(name) if chart is not None and start > 0 and name in chart else None
             mode, weight = (chart.x_mode, chart.smoothing) if chart is not None else (self.options.x_mode, 0.0)
             jobs.append(_Fetch(name, start, False, base, mode, weight))
-        self._running += 1
-        backend, run_id = self.backend, self.run_id
+        self._tasks_running += 1
         self.runner.submit(
-            lambda: [(job, job.run(backend, run_id)) for job in jobs],
+            run_fetches,
+            self.backend,
+            self.run_id,
+            jobs,
             success=self._fetched,
             failure=lambda exc: self._fetched([(job, exc) for job in jobs]),
             owner=self,
         )
 
     def _fetched(self, results: list[tuple[_Fetch, Any]]) -> None:
-        self._running -= 1
+        self._tasks_running -= 1
         for job, result in results:
             self._in_flight.discard(job.name)
             if isinstance(result, BaseException):
@@ -310,7 +311,8 @@ class MetricsTab(RunTab):
             return
         if job.start == 0 or name not in chart or chart.points(name) is base:
             chart.set_prepared(name, name, prepared)
-        else:  # the line changed meanwhile (it cannot, today): add what is new to what it has
+        else:
+            # The line changed meanwhile (it cannot, today): add what is new to what it has.
             new = prepared.points.tail(0 if base is None else len(base))
             chart.append(name, new.steps, new.values, new.times)
         self.next_start[name] = next_start
@@ -328,7 +330,7 @@ class MetricsTab(RunTab):
         self.message.setText(text)
         self.sig_error.emit(text)
 
-    # ----- charts
+    # -- charts --------------------------------------------------------------------------------
     @property
     def panels(self) -> list[ChartPanel]:
         """The numeric chart panels, in grid order."""
@@ -361,7 +363,7 @@ class MetricsTab(RunTab):
         if shown and name in self.infos:
             self._fetch(name)
 
-    # ----- display options
+    # -- display options -----------------------------------------------------------------------
     def _apply_all(self) -> None:
         """Give every chart the options: at once to those without a plot (they only take note), and
         to the built ones nearest first, one in view per event-loop turn.
@@ -372,21 +374,21 @@ class MetricsTab(RunTab):
         for chart in self.grid.charts_nearest_first():
             if not chart.built:
                 self._apply(chart)
-        self._apply_some()
+        self._applying.run_now()
 
-    def _apply_some(self) -> None:
-        """One built chart in view (its repaint is most of the cost) and those out of view for APPLY_BUDGET_S."""
-        start = time.perf_counter()
+    def _apply_some(self, turn: Turn) -> bool:
+        """One built chart in view (its repaint is most of the cost) and those out of view for the
+        turn's budget; True if charts are left (for the next turn, once Qt painted these)."""
         in_view = set(self.grid.charts_in_view())
         repaints = False
         for chart in self.grid.charts_nearest_first():
             if self._applied(chart):
                 continue
-            if time.perf_counter() - start > APPLY_BUDGET_S or (repaints and chart in in_view):
-                self._apply_timer.start()  # the rest once Qt painted these
-                return
+            if turn.over or (repaints and chart in in_view):
+                return True
             self._apply(chart)
             repaints = repaints or (chart.built and chart in in_view)
+        return False
 
     def _applied(self, chart: MetricChart) -> bool:
         if chart.log_y_only:
@@ -399,7 +401,7 @@ class MetricsTab(RunTab):
         else:
             self.options.apply(chart)
 
-    # ----- export
+    # -- export --------------------------------------------------------------------------------
     def export_png(self, panel: ChartPanel, path: str) -> bool:
         """Save a panel's chart as PNG."""
         return panel.chart.export_png(path)
@@ -408,7 +410,9 @@ class MetricsTab(RunTab):
         """Write every point of a panel's visible lines as CSV, in the background (sig_exported when done)."""
         data = panel.chart.export_data()
         self.runner.submit(
-            lambda: write_csv(path, data),
+            write_csv,
+            path,
+            data,
             success=lambda count: self.sig_exported.emit(path, int(count)),
             failure=lambda exc: self._show_error(f"Could not write {path}: {exc}"),
             owner=self,

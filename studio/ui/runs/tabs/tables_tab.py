@@ -17,9 +17,15 @@ from studio.core.types import MetricInfo, MetricKind, RunInfo
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.runs.tabs.base import RunTab
 
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # a cell's sort value: float for numbers, folded text, None if blank
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+"""A cell's sort value: float for numbers, folded text, None if blank."""
 TABLE_KINDS = (MetricKind.ROW, MetricKind.TABLE)
 AnyIndex = QModelIndex | QPersistentModelIndex
+
+
+def list_tables(backend: WorkspaceBackend, run_id: str) -> list[MetricInfo]:
+    """The run's row and table metrics (worker thread)."""
+    return [m for m in backend.list_metrics(run_id) if m.kind in TABLE_KINDS]
 
 
 def cell_text(value: Any) -> str:
@@ -169,7 +175,7 @@ class TablesTab(RunTab):
         self.setObjectName("tablesTab")
         self.models: dict[str, RecordTableModel] = {}
         self._metrics: dict[str, MetricInfo] = {}
-        self._busy: set[str] = set()
+        self._fetching: set[str] = set()
         self.selector = QtWidgets.QComboBox(self)
         self.selector.setObjectName("tableSelector")
         self.selector.setMinimumContentsLength(20)
@@ -221,9 +227,10 @@ class TablesTab(RunTab):
 
     def load(self) -> None:
         """List the run's row and table metrics (cheap, so never skipped), then fetch the shown one."""
-        backend, run_id = self.backend, self.run_id
         self.runner.submit(
-            lambda: [m for m in backend.list_metrics(run_id) if m.kind in TABLE_KINDS],
+            list_tables,
+            self.backend,
+            self.run_id,
             success=self._got_metrics,
             failure=self._failed,
             owner=self,
@@ -263,23 +270,25 @@ class TablesTab(RunTab):
 
     def _fetch(self, name: str) -> None:
         info = self._metrics.get(name)
-        if info is None or name in self._busy or info.count <= self.models[name].fetched:
+        if info is None or name in self._fetching or info.count <= self.models[name].fetched:
             return
-        self._busy.add(name)
-        backend, run_id, start = self.backend, self.run_id, self.models[name].fetched
+        self._fetching.add(name)
         self.runner.submit(
-            lambda: backend.get_metric_records(run_id, name, start=start),
+            self.backend.get_metric_records,
+            self.run_id,
+            name,
+            self.models[name].fetched,
             success=lambda records: self._got_records(name, info.kind, records),
             failure=lambda exc: self._fetch_failed(name, exc),
             owner=self,
         )
 
     def _fetch_failed(self, name: str, exc: BaseException) -> None:
-        self._busy.discard(name)
+        self._fetching.discard(name)
         self.size_label.setText(f"Could not load {name}: {exc}")
 
     def _got_records(self, name: str, kind: MetricKind, records: list[Any]) -> None:
-        self._busy.discard(name)
+        self._fetching.discard(name)
         model = self.models[name]
         first = not model.rows
         model.fetched += len(records)
