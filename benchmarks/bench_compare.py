@@ -45,7 +45,7 @@ def build(path: Path, runs: int, points: int) -> list[str]:
         run.tag("lr", str(10 ** -(i % 4)))
         run.complete()
         ids.append(run.id)
-    ws._local.close()
+    ws.backend.workspace.close()
     return ids
 
 

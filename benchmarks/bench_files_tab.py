@@ -297,7 +297,7 @@ def main() -> None:
     try:
         ws = Workspace(work / "ws")
         run = Experiment(ws, "files").start_logging()
-        run_dir = ws._local.run_dir(run.id)
+        run_dir = ws.backend.workspace.run_dir(run.id)
         line = b"2024-01-01 12:00:00 INFO step 123456 loss 0.012345 lr 0.001 epoch 3 batch 17/500\n"
         write_repeated(run_dir / "logs/big.log", b"first line\n", line * 1000, size)
         row = b'123456,"name, with comma",0.123456,"say ""hi""",2024-01-01T12:00:00\n'
@@ -324,7 +324,7 @@ def main() -> None:
         print_table("Outputs + logs tab: previews of big files and downloads", rows)
         run.complete()
         backend.close()
-        ws._local.close()
+        ws.backend.workspace.close()
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -20,6 +20,7 @@ from bench_common import Row, median_ms, print_table
 
 from studio.sdk import Experiment, Run, Workspace
 from studio.workspaces.local.backend import LocalBackend
+from studio.workspaces.local.metric_writer import writer_for
 
 BUDGET_S = 2.0  #: benchmarks/README.md budget: run.log of 1,000,000 points, one process, incl. final flush
 METRICS_8 = ("loss", "accuracy", "lr", "grad_norm", "val_loss", "val_accuracy", "throughput", "epoch_frac")
@@ -49,10 +50,10 @@ def time_logging(body: Callable[[Run], None], expected: dict[str, int]) -> LogTi
         run.flush()
         end = time.perf_counter()
         run.complete()
-        ws._writer.close()  # stop this workspace's flush thread before the folder goes away
-        backend = LocalBackend(ws._local)
+        writer_for(ws.backend.workspace).close()  # stop this workspace's flush thread before the folder goes away
+        backend = LocalBackend(ws.backend.workspace)
         stored = {name: len(backend.get_series(run.id, name)) for name in expected}
-        ws._local.close()
+        ws.backend.workspace.close()
     if stored != expected:
         raise AssertionError(f"points lost: stored {stored}, expected {expected}")
     return LogTiming(mid - start, end - mid)
@@ -110,8 +111,8 @@ def bench_incremental_flush(metrics: int, fill: int, repeat: int = 10) -> float:
 
         ms = median_ms(one_flush, repeat)
         run.complete()
-        ws._writer.close()
-        ws._local.close()
+        writer_for(ws.backend.workspace).close()
+        ws.backend.workspace.close()
     return ms
 
 

@@ -334,7 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     PaintClock.install()
     with tempfile.TemporaryDirectory(prefix="studio-bench-metrics-") as tmp:
         ws, run_id, big_id = _make_runs(Path(tmp))
-        backend = LocalBackend(ws._local)
+        backend = LocalBackend(ws.backend.workspace)
         # The app has frozen what it loaded before a run page opens (the experiment model does
         # gc.freeze() after each page of runs): full collections walk only newer objects. Without
         # this, one walks every object of this process (~70 ms) and lands in the measurements.
@@ -348,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
         _million_chart(app)
         million = [_million_chart(app) for _ in range(max(args.repeat, 5))]
         backend.close()
-        ws._local.close()
+        ws.backend.workspace.close()
 
     def med(key: str) -> float:
         return statistics.median(t[key] for t in loads) * 1000

@@ -77,7 +77,7 @@ def bench_series(path: Path, run_id: str, repeat: int) -> list[Row]:
     rows.append(Row("SDK Run.get_metrics('loss'), first call", sdk_s * 1000, GET_METRICS_MS, note="list of floats"))
     sdk_ms = median_ms(lambda: run.get_metrics(BIG_SERIES), max(3, repeat // 2))
     rows.append(Row(f"SDK Run.get_metrics('loss'), median of {max(3, repeat // 2)}", sdk_ms, GET_METRICS_MS))
-    ws._local.close()
+    ws.backend.workspace.close()
     return rows
 
 

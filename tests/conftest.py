@@ -44,7 +44,7 @@ def ws(ws_path: Path) -> Iterator[object]:
 
     workspace = Workspace(ws_path)
     yield workspace
-    workspace._local.close()
+    workspace.close()
 
 
 @pytest.fixture
@@ -59,7 +59,7 @@ def cws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[object]:
         yield workspace
     finally:
         stop_everything(tmp_path / "ws")
-        workspace._local.close()
+        workspace.close()
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ from typing import TYPE_CHECKING, Any
 
 from studio.core.compute import ComputeInfo
 from studio.core.errors import NotFoundError
-from studio.workspaces.local.compute import control
-from studio.workspaces.local.compute import instances_store as compute_store
 
 if TYPE_CHECKING:
     from studio.sdk.workspace import Workspace
@@ -38,7 +36,7 @@ class ComputeInstance:
     def __init__(self, workspace: Workspace, name: str, **_ignored: Any) -> None:
         self.workspace = workspace
         self.name = name
-        compute_store.get_instance(workspace._local.connection(), name)  # NotFoundError if there is none
+        workspace.compute.get_compute(name)  # NotFoundError if there is none
 
     @staticmethod
     def provisioning_configuration(
@@ -48,7 +46,7 @@ class ComputeInstance:
         return ProvisioningConfiguration(max_concurrent_jobs, idle_shutdown_minutes)
 
     def _info(self) -> ComputeInfo:
-        return self.workspace._backend.get_compute(self.name)
+        return self.workspace.compute.get_compute(self.name)
 
     def get_status(self) -> ComputeStatus:
         """The current state (Running, Stopped, ...) and job counts."""
@@ -57,23 +55,23 @@ class ComputeInstance:
 
     def start(self, wait_for_completion: bool = True, show_output: bool = False) -> None:
         """Start the instance (nothing happens if it is running)."""
-        control.start(self.workspace._local, self.name, wait=wait_for_completion)
+        self.workspace.compute.start_compute(self.name, wait=wait_for_completion)
 
     def stop(self, wait_for_completion: bool = True, show_output: bool = False) -> None:
         """Stop the instance: running jobs are canceled, queued jobs wait."""
-        control.stop(self.workspace._local, self.name, wait=wait_for_completion)
+        self.workspace.compute.stop_compute(self.name, wait=wait_for_completion)
 
     def restart(self, wait_for_completion: bool = True, show_output: bool = False) -> None:
         """Restart the instance."""
-        control.restart(self.workspace._local, self.name, wait=wait_for_completion)
+        self.workspace.compute.restart_compute(self.name, wait=wait_for_completion)
 
     def delete(self) -> None:
         """Delete the instance (stopping it first)."""
-        control.delete(self.workspace._local, self.name)
+        self.workspace.compute.delete_compute(self.name)
 
     def wait_for_completion(self, show_output: bool = False, **_ignored: Any) -> None:
         """Wait until a starting instance is running."""
-        control.start(self.workspace._local, self.name, wait=True)
+        self.workspace.compute.start_compute(self.name, wait=True)
 
     def __repr__(self) -> str:
         return f"ComputeInstance(name={self.name!r})"
@@ -94,7 +92,8 @@ class ComputeTarget:
     ) -> ComputeInstance:
         """Create the instance and start it (waiting until it runs)."""
         cfg = provisioning_configuration
-        control.create(workspace._local, name, cfg.max_concurrent_jobs, cfg.idle_shutdown_minutes, start_now=True)
+        workspace.compute.create_compute(name, cfg.max_concurrent_jobs, cfg.idle_shutdown_minutes)
+        workspace.compute.start_compute(name, wait=True)  # create starts it; this waits until it runs
         return ComputeInstance(workspace, name)
 
     def __new__(cls, workspace: Workspace, name: str) -> ComputeInstance:  # type: ignore[misc]

@@ -9,11 +9,10 @@ from urllib.parse import quote
 
 from studio.core.types import RunQuery
 from studio.core.validation import check_experiment_name
-from studio.workspaces.local import runs_store
+from studio.sdk.run import Run
+from studio.sdk.script_run_config import ScriptRunConfig
 
 if TYPE_CHECKING:
-    from studio.sdk.run import Run
-    from studio.sdk.script_run_config import ScriptRunConfig
     from studio.sdk.workspace import Workspace
 
 
@@ -24,9 +23,7 @@ class Experiment:
         self.workspace = workspace
         self.name = check_experiment_name(name)
         if _create:
-            ws = workspace._local
-            with ws.write() as conn:
-                runs_store.ensure_experiment(conn, self.name)
+            workspace.tracking.create_experiment(self.name)
 
     def start_logging(
         self,
@@ -41,25 +38,18 @@ class Experiment:
         ``outputs``: a folder uploaded into the run's ``outputs/`` when it completes.
         ``snapshot_directory``: a folder copied into the run's ``snapshot/`` now.
         """
-        from studio.sdk.run import Run
-
         return Run._start(self, display_name=display_name, outputs=outputs, snapshot_directory=snapshot_directory)
 
     def submit(self, config: ScriptRunConfig, tags: dict[str, str] | None = None, **_ignored: Any) -> Run:
         """Queue a script job on its compute target and return its Run at once."""
-        from studio.sdk.run import Run
-        from studio.sdk.script_run_config import ScriptRunConfig
-        from studio.workspaces.local.compute.submit import submit
-
         if not isinstance(config, ScriptRunConfig):
             raise TypeError(f"submit needs a ScriptRunConfig, not {type(config).__name__}")
-        _, run_id = submit(
-            self.workspace._local,
+        run_id = self.workspace.compute.submit_script(
             self.name,
-            source_directory=config.source_directory,
-            script=config.script,
-            arguments=config.arguments,
-            compute=config.target_name,
+            str(config.source_directory),
+            config.script,
+            config.arguments,
+            config.target_name,
             environment=config.environment.spec() if config.environment is not None else None,
             tags=tags,
         )
@@ -73,9 +63,7 @@ class Experiment:
         **_ignored: Any,
     ) -> Iterator[Run]:
         """The experiment's runs, newest first, fetched lazily page by page."""
-        from studio.sdk.run import Run
-
-        backend = self.workspace._backend
+        backend = self.workspace.backend
         query = RunQuery(tag=_tag_filter(tags))
         token: str | None = None
         while True:
@@ -87,6 +75,10 @@ class Experiment:
             if page.next_token is None:
                 return
             token = page.next_token
+
+    def open_run(self, run_id: str) -> Run:
+        """(Internal) The existing run ``run_id`` of this experiment."""
+        return Run(self, run_id)
 
     def get_portal_url(self) -> str:
         """A ``studio://`` link that opens this experiment in the studio."""

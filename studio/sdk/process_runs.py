@@ -1,8 +1,21 @@
-"""Runs this process started: completed at a normal exit, failed by an uncaught exception."""
+"""Ending runs the way their code ended: a with-block's exit, or the process's exit for runs left open.
+
+A with-block sees its exception in ``__exit__``: none or ``sys.exit(0)``/``sys.exit()`` completes
+the run, ``sys.exit(n)`` fails it with "exit code n", Ctrl+C or SIGTERM cancels it, any other
+exception fails it with its traceback.
+
+Runs left open at interpreter exit end in an ``atexit`` hook: Failed after an uncaught exception
+(seen by ``sys.excepthook``), Canceled after SIGTERM, otherwise Completed. A ``sys.exit(n)``
+outside any with-block cannot be told from a normal exit there: CPython 3.11 handles SystemExit
+(``_Py_HandleSystemExit``) by clearing it before it runs the atexit hooks, calls no excepthook
+and raises no audit event for it, and sets no ``sys.last_*``. Such runs end Completed;
+``tests/sdk/test_exit_codes.py`` pins both behaviours.
+"""
 
 from __future__ import annotations
 
 import atexit
+import os
 import signal
 import sys
 import threading
@@ -11,8 +24,6 @@ import weakref
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from studio.workspaces.local import metric_writer
-
 if TYPE_CHECKING:
     from studio.sdk.run import Run
 
@@ -20,12 +31,23 @@ _runs: dict[str, Run] = {}
 _lock = threading.Lock()
 _crash: BaseException | None = None
 _previous_hook = sys.excepthook
+_exit_hook_installed = False
+
+
+class Terminated(SystemExit):
+    """Raised by the SIGTERM handler: the process ends through normal exit, its runs Canceled."""
 
 
 def track(run: Run) -> None:
     """Finish ``run`` when the process exits if the script did not."""
+    global _exit_hook_installed
     with _lock:
         _runs[run.id] = run
+        if not _exit_hook_installed:
+            # Registered after the workspace's own exit hooks, so it runs before them (atexit is
+            # last-in first-out) and the runs' last points are still written when they end.
+            _exit_hook_installed = True
+            atexit.register(_finish_at_exit)
 
 
 def untrack(run: Run) -> None:
@@ -53,7 +75,33 @@ def install_sigterm_handler() -> None:
 def _on_sigterm(signum: int, frame: object) -> None:
     global _crash
     _crash = KeyboardInterrupt("terminated by SIGTERM")
-    raise SystemExit(128 + signum)
+    raise Terminated(128 + signum)
+
+
+def finish(run: Run, exc: BaseException | None) -> None:
+    """End ``run`` the way a with-block around it ended (``exc``: what left the block, or None)."""
+    if exc is None:
+        run.complete()
+    elif isinstance(exc, (KeyboardInterrupt, Terminated)):
+        run.cancel()
+    elif isinstance(exc, SystemExit):
+        code = exit_code(exc)
+        if code == 0:
+            run.complete()
+        else:
+            reason = f": {exc.code}" if isinstance(exc.code, str) else ""
+            run.fail(error_details=f"The script exited with exit code {code}{reason}.", error_code="SystemExit")
+    else:
+        run.fail(error_details=exc, _traceback="".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+
+
+def exit_code(exc: SystemExit) -> int:
+    """The process exit status ``exc`` leads to, as the interpreter computes it."""
+    if exc.code is None:
+        return 0
+    if isinstance(exc.code, int):  # bool included: sys.exit(True) exits with 1
+        return int(exc.code)
+    return 1  # any other object is printed and the status is 1
 
 
 def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
@@ -67,13 +115,7 @@ def _finish_at_exit() -> None:
         runs = list(_runs.values())[::-1]  # children before parents
     for run in runs:
         try:
-            if _crash is None:
-                run.complete()
-            elif isinstance(_crash, KeyboardInterrupt):
-                run.cancel()
-            else:
-                details = "".join(traceback.format_exception(type(_crash), _crash, _crash.__traceback__))
-                run.fail(error_details=_crash, _traceback=details)
+            finish(run, _crash)
         except Exception as exc:
             print(f"studio: could not finish run {run.id} at exit: {exc}", file=sys.stderr)
 
@@ -91,5 +133,5 @@ def _forget_in_child() -> None:
 live_runs: weakref.WeakSet[Run] = weakref.WeakSet()
 
 sys.excepthook = _excepthook
-atexit.register(_finish_at_exit)
-metric_writer._fork_hooks.append(_forget_in_child)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_in_child)

@@ -11,19 +11,19 @@ from urllib.parse import quote
 
 from studio.core.errors import StudioError
 from studio.core.status import RunStatus
+from studio.core.tracking import RunMetricWriter, SeriesBuffer
 from studio.core.validation import check_metric_name, check_run_id
-from studio.sdk import process_runs
+from studio.sdk import context, process_runs
 from studio.sdk.offline import OfflineRun
 from studio.sdk.run_files import RunFilesMixin
 from studio.sdk.run_logging import RunLoggingMixin
-from studio.workspaces.local import liveness, runs_store
-from studio.workspaces.local.metric_writer import SeriesBuffer
+from studio.sdk.run_wait import wait_for_run
 
 if TYPE_CHECKING:
     from studio.sdk.experiment import Experiment
 
-RUN_ID_ENV = "STUDIO_RUN_ID"
-WORKSPACE_ENV = "STUDIO_WORKSPACE"
+RUN_ID_ENV = context.RUN_ID_ENV
+WORKSPACE_ENV = context.WORKSPACE_ENV
 EXPERIMENT_ENV = "STUDIO_EXPERIMENT"
 _LOG_DIRS = ("logs/", "user_logs/", "azureml-logs/", "system_logs/")
 
@@ -36,8 +36,9 @@ class Run(RunLoggingMixin, RunFilesMixin):
     def __init__(self, experiment: Experiment, run_id: str, **_ignored: Any) -> None:
         self.experiment = experiment
         self._ws = experiment.workspace
+        self._tracking = self._ws.tracking
         self.id = check_run_id(run_id)
-        self._seq = runs_store.run_seq(self._ws._local.connection(), self.id)
+        self._writer: RunMetricWriter = self._tracking.metric_writer(self.id)  # NotFoundError for unknown runs
         self._series: dict[str, SeriesBuffer] = {}
         self._outputs: Path | None = None
         process_runs.live_runs.add(self)
@@ -54,24 +55,11 @@ class Run(RunLoggingMixin, RunFilesMixin):
         outputs: str | os.PathLike[str] | None = None,
         snapshot_directory: str | os.PathLike[str] | None = None,
     ) -> Run:
-        ws = experiment.workspace._local
-        pid, host, started = liveness.current_process_identity()
-        with ws.write() as conn:
-            change = ws.bump_changes(conn)
-            seq, run_id = runs_store.create_run(
-                conn,
-                experiment.name,
-                status=RunStatus.RUNNING,
-                change=change,
-                parent_seq=parent._seq if parent else None,
-                parent_id=parent.id if parent else None,
-                display_name=display_name,
-                details={"target": "local", "submittedBy": runs_store.current_user()},
-            )
-            runs_store.set_process(conn, seq, pid, host, started)
+        run_id = experiment.workspace.tracking.start_run(
+            experiment.name, parent_id=parent.id if parent else None, display_name=display_name
+        )
         run = cls(experiment, run_id)
         run._outputs = Path(outputs).absolute() if outputs is not None else None
-        run._ws._writer.watch_run(seq)
         process_runs.track(run)
         process_runs.install_sigterm_handler()
         if snapshot_directory is not None:
@@ -85,13 +73,7 @@ class Run(RunLoggingMixin, RunFilesMixin):
             return cls._context
         run_id = os.environ.get(RUN_ID_ENV)
         if run_id:
-            from studio.sdk.experiment import Experiment
-            from studio.sdk.workspace import Workspace
-
-            ws = Workspace(os.environ.get(WORKSPACE_ENV), create=False)
-            conn = ws._local.connection()
-            experiment = runs_store.get_run(conn, check_run_id(run_id)).experiment
-            cls._context = cls(Experiment(ws, experiment, _create=False), run_id)
+            cls._context = context.job_run(run_id)
             process_runs.install_sigterm_handler()  # a canceled job still writes its last points
         elif allow_offline:
             cls._context = OfflineRun()
@@ -109,7 +91,7 @@ class Run(RunLoggingMixin, RunFilesMixin):
 
     def get_status(self) -> str:
         """The run's status name, e.g. "Running" or "Completed"."""
-        return self._ws._backend.get_run(self.id).status.value
+        return self._ws.backend.get_run(self.id).status.value
 
     @property
     def status(self) -> str:
@@ -118,7 +100,7 @@ class Run(RunLoggingMixin, RunFilesMixin):
 
     def flush(self) -> None:
         """Write every buffered metric now."""
-        self._ws._writer.flush()
+        self._writer.flush()
 
     def complete(self, **_ignored: Any) -> None:
         """Flush, upload the tracked outputs folder and mark the run Completed."""
@@ -148,8 +130,8 @@ class Run(RunLoggingMixin, RunFilesMixin):
     def cancel(self) -> None:
         """Cancel the run: a queued job at once, a running job through its compute, an inline run now."""
         self.flush()
-        if runs_store.run_details(self._ws._local.connection(), self._seq)[0] == "script":
-            self._ws._backend.cancel_run(self.id)
+        if self._ws.backend.get_run_details(self.id).get("runType") == "script":
+            self._ws.backend.cancel_run(self.id)
             return
         self._finish(RunStatus.CANCELED, reason="Canceled by the user.")
 
@@ -166,43 +148,31 @@ class Run(RunLoggingMixin, RunFilesMixin):
         Raises StudioError if it failed (unless ``raise_on_error`` is False) and TimeoutError
         after ``timeout`` seconds.
         """
-        from studio.sdk.run_wait import wait_for_run
-
-        return wait_for_run(self, show_output=show_output, raise_on_error=raise_on_error, timeout=timeout)
+        wait_for_run(self._ws.backend, self.id, show_output=show_output, raise_on_error=raise_on_error, timeout=timeout)
+        return self.get_details()
 
     def get_all_logs(self, destination: str | os.PathLike[str] | None = None, **_ignored: Any) -> list[str]:
         """Download the run's log files into ``destination`` (default: here); returns their paths."""
         names = self._log_file_names()
         out = Path(destination) if destination is not None else Path.cwd()
-        return [str(p) for p in self._ws._backend.download_files(self.id, names, out, overwrite=True)]
+        return [str(p) for p in self._ws.backend.download_files(self.id, names, out, overwrite=True)]
 
     def _finish(self, status: RunStatus, error: dict[str, Any] | None = None, reason: str = "") -> None:
-        ws = self._ws._local
-        with ws.write() as conn:
-            change = ws.bump_changes(conn)
-            runs_store.set_status(conn, self._seq, status, change=change, error=error, reason=reason)
-        self._ws._writer.unwatch_run(self._seq)
+        self._tracking.end_run(self.id, status, error=error, reason=reason)
         process_runs.untrack(self)
 
     def __enter__(self) -> Run:
         return self
 
     def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any) -> None:
-        if exc is None:
-            self.complete()
-        elif isinstance(exc, KeyboardInterrupt):
-            self.cancel()
-        else:
-            import traceback
-
-            self.fail(error_details=exc, _traceback="".join(traceback.format_exception(kind, exc, tb)))
+        process_runs.finish(self, exc)
 
     # -- metadata -----------------------------------------------------------------------------
 
     @property
     def display_name(self) -> str:
         """The run's display name (settable)."""
-        return self._ws._backend.get_run(self.id).display_name
+        return self._ws.backend.get_run(self.id).display_name
 
     @display_name.setter
     def display_name(self, value: str) -> None:
@@ -211,7 +181,7 @@ class Run(RunLoggingMixin, RunFilesMixin):
     @property
     def description(self) -> str:
         """The run's description (settable)."""
-        return self._ws._backend.get_run(self.id).description
+        return self._ws.backend.get_run(self.id).description
 
     @description.setter
     def description(self, value: str) -> None:
@@ -220,14 +190,15 @@ class Run(RunLoggingMixin, RunFilesMixin):
     def _set_text(self, column: str, value: str) -> None:
         if not isinstance(value, str):
             raise TypeError(f"{column} must be a string, not {type(value).__name__}")
-        ws = self._ws._local
-        with ws.write() as conn:
-            runs_store.set_text(conn, self._seq, column, value, ws.bump_changes(conn))
+        if column == "display_name":
+            self._ws.backend.set_run_metadata(self.id, display_name=value)
+        else:
+            self._ws.backend.set_run_metadata(self.id, description=value)
 
     @property
     def parent(self) -> Run | None:
         """The parent run, or None."""
-        parent_id = self._ws._backend.get_run(self.id).parent_id
+        parent_id = self._ws.backend.get_run(self.id).parent_id
         return Run(self.experiment, parent_id) if parent_id else None
 
     def tag(self, key: str, value: Any = None) -> None:
@@ -236,53 +207,41 @@ class Run(RunLoggingMixin, RunFilesMixin):
 
     def set_tags(self, tags: dict[str, Any]) -> None:
         """Set several tags at once."""
-        self._set_pairs("run_tags", tags)
+        self._tracking.add_tags(self.id, _clean_pairs(tags))
 
     def get_tags(self) -> dict[str, str]:
         """The run's tags."""
-        return self._ws._backend.get_run(self.id).tags
+        return self._ws.backend.get_run(self.id).tags
 
     def add_properties(self, properties: dict[str, Any]) -> None:
         """Add properties; unlike tags, an existing property cannot change."""
+        clean = _clean_pairs(properties)
         current = self.get_properties()
         for key, value in properties.items():
             if key in current and current[key] != str(value):
                 raise StudioError(f"property {key!r} is already set to {current[key]!r}; properties cannot change")
-        self._set_pairs("run_properties", properties)
+        self._tracking.add_properties(self.id, clean)
 
     def get_properties(self) -> dict[str, str]:
         """The run's properties."""
-        return self._ws._backend.get_run(self.id).properties
-
-    def _set_pairs(self, table: str, pairs: dict[str, Any]) -> None:
-        if not isinstance(pairs, dict):
-            raise TypeError(f"expected a dict, not {type(pairs).__name__}")
-        clean = []
-        for key, value in pairs.items():
-            check_metric_name(key)
-            if value is not None and not isinstance(value, (str, int, float, bool)):
-                raise TypeError(f"value of {key!r} must be a string or a number, not {type(value).__name__}")
-            clean.append((key, "" if value is None else str(value)))
-        ws = self._ws._local
-        with ws.write() as conn:
-            runs_store.set_pairs(conn, table, self._seq, clean, ws.bump_changes(conn))
+        return self._ws.backend.get_run(self.id).properties
 
     # -- children and details -----------------------------------------------------------------
 
     def get_children(self, recursive: bool = False, **_ignored: Any) -> Iterator[Run]:
         """Child runs, oldest first (with ``recursive``, all descendants)."""
         if recursive:
-            ids = runs_store.descendants(self._ws._local.connection(), self.id)
+            ids = self._tracking.list_descendants(self.id)
         else:
-            ids = [r.id for r in self._ws._backend.list_children(self.id)]
+            ids = [r.id for r in self._ws.backend.list_children(self.id)]
         for run_id in ids:
             yield Run(self.experiment, run_id)
 
     def get_details(self) -> dict[str, Any]:
         """A description of the run shaped like Azure ML's ``Run.get_details()``."""
-        info = self._ws._backend.get_run(self.id)
-        run_type, extra = runs_store.run_details(self._ws._local.connection(), self._seq)
-        root = self._run_root
+        info = self._ws.backend.get_run(self.id)
+        extra = dict(self._ws.backend.get_run_details(self.id))
+        run_type = extra.pop("runType", "")
         details: dict[str, Any] = {
             "runId": info.id,
             "displayName": info.display_name,
@@ -301,7 +260,7 @@ class Run(RunLoggingMixin, RunFilesMixin):
             "inputDatasets": [],
             "outputDatasets": [],
             "runDefinition": {k: v for k, v in extra.items() if k not in ("target", "submittedBy")},
-            "logFiles": {f: str(root / f) for f in self._log_file_names()},
+            "logFiles": {f: f"{self.get_portal_url()}&file={quote(f)}" for f in self._log_file_names()},
         }
         if info.status_reason:
             details["statusReason"] = info.status_reason
@@ -313,8 +272,7 @@ class Run(RunLoggingMixin, RunFilesMixin):
         """get_details() with ``logFiles`` mapping each log's name to its text."""
         details = self.get_details()
         details["logFiles"] = {
-            name: Path(path).read_bytes().decode("utf-8", errors="replace")
-            for name, path in details["logFiles"].items()
+            name: self._read_file(name).decode("utf-8", errors="replace") for name in details["logFiles"]
         }
         return details
 
@@ -333,6 +291,18 @@ class Run(RunLoggingMixin, RunFilesMixin):
 
     def __hash__(self) -> int:
         return hash((self._ws, self.id))
+
+
+def _clean_pairs(pairs: dict[str, Any]) -> dict[str, str]:
+    if not isinstance(pairs, dict):
+        raise TypeError(f"expected a dict, not {type(pairs).__name__}")
+    clean = {}
+    for key, value in pairs.items():
+        check_metric_name(key)
+        if value is not None and not isinstance(value, (str, int, float, bool)):
+            raise TypeError(f"value of {key!r} must be a string or a number, not {type(value).__name__}")
+        clean[key] = "" if value is None else str(value)
+    return clean
 
 
 def _iso(t: float | None) -> str | None:

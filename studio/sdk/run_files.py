@@ -4,40 +4,36 @@ from __future__ import annotations
 
 import io
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
+from studio.core.errors import NotFoundError
 from studio.core.validation import relative_file_name
-from studio.workspaces.local import files_store
 
 if TYPE_CHECKING:
+    from studio.core.tracking import TrackingBackend
     from studio.sdk.workspace import Workspace
+
+_CHUNK = 1 << 20
 
 
 class RunFilesMixin:
-    """File methods of Run; expects ``id`` and ``_ws`` on the instance."""
+    """File methods of Run; expects ``id``, ``_ws`` and ``_tracking`` on the instance."""
 
     id: str
     _ws: Workspace
-
-    @property
-    def _run_root(self) -> Path:
-        return self._ws._local.run_dir(self.id)
+    _tracking: TrackingBackend
 
     def upload_file(self, name: str, path_or_stream: str | os.PathLike[str] | BinaryIO, **_ignored: Any) -> str:
         """Store a file (a path or a binary stream) as ``name`` in the run, e.g. ``outputs/model.pkl``."""
-        dest = files_store.safe_path(self._run_root, name)
-        if dest.exists():
-            raise FileExistsError(f"run {self.id} already has a file named {relative_file_name(name)!r}")
         if isinstance(path_or_stream, (str, os.PathLike)):
-            files_store.write_file(dest, Path(path_or_stream))
-        elif isinstance(path_or_stream, io.TextIOBase):
+            return self._tracking.upload_file(self.id, name, Path(path_or_stream))
+        if isinstance(path_or_stream, io.TextIOBase):
             raise TypeError("upload_file needs a binary stream (open the file with 'rb')")
-        elif hasattr(path_or_stream, "read"):
-            files_store.write_stream(dest, path_or_stream)
-        else:
-            raise TypeError(f"path_or_stream must be a path or a binary stream, not {type(path_or_stream).__name__}")
-        return relative_file_name(name)
+        if hasattr(path_or_stream, "read"):
+            return self._tracking.upload_file(self.id, name, path_or_stream)
+        raise TypeError(f"path_or_stream must be a path or a binary stream, not {type(path_or_stream).__name__}")
 
     def upload_files(self, names: list[str], paths: list[str | os.PathLike[str]], **_ignored: Any) -> list[str]:
         """Upload several files; names are checked before anything is written."""
@@ -58,12 +54,12 @@ class RunFilesMixin:
 
     def _check_new(self, names: list[str]) -> None:
         for n in names:
-            if files_store.safe_path(self._run_root, n).exists():
+            if self._tracking.file_exists(self.id, n):
                 raise FileExistsError(f"run {self.id} already has a file named {relative_file_name(n)!r}")
 
     def get_file_names(self) -> list[str]:
         """Paths of the run's files (``outputs/...``, ``logs/...``, ``images/...``)."""
-        return [f.path for f in self._ws._backend.list_files(self.id)]
+        return [f.path for f in self._ws.backend.list_files(self.id)]
 
     def download_file(self, name: str, output_file_path: str | os.PathLike[str] | None = None, **_ignored: Any) -> str:
         """Copy one run file to ``output_file_path`` (a file or an existing folder; default: here)."""
@@ -71,14 +67,31 @@ class RunFilesMixin:
         target = Path(output_file_path) if output_file_path is not None else Path.cwd() / Path(clean).name
         if target.is_dir():
             target = target / Path(clean).name
-        src = files_store.safe_path(self._run_root, clean)
-        if not src.is_file():
-            from studio.core.errors import NotFoundError
-
+        if not self._tracking.file_exists(self.id, clean):
             raise NotFoundError(f"run {self.id} has no file named {clean!r}")
-        with src.open("rb") as f:
-            files_store.write_stream(target.absolute(), f, overwrite=True)
+        target = target.absolute()
+        target.parent.mkdir(parents=True, exist_ok=True)
+        partial = target.with_name(f".{target.name}.partial")  # a reader never sees half a file
+        try:
+            with partial.open("wb") as out:
+                for chunk in self._file_chunks(clean):
+                    out.write(chunk)
+            os.replace(partial, target)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         return str(target)
+
+    def _file_chunks(self, name: str) -> Iterator[bytes]:
+        """One run file in pieces, read through the backend."""
+        offset = 0
+        while chunk := self._ws.backend.read_file_range(self.id, name, offset, _CHUNK):
+            yield chunk
+            offset += len(chunk)
+
+    def _read_file(self, name: str) -> bytes:
+        """The whole of one (small) run file, e.g. a log."""
+        return b"".join(self._file_chunks(name))
 
     def download_files(
         self,
@@ -99,7 +112,7 @@ class RunFilesMixin:
             if len(output_paths) != len(names):
                 raise ValueError("output_paths must name one path per downloaded file")
             return [self.download_file(n, p) for n, p in zip(names, output_paths, strict=False)]
-        written = self._ws._backend.download_files(
+        written = self._ws.backend.download_files(
             self.id, names, out, strip_prefix="" if append_prefix else clean, overwrite=True
         )
         return [str(p) for p in written]

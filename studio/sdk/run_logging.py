@@ -9,14 +9,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from studio.core.backend import WorkspaceBackend
 from studio.core.types import MetricKind
 from studio.core.validation import check_metric_name, plain_value, scalar_value
 from studio.sdk.metrics_view import metric_value
-from studio.workspaces.local import files_store
-from studio.workspaces.local.metric_writer import MetricWriter, SeriesBuffer
-from studio.workspaces.local.metrics_store import widest
 
 if TYPE_CHECKING:
+    from studio.core.tracking import RunMetricWriter, SeriesBuffer, TrackingBackend
     from studio.sdk.workspace import Workspace
 
 _I64 = 2**63
@@ -24,16 +23,13 @@ _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".svg", ".t
 
 
 class RunLoggingMixin:
-    """Metric methods of Run; expects ``id``, ``_seq``, ``_ws`` and ``_series`` on the instance."""
+    """Metric methods of Run; expects ``id``, ``_ws``, ``_tracking``, ``_writer`` and ``_series`` on the instance."""
 
     id: str
-    _seq: int
     _ws: Workspace
+    _tracking: TrackingBackend
+    _writer: RunMetricWriter
     _series: dict[str, SeriesBuffer]
-
-    @property
-    def _writer(self) -> MetricWriter:
-        return self._ws._writer
 
     def log(self, name: str, value: Any, description: str = "", step: int | None = None) -> None:
         """Log a number, bool or string under ``name``; repeated calls build a series."""
@@ -66,18 +62,18 @@ class RunLoggingMixin:
         step = _check_step(step)
         value = scalar_value(name, value)
         if isinstance(value, str):
-            buf_r = self._writer.records(self._seq, name, MetricKind.STRING, description)
+            buf_r = self._writer.records(name, MetricKind.STRING, description)
             self._writer.add_record(buf_r, value, step)
             return
         if isinstance(value, int) and not isinstance(value, bool) and not -_I64 <= value < _I64:
             raise ValueError(f"metric {name!r}: integer {value} is outside the 64-bit range")
         value_type = "bool" if isinstance(value, bool) else "int" if isinstance(value, int) else "float"
-        buf = self._series.get(name) or self._writer.series(self._seq, name, description)
+        buf = self._series.get(name) or self._writer.series(name, description)
         self._series[name] = buf
         with self._writer.lock:
             if description:
                 buf.description = description
-            buf.value_type = widest(buf.value_type, value_type)
+            buf.value_type = _widest(buf.value_type, value_type)
             if step is not None:
                 buf.auto_steps = False
             buf.steps.append(step)
@@ -93,7 +89,7 @@ class RunLoggingMixin:
         if hasattr(value, "tolist"):
             value = value.tolist()
         items = [plain_value(name, v) for v in value]
-        self._writer.add_record(self._writer.records(self._seq, name, MetricKind.LIST, description), items)
+        self._writer.add_record(self._writer.records(name, MetricKind.LIST, description), items)
 
     def log_row(self, name: str, description: str | None = None, **kwargs: Any) -> None:
         """Log one row of a table; each keyword is a column."""
@@ -102,7 +98,7 @@ class RunLoggingMixin:
         if not kwargs:
             raise ValueError(f"metric {name!r}: log_row needs at least one column")
         row = {col: plain_value(name, v) for col, v in kwargs.items()}
-        self._writer.add_record(self._writer.records(self._seq, name, MetricKind.ROW, description or ""), row)
+        self._writer.add_record(self._writer.records(name, MetricKind.ROW, description or ""), row)
 
     def log_table(self, name: str, value: dict[str, Any], description: str = "") -> None:
         """Log a table given as a dict of equal-length column lists."""
@@ -122,7 +118,7 @@ class RunLoggingMixin:
         lengths = {len(c) for c in table.values()}
         if len(lengths) > 1:
             raise ValueError(f"metric {name!r}: columns have different lengths {sorted(lengths)}")
-        self._writer.add_record(self._writer.records(self._seq, name, MetricKind.TABLE, description), table)
+        self._writer.add_record(self._writer.records(name, MetricKind.TABLE, description), table)
 
     def log_image(
         self, name: str, path: str | os.PathLike[str] | None = None, plot: Any = None, description: str = ""
@@ -153,29 +149,34 @@ class RunLoggingMixin:
             suffix = ".png"
         safe = re.sub(r"[^A-Za-z0-9._-]+", "_", name)[:100].strip("._") or "image"
         file_name = f"images/{safe}_{int(time.time() * 1000)}{suffix}"
-        run_root = self._ws._local.run_dir(self.id)
         with stream:
-            while (run_root / file_name).exists():
+            while self._tracking.file_exists(self.id, file_name):
                 file_name = f"images/{safe}_{time.time_ns()}{suffix}"
-            files_store.write_stream(files_store.safe_path(run_root, file_name), stream)
-        self._writer.add_record(self._writer.records(self._seq, name, MetricKind.IMAGE, description), file_name)
+            self._tracking.upload_file(self.id, file_name, stream)
+        self._writer.add_record(self._writer.records(name, MetricKind.IMAGE, description), file_name)
 
     def get_metrics(self, name: str | None = None, recursive: bool = False, **_ignored: Any) -> dict[str, Any]:
         """Logged metrics: one value, or the list of values in order; ``recursive`` adds descendants by run id."""
         self._writer.flush()
-        backend = self._ws._backend
+        backend = self._ws.backend
         if recursive:
-            from studio.workspaces.local import runs_store
-
-            ids = [self.id, *runs_store.descendants(self._ws._local.connection(), self.id)]
+            ids = [self.id, *self._tracking.list_descendants(self.id)]
             return {run_id: _metrics_of(backend, run_id, name) for run_id in ids}
         return _metrics_of(backend, self.id, name)
 
 
-def _metrics_of(backend: Any, run_id: str, name: str | None) -> dict[str, Any]:
+def _metrics_of(backend: WorkspaceBackend, run_id: str, name: str | None) -> dict[str, Any]:
     return {
         m.name: metric_value(backend, run_id, m) for m in backend.list_metrics(run_id) if name is None or m.name == name
     }
+
+
+def _widest(a: str, b: str) -> str:
+    """The wider of two value types: float over int over bool ("" is none yet)."""
+    return a if _RANK.get(a, 0) >= _RANK.get(b, 0) else b
+
+
+_RANK = {"": 0, "bool": 1, "int": 2, "float": 3}
 
 
 def _check_description(description: object) -> None:

@@ -1,21 +1,23 @@
-"""Workspace: opens a local workspace folder, directly or through a config.json."""
+"""Workspace: opens a workspace for logging, directly or through a config.json.
+
+Opening goes through the workspace registry (``studio.workspaces.open_workspace``); the
+backend it returns must be a ``TrackingBackend`` (today: local folders). The rest of the SDK
+reaches the workspace through ``Workspace.backend``, ``.tracking`` and ``.compute`` only.
+"""
 
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from studio.core.errors import StudioError, WorkspaceError
-from studio.workspaces.local.backend import LocalBackend
-from studio.workspaces.local.metric_writer import MetricWriter, writer_for
-from studio.workspaces.local.paths import resolve_workspace_path
-from studio.workspaces.local.workspace import LocalWorkspace
-
-if TYPE_CHECKING:
-    from studio.sdk.compute import ComputeInstance
-    from studio.sdk.experiment import Experiment
+from studio.core.backend import ComputeBackend, WorkspaceBackend
+from studio.core.errors import StudioError, UnsupportedOperation, WorkspaceError
+from studio.core.tracking import TrackingBackend
+from studio.sdk.compute import ComputeInstance
+from studio.sdk.experiment import Experiment
+from studio.workspaces import open_workspace, resolve_location
 
 CONFIG_NAMES = ("config.json", os.path.join(".azureml", "config.json"))
 _AZURE_KEYS = ("subscription_id", "resource_group", "workspace_name")
@@ -40,8 +42,20 @@ class Workspace:
         create = bool(kwargs.pop("create", True))
         if kwargs:
             raise TypeError(f"unexpected arguments: {', '.join(kwargs)}")
-        self._local = LocalWorkspace(resolve_workspace_path(path), create=create)
-        self._backend = LocalBackend(self._local)
+        location = resolve_location(path)
+        backend = open_workspace(location, create=create)
+        if not isinstance(backend, TrackingBackend):
+            kind = backend.info().kind
+            backend.close()
+            raise UnsupportedOperation(
+                f"{location} is a {kind} workspace; the logging API writes to local workspaces "
+                "(Azure ML and MLflow workspaces are browsed in the studio)."
+            )
+        self._backend: WorkspaceBackend = backend
+        self._tracking: TrackingBackend = backend
+        info = backend.info()
+        self._name = info.name
+        self._location = info.location
 
     @classmethod
     def from_config(cls, path: str | os.PathLike[str] | None = None, **_ignored: Any) -> Workspace:
@@ -75,44 +89,63 @@ class Workspace:
     @property
     def name(self) -> str:
         """The workspace's name (its folder's name)."""
-        return self._local.name
+        return self._name
 
     @property
     def path(self) -> Path:
         """The workspace folder."""
-        return self._local.root
+        return Path(self._location)
 
     @property
     def experiments(self) -> dict[str, Experiment]:
         """Every experiment of the workspace, by name."""
-        from studio.sdk.experiment import Experiment
-
         return {e.name: Experiment(self, e.name, _create=False) for e in self._backend.list_experiments()}
 
     @property
     def compute_targets(self) -> dict[str, ComputeInstance]:
         """Every compute instance of the workspace, by name."""
-        from studio.sdk.compute import ComputeInstance
-
-        return {c.name: ComputeInstance(self, c.name) for c in self._backend.list_compute()}
+        return {c.name: ComputeInstance(self, c.name) for c in self.compute.list_compute()}
 
     def get_details(self) -> dict[str, Any]:
         """Name, kind and location of the workspace."""
         info = self._backend.info()
         return {"name": info.name, "kind": info.kind, "location": info.location, "readOnly": info.read_only}
 
+    # -- internal API of the SDK: the other SDK modules reach the workspace through these ----------
+
     @property
-    def _writer(self) -> MetricWriter:
-        return writer_for(self._local)
+    def backend(self) -> WorkspaceBackend:
+        """(Internal) The workspace's backend, for reading."""
+        return self._backend
+
+    @property
+    def tracking(self) -> TrackingBackend:
+        """(Internal) The same backend, for logging."""
+        return self._tracking
+
+    @property
+    def compute(self) -> ComputeBackend:
+        """(Internal) The backend's compute side; UnsupportedOperation if its kind has no compute."""
+        if not isinstance(self._backend, ComputeBackend):
+            raise UnsupportedOperation(f"The workspace {self.name!r} has no compute instances.")
+        return self._backend
+
+    def open_experiment(self, name: str) -> Experiment:
+        """(Internal) The existing experiment ``name``, without creating it."""
+        return Experiment(self, name, _create=False)
+
+    def close(self) -> None:
+        """Close the workspace's connections (they reopen when it is used again)."""
+        self._backend.close()
 
     def __repr__(self) -> str:
         return f"Workspace(name={self.name!r}, path={str(self.path)!r})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Workspace) and other._local.db_path == self._local.db_path
+        return isinstance(other, Workspace) and other._location == self._location
 
     def __hash__(self) -> int:
-        return hash(self._local.db_path)
+        return hash(self._location)
 
 
 def _find_config(start: Path) -> Path | None:

@@ -53,7 +53,7 @@ def test_steps_are_explicit_or_the_point_index(exp: Any, ws: Any) -> None:
     run.log("loss", 0.5, step=10)
     run.log("loss", 0.25)
     run.flush()
-    series = ws._backend.get_series(run.id, "loss")
+    series = ws.backend.get_series(run.id, "loss")
     assert series.steps.tolist() == [0, 10, 2]
     assert series.values.tolist() == [1.0, 0.5, 0.25]
     assert np.all(np.diff(series.times) >= 0)
@@ -173,11 +173,11 @@ def test_backend_lists_metric_kinds_and_records(exp: Any, ws: Any) -> None:
     run.log("name", "x")
     run.log_row("r", a=1)
     run.flush()
-    infos = {m.name: m for m in ws._backend.list_metrics(run.id)}
+    infos = {m.name: m for m in ws.backend.list_metrics(run.id)}
     assert infos["loss"].kind == MetricKind.SCALAR and infos["loss"].description == "training loss"
     assert infos["name"].kind == MetricKind.STRING and infos["name"].last_value == "x"
     assert infos["r"].kind == MetricKind.ROW and infos["r"].count == 1
-    records = ws._backend.get_metric_records(run.id, "r")
+    records = ws.backend.get_metric_records(run.id, "r")
     assert [r.value for r in records] == [{"a": 1}]
 
 
@@ -186,13 +186,13 @@ def test_incremental_series_fetch(exp: Any, ws: Any) -> None:
     for i in range(100_000):
         run.log("x", float(i))
     run.flush()
-    first = ws._backend.get_series(run.id, "x")
+    first = ws.backend.get_series(run.id, "x")
     assert len(first) == 100_000 and first.next_start == 100_000
     for i in range(100_000, 100_050):
         run.log("x", float(i))
     run.flush()
-    more = ws._backend.get_series(run.id, "x", start=first.next_start)
+    more = ws.backend.get_series(run.id, "x", start=first.next_start)
     assert more.values.tolist() == [float(i) for i in range(100_000, 100_050)]
     assert more.steps[0] == 100_000
-    middle = ws._backend.get_series(run.id, "x", start=40_000)
+    middle = ws.backend.get_series(run.id, "x", start=40_000)
     assert middle.values[0] == 40_000.0 and len(middle) == 60_050

@@ -97,7 +97,7 @@ def test_download_file_and_files_with_prefixes(exp: Any, tmp_path: Path, monkeyp
 def test_backend_range_reads(exp: Any, ws: Any) -> None:
     run = exp.start_logging()
     run.upload_file("logs/big.log", io.BytesIO(bytes(range(256)) * 100))
-    backend = ws._backend
+    backend = ws.backend
     assert backend.read_file_range(run.id, "logs/big.log", 0, 4) == b"\x00\x01\x02\x03"
     assert backend.read_file_range(run.id, "logs/big.log", 25_598, 100) == b"\xfe\xff"
     assert backend.read_file_range(run.id, "logs/big.log", 10**9, 10) == b""
@@ -114,7 +114,7 @@ def test_backend_download_progress_collision_and_cancel(exp: Any, ws: Any, tmp_p
     payload = os.urandom(3 << 20)
     run.upload_file("outputs/big.bin", io.BytesIO(payload))
     run.upload_file("outputs/small.txt", io.BytesIO(b"small"))
-    backend = ws._backend
+    backend = ws.backend
     seen: list[tuple[int, int]] = []
     dest = tmp_path / "dl"
     paths = backend.download_files(

@@ -28,7 +28,7 @@ def test_start_logging_complete_and_status_history(exp: Any, ws: Any) -> None:
     assert run.experiment == exp and run.id.startswith("exp_")
     run.complete()
     assert run.get_status() == "Completed"
-    history = [c.status.value for c in ws._backend.status_history(run.id)]
+    history = [c.status.value for c in ws.backend.status_history(run.id)]
     assert history == ["Running", "Completed"]
     details = run.get_details()
     assert details["runId"] == run.id and details["status"] == "Completed" and details["target"] == "local"
@@ -185,3 +185,35 @@ def test_get_context_inside_a_job_returns_that_run(exp: Any, ws: Any, monkeypatc
     ctx = Run.get_context(allow_offline=False)
     assert isinstance(ctx, Run) and ctx.id == run.id and ctx.experiment.name == "exp"
     monkeypatch.setattr(Run, "_context", None)
+
+
+def test_a_workspace_kind_that_cannot_log_is_refused_in_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    import studio.sdk.workspace as sdk_workspace
+    from studio.core.errors import UnsupportedOperation
+    from studio.core.types import WorkspaceInfo
+
+    closed = []
+
+    class ReadOnlyServer:  # reads only: no TrackingBackend methods
+        def info(self) -> WorkspaceInfo:
+            return WorkspaceInfo(name="srv", kind="mlflow", location="mlflow+https://srv")
+
+        def close(self) -> None:
+            closed.append(True)
+
+    monkeypatch.setattr(sdk_workspace, "open_workspace", lambda location, create=False: ReadOnlyServer())
+    with pytest.raises(UnsupportedOperation) as caught:
+        Workspace("mlflow+https://srv")
+    message = str(caught.value)
+    assert "\n" not in message and "local workspaces" in message and "mlflow" in message
+    assert closed == [True]
+
+
+def test_workspace_opens_through_the_registry_and_exposes_the_protocols(ws: Any) -> None:
+    from studio.core.backend import ComputeBackend, WorkspaceBackend
+    from studio.core.tracking import TrackingBackend
+
+    assert isinstance(ws.backend, WorkspaceBackend)
+    assert isinstance(ws.tracking, TrackingBackend)
+    assert isinstance(ws.compute, ComputeBackend)
+    assert ws.get_details()["kind"] == "local"

@@ -16,7 +16,7 @@ from tests.ui_helpers import wait_for
 def test_many_background_tasks_keep_a_bounded_number_of_connections(qtbot: Any, tmp_path: Path) -> None:
     ws = Workspace(tmp_path / "ws")
     Experiment(ws, "e").start_logging(display_name="only").complete()
-    ws._local.close()
+    ws.backend.workspace.close()
     backend = LocalBackend(tmp_path / "ws")
     runner = TaskRunner(max_threads=2)
     process = psutil.Process()

@@ -129,9 +129,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, An
     run.upload_file("logs/big.log", str(src / "big.log"))
     run.upload_file("outputs/big/large.bin", io.BytesIO(b"\x00" * (64 << 20)))
     (src / "big.log").unlink()
-    yield {"ws": ws, "run": run, "files": files, "root": ws._local.run_dir(run.id)}
+    yield {"ws": ws, "run": run, "files": files, "root": ws.backend.workspace.run_dir(run.id)}
     run.complete()
-    ws._local.close()
+    ws.backend.workspace.close()
 
 
 @pytest.fixture

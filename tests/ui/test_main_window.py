@@ -36,7 +36,7 @@ def make_workspace(path: Path, runs: int = 30) -> list[str]:
             run.complete()
         ids.append(run.id)
     Experiment(ws, "cifar").start_logging(display_name="only-run").complete()
-    ws._local.close()
+    ws.backend.workspace.close()
     return ids
 
 
@@ -164,7 +164,7 @@ def test_live_refresh_adds_runs_and_keeps_the_selection(studio: dict[str, Any], 
     wait_for(qtbot, lambda: model.index(0, 1, index).data() == "Completed")
     Experiment(ws, "brand-new").start_logging().complete()
     wait_for(qtbot, lambda: model.index_of_experiment("brand-new").isValid())
-    ws._local.close()
+    ws.backend.workspace.close()
 
 
 def test_child_runs_load_when_their_parent_is_expanded_and_live(studio: dict[str, Any], qtbot: Any) -> None:
@@ -189,7 +189,7 @@ def test_child_runs_load_when_their_parent_is_expanded_and_live(studio: dict[str
     assert window.experiment_pane.select_run(late.id)
     late.complete()
     parent.complete()
-    ws._local.close()
+    ws.backend.workspace.close()
 
 
 def test_runs_that_fail_to_load_say_so_and_refresh_retries(studio: dict[str, Any], qtbot: Any) -> None:
@@ -247,7 +247,7 @@ def test_cancel_a_run_from_the_window(studio: dict[str, Any], qtbot: Any) -> Non
     window.act_cancel.trigger()
     wait_for(qtbot, lambda: window.experiment_pane.model.index(0, 1, index).data() == "Canceled")
     assert Run(Experiment(ws, "mnist"), active.id).get_status() == "Canceled"
-    ws._local.close()
+    ws.backend.workspace.close()
 
 
 def test_download_outputs_writes_files_and_reports(studio: dict[str, Any], qtbot: Any, tmp_path: Path) -> None:
@@ -266,7 +266,7 @@ def test_download_outputs_writes_files_and_reports(studio: dict[str, Any], qtbot
     assert (target / "outputs" / "sub" / "b.txt").read_bytes() == b"B"
     window.download_outputs_to(run.id, str(target))  # a name collision: reported, nothing overwritten
     wait_for(qtbot, lambda: window.notifier.last is not None and "already exists" in window.notifier.last[0])
-    ws._local.close()
+    ws.backend.workspace.close()
 
 
 def test_a_corrupt_workspace_is_reported_and_the_app_keeps_working(
@@ -324,7 +324,7 @@ def test_sample_experiment_runs_on_local_compute(qtbot: Any, tmp_path: Path, mon
         got = run.get_metrics()
         assert {"loss", "accuracy", "layer_sizes", "epochs", "per_class", "confusion_matrix", "optimizer"} <= set(got)
         assert {"outputs/history.csv", "outputs/metrics.json", "outputs/README.txt"} <= set(run.get_file_names())
-        ws._local.close()
+        ws.backend.workspace.close()
     finally:
         window.close()
         stop_everything(ws_path)
@@ -424,7 +424,7 @@ def test_runs_load_a_page_at_a_time_as_the_user_scrolls(qtbot: Any, tmp_path: Pa
     exp = Experiment(ws, "many")
     for i in range(450):
         exp.start_logging(display_name=f"r{i}").complete()
-    ws._local.close()
+    ws.backend.workspace.close()
     window, opener = open_window(qtbot, tmp_path / "many", str(tmp_path / "s.ini"))
     model = window.experiment_pane.model
     wait_for(qtbot, lambda: model.index_of_experiment("many").isValid())
@@ -449,7 +449,7 @@ def test_filtering_a_loaded_experiment_keeps_it_expanded(qtbot: Any, tmp_path: P
     exp = Experiment(ws, "big")
     for i in range(260):
         exp.start_logging(display_name=f"r{i}").complete()
-    ws._local.close()
+    ws.backend.workspace.close()
     window, opener = open_window(qtbot, tmp_path / "big", str(tmp_path / "s.ini"))
     model = window.experiment_pane.model
     wait_for(qtbot, lambda: model.index_of_experiment("big").isValid())

@@ -53,7 +53,7 @@ class FlakyBackend(RecordingBackend):
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
     ws = Workspace(tmp_path / "ws")
-    local = LocalBackend(ws._local)
+    local = LocalBackend(ws.backend.workspace)
     flaky = FlakyBackend(local)
     guarded = GuardedBackend(flaky)
     runner = TaskRunner(max_threads=2)
@@ -66,7 +66,7 @@ def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
     runner.shutdown()
     assert guarded.violations == []
     run.complete()
-    ws._local.close()
+    ws.backend.workspace.close()
 
 
 def open_tab(qtbot: Any, env: dict[str, Any]) -> MetricsTab:

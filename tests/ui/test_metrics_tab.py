@@ -24,7 +24,7 @@ from tests.ui_helpers import GuardedBackend, RecordingBackend, wait_for
 @pytest.fixture
 def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
     ws = Workspace(tmp_path / "ws")
-    local = LocalBackend(ws._local)
+    local = LocalBackend(ws.backend.workspace)
     recording = RecordingBackend(local)
     guarded = GuardedBackend(recording)
     runner = TaskRunner(max_threads=2)
@@ -38,7 +38,7 @@ def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
     }
     runner.shutdown()
     assert guarded.violations == []
-    ws._local.close()
+    ws.backend.workspace.close()
 
 
 def open_tab(qtbot: Any, env: dict[str, Any], run_id: str, wait_for_names: list[str] | None = None) -> MetricsTab:

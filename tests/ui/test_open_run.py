@@ -28,7 +28,7 @@ def run_in_workspace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     run = Experiment(ws, "handover").start_logging(display_name="wanted")
     run.complete()
     yield run
-    ws._local.close()
+    ws.backend.workspace.close()
     subprocess.run(["rm", "-rf", str(runtime)], check=False)
 
 

@@ -65,7 +65,7 @@ def env(tmp_path: Path) -> Iterator[Env]:
     assert e.runner.shutdown()
     assert e.backend.violations == []
     e.raw.close()
-    e.ws._local.close()
+    e.ws.backend.workspace.close()
 
 
 def _double_click(qtbot: Any, view: Any, index: Any) -> None:

@@ -240,7 +240,7 @@ def test_run_details_starts_the_studio_on_the_run(monkeypatch: pytest.MonkeyPatc
         widgets.RunDetails(run).show()
         run.complete()
     finally:
-        workspace._local.close()
+        workspace.backend.workspace.close()
     assert calls == [
         (
             [sys.executable, "-m", "studio", "--workspace", str(tmp_path / "ws"), "--open-run", run.id],
@@ -275,7 +275,7 @@ def test_run_details_says_so_in_a_notebook(monkeypatch: pytest.MonkeyPatch, tmp_
         widgets.RunDetails(run).show()
         run.complete()
     finally:
-        workspace._local.close()
+        workspace.backend.workspace.close()
     assert shown == [
         (
             {"text/plain": f"Opened run {run.id} in Studio.", "text/html": f"<p>Opened run {run.id} in Studio.</p>"},

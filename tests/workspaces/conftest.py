@@ -42,7 +42,7 @@ def local_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Popula
     yield Populated("local", backend, ids)
     _finish_running_runs(sdk_workspace, ids)
     backend.close()
-    sdk_workspace._local.close()
+    sdk_workspace.close()
 
 
 @pytest.fixture(scope="module")

@@ -33,6 +33,7 @@ from studio.workspaces.local import files_store, liveness, metrics_store, runs_s
 from studio.workspaces.local.compute import control, jobs_store
 from studio.workspaces.local.compute import instances_store as compute_store
 from studio.workspaces.local.compute import liveness as compute_liveness
+from studio.workspaces.local.tracking import LocalTracking
 from studio.workspaces.local.workspace import LocalWorkspace
 
 REAP_INTERVAL_S = 1.0
@@ -57,9 +58,12 @@ def _calls_mark_their_connection_in_use(cls: type[_T]) -> type[_T]:
     return cls
 
 
+_calls_mark_their_connection_in_use(LocalTracking)  # the logging methods LocalBackend inherits
+
+
 @_calls_mark_their_connection_in_use
-class LocalBackend:
-    """Reads a local workspace; safe to call from several worker threads at once."""
+class LocalBackend(LocalTracking):
+    """Reads a local workspace, and logs into it (TrackingBackend); safe to call from several threads at once."""
 
     def __init__(self, workspace: LocalWorkspace | str | Path) -> None:
         self.workspace = workspace if isinstance(workspace, LocalWorkspace) else LocalWorkspace(workspace)

@@ -20,7 +20,7 @@ def test_a_call_running_on_another_thread_finishes_and_then_its_connection_close
     ws = Workspace(tmp_path / "ws")
     for i in range(3):
         Experiment(ws, "e").start_logging(display_name=f"r{i}").complete()
-    ws._local.close()
+    ws.backend.workspace.close()
     backend = LocalBackend(tmp_path / "ws")
     backend.list_experiments()  # this thread has a connection too
     in_query, release = threading.Event(), threading.Event()

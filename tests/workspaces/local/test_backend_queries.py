@@ -14,14 +14,14 @@ from studio.workspaces.local.backend import LocalBackend
 
 
 def test_local_backend_implements_the_protocol(ws: Any) -> None:
-    assert isinstance(ws._backend, WorkspaceBackend)
-    info = ws._backend.info()
+    assert isinstance(ws.backend, WorkspaceBackend)
+    info = ws.backend.info()
     assert info.kind == "local" and info.location == str(ws.path) and not info.read_only
 
 
 def test_pages_newest_first_with_tokens(exp: Any, ws: Any) -> None:
     ids = [exp.start_logging().id for _ in range(25)]
-    backend = ws._backend
+    backend = ws.backend
     seen: list[str] = []
     token = None
     while True:
@@ -44,7 +44,7 @@ def test_filters_by_name_status_and_tag(exp: Any, ws: Any) -> None:
     a.tag("lr", "0.01")
     c.tag("lr", "0.001")
     b.complete()
-    backend = ws._backend
+    backend = ws.backend
 
     def ids(query: RunQuery) -> set[str]:
         return {r.id for r in backend.list_runs("exp", query).runs}
@@ -65,20 +65,20 @@ def test_filters_by_name_status_and_tag(exp: Any, ws: Any) -> None:
 def test_experiment_summaries_and_unknown_names(exp: Any, ws: Any) -> None:
     exp.start_logging().child_run()
     exp.start_logging()
-    [info] = ws._backend.list_experiments()
+    [info] = ws.backend.list_experiments()
     assert info.name == "exp" and info.run_count == 2 and info.last_run_at is not None
     with pytest.raises(NotFoundError, match="no experiment"):
-        ws._backend.list_runs("missing")
+        ws.backend.list_runs("missing")
     with pytest.raises(NotFoundError, match="no run"):
-        ws._backend.get_run("exp_1_unknown")
+        ws.backend.get_run("exp_1_unknown")
     with pytest.raises(NotFoundError, match="no metric"):
-        ws._backend.get_series(exp.start_logging().id, "nothing")
+        ws.backend.get_series(exp.start_logging().id, "nothing")
 
 
 def test_children_are_listed_and_counted(exp: Any, ws: Any) -> None:
     parent = exp.start_logging()
     kids = [parent.child_run(name=f"k{i}") for i in range(3)]
-    backend = ws._backend
+    backend = ws.backend
     assert backend.get_run(parent.id).child_count == 3
     assert [r.id for r in backend.list_children(parent.id)] == [k.id for k in kids]
     assert all(r.parent_id == parent.id for r in backend.list_children(parent.id))
@@ -108,11 +108,11 @@ def test_change_token_moves_on_every_kind_of_change(exp: Any, ws: Any, ws_path: 
 
 def test_bad_page_token(exp: Any, ws: Any) -> None:
     with pytest.raises(NotFoundError, match="page token"):
-        ws._backend.list_runs("exp", page_token="nonsense")
+        ws.backend.list_runs("exp", page_token="nonsense")
 
 
 def test_changed_runs_since_a_token(exp: Any, ws: Any) -> None:
-    backend = ws._backend
+    backend = ws.backend
     start = backend.change_token()
     a = exp.start_logging()
     b = exp.start_logging()
@@ -137,8 +137,8 @@ def test_changed_runs_since_a_token(exp: Any, ws: Any) -> None:
 def test_set_run_metadata_edits_name_description_and_tags(exp: Any, ws: Any) -> None:
     run = exp.start_logging()
     run.tag("old", "1")
-    info = ws._backend.set_run_metadata(run.id, display_name="renamed", description="why", tags={"new": "2"})
+    info = ws.backend.set_run_metadata(run.id, display_name="renamed", description="why", tags={"new": "2"})
     assert (info.display_name, info.description, info.tags) == ("renamed", "why", {"new": "2"})
     with pytest.raises(ValueError):
-        ws._backend.set_run_metadata(run.id, tags={"": "x"})
-    assert ws._backend.get_run(run.id).tags == {"new": "2"}
+        ws.backend.set_run_metadata(run.id, tags={"": "x"})
+    assert ws.backend.get_run(run.id).tags == {"new": "2"}

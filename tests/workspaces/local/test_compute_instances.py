@@ -19,7 +19,7 @@ from tests.waiting import wait_until
 
 
 def _daemon_pid(ws: Any, name: str) -> int:
-    pid, *_ = compute_store.daemon_of(ws._local.connection(), name)
+    pid, *_ = compute_store.daemon_of(ws.backend.workspace.connection(), name)
     assert pid
     return int(pid)
 
@@ -158,7 +158,9 @@ def test_killed_daemon_makes_the_instance_unusable_and_fails_its_job(cws: Any, t
     ci = ComputeTarget.create(cws, "ci1", ComputeInstance.provisioning_configuration())
     run = exp.submit(ScriptRunConfig(src, "long.py", compute_target="ci1"))
     wait_until(lambda: "outputs/started" in run.get_file_names(), what="the job to start")
-    job_pid = cws._local.connection().execute("SELECT job_pid FROM runs WHERE id = ?", (run.id,)).fetchone()[0]
+    job_pid = (
+        cws.backend.workspace.connection().execute("SELECT job_pid FROM runs WHERE id = ?", (run.id,)).fetchone()[0]
+    )
     os.kill(_daemon_pid(cws, "ci1"), signal.SIGKILL)
     status = wait_until(
         lambda: ci.get_status() if ci.get_status().state == "Unusable" else None, timeout=10, what="Unusable"

@@ -51,7 +51,7 @@ def exp(tmp_path: Path) -> Iterator[Any]:
         yield Experiment(workspace=ws, name="envs")
     finally:
         stop_everything(tmp_path / "ws")
-        ws._local.close()
+        ws.backend.workspace.close()
 
 
 def _log(run: Any, name: str) -> str:

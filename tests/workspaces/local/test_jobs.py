@@ -62,7 +62,7 @@ def test_submit_runs_the_script_with_its_context(exp: Any, tmp_path: Path) -> No
     assert 'args ["--lr", "0.1", "3"]' in logs["user_logs/std_log.txt"]
     assert "to stderr" in logs["user_logs/std_log.txt"]
     assert logs["logs/extra.log"] == "extra log"
-    statuses = [c.status.value for c in exp.workspace._backend.status_history(run.id)]
+    statuses = [c.status.value for c in exp.workspace.backend.status_history(run.id)]
     assert statuses[:2] == ["NotStarted", "Queued"] and statuses[-2:] == ["Finalizing", "Completed"]
     assert "Running" in statuses
     got = run.get_all_logs(destination=tmp_path / "logs_out")
@@ -85,7 +85,7 @@ def test_logs_and_outputs_are_visible_while_the_job_runs(exp: Any, tmp_path: Pat
         """,
     ).parent
     run = exp.submit(ScriptRunConfig(src, "live.py", arguments=[str(gate)]))
-    backend = exp.workspace._backend
+    backend = exp.workspace.backend
 
     def log_text() -> str:
         try:
@@ -145,7 +145,7 @@ def test_stopped_instance_holds_queued_runs_until_started(cws: Any, exp: Any, tm
     ci.stop()
     run = exp.submit(ScriptRunConfig(src, "ok.py", compute_target="ci1"))
     assert run.get_status() == "Queued"
-    assert "waiting for compute instance ci1 to start" in cws._backend.get_run(run.id).status_reason.lower()
+    assert "waiting for compute instance ci1 to start" in cws.backend.get_run(run.id).status_reason.lower()
     assert ci.get_status().queued_jobs == 1
     ci.start()
     run.wait_for_completion(timeout=30)
@@ -189,7 +189,9 @@ def test_killed_job_process_fails_its_run(cws: Any, exp: Any, tmp_path: Path) ->
     run = exp.submit(ScriptRunConfig(src, "long.py"))
     wait_until(lambda: run.get_status() == "Running", what="the job to run")
     pid = wait_until(
-        lambda: cws._local.connection().execute("SELECT job_pid FROM runs WHERE id = ?", (run.id,)).fetchone()[0],
+        lambda: (
+            cws.backend.workspace.connection().execute("SELECT job_pid FROM runs WHERE id = ?", (run.id,)).fetchone()[0]
+        ),
         what="the job pid",
     )
     os.kill(pid, signal.SIGKILL)
@@ -245,10 +247,10 @@ def test_snapshot_honours_amlignore_and_limits(cws: Any, exp: Any, tmp_path: Pat
     (many / "ok.py").write_text("print(1)")
     for i in range(2001):
         (many / f"f{i}.txt").write_text("x")
-    before = cws._backend.count_runs("jobs")
+    before = cws.backend.count_runs("jobs")
     with pytest.raises(SnapshotTooLarge, match="2000 files"):
         exp.submit(ScriptRunConfig(many, "ok.py"))
-    assert cws._backend.count_runs("jobs") == before  # no run was created
+    assert cws.backend.count_runs("jobs") == before  # no run was created
 
 
 def test_submit_errors_are_clear(cws: Any, exp: Any, tmp_path: Path) -> None:
@@ -263,4 +265,4 @@ def test_submit_errors_are_clear(cws: Any, exp: Any, tmp_path: Path) -> None:
         exp.submit(ScriptRunConfig(src, "../escape.py"))
     with pytest.raises(TypeError):
         exp.submit(ScriptRunConfig(src, "ok.py", arguments=[{"a": 1}]))
-    assert cws._backend.count_runs("jobs") == 0
+    assert cws.backend.count_runs("jobs") == 0

@@ -135,7 +135,7 @@ while True:
     run.log_row("marks", upto=logged + batch)
     logged += batch
     # No flush(), complete() or get_metrics(): only the background flush may write these.
-    print("logged", run.id, logged, run._ws._writer.interval, flush=True)
+    print("logged", run.id, logged, run._writer.interval, flush=True)
     if sys.stdin.readline().strip() != "more":
         break
 """

@@ -102,7 +102,7 @@ def test_read_only_workspace_can_be_read_but_not_written(tmp_path: Path) -> None
         run = Experiment(workspace=ws, name="exp").start_logging()
         run.log("loss", 0.5)
         run.complete()
-        ws._local.close()
+        ws.backend.workspace.close()
         remount_read_only(mnt)
         backend = LocalBackend(mnt / "ws")
         assert backend.info().read_only
@@ -137,8 +137,8 @@ def test_full_disk_gives_clear_error_and_keeps_what_was_written(tmp_path: Path) 
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         conn.close()
         assert LocalBackend(mnt / "ws").get_series(run.id, "kept").values.tolist() == [1.0]
-        ws._writer._series.clear()  # drop the points that cannot be written, so exit does not retry
-        ws._writer._records.clear()
+        run._writer._writer._series.clear()  # drop the points that cannot be written, so exit does not retry
+        run._writer._writer._records.clear()
         run._series.clear()
 
 
