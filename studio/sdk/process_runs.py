@@ -5,24 +5,28 @@ the run, ``sys.exit(n)`` fails it with "exit code n", Ctrl+C or SIGTERM cancels 
 exception fails it with its traceback.
 
 Runs left open at interpreter exit end in an ``atexit`` hook: Failed after an uncaught exception
-(seen by ``sys.excepthook``), Canceled after SIGTERM, otherwise Completed. A ``sys.exit(n)``
-outside any with-block cannot be told from a normal exit there: CPython 3.11 handles SystemExit
-(``_Py_HandleSystemExit``) by clearing it before it runs the atexit hooks, calls no excepthook
-and raises no audit event for it, and sets no ``sys.last_*``. Such runs end Completed;
-``tests/sdk/test_exit_codes.py`` pins both behaviours.
+(seen by ``sys.excepthook``), Canceled after SIGTERM, Failed with "exit code n" after
+``sys.exit(n)``, otherwise Completed. CPython 3.11 clears a SystemExit before it runs the atexit
+hooks and tells no hook its status (no excepthook, no audit event, no ``sys.last_*``), so while a
+run is open ``sys.exit`` is wrapped to remember the status it was asked for. A status asked for
+and then survived (the script caught the SystemExit) is forgotten when the next run starts;
+``raise SystemExit(n)`` written out, which bypasses ``sys.exit``, still ends such runs Completed.
+``tests/sdk/test_exit_codes.py`` pins each case.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import os
 import signal
 import sys
 import threading
 import traceback
 import weakref
+from collections.abc import Callable
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
 if TYPE_CHECKING:
     from studio.sdk.run import Run
@@ -32,6 +36,7 @@ _lock = threading.Lock()
 _crash: BaseException | None = None
 _previous_hook = sys.excepthook
 _exit_hook_installed = False
+_requested_exit: SystemExit | None = None
 
 
 class Terminated(SystemExit):
@@ -40,14 +45,16 @@ class Terminated(SystemExit):
 
 def track(run: Run) -> None:
     """Finish ``run`` when the process exits if the script did not."""
-    global _exit_hook_installed
+    global _exit_hook_installed, _requested_exit
     with _lock:
         _runs[run.id] = run
+        _requested_exit = None  # a sys.exit() before this run started was survived
         if not _exit_hook_installed:
             # Registered after the workspace's own exit hooks, so it runs before them (atexit is
             # last-in first-out) and the runs' last points are still written when they end.
             _exit_hook_installed = True
             atexit.register(_finish_at_exit)
+            sys.exit = _exit_remembering_status(sys.exit)
 
 
 def untrack(run: Run) -> None:
@@ -110,12 +117,25 @@ def _excepthook(kind: type[BaseException], exc: BaseException, tb: TracebackType
     _previous_hook(kind, exc, tb)
 
 
+def _exit_remembering_status(exit_: Callable[..., NoReturn]) -> Callable[..., NoReturn]:
+    """``sys.exit`` that remembers what it was asked, for the runs still open at exit."""
+
+    @functools.wraps(exit_)
+    def remembering_exit(status: object = None, /) -> NoReturn:
+        global _requested_exit
+        _requested_exit = SystemExit(status)
+        exit_(status)
+
+    return remembering_exit
+
+
 def _finish_at_exit() -> None:
     with _lock:
         runs = list(_runs.values())[::-1]  # children before parents
+    ended_by = _crash if _crash is not None else _requested_exit
     for run in runs:
         try:
-            finish(run, _crash)
+            finish(run, ended_by)
         except Exception as exc:
             print(f"studio: could not finish run {run.id} at exit: {exc}", file=sys.stderr)
 

@@ -82,12 +82,39 @@ def test_an_uncaught_exception_fails_a_run_left_open_with_its_traceback(ws_path:
     assert "Traceback" in run.error["traceback"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="CPython 3.11 clears a SystemExit before atexit hooks run and tells no hook its status; "
-    "a run left open ends Completed (see studio/sdk/process_runs.py)",
+@pytest.mark.parametrize(
+    ("ending", "exit_status", "message"),
+    [
+        ("sys.exit(3)", 3, "exit code 3"),
+        ("sys.exit('no data')", 1, "exit code 1: no data"),
+        ("def main():\n    sys.exit(4)\nmain()", 4, "exit code 4"),
+    ],
 )
-def test_sys_exit_with_a_failure_status_fails_a_run_left_open(ws_path: Path) -> None:
-    run, status, _ = _run_script(LEFT_OPEN, "sys.exit(3)", ws_path)
-    assert status == 3
+def test_sys_exit_with_a_failure_status_fails_a_run_left_open(
+    ending: str, exit_status: int, message: str, ws_path: Path
+) -> None:
+    run, status, points = _run_script(LEFT_OPEN, ending, ws_path)
+    assert status == exit_status
     assert run.status == RunStatus.FAILED
+    assert run.error is not None and message in run.error["message"]
+    assert points == [1.0]
+
+
+def test_a_sys_exit_the_script_survived_does_not_fail_a_later_run(ws_path: Path) -> None:
+    ending = (
+        "try:\n    sys.exit(2)\nexcept SystemExit:\n    pass\n"
+        "run.complete()\n"
+        "later = Experiment(Workspace(), 'exits').start_logging()\n"
+        "later.log('x', 2.0)\n"
+        "print(later.id, flush=True)"
+    )
+    code = textwrap.dedent(LEFT_OPEN).format(ending=ending)
+    env = {**os.environ, "STUDIO_WORKSPACE": str(ws_path)}
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    later_id = proc.stdout.split()[1]
+    ws = Workspace(ws_path)
+    try:
+        assert ws.backend.get_run(later_id).status == RunStatus.COMPLETED
+    finally:
+        ws.close()
