@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from studio.core.errors import StudioError
+from studio.core.errors import RunStateError, StudioError
 from studio.core.status import RunStatus
 from studio.core.tracking import RunMetricWriter, SeriesBuffer
 from studio.core.validation import check_metric_name, check_run_id
@@ -128,10 +128,17 @@ class Run(RunLoggingMixin, RunFilesMixin):
         self._finish(RunStatus.FAILED, error=error, reason=error["message"])
 
     def cancel(self) -> None:
-        """Cancel the run: a queued job at once, a running job through its compute, an inline run now."""
+        """Cancel the run: a queued job at once, a running job through its compute, an inline run now.
+
+        A run that has already ended stays as it ended (no error: it may have ended a moment ago).
+        """
         self.flush()
         if self._ws.backend.get_run_details(self.id).get("runType") == "script":
-            self._ws.backend.cancel_run(self.id)
+            try:
+                self._ws.backend.cancel_run(self.id)
+            except RunStateError:
+                if not self._ws.backend.get_run(self.id).status.is_terminal:
+                    raise
             return
         self._finish(RunStatus.CANCELED, reason="Canceled by the user.")
 

@@ -217,3 +217,17 @@ def test_workspace_opens_through_the_registry_and_exposes_the_protocols(ws: Any)
     assert isinstance(ws.tracking, TrackingBackend)
     assert isinstance(ws.compute, ComputeBackend)
     assert ws.get_details()["kind"] == "local"
+
+
+def test_cancelling_a_finished_script_job_keeps_how_it_ended(cws: Any, tmp_path: Path) -> None:
+    from studio.sdk import Experiment, ScriptRunConfig
+
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "quick.py").write_text("print('done')\n")
+    run = Experiment(workspace=cws, name="jobs").submit(
+        ScriptRunConfig(source_directory=str(source), script="quick.py")
+    )
+    run.wait_for_completion()
+    run.cancel()  # it ended a moment ago: not an error
+    assert run.get_status() == "Completed"
