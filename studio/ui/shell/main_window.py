@@ -64,7 +64,7 @@ class MainWindow(QMainWindow):
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.experiment_pane)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.compute_pane)
         self.splitDockWidget(self.workspace_pane, self.experiment_pane, Qt.Orientation.Vertical)
-        self.resizeDocks([self.workspace_pane, self.experiment_pane], [175, 460], Qt.Orientation.Vertical)
+        self.resizeDocks([self.workspace_pane, self.experiment_pane], [230, 405], Qt.Orientation.Vertical)
         self.resizeDocks([self.experiment_pane], [520], Qt.Orientation.Horizontal)
         self.live = LiveRefresh(self.runner, self)
         self.task_status = TaskStatus(self.runner, self)

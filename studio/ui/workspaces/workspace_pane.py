@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from PySide6.QtCore import QPoint, Qt, Signal
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QDockWidget, QMenu, QTreeWidget, QTreeWidgetItem, QWidget
 
@@ -24,6 +24,8 @@ LOCATION_ROLE = Qt.ItemDataRole.UserRole + 1
 ACTION_ROLE = Qt.ItemDataRole.UserRole + 2
 KIND_ROLE = Qt.ItemDataRole.UserRole + 3
 MISSING_ROLE = Qt.ItemDataRole.UserRole + 4
+SECTION_GAP = 8
+"""Pixels of space above each section title after the first."""
 
 
 class WorkspacePane(QDockWidget):
@@ -76,6 +78,8 @@ class WorkspacePane(QDockWidget):
         for opener in sorted(kinds, key=lambda o: o.kind != "local"):
             self._add_section(opener, by_kind.get(opener.kind, []))
         self.tree.expandAll()
+        if (open_item := self.entry_item(current)) is not None:
+            self.tree.setCurrentItem(open_item)  # not the first section's title
         self._check_missing([(openers[loc], loc) for loc in openers if loc not in (default, current)])
 
     def _add_section(self, opener: WorkspaceOpener, locations: list[str]) -> None:
@@ -83,6 +87,9 @@ class WorkspacePane(QDockWidget):
         section.setFlags(Qt.ItemFlag.ItemIsEnabled)
         section.setData(0, KIND_ROLE, opener.kind)
         section.setFont(0, _bold())
+        if self.tree.topLevelItemCount() > 1:  # a little air above every section but the first
+            section.setSizeHint(0, QSize(0, self.tree.fontMetrics().height() + SECTION_GAP))
+            section.setTextAlignment(0, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
         names = {loc: opener.display_name(loc) for loc in locations}
         suffixes = distinguishing_suffixes([(loc, name) for loc, name in names.items() if loc != self.default])
         for location in locations:
@@ -106,6 +113,7 @@ class WorkspacePane(QDockWidget):
         if note:
             item = QTreeWidgetItem(section, [note])
             item.setFlags(Qt.ItemFlag.NoItemFlags)
+            item.setToolTip(0, note)  # the pane is narrow: the note may be cut short
 
     # -- missing entries -----------------------------------------------------------------------
 
