@@ -16,7 +16,8 @@ from studio.ui.shell.main_window import MainWindow
 from studio.ui.shell.settings import WindowSettings
 from studio.ui.shell.single_instance import InstanceServer
 from studio.workspaces.local.opener import LocalWorkspaceOpener
-from tests.ui_helpers import wait_for
+from tests.ui.fake_kinds import FakeKindOpener
+from tests.ui_helpers import GuardedOpener, wait_for
 
 
 @pytest.fixture
@@ -56,6 +57,24 @@ def test_second_studio_hands_the_run_to_the_first(qtbot: Any, run_in_workspace: 
     wait_for(qtbot, lambda: tabs.count() == 1 and tabs.tabText(0) == "wanted")
     window.close()
     server.close()
+
+
+def test_open_run_works_for_a_location_of_any_kind(qtbot: Any, run_in_workspace: Any, tmp_path: Path) -> None:
+    location = "fake://lab/handover-server"
+    fake = GuardedOpener(FakeKindOpener(backing={location: run_in_workspace.experiment.workspace.path}))
+    local = GuardedOpener(LocalWorkspaceOpener())
+    window = MainWindow([fake, local], WindowSettings(str(tmp_path / "s.ini")))
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
+        window.open_workspace(location, open_run=run_in_workspace.id)
+    tabs = window.run_detail.tabs
+    wait_for(qtbot, lambda: tabs.count() == 1 and tabs.tabText(0) == "wanted")
+    assert window.windowTitle() == "Studio — handover-server"  # the kind's display name, not a Path's
+    assert window.settings.recent_workspaces()[0] == location  # kept as given: "//" not folded
+    assert window.workspace_pane.section_rows("Fake servers") == ["handover-server  (open)"]
+    window.close()
+    assert fake.violations == [] and local.violations == []
 
 
 def test_run_details_widget_goes_through_the_same_path(run_in_workspace: Any) -> None:

@@ -25,6 +25,7 @@ from studio.ui.experiments.experiment_tree import ExperimentTreePane
 from studio.ui.runs.run_detail import RunDetailArea
 from studio.ui.shell.resources import app_icon, sample_experiment_dir
 from studio.ui.shell.settings import WindowSettings
+from studio.ui.workspaces.kind_actions import NEW_FOLDER, OPEN_FOLDER
 from studio.ui.workspaces.workspace_pane import WorkspacePane
 
 SAMPLE_EXPERIMENT = "sample-experiment"
@@ -49,20 +50,21 @@ class MainWindow(QMainWindow):
         self.backend: WorkspaceBackend | None = None
         self.location = ""
         self._pending_run: str | None = None
+        self._compute_hidden_for_kind = False
         self._restore_selection: tuple[str, str] | None = None
         self.runner = TaskRunner(self)
         self.notifier = Notifier(self.statusBar(), self)
         self.runner.sig_unhandled_failure.connect(lambda exc, tb, label: self.notifier.error(exc, tb, label))
         self.run_detail = RunDetailArea(self.runner, self)
         self.setCentralWidget(self.run_detail)
-        self.workspace_pane = WorkspacePane(self)
+        self.workspace_pane = WorkspacePane(self.runner, self)
         self.experiment_pane = ExperimentTreePane(self.runner, self)
         self.compute_pane = ComputePane(self.runner, self.notifier, self)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.workspace_pane)
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, self.experiment_pane)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, self.compute_pane)
         self.splitDockWidget(self.workspace_pane, self.experiment_pane, Qt.Orientation.Vertical)
-        self.resizeDocks([self.workspace_pane, self.experiment_pane], [175, 460], Qt.Orientation.Vertical)
+        self.resizeDocks([self.workspace_pane, self.experiment_pane], [230, 405], Qt.Orientation.Vertical)
         self.resizeDocks([self.experiment_pane], [520], Qt.Orientation.Horizontal)
         self.live = LiveRefresh(self.runner, self)
         self.task_status = TaskStatus(self.runner, self)
@@ -76,6 +78,7 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(details)
         self._connect()
         self._build_actions()
+        self._show_workspaces()
         self.resize(1280, 800)
         geometry, state = self.settings.geometry(), self.settings.state()
         if geometry is not None:
@@ -118,8 +121,13 @@ class MainWindow(QMainWindow):
         self.workspace_pane.sig_open_workspace.connect(
             lambda loc: self.open_workspace(loc, create=loc == self.default_location())  # made on first use
         )
-        self.workspace_pane.sig_new_workspace.connect(self.new_workspace)
-        self.workspace_pane.sig_open_folder.connect(self.open_folder)
+        self.workspace_pane.sig_kind_action.connect(self._kind_action)
+        self.workspace_pane.sig_remove_recent.connect(self.remove_recent)
+        self.workspace_pane.sig_missing_activated.connect(
+            lambda loc: self.notifier.info(
+                f"{loc}: the folder is gone (moved or deleted). Right-click it to remove it."
+            )
+        )
 
     def _build_actions(self) -> None:
         def action(text: str, slot: Any, shortcut: Any = None, name: str = "") -> QAction:
@@ -217,33 +225,67 @@ class MainWindow(QMainWindow):
         except StudioError as exc:
             self.notifier.error(exc, context=f"Opening {location}")
             return
+        location = location.strip()
         self._pending_run = open_run
         self.runner.submit(
             lambda: opener.open(location, create),
-            success=lambda backend: self._set_backend(location, backend),
+            success=lambda backend: self._set_backend(opener, location, backend),
             failure=lambda exc: self.notifier.error(exc, context=f"Opening {location}"),
-            label=f"Opening {Path(location).name or location}",
+            label=f"Opening {opener.display_name(location)}",
         )
 
-    def _set_backend(self, location: str, backend: WorkspaceBackend) -> None:
+    def _set_backend(self, opener: WorkspaceOpener, location: str, backend: WorkspaceBackend) -> None:
         old = self.backend
         self.backend, self.location = backend, location
         if old is not None:
             self.runner.submit(old.close)
-        name = Path(location).name or location
-        self.setWindowTitle(f"Studio — {name}")
-        self.workspace_pane.set_workspaces(self.default_location(), self.settings.add_recent(location), location)
+        self.setWindowTitle(f"Studio — {opener.display_name(location)}")
+        self.settings.add_recent(location)
+        self._show_workspaces()
         self._restore_selection = self.settings.last_selection(location)
         self.run_detail.set_backend(backend)
         self.experiment_pane.set_backend(backend)
-        compute = backend if isinstance(backend, ComputeBackend) else None
-        self.compute_pane.set_backend(compute)
-        self.compute_pane.setVisible(compute is not None)
+        self._show_compute(backend if isinstance(backend, ComputeBackend) else None)
         self.live.set_backend(backend)
         if self._pending_run:
             self.open_run(self._pending_run)
             self._pending_run = None
         self.sig_workspace_opened.emit(location)
+
+    def _show_compute(self, compute: ComputeBackend | None) -> None:
+        """Hide the Compute pane and the submit actions for a kind without compute; bring them back after.
+
+        The pane comes back only if it was hidden here, not if the user closed it.
+        """
+        self.compute_pane.set_backend(compute)
+        self.compute_pane.toggleViewAction().setEnabled(compute is not None)
+        if compute is None and not self.compute_pane.isHidden():
+            self.compute_pane.hide()
+            self._compute_hidden_for_kind = True
+        elif compute is not None and self._compute_hidden_for_kind:
+            self.compute_pane.show()
+            self._compute_hidden_for_kind = False
+        self.act_sample.setEnabled(compute is not None)
+        self.experiment_pane.sample_button.setVisible(compute is not None)
+
+    def _show_workspaces(self) -> None:
+        self.workspace_pane.set_workspaces(
+            self.kinds, self.default_location(), self.settings.recent_workspaces(), self.location
+        )
+
+    def remove_recent(self, location: str) -> None:
+        """Forget a recent workspace ("Remove from list"); its folder is left alone."""
+        self.settings.remove_recent(location)
+        self._show_workspaces()
+
+    def _kind_action(self, kind: str, action_id: str) -> None:
+        """One of a kind's actions in the Workspaces pane (the ids are in ui/workspaces/kind_actions.py)."""
+        handlers = {NEW_FOLDER: self.new_workspace, OPEN_FOLDER: self.open_folder}
+        handler = handlers.get(action_id)
+        if handler is None:
+            self.notifier.info(f"{action_id!r} ({kind}) is not available in this version.")
+            return
+        handler()
 
     def default_location(self) -> str:
         """The default workspace's location (the first kind that has one: the local kind)."""

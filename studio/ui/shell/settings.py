@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from PySide6.QtCore import QByteArray, QSettings
 
-MAX_RECENT = 10
+MAX_RECENT = 12
+"""How many recent workspaces are remembered; the oldest is dropped first."""
 
 
 class WindowSettings:
@@ -39,8 +40,19 @@ class WindowSettings:
         return [str(v) for v in value] if isinstance(value, list) else []
 
     def add_recent(self, location: str) -> list[str]:
-        """Put a workspace at the head of the recent list."""
+        """Put a workspace at the head of the recent list (capped at MAX_RECENT); returns the list.
+
+        ``location`` is any kind's location string, kept as given: a URI such as
+        ``mlflow+http://host`` must not go through ``Path``, which would fold its "//".
+        """
+        location = location.strip()
         recent = [location, *(r for r in self.recent_workspaces() if r != location)][:MAX_RECENT]
+        self.q.setValue("workspaces/recent", recent)
+        return recent
+
+    def remove_recent(self, location: str) -> list[str]:
+        """Drop a workspace from the recent list ("Remove from list"); returns the list."""
+        recent = [r for r in self.recent_workspaces() if r != location]
         self.q.setValue("workspaces/recent", recent)
         return recent
 

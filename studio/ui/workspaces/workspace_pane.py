@@ -1,86 +1,224 @@
-"""The workspace pane: local workspaces (default, recent), New…, Open folder…, and room for Azure."""
+"""The Workspaces pane: one section per workspace kind, with its recent workspaces and its actions.
+
+The pane knows kinds only through their ``WorkspaceOpener`` (studio.core): the section title is
+``opener.label``, entries read ``opener.display_name``, and the actions come from the table in
+``kind_actions``. Whether a recent workspace is gone is file-system I/O, so it is asked on the
+runner's threads after each rebuild; the answer greys the entries that are.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Sequence
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont
-from PySide6.QtWidgets import QDockWidget, QTreeWidget, QTreeWidgetItem, QWidget
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QFont, QPalette
+from PySide6.QtWidgets import QDockWidget, QMenu, QTreeWidget, QTreeWidgetItem, QWidget
+
+from studio.core.errors import StudioError
+from studio.core.opener import WorkspaceOpener, pick_opener
+from studio.ui.background.tasks import TaskRunner
+from studio.ui.workspaces.kind_actions import actions_for, later_note
+from studio.ui.workspaces.recent_labels import SEPARATOR, distinguishing_suffixes
 
 LOCATION_ROLE = Qt.ItemDataRole.UserRole + 1
 ACTION_ROLE = Qt.ItemDataRole.UserRole + 2
+KIND_ROLE = Qt.ItemDataRole.UserRole + 3
+MISSING_ROLE = Qt.ItemDataRole.UserRole + 4
+SECTION_GAP = 8
+"""Pixels of space above each section title after the first."""
 
 
 class WorkspacePane(QDockWidget):
-    """Lists workspaces; activating one asks the window to switch to it."""
+    """Lists workspaces by kind; activating one asks the window to switch to it."""
 
     sig_open_workspace = Signal(str)
     """Open the workspace at this location."""
-    sig_new_workspace = Signal()
-    """The user chose "New workspace…"."""
-    sig_open_folder = Signal()
-    """The user chose "Open folder…"."""
+    sig_kind_action = Signal(str, str)
+    """The user chose one of a kind's actions: (kind, action id), e.g. ("local", "open-folder")."""
+    sig_remove_recent = Signal(str)
+    """The user chose "Remove from list" on this recent location."""
+    sig_missing_activated = Signal(str)
+    """The user activated a recent workspace known to be gone (its location)."""
+    sig_missing_checked = Signal(list)
+    """The background check of the recent entries ended: the locations found missing."""
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__("Workspaces", parent)
         self.setObjectName("workspacePane")
+        self.runner = runner
         self.tree = QTreeWidget(self)
         self.tree.setObjectName("workspaceList")
         self.tree.setHeaderHidden(True)
         self.tree.setRootIsDecorated(False)
+        self.tree.setIndentation(14)
+        self.tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.tree.customContextMenuRequested.connect(self._context_menu)
         self.tree.itemActivated.connect(self._activated)
         self.tree.itemClicked.connect(self._clicked)
         self.setWidget(self.tree)
         self.current = ""
         self.default = ""
-        self.recent: list[str] = []
+        self._generation = 0  # answers of an older check are dropped
 
-    def set_workspaces(self, default: str, recent: list[str], current: str) -> None:
-        """Rebuild the list: the default workspace, then recent ones, then the actions."""
-        self.default, self.recent, self.current = default, recent, current
+    # -- building ------------------------------------------------------------------------------
+
+    def set_workspaces(self, kinds: Sequence[WorkspaceOpener], default: str, recent: list[str], current: str) -> None:
+        """Rebuild: a section per kind (local first), its recent entries and its actions; then check for missing."""
+        self.default, self.current = default, current
         self.tree.clear()
-        local = QTreeWidgetItem(self.tree, ["Local workspaces"])
-        local.setFlags(Qt.ItemFlag.ItemIsEnabled)
-        bold = QFont()
-        bold.setBold(True)
-        local.setFont(0, bold)
-        seen = set()
-        for location in [default, *recent]:
-            key = str(Path(location))
-            if key in seen:
-                continue
-            seen.add(key)
-            name = "Default" if key == str(Path(default)) else Path(key).name or key
-            item = QTreeWidgetItem(local, [name])
-            item.setData(0, LOCATION_ROLE, key)
-            item.setToolTip(0, key)
-            if key == str(Path(current)):
-                font = QFont()
-                font.setBold(True)
-                item.setFont(0, font)
-                item.setText(0, f"{name}  (open)")
-        for label, action in (("New workspace…", "new"), ("Open folder…", "open")):
-            item = QTreeWidgetItem(local, [label])
-            item.setData(0, ACTION_ROLE, action)
-            item.setForeground(0, self.palette().link())
-        azure = QTreeWidgetItem(self.tree, ["Azure Machine Learning"])
-        azure.setFlags(Qt.ItemFlag.ItemIsEnabled)
-        azure.setFont(0, bold)
-        note = QTreeWidgetItem(azure, ["Not available in this version"])
-        note.setFlags(Qt.ItemFlag.NoItemFlags)
-        note.setToolTip(0, "Azure ML workspaces will be listed here once you sign in (a later version).")
+        by_kind: dict[str, list[str]] = {}
+        openers: dict[str, WorkspaceOpener] = {}
+        for location in dict.fromkeys(loc for loc in [default, *recent] if loc):
+            try:
+                opener = pick_opener(kinds, location)
+            except StudioError:
+                continue  # a kind no longer installed: kept in settings, not shown
+            by_kind.setdefault(opener.kind, []).append(location)
+            openers[location] = opener
+        for opener in sorted(kinds, key=lambda o: o.kind != "local"):
+            self._add_section(opener, by_kind.get(opener.kind, []))
         self.tree.expandAll()
+        if (open_item := self.entry_item(current)) is not None:
+            self.tree.setCurrentItem(open_item)  # not the first section's title
+        self._check_missing([(openers[loc], loc) for loc in openers if loc not in (default, current)])
+
+    def _add_section(self, opener: WorkspaceOpener, locations: list[str]) -> None:
+        section = QTreeWidgetItem(self.tree, [opener.label])
+        section.setFlags(Qt.ItemFlag.ItemIsEnabled)
+        section.setData(0, KIND_ROLE, opener.kind)
+        section.setFont(0, _bold())
+        if self.tree.topLevelItemCount() > 1:  # a little air above every section but the first
+            section.setSizeHint(0, QSize(0, self.tree.fontMetrics().height() + SECTION_GAP))
+            section.setTextAlignment(0, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
+        names = {loc: opener.display_name(loc) for loc in locations}
+        suffixes = distinguishing_suffixes([(loc, name) for loc, name in names.items() if loc != self.default])
+        for location in locations:
+            name = "Default" if location == self.default else names[location]
+            if location in suffixes:
+                name = f"{name}{SEPARATOR}{suffixes[location]}"
+            item = QTreeWidgetItem(section, [name])
+            item.setData(0, LOCATION_ROLE, location)
+            item.setData(0, KIND_ROLE, opener.kind)
+            item.setToolTip(0, location)
+            if location == self.current:
+                item.setFont(0, _bold())
+                item.setText(0, f"{name}  (open)")
+        for action in actions_for(opener.kind):
+            item = QTreeWidgetItem(section, [action.label])
+            item.setData(0, ACTION_ROLE, action.action_id)
+            item.setData(0, KIND_ROLE, opener.kind)
+            item.setToolTip(0, action.tooltip)
+            item.setForeground(0, self.palette().link())
+        note = later_note(opener.kind, opener.label)
+        if note:
+            item = QTreeWidgetItem(section, [note])
+            item.setFlags(Qt.ItemFlag.NoItemFlags)
+            item.setToolTip(0, note)  # the pane is narrow: the note may be cut short
+
+    # -- missing entries -----------------------------------------------------------------------
+
+    def _check_missing(self, checks: list[tuple[WorkspaceOpener, str]]) -> None:
+        self._generation += 1
+        generation = self._generation
+        if not checks:
+            self.sig_missing_checked.emit([])
+            return
+        self.runner.submit(
+            lambda: _missing_of(checks),
+            success=lambda missing: self._mark_missing(generation, missing),
+            failure=lambda _exc: None,  # not knowing is no error: the entries stay as they are
+            owner=self,
+        )
+
+    def _mark_missing(self, generation: int, missing: list[str]) -> None:
+        if generation != self._generation:
+            return
+        gone = set(missing)
+        grey = self.palette().brush(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        for item in self._entry_items():
+            location = str(item.data(0, LOCATION_ROLE))
+            if location in gone:
+                item.setData(0, MISSING_ROLE, True)
+                item.setText(0, f"{item.text(0)}  (missing)")
+                item.setForeground(0, grey)
+                item.setToolTip(0, f"{location}\nThe folder is gone (moved or deleted). Right-click to remove it.")
+        self.sig_missing_checked.emit(sorted(gone))
+
+    # -- queries (for the window and tests) ----------------------------------------------------
+
+    def section_titles(self) -> list[str]:
+        """The sections' titles, top to bottom."""
+        return [section.text(0) for section in self._sections()]
+
+    def section_rows(self, title: str) -> list[str]:
+        """The texts of a section's rows (entries, actions, note), top to bottom."""
+        for section in self._sections():
+            if section.text(0) == title:
+                return [row.text(0) for row in _children(section)]
+        return []
+
+    def entry_item(self, location: str) -> QTreeWidgetItem | None:
+        """The row of a recent (or the default) workspace."""
+        return next((i for i in self._entry_items() if i.data(0, LOCATION_ROLE) == location), None)
+
+    def _sections(self) -> list[QTreeWidgetItem]:
+        items = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
+        return [item for item in items if item is not None]
+
+    def _entry_items(self) -> list[QTreeWidgetItem]:
+        return [row for section in self._sections() for row in _children(section) if row.data(0, LOCATION_ROLE)]
+
+    # -- user actions --------------------------------------------------------------------------
+
+    def context_menu_for(self, item: QTreeWidgetItem | None) -> QMenu | None:
+        """The context menu of a row: "Remove from list" for recent entries (not the default one)."""
+        location = item.data(0, LOCATION_ROLE) if item is not None else None
+        if not location or location == self.default:
+            return None
+        menu = QMenu(self.tree)
+        menu.setObjectName("workspaceEntryMenu")
+        remove = menu.addAction("Remove from list")
+        remove.setObjectName("actionRemoveRecent")
+        remove.triggered.connect(lambda: self.sig_remove_recent.emit(str(location)))
+        return menu
+
+    def _context_menu(self, pos: QPoint) -> None:
+        menu = self.context_menu_for(self.tree.itemAt(pos))
+        if menu is not None:
+            menu.popup(self.tree.viewport().mapToGlobal(pos))
 
     def _clicked(self, item: QTreeWidgetItem, _column: int) -> None:
         if item.data(0, ACTION_ROLE):
             self._activated(item)
 
     def _activated(self, item: QTreeWidgetItem) -> None:
-        action = item.data(0, ACTION_ROLE)
-        if action == "new":
-            self.sig_new_workspace.emit()
-        elif action == "open":
-            self.sig_open_folder.emit()
-        elif item.data(0, LOCATION_ROLE):
-            self.sig_open_workspace.emit(str(item.data(0, LOCATION_ROLE)))
+        action, location = item.data(0, ACTION_ROLE), item.data(0, LOCATION_ROLE)
+        if action:
+            self.sig_kind_action.emit(str(item.data(0, KIND_ROLE)), str(action))
+        elif location and item.data(0, MISSING_ROLE):
+            self.sig_missing_activated.emit(str(location))
+        elif location:
+            self.sig_open_workspace.emit(str(location))
+
+
+def _missing_of(checks: list[tuple[WorkspaceOpener, str]]) -> list[str]:
+    """The locations whose opener says they are gone (runs on a worker thread)."""
+    missing = []
+    for opener, location in checks:
+        try:
+            if opener.is_missing(location):
+                missing.append(location)
+        except Exception:  # one unreadable entry must not hide the answer for the others
+            continue
+    return missing
+
+
+def _children(item: QTreeWidgetItem) -> list[QTreeWidgetItem]:
+    children = (item.child(i) for i in range(item.childCount()))
+    return [child for child in children if child is not None]
+
+
+def _bold() -> QFont:
+    font = QFont()
+    font.setBold(True)
+    return font

@@ -1,0 +1,46 @@
+"""What each workspace kind offers in its section of the Workspaces pane, as data (no Qt).
+
+A kind's actions are rows of (label, action id); the window maps action ids to what they do.
+A kind listed in ``OPENED_LATER`` has an opener but no backend in this version: its section
+shows its recent entries and a note instead of actions. The issues that bring those backends
+add their rows here ("Add server…", "Sign in…") and take the kind out of ``OPENED_LATER``.
+Kinds this table does not name (plug-ins) show their recent entries only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class KindAction:
+    """One action row of a kind's section."""
+
+    label: str
+    """The row's text, e.g. "Open folder…"."""
+    action_id: str
+    """What the window does when the row is activated, e.g. "open-folder"."""
+    tooltip: str = ""
+
+
+NEW_FOLDER = "new-folder"
+OPEN_FOLDER = "open-folder"
+
+KIND_ACTIONS: dict[str, tuple[KindAction, ...]] = {
+    "local": (
+        KindAction("New workspace…", NEW_FOLDER, "Make a workspace in an empty or new folder"),
+        KindAction("Open folder…", OPEN_FOLDER, "Open a workspace folder (or make one there)"),
+    ),
+}
+
+OPENED_LATER: frozenset[str] = frozenset({"mlflow", "azure"})
+
+
+def actions_for(kind: str) -> tuple[KindAction, ...]:
+    """The action rows of ``kind``'s section (none for a kind opened in a later version or unknown here)."""
+    return KIND_ACTIONS.get(kind, ())
+
+
+def later_note(kind: str, label: str) -> str | None:
+    """The disabled note shown instead of actions for a kind not openable yet, else None."""
+    return f"Opening {label} comes in a later version" if kind in OPENED_LATER else None
