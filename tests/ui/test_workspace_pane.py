@@ -79,10 +79,11 @@ def test_one_section_per_kind_local_first_with_its_entries_and_actions(
     assert pane.section_rows("Fake servers") == ["alpha"]  # a plug-in kind: its entries, no actions
     assert pane.section_rows("MLflow servers") == [
         "tracking:5000",
-        "Opening MLflow servers comes in a later version",
+        "Coming in a later version",
     ]
     note = pane.tree.topLevelItem(2).child(1)
     assert not note.flags() & Qt.ItemFlag.ItemIsEnabled
+    assert note.toolTip(0) == "Opening MLflow servers comes in a later version of Studio."
     assert pane.entry_item("mlflow+http://tracking:5000").toolTip(0) == "mlflow+http://tracking:5000"  # "//" kept
     activate(window, "mlflow+http://tracking:5000")  # its open fails: one line, the window stays on ws
     wait_for(qtbot, lambda: window.notifier.last is not None and "MLflow server" in window.notifier.last[0])

@@ -41,6 +41,8 @@ def actions_for(kind: str) -> tuple[KindAction, ...]:
     return KIND_ACTIONS.get(kind, ())
 
 
-def later_note(kind: str, label: str) -> str | None:
-    """The disabled note shown instead of actions for a kind not openable yet, else None."""
-    return f"Opening {label} comes in a later version" if kind in OPENED_LATER else None
+def later_note(kind: str, label: str) -> tuple[str, str] | None:
+    """The disabled note (text, tooltip) shown instead of actions for a kind not openable yet, else None."""
+    if kind not in OPENED_LATER:
+        return None
+    return "Coming in a later version", f"Opening {label} comes in a later version of Studio."

@@ -111,9 +111,10 @@ class WorkspacePane(QDockWidget):
             item.setForeground(0, self.palette().link())
         note = later_note(opener.kind, opener.label)
         if note:
-            item = QTreeWidgetItem(section, [note])
+            text, tooltip = note
+            item = QTreeWidgetItem(section, [text])
             item.setFlags(Qt.ItemFlag.NoItemFlags)
-            item.setToolTip(0, note)  # the pane is narrow: the note may be cut short
+            item.setToolTip(0, tooltip)
 
     # -- missing entries -----------------------------------------------------------------------
 
