@@ -24,7 +24,8 @@ from studio.ui.charts.metric_panels import ChartPanel
 from studio.ui.charts.smoothing import reference_ema
 from studio.ui.runs.tabs.metrics_tab import MetricsTab
 from studio.workspaces.local.backend import LocalBackend
-from tests.ui_helpers import GuardedBackend, RecordingBackend, wait_for
+from tests.ui_helpers import GuardedBackend, RecordingBackend
+from tests.waiting import wait_until
 
 METRICS, POINTS = 24, 400  # 12 rows of two panels: the last rows are more than a screen below the view
 
@@ -78,8 +79,8 @@ def open_tab(qtbot: Any, env: dict[str, Any]) -> MetricsTab:
     tab.sig_updated.connect(updated.add)
     with qtbot.waitSignal(tab.sig_listed, timeout=10_000):
         tab.ensure_loaded()
-    wait_for(qtbot, lambda: len(updated) == METRICS)
-    wait_for(qtbot, lambda: not tab.grid.pending_charts())  # the charts near the view are built
+    wait_until(lambda: len(updated) == METRICS, "every metric's points fetched", qtbot=qtbot)
+    wait_until(lambda: not tab.grid.pending_charts(), "the charts near the view built", qtbot=qtbot)  # the charts near the view are built
     return tab
 
 
@@ -104,7 +105,7 @@ def scroll_to(qtbot: Any, tab: MetricsTab, name: str) -> MetricChart:
         tab.grid.ensureWidgetVisible(box)  # again once a new panel has its place in the grid
         return target.built
 
-    wait_for(qtbot, there)
+    wait_until(there, "the scrolled-to chart built", qtbot=qtbot)
     return target
 
 
@@ -161,7 +162,7 @@ def test_hide_show_and_combine_charts_not_built_yet(qtbot: Any, env: dict[str, A
     y = combined.raw_item(c).getData()[1]
     assert y is not None and np.array_equal(y, values_of(METRICS - 1))
     tab.split([b])
-    wait_for(qtbot, lambda: tab.findChild(MetricChart, f"metricPlot:{b}+{c}") is None)
+    wait_until(lambda: tab.findChild(MetricChart, f"metricPlot:{b}+{c}") is None, "the combined chart removed", qtbot=qtbot)
     assert panel(tab, b).isHidden() and np.array_equal(chart(tab, b).series(b).values, values_of(METRICS - 2))
     assert np.array_equal(scroll_to(qtbot, tab, a).series(a).values, values_of(METRICS - 3))
 
@@ -173,7 +174,7 @@ def test_display_options_reach_charts_built_later(qtbot: Any, env: dict[str, Any
     tab.x_mode_combo.setCurrentIndex(tab.x_mode_combo.findData("wall"))
     tab.log_y_check.setChecked(True)
     tab.smoothing_slider.setValue(50)
-    wait_for(qtbot, lambda: all(tab.options.applied(p.chart) for p in tab.panels))
+    wait_until(lambda: all(tab.options.applied(p.chart) for p in tab.panels), "the display options applied to every chart", qtbot=qtbot)
     assert not far.built
     scroll_to(qtbot, tab, name)
     assert isinstance(far.plot_item.getAxis("bottom"), pg.DateAxisItem) and far.plot_item.getAxis("left").logMode
@@ -193,7 +194,7 @@ def test_new_points_reach_a_chart_not_built_yet(qtbot: Any, env: dict[str, Any])
         run.log(name, 1000.0 + i)
     run.flush()
     tab.run_changed(env["local"].get_run(run.id))
-    wait_for(qtbot, lambda: len(far.series(name).values) == POINTS + 50)
+    wait_until(lambda: len(far.series(name).values) == POINTS + 50, "the 50 new points reach the far chart", qtbot=qtbot)
     assert not far.built
     scroll_to(qtbot, tab, name)
     x, y = far.raw_item(name).getData()
@@ -210,7 +211,7 @@ def test_a_failed_fetch_does_not_leave_the_chart_waiting(qtbot: Any, env: dict[s
         tab.ensure_loaded()
     assert name_of(1) in blocker.args[0] and "disk error" in blocker.args[0]
     broken = chart(tab, name_of(1))
-    wait_for(qtbot, lambda: broken.built)  # in view: built, empty, not left "Loading…"
+    wait_until(lambda: broken.built, "the chart whose fetch failed built, empty", qtbot=qtbot)  # in view: built, empty, not left "Loading…"
     assert not broken.loading and broken.line_keys() == []
 
 
@@ -221,10 +222,10 @@ def test_a_hidden_tab_builds_no_plot(qtbot: Any, env: dict[str, Any]) -> None:
     updated: set[str] = set()
     tab.sig_updated.connect(updated.add)
     tab.ensure_loaded()  # loaded while another tab of the run page is in front
-    wait_for(qtbot, lambda: len(updated) == METRICS)
+    wait_until(lambda: len(updated) == METRICS, "every metric's points fetched", qtbot=qtbot)
     assert not any(p.chart.built for p in tab.panels)
     tab.show()
-    wait_for(qtbot, lambda: chart(tab, name_of(0)).built)
+    wait_until(lambda: chart(tab, name_of(0)).built, "the first chart built once the tab is shown", qtbot=qtbot)
 
 
 # ----- the envelope itself
