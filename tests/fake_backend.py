@@ -178,6 +178,13 @@ class FakeBackend:
             self._run(run_id).files[relative_file_name(path)] = (bytes(data), time.time())
             self._run(run_id).changed = self._bump()
 
+    def remove_file(self, run_id: str, path: str) -> None:
+        """Delete a file of a run, as if removed from storage behind the reader's back."""
+        with self._lock:
+            self._file(run_id, path)
+            del self._run(run_id).files[relative_file_name(path)]
+            self._run(run_id).changed = self._bump()
+
     # -- WorkspaceBackend ----------------------------------------------------------------------
 
     def info(self) -> WorkspaceInfo:
