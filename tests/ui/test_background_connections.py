@@ -1,4 +1,7 @@
-"""Background tasks reuse their thread's SQLite connection: a long session must not run out of files."""
+"""Background tasks reuse their thread's SQLite connection: a long session must not run out of files.
+
+On a real local workspace: its SQLite connections and open files are the point.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""One studio per workspace: the local-socket server, the client in a real subprocess, and RunDetails."""
+"""One studio per workspace: the local-socket server, the client in a real subprocess, and RunDetails.
+
+On real local workspaces: the studio is found by workspace folder, and RunDetails shows an SDK run.
+"""
 
 from __future__ import annotations
 
