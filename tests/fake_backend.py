@@ -142,9 +142,13 @@ class FakeBackend:
             run.changed = self._bump()
             return True
 
-    def log_series(self, run_id: str, name: str, values: Any, steps: list[int] | None = None) -> None:
-        """Append numbers (bool, int or float) to a numeric series; steps default to point indexes."""
+    def log_series(
+        self, run_id: str, name: str, values: Any, steps: list[int] | None = None, *, times: list[float] | None = None
+    ) -> None:
+        """Append numbers (bool, int or float) to a numeric series; steps default to point indexes, times to now."""
         values = list(values)
+        if times is not None and len(times) != len(values):
+            raise ValueError("one time per value")
         with self._lock:
             metric = self._metric_for_write(run_id, name, MetricKind.SCALAR)
             first = len(metric.values)
@@ -153,7 +157,7 @@ class FakeBackend:
                 metric.value_type = max(metric.value_type or kind, kind, key=_VALUE_TYPES.index)
             metric.steps += list(steps) if steps is not None else list(range(first, first + len(values)))
             metric.values += [float(v) for v in values]
-            metric.times += [time.time()] * len(values)
+            metric.times += [float(t) for t in times] if times is not None else [time.time()] * len(values)
             self._run(run_id).changed = self._bump()
 
     def log_records(self, run_id: str, name: str, kind: MetricKind, values: list[Any]) -> None:
@@ -172,6 +176,13 @@ class FakeBackend:
         """Add (or replace) a file of a run."""
         with self._lock:
             self._run(run_id).files[relative_file_name(path)] = (bytes(data), time.time())
+            self._run(run_id).changed = self._bump()
+
+    def remove_file(self, run_id: str, path: str) -> None:
+        """Delete a file of a run, as if removed from storage behind the reader's back."""
+        with self._lock:
+            self._file(run_id, path)
+            del self._run(run_id).files[relative_file_name(path)]
             self._run(run_id).changed = self._bump()
 
     # -- WorkspaceBackend ----------------------------------------------------------------------

@@ -6,6 +6,8 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from tests.waiting import wait_until
+
 
 class GuiThreadCall(AssertionError):
     """A backend method was called on the GUI thread."""
@@ -91,5 +93,8 @@ class GuardedOpener:
 
 
 def wait_for(qtbot: Any, predicate: Callable[[], Any], timeout: int = 10_000) -> None:
-    """qtbot.waitUntil with a boolean predicate."""
-    qtbot.waitUntil(lambda: bool(predicate()), timeout=timeout)
+    """Deprecated alias, kept only for modules not moved yet: use ``tests.waiting.wait_until``.
+
+    ``wait_until(probe, "what is awaited", qtbot=qtbot, timeout=seconds)`` names what did not happen.
+    """
+    wait_until(predicate, "a condition (given to the deprecated wait_for)", qtbot=qtbot, timeout=timeout / 1000)

@@ -1,11 +1,17 @@
-"""The compute pane on a real local workspace: live states, actions, confirmations, the New dialog, errors.
+"""The compute pane: live states, actions, confirmations, the New dialog, errors.
 
+Two backends. ``fake_env`` (a FakeComputeBackend, in memory, state changes at once) serves the
+tests of the pane's own behaviour: the New dialog's checks, no workspace, polls that never
+overlap, an error from a vanished instance. ``env`` (a real local workspace) serves the tests
+whose point is real compute: daemons that start, restart and stop as detached processes, and a
+real running job whose cancellation the Stop/Restart confirmations announce (the fake has no
+running jobs). The fixture stops every daemon at the end.
 Every backend call must happen off the GUI thread (GuardedBackend records any that does not).
-Compute daemons are real detached processes: the fixture stops them all at the end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,6 +21,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import QItemSelectionModel, Qt
 from PySide6.QtWidgets import QDialog, QMainWindow, QTableView, QToolButton
+from pytestqt.qtbot import QtBot
 
 from studio.core.compute import ComputeInfo, ComputeState
 from studio.core.status import RunStatus
@@ -23,36 +30,52 @@ from studio.ui.background.tasks import TaskRunner
 from studio.ui.compute.compute_model import INFO_ROLE, NAME_RULE, STATE, ComputeModel
 from studio.ui.compute.compute_pane import ComputePane, NewComputeDialog
 from studio.workspaces.local.backend import LocalBackend
-from studio.workspaces.local.compute import control
 from tests.compute_helpers import stop_everything, write_script
-from tests.ui_helpers import GuardedBackend, wait_for
+from tests.fake_backend import FakeComputeBackend
+from tests.ui_helpers import GuardedBackend
+from tests.waiting import wait_until
 
-DAEMON_TIMEOUT_MS = 60_000
+DAEMON_TIMEOUT_S = 60.0
 ACTIONS = ("computeNew", "computeStart", "computeStop", "computeRestart", "computeDelete")
 
 
 @dataclass
 class Env:
+    """A compute pane docked in a main window, on a guarded backend (``inner`` is the unguarded one)."""
+
     pane: ComputePane
     window: QMainWindow
     runner: TaskRunner
     notifier: Notifier
     guarded: GuardedBackend
+    inner: Any  # LocalBackend or FakeComputeBackend
+
+
+@dataclass
+class LocalEnv(Env):
+    """The pane on a real local workspace at ``root``."""
+
     inner: LocalBackend
     root: Path
+
+
+@dataclass
+class FakeEnv(Env):
+    """The pane on an in-memory FakeComputeBackend."""
+
+    inner: FakeComputeBackend
 
 
 def _python_threads() -> set[threading.Thread]:
     return {t for t in threading.enumerate() if not isinstance(t, threading._DummyThread)}
 
 
-@pytest.fixture
-def env(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
-    """A compute pane in a main window on a guarded real local backend; everything stopped at the end."""
-    monkeypatch.setenv("STUDIO_CANCEL_GRACE_S", "1")
+@contextlib.contextmanager
+def _pane_on(
+    qtbot: QtBot, inner: Any
+) -> Iterator[tuple[ComputePane, QMainWindow, TaskRunner, Notifier, GuardedBackend]]:
+    """A shown pane on ``inner`` (guarded); at the end no task, pool thread or Python thread is left."""
     threads_before = _python_threads()
-    root = tmp_path / "ws"
-    inner = LocalBackend(root)
     guarded = GuardedBackend(inner)
     window = QMainWindow()
     qtbot.addWidget(window)
@@ -65,16 +88,37 @@ def env(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator
     window.show()
     pane.set_backend(guarded)  # type: ignore[arg-type]
     try:
-        yield Env(pane, window, runner, notifier, guarded, inner, root)
+        yield pane, window, runner, notifier, guarded
     finally:
         pane.set_backend(None)
         stopped = runner.shutdown()
-        stop_everything(root)
-        inner.close()
     assert stopped, "background tasks still running"
     assert runner.pool.activeThreadCount() == 0
     assert _python_threads() <= threads_before
     assert guarded.violations == []
+
+
+@pytest.fixture
+def env(qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalEnv]:
+    """A compute pane on a guarded real local backend; every daemon stopped at the end."""
+    monkeypatch.setenv("STUDIO_CANCEL_GRACE_S", "1")
+    root = tmp_path / "ws"
+    inner = LocalBackend(root)
+    try:
+        with _pane_on(qtbot, inner) as parts:
+            yield LocalEnv(*parts, inner=inner, root=root)
+    finally:
+        stop_everything(root)
+        inner.close()
+
+
+@pytest.fixture
+def fake_env(qtbot: QtBot) -> Iterator[FakeEnv]:
+    """A compute pane on a guarded FakeComputeBackend whose ``local`` is Stopped, as the local kind's starts."""
+    inner = FakeComputeBackend()
+    inner.stop_compute("local")
+    with _pane_on(qtbot, inner) as parts:
+        yield FakeEnv(*parts, inner=inner)
 
 
 def cells(pane: ComputePane, name: str) -> list[str] | None:
@@ -109,7 +153,7 @@ def select(pane: ComputePane, name: str) -> None:
     assert pane.selected() is not None and pane.selected().name == name  # type: ignore[union-attr]
 
 
-def click(qtbot: Any, pane: ComputePane, name: str) -> None:
+def click(qtbot: QtBot, pane: ComputePane, name: str) -> None:
     target = button(pane, name)
     assert target.isVisible() and target.isEnabled(), name
     qtbot.mouseClick(target, Qt.MouseButton.LeftButton)
@@ -119,11 +163,13 @@ def refuse_confirm(title: str, text: str) -> bool:
     raise AssertionError(f"unexpected confirmation: {title}: {text}")
 
 
-def test_local_is_listed_stopped_and_starts_restarts_and_stops(env: Env, qtbot: Any, monkeypatch: Any) -> None:
+def test_local_is_listed_stopped_and_starts_restarts_and_stops(
+    env: LocalEnv, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pane = env.pane
     assert pane.objectName() == "computePane" and pane.windowTitle() == "Compute"
     assert pane.findChild(QTableView, "computeTable") is pane.table
-    wait_for(qtbot, lambda: state_of(pane, "local") == "Stopped")
+    wait_until(lambda: state_of(pane, "local") == "Stopped", "local listed as Stopped", qtbot=qtbot)
     assert cells(pane, "local") == ["local", "Stopped", "0", "0", "1", "-"]
     assert pane.selected() is not None and pane.selected().name == "local"  # type: ignore[union-attr]
     assert enabled(pane) == dict.fromkeys(ACTIONS, False) | {"computeNew": True, "computeStart": True}
@@ -136,7 +182,7 @@ def test_local_is_listed_stopped_and_starts_restarts_and_stops(env: Env, qtbot: 
         click(qtbot, pane, "computeStart")
     assert started.args[0].label == "Starting local"
     assert not button(pane, "computeStart").isEnabled()  # busy until the call returns
-    wait_for(qtbot, lambda: state_of(pane, "local") == "Running", timeout=DAEMON_TIMEOUT_MS)
+    wait_until(lambda: state_of(pane, "local") == "Running", "local Running", qtbot=qtbot, timeout=DAEMON_TIMEOUT_S)
     assert set(seen) <= {"Starting", "Running"} and seen[-1] == "Running"
     assert enabled(pane) == {
         "computeNew": True,
@@ -149,29 +195,31 @@ def test_local_is_listed_stopped_and_starts_restarts_and_stops(env: Env, qtbot: 
     # Restart without jobs: no question; the instance comes back with a new start time.
     first_start = pane.model.index(0, 0).data(INFO_ROLE).started_at
     click(qtbot, pane, "computeRestart")
-    wait_for(
-        qtbot,
+    wait_until(
         lambda: state_of(pane, "local") == "Running" and pane.model.info(0).started_at != first_start,  # type: ignore[union-attr]
-        timeout=DAEMON_TIMEOUT_MS,
+        "local Running again, with a new start time",
+        qtbot=qtbot,
+        timeout=DAEMON_TIMEOUT_S,
     )
 
     click(qtbot, pane, "computeStop")
-    wait_for(qtbot, lambda: state_of(pane, "local") == "Stopped", timeout=DAEMON_TIMEOUT_MS)
+    wait_until(lambda: state_of(pane, "local") == "Stopped", "local Stopped", qtbot=qtbot, timeout=DAEMON_TIMEOUT_S)
     assert env.guarded.calls.count("stop_compute") == 1
     assert enabled(pane)["computeStart"] and not enabled(pane)["computeStop"]
 
 
-def open_new_dialog(qtbot: Any, pane: ComputePane) -> NewComputeDialog:
+def open_new_dialog(qtbot: QtBot, pane: ComputePane) -> NewComputeDialog:
     click(qtbot, pane, "computeNew")
     dialog = pane.findChild(QDialog, "newComputeDialog")
     assert isinstance(dialog, NewComputeDialog)
-    wait_for(qtbot, dialog.isVisible)
+    wait_until(dialog.isVisible, "the New dialog shown", qtbot=qtbot)
     return dialog
 
 
-def test_invalid_names_keep_ok_disabled(env: Env, qtbot: Any) -> None:
+def test_invalid_names_keep_ok_disabled(fake_env: FakeEnv, qtbot: QtBot) -> None:
+    env = fake_env
     pane = env.pane
-    wait_for(qtbot, lambda: state_of(pane, "local") == "Stopped")
+    wait_until(lambda: state_of(pane, "local") == "Stopped", "local listed as Stopped", qtbot=qtbot)
     dialog = open_new_dialog(qtbot, pane)
     assert not dialog.ok_button.isEnabled() and dialog.hint.text() == NAME_RULE
     for bad, why in [
@@ -196,18 +244,20 @@ def test_invalid_names_keep_ok_disabled(env: Env, qtbot: Any) -> None:
     assert "create_compute" not in env.guarded.calls
 
 
-def test_create_stop_with_a_running_job_and_delete(env: Env, qtbot: Any, monkeypatch: Any, tmp_path: Path) -> None:
+def test_create_stop_with_a_running_job_and_delete(
+    env: LocalEnv, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     pane = env.pane
-    wait_for(qtbot, lambda: state_of(pane, "local") == "Stopped")
+    wait_until(lambda: state_of(pane, "local") == "Stopped", "local listed as Stopped", qtbot=qtbot)
     dialog = open_new_dialog(qtbot, pane)
     qtbot.keyClicks(dialog.name_edit, "ci1")
     dialog.max_jobs.setValue(2)
     dialog.idle_check.setChecked(True)
     assert dialog.idle_minutes.isEnabled()
     dialog.idle_minutes.setValue(30)
-    with qtbot.waitSignal(pane.sig_instances_changed, timeout=DAEMON_TIMEOUT_MS):
+    with qtbot.waitSignal(pane.sig_instances_changed, timeout=int(DAEMON_TIMEOUT_S * 1000)):
         qtbot.mouseClick(dialog.ok_button, Qt.MouseButton.LeftButton)
-    wait_for(qtbot, lambda: state_of(pane, "ci1") == "Running", timeout=DAEMON_TIMEOUT_MS)
+    wait_until(lambda: state_of(pane, "ci1") == "Running", "ci1 Running", qtbot=qtbot, timeout=DAEMON_TIMEOUT_S)
     assert cells(pane, "ci1") == ["ci1", "Running", "0", "0", "2", "30 min"]
     assert pane.selected() is not None and pane.selected().name == "ci1"  # type: ignore[union-attr]
     assert enabled(pane)["computeDelete"]
@@ -215,7 +265,12 @@ def test_create_stop_with_a_running_job_and_delete(env: Env, qtbot: Any, monkeyp
     source = tmp_path / "src"
     write_script(source, "sleep.py", "import time\nprint('sleeping', flush=True)\ntime.sleep(600)\n")
     run_id = env.inner.submit_script("exp", str(source), "sleep.py", compute="ci1")
-    wait_for(qtbot, lambda: (cells(pane, "ci1") or ["", "", ""])[2] == "1", timeout=DAEMON_TIMEOUT_MS)
+    wait_until(
+        lambda: (cells(pane, "ci1") or ["", "", ""])[2] == "1",
+        "ci1's running job counted",
+        qtbot=qtbot,
+        timeout=DAEMON_TIMEOUT_S,
+    )
     assert state_of(pane, "ci1") == "Running jobs"  # Azure's JobRunning, in words
 
     asked: list[str] = []
@@ -232,8 +287,8 @@ def test_create_stop_with_a_running_job_and_delete(env: Env, qtbot: Any, monkeyp
     with qtbot.waitSignal(env.runner.sig_task_started) as started:
         click(qtbot, pane, "computeStop")
     assert started.args[0].label == "Stopping ci1" and len(asked) == 3
-    wait_for(qtbot, lambda: state_of(pane, "ci1") == "Stopped", timeout=DAEMON_TIMEOUT_MS)
-    wait_for(qtbot, lambda: env.inner.get_run(run_id).status == RunStatus.CANCELED)
+    wait_until(lambda: state_of(pane, "ci1") == "Stopped", "ci1 Stopped", qtbot=qtbot, timeout=DAEMON_TIMEOUT_S)
+    wait_until(lambda: env.inner.get_run(run_id).status == RunStatus.CANCELED, "ci1's job Canceled", qtbot=qtbot)
 
     monkeypatch.setattr(pane, "confirm", lambda title, text: asked.append(text) or False)
     click(qtbot, pane, "computeDelete")
@@ -244,39 +299,38 @@ def test_create_stop_with_a_running_job_and_delete(env: Env, qtbot: Any, monkeyp
     with qtbot.waitSignal(env.runner.sig_task_started) as started:
         click(qtbot, pane, "computeDelete")
     assert started.args[0].label == "Deleting ci1"
-    wait_for(qtbot, lambda: cells(pane, "ci1") is None, timeout=DAEMON_TIMEOUT_MS)
+    wait_until(lambda: cells(pane, "ci1") is None, "ci1 gone from the list", qtbot=qtbot, timeout=DAEMON_TIMEOUT_S)
     assert [i.name for i in env.inner.list_compute()] == ["local"]
     assert pane.selected() is not None and pane.selected().name == "local"  # type: ignore[union-attr]
     assert not enabled(pane)["computeDelete"]  # never for local
 
 
-def test_an_error_reaches_the_notifier_and_the_pane_keeps_working(env: Env, qtbot: Any) -> None:
+def test_an_error_reaches_the_notifier_and_the_pane_keeps_working(fake_env: FakeEnv, qtbot: QtBot) -> None:
+    env, other = fake_env, fake_env.inner  # the test writes unguarded: another window, another process
     pane = env.pane
-    other = LocalBackend(env.root)  # another window, another process: the pane does not know
-    try:
-        control.create(other.workspace, "ci2", start_now=False)
-        wait_for(qtbot, lambda: state_of(pane, "ci2") == "Stopped")
-        select(pane, "ci2")
-        start = button(pane, "computeStart")
-        assert start.isEnabled()
-        other.delete_compute("ci2")
-        with qtbot.waitSignal(env.notifier.sig_notified) as notified:
-            start.click()  # before the next poll shows that ci2 is gone
-        assert notified.args[0] == "Starting ci2: There is no compute instance named 'ci2'."
-        assert env.notifier.last is not None and env.notifier.last[0] == notified.args[0]
-        assert "no compute instance named 'ci2'" in env.window.statusBar().currentMessage()
-        wait_for(qtbot, lambda: cells(pane, "ci2") is None)
-        assert pane.selected() is not None and pane.selected().name == "local"  # type: ignore[union-attr]
-        assert enabled(pane)["computeStart"] and enabled(pane)["computeNew"]
-        control.create(other.workspace, "ci3", start_now=False)  # still polling
-        wait_for(qtbot, lambda: state_of(pane, "ci3") == "Stopped")
-    finally:
-        other.close()
+    other.create_compute("ci2")
+    other.stop_compute("ci2")
+    wait_until(lambda: state_of(pane, "ci2") == "Stopped", "ci2 listed as Stopped", qtbot=qtbot)
+    select(pane, "ci2")
+    start = button(pane, "computeStart")
+    assert start.isEnabled()
+    other.delete_compute("ci2")
+    with qtbot.waitSignal(env.notifier.sig_notified) as notified:
+        start.click()  # before the next poll shows that ci2 is gone
+    assert notified.args[0] == "Starting ci2: There is no compute instance named 'ci2'."
+    assert env.notifier.last is not None and env.notifier.last[0] == notified.args[0]
+    assert "no compute instance named 'ci2'" in env.window.statusBar().currentMessage()
+    wait_until(lambda: cells(pane, "ci2") is None, "ci2 gone from the list", qtbot=qtbot)
+    assert pane.selected() is not None and pane.selected().name == "local"  # type: ignore[union-attr]
+    assert enabled(pane)["computeStart"] and enabled(pane)["computeNew"]
+    other.create_compute("ci3")  # still polling
+    wait_until(lambda: state_of(pane, "ci3") == "Running", "ci3 listed as Running", qtbot=qtbot)
 
 
-def test_without_a_workspace_the_pane_is_empty_and_disabled(env: Env, qtbot: Any) -> None:
+def test_without_a_workspace_the_pane_is_empty_and_disabled(fake_env: FakeEnv, qtbot: QtBot) -> None:
+    env = fake_env
     pane = env.pane
-    wait_for(qtbot, lambda: state_of(pane, "local") == "Stopped")
+    wait_until(lambda: state_of(pane, "local") == "Stopped", "local listed as Stopped", qtbot=qtbot)
     empty = pane.empty_label
     assert empty.isHidden() and pane.table.isVisible()
     with qtbot.waitSignal(pane.sig_instances_changed) as changed:
@@ -287,7 +341,7 @@ def test_without_a_workspace_the_pane_is_empty_and_disabled(env: Env, qtbot: Any
     assert enabled(pane) == dict.fromkeys(ACTIONS, False)
     pane.refresh()  # nothing to do, no error
     pane.set_backend(env.guarded)  # type: ignore[arg-type]
-    wait_for(qtbot, lambda: state_of(pane, "local") == "Stopped")
+    wait_until(lambda: state_of(pane, "local") == "Stopped", "local listed as Stopped", qtbot=qtbot)
     assert empty.isHidden() and enabled(pane)["computeNew"]
 
 
@@ -318,17 +372,20 @@ class SlowLister:
                 self.in_flight -= 1
 
 
-def test_polls_never_overlap(env: Env, qtbot: Any) -> None:
+def test_polls_never_overlap(fake_env: FakeEnv, qtbot: QtBot) -> None:
+    env = fake_env
     slow = SlowLister(env.guarded)
     env.pane.set_backend(slow)  # type: ignore[arg-type]
     try:
-        wait_for(qtbot, lambda: slow.calls == 1)
+        wait_until(lambda: slow.calls == 1, "the first poll", qtbot=qtbot)
         for _ in range(5):
             env.pane.refresh()  # while one is in flight: remembered, not started
         assert slow.calls == 1
     finally:
         slow.release.set()
-    wait_for(qtbot, lambda: slow.calls >= 3, timeout=10_000)  # the asked-for refresh, then the timer
+    wait_until(
+        lambda: slow.calls >= 3, "the asked-for poll and the timer's", qtbot=qtbot, timeout=10
+    )  # the asked-for refresh, then the timer
     assert slow.max_in_flight == 1
     assert state_of(env.pane, "local") == "Stopped"
 
@@ -337,7 +394,7 @@ def _info(name: str, state: ComputeState = ComputeState.STOPPED, running: int = 
     return ComputeInfo(name, state, 1, None, running, 0, state_reason=reason)
 
 
-def test_model_updates_rows_in_place_and_keeps_the_selection(qtbot: Any) -> None:
+def test_model_updates_rows_in_place_and_keeps_the_selection(qtbot: QtBot) -> None:
     model = ComputeModel()
     view = QTableView()
     qtbot.addWidget(view)

@@ -7,6 +7,7 @@ import weakref
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication
+from pytestqt.qtbot import QtBot
 
 import studio.ui.background.deferred_release as deferred_release
 from studio.ui.background.deferred_release import DeferredRelease
@@ -16,7 +17,7 @@ class Thing:
     pass
 
 
-def test_containers_are_freed_in_slices(qtbot: Any, monkeypatch: Any) -> None:
+def test_containers_are_freed_in_slices(qtbot: QtBot, monkeypatch: Any) -> None:
     monkeypatch.setattr(deferred_release, "SLICE", 7)
     things = [Thing() for _ in range(50)]
     refs = [weakref.ref(t) for t in things]

@@ -1,6 +1,8 @@
 """The Metrics tab builds a chart's plot when its panel comes near the view; everything else works before.
 
 Also the min/max envelopes that charts draw from (numpy only).
+The tab tests use a FakeBackend: lazy building is about the GUI, not storage, and the fake
+serves the 24 metrics at once. It is wrapped in GuardedBackend: a call on the GUI thread fails the test.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 import pytest
+from pytestqt.qtbot import QtBot
 
-from studio.sdk import Experiment, Workspace
+from studio.core.types import MetricSeries
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.charts.axes import XMode
 from studio.ui.charts.chart_lines import Points, lay_out
@@ -23,8 +26,9 @@ from studio.ui.charts.metric_chart import MetricChart
 from studio.ui.charts.metric_panels import ChartPanel
 from studio.ui.charts.smoothing import reference_ema
 from studio.ui.runs.tabs.metrics_tab import MetricsTab
-from studio.workspaces.local.backend import LocalBackend
-from tests.ui_helpers import GuardedBackend, RecordingBackend, wait_for
+from tests.fake_backend import FakeBackend
+from tests.ui_helpers import GuardedBackend, RecordingBackend
+from tests.waiting import wait_until
 
 METRICS, POINTS = 24, 400  # 12 rows of two panels: the last rows are more than a screen below the view
 
@@ -40,37 +44,32 @@ def name_of(m: int) -> str:
 class FlakyBackend(RecordingBackend):
     """Passes calls through; get_series of the metrics in ``broken`` fails."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: FakeBackend) -> None:
         super().__init__(inner)
         self.broken: set[str] = set()
 
-    def get_series(self, run_id: str, name: str, start: int = 0) -> Any:
+    def get_series(self, run_id: str, name: str, start: int = 0) -> MetricSeries:
         if name in self.broken:
             raise OSError(f"disk error reading {name}")
         return super().get_series(run_id, name, start)
 
 
 @pytest.fixture
-def env(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    ws = Workspace(tmp_path / "ws")
-    local = LocalBackend(ws.backend.workspace)
-    flaky = FlakyBackend(local)
+def env() -> Iterator[dict[str, Any]]:
+    fake = FakeBackend()
+    flaky = FlakyBackend(fake)
     guarded = GuardedBackend(flaky)
     runner = TaskRunner(max_threads=2)
-    run = Experiment(ws, "exp").start_logging()
+    run = fake.add_run("exp", "many metrics")  # running: it may grow
     for m in range(METRICS):
-        for v in values_of(m).tolist():
-            run.log(name_of(m), v)
-    run.flush()
-    yield {"ws": ws, "run": run, "local": local, "flaky": flaky, "backend": guarded, "runner": runner}
-    runner.shutdown()
+        fake.log_series(run, name_of(m), values_of(m).tolist())
+    yield {"fake": fake, "run": run, "flaky": flaky, "backend": guarded, "runner": runner}
+    assert runner.shutdown()
     assert guarded.violations == []
-    run.complete()
-    ws.backend.workspace.close()
 
 
-def open_tab(qtbot: Any, env: dict[str, Any]) -> MetricsTab:
-    tab = MetricsTab(env["backend"], env["runner"], env["run"].id)
+def open_tab(qtbot: QtBot, env: dict[str, Any]) -> MetricsTab:
+    tab = MetricsTab(env["backend"], env["runner"], env["run"])
     qtbot.addWidget(tab)
     tab.resize(1300, 900)
     tab.show()
@@ -78,8 +77,10 @@ def open_tab(qtbot: Any, env: dict[str, Any]) -> MetricsTab:
     tab.sig_updated.connect(updated.add)
     with qtbot.waitSignal(tab.sig_listed, timeout=10_000):
         tab.ensure_loaded()
-    wait_for(qtbot, lambda: len(updated) == METRICS)
-    wait_for(qtbot, lambda: not tab.grid.pending_charts())  # the charts near the view are built
+    wait_until(lambda: len(updated) == METRICS, "every metric's points fetched", qtbot=qtbot)
+    wait_until(
+        lambda: not tab.grid.pending_charts(), "the charts near the view built", qtbot=qtbot
+    )  # the charts near the view are built
     return tab
 
 
@@ -95,7 +96,7 @@ def panel(tab: MetricsTab, name: str) -> ChartPanel:
     return found
 
 
-def scroll_to(qtbot: Any, tab: MetricsTab, name: str) -> MetricChart:
+def scroll_to(qtbot: QtBot, tab: MetricsTab, name: str) -> MetricChart:
     """Scroll the grid until the panel of ``name`` is in view; wait until its plot is built."""
     target = chart(tab, name)
     box = panel(tab, name)
@@ -104,11 +105,11 @@ def scroll_to(qtbot: Any, tab: MetricsTab, name: str) -> MetricChart:
         tab.grid.ensureWidgetVisible(box)  # again once a new panel has its place in the grid
         return target.built
 
-    wait_for(qtbot, there)
+    wait_until(there, "the scrolled-to chart built", qtbot=qtbot)
     return target
 
 
-def test_charts_far_from_the_view_are_built_when_scrolled_to(qtbot: Any, env: dict[str, Any]) -> None:
+def test_charts_far_from_the_view_are_built_when_scrolled_to(qtbot: QtBot, env: dict[str, Any]) -> None:
     tab = open_tab(qtbot, env)
     first, last = chart(tab, name_of(0)), chart(tab, name_of(METRICS - 1))
     assert first.built and not last.built  # placeholders below: same size, no plot yet
@@ -123,7 +124,7 @@ def test_charts_far_from_the_view_are_built_when_scrolled_to(qtbot: Any, env: di
     assert np.array_equal(y, values_of(METRICS - 1)) and x[-1] == POINTS - 1  # few points: drawn as they are
 
 
-def test_export_of_a_chart_not_built_yet(qtbot: Any, env: dict[str, Any], tmp_path: Path) -> None:
+def test_export_of_a_chart_not_built_yet(qtbot: QtBot, env: dict[str, Any], tmp_path: Path) -> None:
     tab = open_tab(qtbot, env)
     name = name_of(METRICS - 2)
     far = panel(tab, name)
@@ -141,7 +142,7 @@ def test_export_of_a_chart_not_built_yet(qtbot: Any, env: dict[str, Any], tmp_pa
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_hide_show_and_combine_charts_not_built_yet(qtbot: Any, env: dict[str, Any]) -> None:
+def test_hide_show_and_combine_charts_not_built_yet(qtbot: QtBot, env: dict[str, Any]) -> None:
     tab = open_tab(qtbot, env)
     a, b, c = name_of(METRICS - 3), name_of(METRICS - 2), name_of(METRICS - 1)
     assert not any(chart(tab, n).built for n in (a, b, c))
@@ -161,19 +162,25 @@ def test_hide_show_and_combine_charts_not_built_yet(qtbot: Any, env: dict[str, A
     y = combined.raw_item(c).getData()[1]
     assert y is not None and np.array_equal(y, values_of(METRICS - 1))
     tab.split([b])
-    wait_for(qtbot, lambda: tab.findChild(MetricChart, f"metricPlot:{b}+{c}") is None)
+    wait_until(
+        lambda: tab.findChild(MetricChart, f"metricPlot:{b}+{c}") is None, "the combined chart removed", qtbot=qtbot
+    )
     assert panel(tab, b).isHidden() and np.array_equal(chart(tab, b).series(b).values, values_of(METRICS - 2))
     assert np.array_equal(scroll_to(qtbot, tab, a).series(a).values, values_of(METRICS - 3))
 
 
-def test_display_options_reach_charts_built_later(qtbot: Any, env: dict[str, Any]) -> None:
+def test_display_options_reach_charts_built_later(qtbot: QtBot, env: dict[str, Any]) -> None:
     tab = open_tab(qtbot, env)
     name = name_of(METRICS - 1)
     far = chart(tab, name)
     tab.x_mode_combo.setCurrentIndex(tab.x_mode_combo.findData("wall"))
     tab.log_y_check.setChecked(True)
     tab.smoothing_slider.setValue(50)
-    wait_for(qtbot, lambda: all(tab.options.applied(p.chart) for p in tab.panels))
+    wait_until(
+        lambda: all(tab.options.applied(p.chart) for p in tab.panels),
+        "the display options applied to every chart",
+        qtbot=qtbot,
+    )
     assert not far.built
     scroll_to(qtbot, tab, name)
     assert isinstance(far.plot_item.getAxis("bottom"), pg.DateAxisItem) and far.plot_item.getAxis("left").logMode
@@ -184,25 +191,25 @@ def test_display_options_reach_charts_built_later(qtbot: Any, env: dict[str, Any
     np.testing.assert_allclose(smoothed, reference_ema(values_of(METRICS - 1).tolist(), 0.5), rtol=1e-12)
 
 
-def test_new_points_reach_a_chart_not_built_yet(qtbot: Any, env: dict[str, Any]) -> None:
+def test_new_points_reach_a_chart_not_built_yet(qtbot: QtBot, env: dict[str, Any]) -> None:
     tab = open_tab(qtbot, env)
     name = name_of(METRICS - 1)
     far = chart(tab, name)
-    run = env["run"]
-    for i in range(50):
-        run.log(name, 1000.0 + i)
-    run.flush()
-    tab.run_changed(env["local"].get_run(run.id))
-    wait_for(qtbot, lambda: len(far.series(name).values) == POINTS + 50)
+    fake, run = env["fake"], env["run"]
+    fake.log_series(run, name, [1000.0 + i for i in range(50)])
+    tab.run_changed(fake.get_run(run))
+    wait_until(
+        lambda: len(far.series(name).values) == POINTS + 50, "the 50 new points reach the far chart", qtbot=qtbot
+    )
     assert not far.built
     scroll_to(qtbot, tab, name)
     x, y = far.raw_item(name).getData()
     assert x is not None and y is not None and x[-1] == POINTS + 49 and y.max() == 1049.0
 
 
-def test_a_failed_fetch_does_not_leave_the_chart_waiting(qtbot: Any, env: dict[str, Any]) -> None:
+def test_a_failed_fetch_does_not_leave_the_chart_waiting(qtbot: QtBot, env: dict[str, Any]) -> None:
     env["flaky"].broken.add(name_of(1))
-    tab = MetricsTab(env["backend"], env["runner"], env["run"].id)
+    tab = MetricsTab(env["backend"], env["runner"], env["run"])
     qtbot.addWidget(tab)
     tab.resize(1300, 900)
     tab.show()
@@ -210,21 +217,23 @@ def test_a_failed_fetch_does_not_leave_the_chart_waiting(qtbot: Any, env: dict[s
         tab.ensure_loaded()
     assert name_of(1) in blocker.args[0] and "disk error" in blocker.args[0]
     broken = chart(tab, name_of(1))
-    wait_for(qtbot, lambda: broken.built)  # in view: built, empty, not left "Loading…"
+    wait_until(
+        lambda: broken.built, "the chart whose fetch failed built, empty", qtbot=qtbot
+    )  # in view: built, empty, not left "Loading…"
     assert not broken.loading and broken.line_keys() == []
 
 
-def test_a_hidden_tab_builds_no_plot(qtbot: Any, env: dict[str, Any]) -> None:
-    tab = MetricsTab(env["backend"], env["runner"], env["run"].id)
+def test_a_hidden_tab_builds_no_plot(qtbot: QtBot, env: dict[str, Any]) -> None:
+    tab = MetricsTab(env["backend"], env["runner"], env["run"])
     qtbot.addWidget(tab)
     tab.resize(1300, 900)
     updated: set[str] = set()
     tab.sig_updated.connect(updated.add)
     tab.ensure_loaded()  # loaded while another tab of the run page is in front
-    wait_for(qtbot, lambda: len(updated) == METRICS)
+    wait_until(lambda: len(updated) == METRICS, "every metric's points fetched", qtbot=qtbot)
     assert not any(p.chart.built for p in tab.panels)
     tab.show()
-    wait_for(qtbot, lambda: chart(tab, name_of(0)).built)
+    wait_until(lambda: chart(tab, name_of(0)).built, "the first chart built once the tab is shown", qtbot=qtbot)
 
 
 # ----- the envelope itself

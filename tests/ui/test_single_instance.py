@@ -1,4 +1,7 @@
-"""One studio per workspace: the local-socket server, the client in a real subprocess, and RunDetails."""
+"""One studio per workspace: the local-socket server, the client in a real subprocess, and RunDetails.
+
+On real local workspaces: the studio is found by workspace folder, and RunDetails shows an SDK run.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pytestqt.qtbot import QtBot
 
 from studio.ui.shell.single_instance import (
     MAX_MESSAGE_BYTES,
@@ -40,7 +44,7 @@ def runtime_dir(monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 
 @pytest.fixture
-def make_server(qtbot: Any) -> Iterator[Callable[[Path], InstanceServer]]:
+def make_server(qtbot: QtBot) -> Iterator[Callable[[Path], InstanceServer]]:
     """Creates InstanceServers that are closed at teardown."""
     servers: list[InstanceServer] = []
 
@@ -71,7 +75,7 @@ def start_client(location: Path, message: dict[str, Any]) -> subprocess.Popen[st
     )
 
 
-def finish(qtbot: Any, proc: subprocess.Popen[str]) -> str:
+def finish(qtbot: QtBot, proc: subprocess.Popen[str]) -> str:
     """Wait (running the event loop) until ``proc`` exits 0; its stdout."""
     qtbot.waitUntil(lambda: proc.poll() is not None, timeout=WAIT_MS)
     out, err = proc.communicate()
@@ -79,7 +83,7 @@ def finish(qtbot: Any, proc: subprocess.Popen[str]) -> str:
     return out
 
 
-def round_trip(qtbot: Any, server: InstanceServer, location: Path, message: dict[str, Any]) -> None:
+def round_trip(qtbot: QtBot, server: InstanceServer, location: Path, message: dict[str, Any]) -> None:
     """A subprocess sends ``message``; the server emits it and the sender prints True."""
     with qtbot.waitSignal(server.sig_message, timeout=WAIT_MS) as blocker:
         proc = start_client(location, message)
@@ -87,7 +91,7 @@ def round_trip(qtbot: Any, server: InstanceServer, location: Path, message: dict
     assert finish(qtbot, proc).strip() == "True"
 
 
-def test_open_run_from_another_process(qtbot: Any, make_server: Callable[[Path], InstanceServer], tmp_path: Path):
+def test_open_run_from_another_process(qtbot: QtBot, make_server: Callable[[Path], InstanceServer], tmp_path: Path):
     server = make_server(tmp_path / "ws")
     assert server.listen()
     round_trip(qtbot, server, tmp_path / "ws", open_run_message("e_1700000000_abc123"))
@@ -100,7 +104,7 @@ def test_nobody_listening_is_false_quickly(tmp_path: Path) -> None:
     assert time.monotonic() - started < 0.5
 
 
-def test_stale_socket_is_removed(qtbot: Any, make_server: Callable[[Path], InstanceServer], tmp_path: Path) -> None:
+def test_stale_socket_is_removed(qtbot: QtBot, make_server: Callable[[Path], InstanceServer], tmp_path: Path) -> None:
     path = socket_path(str(tmp_path / "ws"))
     crashed = socket.socket(socket.AF_UNIX)
     crashed.bind(path)  # a studio that died without removing its socket
@@ -176,7 +180,7 @@ print(json.dumps(results))
 
 
 def test_garbage_and_huge_input_are_dropped(
-    qtbot: Any, make_server: Callable[[Path], InstanceServer], tmp_path: Path
+    qtbot: QtBot, make_server: Callable[[Path], InstanceServer], tmp_path: Path
 ) -> None:
     server = make_server(tmp_path / "ws")
     assert server.listen()

@@ -11,7 +11,7 @@ from shiboken6 import delete
 
 from studio.ui.background.debounce import qdebounced
 from studio.ui.background.sliced_work import SlicedWork, Turn
-from tests.ui_helpers import wait_for
+from tests.waiting import wait_until
 
 UNIT_S = 0.001
 
@@ -45,7 +45,7 @@ def _after_pending_events(qtbot: QtBot) -> None:
     """Let every timer already due fire (a 0 ms timer queued now fires after them)."""
     fired: list[bool] = []
     QTimer.singleShot(0, lambda: fired.append(True))
-    wait_for(qtbot, lambda: fired)
+    wait_until(lambda: fired, "the timer fired", qtbot=qtbot)
 
 
 def test_each_turn_keeps_to_its_budget_and_all_the_work_gets_done(qtbot: QtBot) -> None:
@@ -53,7 +53,7 @@ def test_each_turn_keeps_to_its_budget_and_all_the_work_gets_done(qtbot: QtBot) 
     work = SlicedWork(units.work, budget_s=0.01, parent=owner)
     work.start()
     assert units.turns == []  # nothing runs inside start(): the caller's turn stays short
-    wait_for(qtbot, lambda: not units.left and not work.scheduled)
+    wait_until(lambda: not units.left and not work.scheduled, "every unit done, nothing scheduled", qtbot=qtbot)
     assert sum(done for done, _ in units.turns) == 100
     assert len(units.turns) >= 5  # 100 ms of work in 10 ms turns
     # A turn stops once its budget is spent: at most one unit (plus scheduling noise) over it.
@@ -65,7 +65,7 @@ def test_other_events_run_between_turns(qtbot: QtBot) -> None:
     work = SlicedWork(units.work, budget_s=0.005, parent=owner)
     work.start()
     QTimer.singleShot(0, lambda: seen.append(len(units.turns)))
-    wait_for(qtbot, lambda: not units.left)
+    wait_until(lambda: not units.left, "every unit done", qtbot=qtbot)
     assert seen and seen[0] < len(units.turns)  # the timer fired while work was left
 
 
@@ -73,7 +73,7 @@ def test_a_zero_budget_still_does_one_unit_per_turn(qtbot: QtBot) -> None:
     owner, units = QObject(), Units(3)
     work = SlicedWork(units.work, budget_s=0.0, parent=owner)
     work.start()
-    wait_for(qtbot, lambda: not units.left)
+    wait_until(lambda: not units.left, "every unit done", qtbot=qtbot)
     assert [done for done, _ in units.turns] == [1, 1, 1]
 
 
@@ -82,28 +82,28 @@ def test_run_now_runs_a_turn_at_once_and_schedules_the_rest(qtbot: QtBot) -> Non
     work = SlicedWork(units.work, budget_s=0.0, parent=owner)
     work.run_now()
     assert [done for done, _ in units.turns] == [1] and work.scheduled
-    wait_for(qtbot, lambda: not units.left)
+    wait_until(lambda: not units.left, "every unit done", qtbot=qtbot)
 
 
 def test_cancel_stops_the_work_and_start_goes_on_from_where_it_was(qtbot: QtBot) -> None:
     owner, units = QObject(), Units(300)
     work = SlicedWork(units.work, budget_s=0.0, parent=owner)
     work.start()
-    wait_for(qtbot, lambda: len(units.turns) >= 2)
+    wait_until(lambda: len(units.turns) >= 2, "two turns", qtbot=qtbot)
     work.cancel()
     stopped_at = units.left
     _after_pending_events(qtbot)
     _after_pending_events(qtbot)
     assert units.left == stopped_at > 0 and not work.scheduled
     work.start()
-    wait_for(qtbot, lambda: not units.left)
+    wait_until(lambda: not units.left, "every unit done", qtbot=qtbot)
 
 
 def test_nothing_runs_once_the_parent_is_gone(qtbot: QtBot) -> None:
     owner, units = QObject(), Units(1000)
     work = SlicedWork(units.work, budget_s=0.0, parent=owner)
     work.start()
-    wait_for(qtbot, lambda: len(units.turns) >= 1)
+    wait_until(lambda: len(units.turns) >= 1, "a first turn", qtbot=qtbot)
     delete(owner)
     stopped_at = units.left
     _after_pending_events(qtbot)
@@ -117,10 +117,10 @@ def test_debounced_calls_once_the_input_rests(qtbot: QtBot) -> None:
     for _ in range(5):
         typed("a keystroke")  # signal arguments are ignored
     assert typed.pending and calls == []
-    wait_for(qtbot, lambda: calls)
+    wait_until(lambda: calls, "a call", qtbot=qtbot)
     rested: list[bool] = []
     QTimer.singleShot(90, lambda: rested.append(True))  # three times the timeout
-    wait_for(qtbot, lambda: rested)
+    wait_until(lambda: rested, "the rest callback", qtbot=qtbot)
     assert calls == [0] and not typed.pending
 
 

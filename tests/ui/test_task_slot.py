@@ -15,7 +15,7 @@ from shiboken6 import delete
 from studio.core.errors import CancelledError
 from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner, TaskState
-from tests.ui_helpers import wait_for
+from tests.waiting import wait_until
 
 
 class Gate:
@@ -63,10 +63,10 @@ def runner() -> Iterator[TaskRunner]:
 
 def _settle(qtbot: QtBot, runner: TaskRunner) -> None:
     """Wait until every answer of the calls run so far has been delivered (or dropped)."""
-    wait_for(qtbot, lambda: runner.pool.activeThreadCount() == 0)
+    wait_until(lambda: runner.pool.activeThreadCount() == 0, "the pool idle", qtbot=qtbot)
     flushed: list[object] = []
     runner.submit(object, success=flushed.append)  # its answer queues behind theirs
-    wait_for(qtbot, lambda: flushed)
+    wait_until(lambda: flushed, "the flush", qtbot=qtbot)
 
 
 def _slot(runner: TaskRunner, answers: Answers, **options: Any) -> TaskSlot:
@@ -77,15 +77,17 @@ def test_requests_made_meanwhile_run_once_more_after_the_call_in_flight(qtbot: Q
     gate, answers = Gate(), Answers()
     slot = _slot(runner, answers, when_busy="again")
     slot.request(gate.call, "first")
-    wait_for(qtbot, lambda: gate.started == ["first"])
+    wait_until(lambda: gate.started == ["first"], "the first call started", qtbot=qtbot)
     slot.request(gate.call, "second")
     slot.request(gate.call, "third")
     assert slot.busy and slot.waiting and gate.started == ["first"]  # one call in flight
     gate.release("first")
-    wait_for(qtbot, lambda: gate.started == ["first", "third"])  # once more, with the last arguments
+    wait_until(
+        lambda: gate.started == ["first", "third"], "one more call, with the last arguments", qtbot=qtbot
+    )  # once more, with the last arguments
     assert answers.got == ["first"]  # the answer in flight was still shown
     gate.release("third")
-    wait_for(qtbot, lambda: not slot.busy)
+    wait_until(lambda: not slot.busy, "the slot idle", qtbot=qtbot)
     assert answers.got == ["first", "third"]
     assert gate.started == ["first", "third"]
 
@@ -94,13 +96,13 @@ def test_latest_drops_the_answer_of_a_superseded_request(qtbot: QtBot, runner: T
     gate, answers = Gate(), Answers()
     slot = _slot(runner, answers, when_busy="latest")
     slot.request(gate.call, "a.txt")
-    wait_for(qtbot, lambda: gate.started == ["a.txt"])
+    wait_until(lambda: gate.started == ["a.txt"], "a.txt's read started", qtbot=qtbot)
     slot.request(gate.call, "b.txt")
     slot.request(gate.call, "c.txt")
     gate.release("a.txt")
-    wait_for(qtbot, lambda: gate.started == ["a.txt", "c.txt"])
+    wait_until(lambda: gate.started == ["a.txt", "c.txt"], "c.txt's read started after a.txt's", qtbot=qtbot)
     gate.release("c.txt")
-    wait_for(qtbot, lambda: not slot.busy)
+    wait_until(lambda: not slot.busy, "the slot idle", qtbot=qtbot)
     assert answers.got == ["c.txt"]  # only what was chosen last is shown
 
 
@@ -110,7 +112,7 @@ def test_an_idle_slot_starts_at_once_and_delivers_every_answer(qtbot: QtBot, run
     for value in ("one", "two"):
         gate.release(value)
         slot.request(gate.call, value)
-        wait_for(qtbot, lambda value=value: answers.got[-1:] == [value])
+        wait_until(lambda value=value: answers.got[-1:] == [value], "the answer for the latest value", qtbot=qtbot)
     assert answers.got == ["one", "two"]
 
 
@@ -118,14 +120,16 @@ def test_reset_drops_stale_answers_and_the_next_request_starts_at_once(qtbot: Qt
     gate, answers = Gate(), Answers()
     slot = _slot(runner, answers)
     slot.request(gate.call, "old workspace")
-    wait_for(qtbot, lambda: gate.started == ["old workspace"])
+    wait_until(lambda: gate.started == ["old workspace"], "the old workspace's call started", qtbot=qtbot)
     slot.request(gate.call, "old workspace, again")
     slot.reset()  # the backend changed
     assert not slot.busy and not slot.waiting
     slot.request(gate.call, "new workspace")
-    wait_for(qtbot, lambda: gate.started == ["old workspace", "new workspace"])  # not behind the stale call
+    wait_until(
+        lambda: gate.started == ["old workspace", "new workspace"], "the new workspace's call started", qtbot=qtbot
+    )  # not behind the stale call
     gate.release("new workspace")
-    wait_for(qtbot, lambda: answers.got == ["new workspace"])
+    wait_until(lambda: answers.got == ["new workspace"], "only the new workspace's answer", qtbot=qtbot)
     gate.release("old workspace")
     gate.release("old workspace, again")
     _settle(qtbot, runner)
@@ -139,11 +143,11 @@ def test_a_failure_is_reported_and_the_request_made_after_it_still_runs(qtbot: Q
     slot = _slot(runner, answers)
     broken = OSError("disk busy")
     slot.request(gate.call, broken)
-    wait_for(qtbot, lambda: len(gate.started) == 1)
+    wait_until(lambda: len(gate.started) == 1, "one call started", qtbot=qtbot)
     slot.request(gate.call, "retry")
     gate.release(broken)
     gate.release("retry")
-    wait_for(qtbot, lambda: len(answers.got) == 2)
+    wait_until(lambda: len(answers.got) == 2, "two answers", qtbot=qtbot)
     assert answers.got == [("failed", "disk busy"), "retry"]
 
 
@@ -163,11 +167,11 @@ def test_a_cancelled_call_reports_nothing_and_the_waiting_request_runs(qtbot: Qt
     slot = _slot(runner, answers)
     cancelled = CancelledError("stopped")
     slot.request(gate.call, cancelled)
-    wait_for(qtbot, lambda: len(gate.started) == 1)
+    wait_until(lambda: len(gate.started) == 1, "one call started", qtbot=qtbot)
     slot.request(gate.call, "next")
     gate.release(cancelled)
     gate.release("next")
-    wait_for(qtbot, lambda: answers.got == ["next"])
+    wait_until(lambda: answers.got == ["next"], "the next call's answer", qtbot=qtbot)
 
 
 def test_the_callback_runs_before_the_waiting_request_starts(qtbot: QtBot, runner: TaskRunner) -> None:
@@ -179,11 +183,11 @@ def test_the_callback_runs_before_the_waiting_request_starts(qtbot: QtBot, runne
 
     slot = TaskSlot(runner, success=arrived)
     slot.request(gate.call, "first")
-    wait_for(qtbot, lambda: gate.started == ["first"])
+    wait_until(lambda: gate.started == ["first"], "the first call started", qtbot=qtbot)
     slot.request(gate.call, "second")
     gate.release("first")
     gate.release("second")
-    wait_for(qtbot, lambda: len(seen) == 2)
+    wait_until(lambda: len(seen) == 2, "two results seen", qtbot=qtbot)
     assert seen[0] == ("first", False, True, ["first"])  # the waiting one sees what the callback changed
     assert seen[1] == ("second", False, False, ["first", "second"])
 
@@ -199,11 +203,13 @@ def test_a_request_made_in_the_callback_replaces_the_waiting_one(qtbot: QtBot, r
 
     slot = TaskSlot(runner, success=arrived)
     slot.request(gate.call, "first")
-    wait_for(qtbot, lambda: gate.started == ["first"])
+    wait_until(lambda: gate.started == ["first"], "the first call started", qtbot=qtbot)
     slot.request(gate.call, "waiting")
     for value in ("first", "waiting", "from the callback"):
         gate.release(value)
-    wait_for(qtbot, lambda: answers.got == ["first", "from the callback"])
+    wait_until(
+        lambda: answers.got == ["first", "from the callback"], "the call asked from the callback answered", qtbot=qtbot
+    )
     assert gate.started == ["first", "from the callback"]
 
 
@@ -212,7 +218,7 @@ def test_nothing_is_called_back_or_started_once_the_owner_is_gone(qtbot: QtBot, 
     owner = QObject()
     slot = _slot(runner, answers, owner=owner)
     slot.request(gate.call, "first")
-    wait_for(qtbot, lambda: gate.started == ["first"])
+    wait_until(lambda: gate.started == ["first"], "the first call started", qtbot=qtbot)
     slot.request(gate.call, "second")
     delete(owner)
     gate.release("first")
@@ -238,5 +244,5 @@ def test_submit_passes_arguments_and_the_task_state_first(qtbot: QtBot, runner: 
     runner.submit(listing, "run-1", "logs/", success=got.append)
     runner.submit(with_progress, 7, with_state=True, success=got.append)
     runner.submit(lambda: "no arguments", success=got.append)
-    wait_for(qtbot, lambda: len(got) == 3)
+    wait_until(lambda: len(got) == 3, "three answers", qtbot=qtbot)
     assert sorted(map(str, got)) == ["7", "no arguments", "run-1:logs/"]
