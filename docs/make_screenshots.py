@@ -145,11 +145,11 @@ def new_window(theme: str, ini: Path) -> Any:
     from studio.ui.shell.app import create_app
     from studio.ui.shell.main_window import MainWindow
     from studio.ui.shell.settings import WindowSettings
-    from studio.workspaces.local.opener import LocalWorkspaceOpener
+    from studio.workspaces import kinds
 
     os.environ["STUDIO_THEME"] = theme
     create_app(["studio"])  # (re)applies the theme: windows made after it use its palette
-    window = MainWindow([LocalWorkspaceOpener()], WindowSettings(str(ini)))
+    window = MainWindow(kinds(), WindowSettings(str(ini)))
     window.resize(*SIZE)
     window.show()
     pump(200)
@@ -169,7 +169,8 @@ def main() -> None:
     from screenshot_demo import JOB_SCRIPT, log_demo, start_jobs
 
     from studio.core.status import RunStatus
-    from studio.workspaces.local.compute import control, store
+    from studio.workspaces.local.compute import control
+    from studio.workspaces.local.compute import instances_store as store
     from studio.workspaces.local.workspace import LocalWorkspace
 
     with tempfile.TemporaryDirectory(prefix="studio-shots-") as tmp:
@@ -180,7 +181,10 @@ def main() -> None:
         running, ids = log_demo(root)
         try:
             window = new_window("light", ini)
-            window.settings.add_recent(str(Path.home() / "projects" / "kaggle-plankton"))
+            other = Path(tmp, "projects", "kaggle-plankton")
+            LocalWorkspace(other, create=True).close()
+            window.settings.add_recent("mlflow+http://tracking.lab:5000")
+            window.settings.add_recent(str(other))
             window.open_workspace(str(root))
             wait("the workspace", lambda: window.backend)
             window.run_sample_experiment()
