@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
 from typing import Any
-
-from tests.waiting import wait_until
 
 
 class GuiThreadCall(AssertionError):
@@ -90,11 +87,3 @@ class GuardedOpener:
     @property
     def violations(self) -> list[str]:
         return [v for b in self.backends for v in b.violations]
-
-
-def wait_for(qtbot: Any, predicate: Callable[[], Any], timeout: int = 10_000) -> None:
-    """Deprecated alias, kept only for modules not moved yet: use ``tests.waiting.wait_until``.
-
-    ``wait_until(probe, "what is awaited", qtbot=qtbot, timeout=seconds)`` names what did not happen.
-    """
-    wait_until(predicate, "a condition (given to the deprecated wait_for)", qtbot=qtbot, timeout=timeout / 1000)

@@ -17,7 +17,8 @@ from studio.ui.shell.settings import WindowSettings
 from studio.ui.shell.single_instance import InstanceServer
 from studio.workspaces.local.opener import LocalWorkspaceOpener
 from tests.ui.fake_kinds import FakeKindOpener
-from tests.ui_helpers import GuardedOpener, wait_for
+from tests.ui_helpers import GuardedOpener
+from tests.waiting import wait_until
 
 
 @pytest.fixture
@@ -51,10 +52,10 @@ def test_second_studio_hands_the_run_to_the_first(qtbot: Any, run_in_workspace: 
         stderr=subprocess.PIPE,
         text=True,
     )
-    wait_for(qtbot, lambda: second.poll() is not None, timeout=30_000)  # the second one exits at once
+    wait_until(lambda: second.poll() is not None, qtbot=qtbot, timeout=30)  # the second one exits at once
     assert second.returncode == 0, second.stderr.read() if second.stderr else ""
     tabs = window.run_detail.tabs
-    wait_for(qtbot, lambda: tabs.count() == 1 and tabs.tabText(0) == "wanted")
+    wait_until(lambda: tabs.count() == 1 and tabs.tabText(0) == "wanted", qtbot=qtbot)
     window.close()
     server.close()
 
@@ -69,7 +70,7 @@ def test_open_run_works_for_a_location_of_any_kind(qtbot: Any, run_in_workspace:
     with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
         window.open_workspace(location, open_run=run_in_workspace.id)
     tabs = window.run_detail.tabs
-    wait_for(qtbot, lambda: tabs.count() == 1 and tabs.tabText(0) == "wanted")
+    wait_until(lambda: tabs.count() == 1 and tabs.tabText(0) == "wanted", qtbot=qtbot)
     assert window.windowTitle() == "Studio — handover-server"  # the kind's display name, not a Path's
     assert window.settings.recent_workspaces()[0] == location  # kept as given: "//" not folded
     assert window.workspace_pane.section_rows("Fake servers") == ["handover-server  (open)"]

@@ -21,7 +21,8 @@ from studio.workspaces.local.opener import LocalWorkspaceOpener
 from studio.workspaces.mlflow.opener import MlflowServerOpener
 from tests.compute_helpers import stop_everything
 from tests.ui.fake_kinds import FakeKindOpener, NoComputeOpener
-from tests.ui_helpers import GuardedOpener, wait_for
+from tests.ui_helpers import GuardedOpener
+from tests.waiting import wait_until
 
 LOCAL = "Local workspaces"
 
@@ -86,7 +87,7 @@ def test_one_section_per_kind_local_first_with_its_entries_and_actions(
     assert note.toolTip(0) == "Opening MLflow servers comes in a later version of Studio."
     assert pane.entry_item("mlflow+http://tracking:5000").toolTip(0) == "mlflow+http://tracking:5000"  # "//" kept
     activate(window, "mlflow+http://tracking:5000")  # its open fails: one line, the window stays on ws
-    wait_for(qtbot, lambda: window.notifier.last is not None and "MLflow server" in window.notifier.last[0])
+    wait_until(lambda: window.notifier.last is not None and "MLflow server" in window.notifier.last[0], qtbot=qtbot)
     assert "\n" not in window.notifier.last[0] and window.location == ws
     assert window.settings.recent_workspaces()[:4] == [
         ws, "azureml://no/such/kind/installed", "mlflow+http://tracking:5000", "fake://lab/alpha",
@@ -143,7 +144,7 @@ def test_a_gone_workspace_is_marked_missing_and_can_be_removed_for_good(qtbot: A
     window = new_window(qtbot, [opener], tmp_path / "s.ini")
     pane = window.workspace_pane
     open_in(qtbot, window, here)
-    wait_for(qtbot, lambda: pane.section_rows(LOCAL)[1:3] == ["here  (open)", "gone  (missing)"])
+    wait_until(lambda: pane.section_rows(LOCAL)[1:3] == ["here  (open)", "gone  (missing)"], qtbot=qtbot)
     item = pane.entry_item(gone)
     assert item is not None
     assert "folder is gone" in item.toolTip(0) and gone in item.toolTip(0)
@@ -174,7 +175,7 @@ def test_a_kind_that_reports_missing_is_checked_off_the_gui_thread(qtbot: Any, t
     local, fake = GuardedOpener(LocalWorkspaceOpener()), GuardedOpener(FakeKindOpener(gone=("fake://lab/old",)))
     window = new_window(qtbot, [fake, local], tmp_path / "s.ini")
     open_in(qtbot, window, ws)
-    wait_for(qtbot, lambda: window.workspace_pane.section_rows("Fake servers") == ["new", "old  (missing)"])
+    wait_until(lambda: window.workspace_pane.section_rows("Fake servers") == ["new", "old  (missing)"], qtbot=qtbot)
     close(window, local, fake)
 
 
@@ -206,15 +207,15 @@ def test_compute_pane_and_sample_action_only_for_a_backend_with_compute(qtbot: A
     open_in(qtbot, window, "fake://lab/plain")  # its backend has only the WorkspaceBackend methods
     assert window.windowTitle() == "Studio — plain"
     button = window.findChild(QPushButton, "sampleExperimentButton")
-    wait_for(qtbot, lambda: window.experiment_pane.stack.currentIndex() == 1)  # the empty state
+    wait_until(lambda: window.experiment_pane.stack.currentIndex() == 1, qtbot=qtbot)  # the empty state
     assert window.compute_pane.isHidden() and not window.compute_pane.toggleViewAction().isEnabled()
     assert not window.act_sample.isEnabled() and not button.isVisible()
     window.run_sample_experiment()  # even if asked: no call to a backend that cannot run scripts
     open_in(qtbot, window, local_ws)  # back on a kind with compute: the pane and the action come back
-    wait_for(qtbot, lambda: window.experiment_pane.stack.currentIndex() == 1)
+    wait_until(lambda: window.experiment_pane.stack.currentIndex() == 1, qtbot=qtbot)
     assert window.compute_pane.isVisible() and window.compute_pane.toggleViewAction().isEnabled()
     assert window.act_sample.isEnabled()
-    wait_for(qtbot, button.isVisible)
+    wait_until(button.isVisible, qtbot=qtbot)
     close(window, local, remote)
     assert "submit_script" not in remote.backends[0].calls
     stop_everything(Path(plain))

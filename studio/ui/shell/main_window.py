@@ -94,7 +94,8 @@ class MainWindow(QMainWindow):
         first time a run's metrics or a comparison was shown.
         """
         self.runner.submit(
-            lambda: importlib.import_module(WARM_UP_MODULE),
+            importlib.import_module,
+            WARM_UP_MODULE,
             success=lambda _module: self._after_warm_up(),
             owner=self,
         )
@@ -228,7 +229,9 @@ class MainWindow(QMainWindow):
         location = location.strip()
         self._pending_run = open_run
         self.runner.submit(
-            lambda: opener.open(location, create),
+            opener.open,
+            location,
+            create,
             success=lambda backend: self._set_backend(opener, location, backend),
             failure=lambda exc: self.notifier.error(exc, context=f"Opening {location}"),
             label=f"Opening {opener.display_name(location)}",
@@ -310,7 +313,8 @@ class MainWindow(QMainWindow):
         """The second half of Open folder…, separate so tests can drive it."""
         opener = pick_opener(self.kinds, folder)
         self.runner.submit(
-            lambda: opener.is_workspace(folder),
+            opener.is_workspace,
+            folder,
             success=lambda is_ws: self._open_or_ask(folder, bool(is_ws)),
             label="Checking folder",
         )
@@ -354,7 +358,8 @@ class MainWindow(QMainWindow):
 
     def _cancel_one(self, backend: WorkspaceBackend, run_id: str) -> None:
         self.runner.submit(
-            lambda: backend.cancel_run(run_id),
+            backend.cancel_run,
+            run_id,
             success=lambda status: self.notifier.info(f"{run_id}: {status.value}"),
             failure=lambda exc: self.notifier.error(exc, context=f"Canceling {run_id}"),
             label=f"Canceling {run_id}",
@@ -374,12 +379,11 @@ class MainWindow(QMainWindow):
         if backend is None:
             return
 
-        def work(state: Any) -> list[Path]:
-            names = [f.path for f in backend.list_files(run_id, prefix="outputs/")]
-            return backend.download_files(run_id, names, Path(folder), progress=state.set_progress, cancel=state.cancel)
-
         self.runner.submit(
-            work,
+            _download_outputs,
+            backend,
+            run_id,
+            Path(folder),
             with_state=True,
             success=lambda paths: self.notifier.info(f"Downloaded {len(paths)} files to {folder}"),
             failure=lambda exc: self.notifier.error(exc, context=f"Downloading outputs of {run_id}"),
@@ -392,9 +396,11 @@ class MainWindow(QMainWindow):
         backend = self.backend
         if not isinstance(backend, ComputeBackend):
             return
-        source = str(sample_experiment_dir())
         self.runner.submit(
-            lambda: backend.submit_script(SAMPLE_EXPERIMENT, source, "train.py"),
+            backend.submit_script,
+            SAMPLE_EXPERIMENT,
+            str(sample_experiment_dir()),
+            "train.py",
             success=self._sample_submitted,
             failure=lambda exc: self.notifier.error(exc, context="Running the sample experiment"),
             label="Submitting the sample experiment",
@@ -457,3 +463,9 @@ class MainWindow(QMainWindow):
             self.runner.submit(backend.close)
         self.runner.shutdown()
         super().closeEvent(event)
+
+
+def _download_outputs(state: Any, backend: WorkspaceBackend, run_id: str, folder: Path) -> list[Path]:
+    """A run's ``outputs/`` into ``folder`` (on a worker: with the task's progress and cancel)."""
+    names = [f.path for f in backend.list_files(run_id, prefix="outputs/")]
+    return backend.download_files(run_id, names, folder, progress=state.set_progress, cancel=state.cancel)
