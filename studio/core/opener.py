@@ -59,3 +59,38 @@ def pick_opener(openers: Sequence[WorkspaceOpener], location: str) -> WorkspaceO
             return opener
     forms = "; ".join(f"{o.location_form} ({o.kind})" for o in openers) or "none: no workspace kind is installed"
     raise UnknownLocationError(f"{text!r} is not a workspace location. Accepted forms: {forms}.")
+
+
+class RemoteLocationOpener:
+    """What the openers of remote kinds share: no default, nothing known missing without a call.
+
+    A subclass gives ``short_name(location)``, which raises UnknownLocationError for a malformed
+    location; ``display_name`` and ``is_workspace`` follow from it.
+    """
+
+    def short_name(self, location: str) -> str:
+        """The name lists show (raises UnknownLocationError if ``location`` is malformed)."""
+        raise NotImplementedError
+
+    def default_location(self) -> None:
+        """Remote kinds have no default workspace."""
+        return None
+
+    def display_name(self, location: str) -> str:
+        """``short_name``, or the location as given when it is malformed."""
+        try:
+            return self.short_name(location)
+        except UnknownLocationError:
+            return location
+
+    def is_workspace(self, location: str) -> bool:
+        """True when the location is well formed (the service is only reached when opened)."""
+        try:
+            self.short_name(location)
+        except UnknownLocationError:
+            return False
+        return True
+
+    def is_missing(self, location: str) -> bool:
+        """Never known without a call."""
+        return False

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import studio
+from tests.plugin_kind import install_demo_kind
 
 
 def _studio(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -57,37 +58,8 @@ def test_unknown_and_not_yet_supported_locations_are_one_line_errors() -> None:
     assert "local workspaces only" in later.stderr
 
 
-DEMO_KIND = """
-from studio.core.types import WorkspaceInfo
-
-class DemoBackend:
-    def info(self):
-        return WorkspaceInfo(name="demo-ws", kind="demo", location="demo://demo-ws")
-    def list_experiments(self):
-        return []
-    def close(self):
-        pass
-
-class DemoOpener:
-    kind = "demo"
-    label = "Demo servers"
-    location_form = "demo://name"
-    def owns(self, location): return location.startswith("demo://")
-    def default_location(self): return None
-    def display_name(self, location): return location[7:]
-    def is_workspace(self, location): return True
-    def is_missing(self, location): return False
-    def open(self, location, create=False): return DemoBackend()
-"""
-
-
 def test_commands_work_on_any_kind_and_compute_says_when_a_kind_has_none(tmp_path: Path) -> None:
-    (tmp_path / "demo_kind.py").write_text(DEMO_KIND)
-    dist = tmp_path / "demo_kind-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-kind\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text("[studio.workspace_kinds]\ndemo = demo_kind:DemoOpener\n")
-    env = {"PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    env = install_demo_kind(tmp_path)
     info = _studio("--workspace", "demo://demo-ws", "info", env=env)
     assert info.returncode == 0, info.stderr
     assert "demo workspace 'demo-ws'" in info.stdout and "No experiments yet" in info.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +14,7 @@ from studio.core.opener import WorkspaceOpener
 from studio.workspaces import kinds, open_workspace, opener_for
 from studio.workspaces.azure.opener import parse_location as parse_azure
 from studio.workspaces.mlflow.opener import parse_location as parse_mlflow
+from tests.plugin_kind import install_demo_kind
 
 AZURE = "azureml://subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourceGroups/rg-ml/workspaces/my-ws"
 
@@ -111,38 +113,18 @@ def test_kinds_without_a_backend_yet_say_so_in_one_line() -> None:
         assert "\n" not in str(err.value)
 
 
-PLUGIN = """
-from studio.core.errors import WorkspaceError
-
-class DemoOpener:
-    kind = "demo"
-    label = "Demo servers"
-    location_form = "demo://name"
-    def owns(self, location): return location.startswith("demo://")
-    def default_location(self): return None
-    def display_name(self, location): return location[7:]
-    def is_workspace(self, location): return True
-    def is_missing(self, location): return False
-    def open(self, location, create=False): raise WorkspaceError("demo " + location[7:])
-"""
-
-DIST_INFO_ENTRY_POINTS = "[studio.workspace_kinds]\ndemo = demo_kind:DemoOpener\n"
-
-
 def test_a_plug_in_kind_is_found_through_its_entry_point_and_asked_first(tmp_path: Path) -> None:
-    (tmp_path / "demo_kind.py").write_text(PLUGIN)
-    dist = tmp_path / "demo_kind-1.0.dist-info"
-    dist.mkdir()
-    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: demo-kind\nVersion: 1.0\n")
-    (dist / "entry_points.txt").write_text(DIST_INFO_ENTRY_POINTS)
+    env = {**os.environ, **install_demo_kind(tmp_path)}
     code = (
-        f"import sys; sys.path.insert(0, {str(tmp_path)!r})\n"
+        "import sys\n"
         "from studio.workspaces import kinds, open_workspace\n"
         "print([k.kind for k in kinds()])\n"
-        "try:\n    open_workspace('demo://abc')\nexcept Exception as e:\n    print(type(e).__name__, e)\n"
+        "print(open_workspace('demo://demo-ws').info().kind)\n"
         "print('studio.workspaces.local.backend' in sys.modules, any(m.startswith('azure') for m in sys.modules))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    ).stdout.splitlines()
     assert out[0] == "['demo', 'mlflow', 'azure', 'local']"
-    assert out[1] == "WorkspaceError demo abc"
+    assert out[1] == "demo"
     assert out[2] == "False False"  # listing kinds opened no local database code and no azure

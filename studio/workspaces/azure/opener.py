@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.errors import UnknownLocationError, WorkspaceError
+from studio.core.opener import RemoteLocationOpener
 
 SCHEME = "azureml://"
 _FORM = "azureml://subscriptions/<subscription id>/resourcegroups/<resource group>/workspaces/<name>"
@@ -55,7 +56,7 @@ def parse_location(location: str) -> AzureLocation:
     return AzureLocation(sub.lower(), rg, ws)
 
 
-class AzureWorkspaceOpener:
+class AzureWorkspaceOpener(RemoteLocationOpener):
     """The opener of Azure Machine Learning workspaces (the backend comes with its own issue)."""
 
     kind = "azure"
@@ -66,28 +67,9 @@ class AzureWorkspaceOpener:
         """True for ``azureml://`` locations."""
         return location.strip().lower().startswith(SCHEME)
 
-    def default_location(self) -> None:
-        """Azure ML has no default workspace."""
-        return None
-
-    def display_name(self, location: str) -> str:
+    def short_name(self, location: str) -> str:
         """The workspace's name."""
-        try:
-            return parse_location(location).workspace_name
-        except UnknownLocationError:
-            return location
-
-    def is_workspace(self, location: str) -> bool:
-        """True when the location is well formed (the workspace is only reached when opened)."""
-        try:
-            parse_location(location)
-        except UnknownLocationError:
-            return False
-        return True
-
-    def is_missing(self, location: str) -> bool:
-        """Never known without a call."""
-        return False
+        return parse_location(location).workspace_name
 
     def open(self, location: str, create: bool = False) -> WorkspaceBackend:
         """Not yet: this version opens local workspaces only."""

@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.errors import UnknownLocationError, WorkspaceError
+from studio.core.opener import RemoteLocationOpener
 
 SCHEMES = ("mlflow+http", "mlflow+https")
 
@@ -49,7 +50,7 @@ def parse_location(location: str) -> MlflowLocation:
     return MlflowLocation(f"{scheme}://{netloc}{parts.path.rstrip('/')}", parts.hostname, port)
 
 
-class MlflowServerOpener:
+class MlflowServerOpener(RemoteLocationOpener):
     """The opener of MLflow tracking servers (the REST backend comes with its own issue)."""
 
     kind = "mlflow"
@@ -60,28 +61,9 @@ class MlflowServerOpener:
         """True for ``mlflow+http://`` and ``mlflow+https://`` locations."""
         return location.strip().lower().startswith(("mlflow+http://", "mlflow+https://"))
 
-    def default_location(self) -> None:
-        """MLflow servers have no default."""
-        return None
-
-    def display_name(self, location: str) -> str:
+    def short_name(self, location: str) -> str:
         """``host:port/prefix``."""
-        try:
-            return parse_location(location).base_url.split("://", 1)[1]
-        except UnknownLocationError:
-            return location
-
-    def is_workspace(self, location: str) -> bool:
-        """True when the location is well formed (a server is only reached when opened)."""
-        try:
-            parse_location(location)
-        except UnknownLocationError:
-            return False
-        return True
-
-    def is_missing(self, location: str) -> bool:
-        """Never known without a call."""
-        return False
+        return parse_location(location).base_url.split("://", 1)[1]
 
     def open(self, location: str, create: bool = False) -> WorkspaceBackend:
         """Not yet: this version opens local workspaces only."""
