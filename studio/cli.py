@@ -59,9 +59,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _gui(args: argparse.Namespace) -> int:
     """The desktop window (Qt is imported only here)."""
-    from studio.workspaces import kinds, resolve_location
+    from studio.workspaces import kinds, opener_for, resolve_location
 
     location = resolve_location(args.workspace)
+    preload = getattr(opener_for(location), "preload", None)  # optional: the kind's heavy imports, now
+    if preload is not None:
+        preload()
     if args.open_run:
         from studio.core.validation import check_run_id
 

@@ -50,6 +50,9 @@ class WorkspaceOpener(Protocol):
         """Open the workspace at ``location`` (creating it when ``create`` and the kind can); WorkspaceError if not."""
         ...
 
+    # Optional, looked up with getattr: ``canonical_location(location) -> str`` (one spelling per
+    # workspace) and ``preload() -> None`` (import what ``open`` needs, before a window starts).
+
 
 def pick_opener(openers: Sequence[WorkspaceOpener], location: str) -> WorkspaceOpener:
     """The first opener that owns ``location``; UnknownLocationError (one line, naming the accepted forms) if none."""

@@ -25,6 +25,16 @@ class LocalWorkspaceOpener:
         """Any location that is not a URI (``scheme://``); ``file://`` is not accepted either."""
         return bool(location.strip()) and not _URI.match(location.strip())
 
+    def preload(self) -> None:
+        """Import what ``open`` and ``default_location`` need, before a window starts (see the CLI).
+
+        Imported later, on the worker that opens the workspace, these modules hold the
+        interpreter while the window paints its first frame.
+        """
+        import platformdirs  # noqa: F401  (default_location)
+
+        import studio.workspaces.local.backend  # noqa: F401
+
     def canonical_location(self, location: str) -> str:
         """The absolute folder path, ``~`` expanded (symbolic links are kept: they are the user's names)."""
         return os.path.abspath(Path(location).expanduser())
