@@ -128,3 +128,17 @@ def test_a_plug_in_kind_is_found_through_its_entry_point_and_asked_first(tmp_pat
     assert out[0] == "['demo', 'mlflow', 'azure', 'local']"
     assert out[1] == "demo"
     assert out[2] == "False False"  # listing kinds opened no local database code and no azure
+
+
+def test_a_broken_plug_in_is_skipped_with_a_warning_and_the_built_ins_still_work(tmp_path: Path) -> None:
+    env = {**os.environ, **install_demo_kind(tmp_path)}
+    broken = tmp_path / "broken_kind-2.0.dist-info"
+    broken.mkdir()
+    (broken / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-kind\nVersion: 2.0\n")
+    (broken / "entry_points.txt").write_text(
+        "[console_scripts]\nx = y:z\n\n[studio.workspace_kinds]\nbroken = no_such_module:Opener\n"
+    )
+    code = "from studio.workspaces import kinds\nprint([k.kind for k in kinds()])\n"
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env)
+    assert proc.stdout.strip() == "['demo', 'mlflow', 'azure', 'local']"
+    assert "workspace kind 'broken' could not be loaded" in proc.stderr
