@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from tests.waiting import wait_until
@@ -98,3 +100,19 @@ def wait_for(qtbot: Any, predicate: Callable[[], Any], timeout: int = 10_000) ->
     ``wait_until(probe, "what is awaited", qtbot=qtbot, timeout=seconds)`` names what did not happen.
     """
     wait_until(predicate, "a condition (given to the deprecated wait_for)", qtbot=qtbot, timeout=timeout / 1000)
+
+
+@contextmanager
+def collector_off() -> Iterator[None]:
+    """Turn the cyclic garbage collector off for the block: what is freed in it was freed by reference counting.
+
+    A Qt object that only the collector frees goes whenever a collection runs, even in the middle
+    of painting it (a crash); tests check that dropped widgets go at once instead.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
