@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -87,3 +90,19 @@ class GuardedOpener:
     @property
     def violations(self) -> list[str]:
         return [v for b in self.backends for v in b.violations]
+
+
+@contextmanager
+def collector_off() -> Iterator[None]:
+    """Turn the cyclic garbage collector off for the block: what is freed in it was freed by reference counting.
+
+    A Qt object that only the collector frees goes whenever a collection runs, even in the middle
+    of painting it (a crash); tests check that dropped widgets go at once instead.
+    """
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()

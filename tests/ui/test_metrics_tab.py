@@ -2,12 +2,13 @@
 
 The tab reads metrics only through the protocol (list_metrics, get_series, get_metric_records),
 so each test logs its points into an in-memory FakeBackend, with exact steps and times where the
-x axis is checked. One test (string and list metrics) stays on a real local workspace: see its comment.
+x axis is checked.
 Backends are wrapped in GuardedBackend: a call on the GUI thread fails the test.
 """
 
 from __future__ import annotations
 
+import gc
 import math
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,12 +21,13 @@ from PySide6.QtWidgets import QLabel, QTableView
 from pytestqt.qtbot import QtBot
 
 from studio.core.status import RunStatus
+from studio.core.types import MetricKind
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.charts.metric_chart import MetricChart
 from studio.ui.charts.smoothing import reference_ema
 from studio.ui.runs.tabs.metrics_tab import MetricsTab
 from tests.fake_backend import FakeBackend
-from tests.ui_helpers import GuardedBackend, RecordingBackend
+from tests.ui_helpers import GuardedBackend, RecordingBackend, collector_off
 from tests.waiting import wait_until
 
 
@@ -234,31 +236,20 @@ def test_live_run_appends_only_new_points(qtbot: QtBot, env: dict[str, Any]) -> 
     assert all(start == 150 for _name, start in loss_calls[2:])
 
 
-@pytest.fixture
-def local_env(tmp_path: Path) -> Iterator[dict[str, Any]]:
-    """A real local workspace, for the one test that stays on it (see test_string_and_list_metrics)."""
-    from studio.sdk import Experiment, Workspace
-    from studio.workspaces.local.backend import LocalBackend
-
-    ws = Workspace(tmp_path / "ws")
-    guarded = GuardedBackend(LocalBackend(ws.backend.workspace))
-    runner = TaskRunner(max_threads=2)
-    yield {"exp": Experiment(ws, "exp"), "backend": guarded, "runner": runner}
-    assert runner.shutdown()
-    assert guarded.violations == []
-    ws.close()
+def log_string_and_list_metrics(env: dict[str, Any]) -> str:
+    """A completed run with a string metric, a list of numbers (with a gap) and a list of strings."""
+    run = new_run(env)
+    fake = env["fake"]
+    fake.log_records(run, "phase", MetricKind.STRING, [f"epoch {i}" for i in range(5)])
+    fake.log_records(run, "lr_schedule", MetricKind.LIST, [[0.1, 0.05, 0.01, None]])
+    fake.log_records(run, "labels", MetricKind.LIST, [["cat", "dog"]])
+    complete(env, run)
+    return run
 
 
-def test_string_and_list_metrics(qtbot: QtBot, local_env: dict[str, Any]) -> None:
-    # Kept on the local kind: the same records from a FakeBackend make the process crash in
-    # QGraphicsView.paintEvent after the test, unless the garbage collector is off (reported to the lead).
-    run = local_env["exp"].start_logging()
-    for i in range(5):
-        run.log("phase", f"epoch {i}", step=i)
-    run.log_list("lr_schedule", [0.1, 0.05, 0.01, None])
-    run.log_list("labels", ["cat", "dog"])
-    run.complete()
-    tab = open_tab(qtbot, local_env, run.id, ["phase", "lr_schedule", "labels"])
+def test_string_and_list_metrics(qtbot: QtBot, env: dict[str, Any]) -> None:
+    run = log_string_and_list_metrics(env)
+    tab = open_tab(qtbot, env, run, ["phase", "lr_schedule", "labels"])
     table = tab.findChild(QTableView, "metricTable:phase")
     assert table is not None
     model = table.model()
@@ -273,6 +264,36 @@ def test_string_and_list_metrics(qtbot: QtBot, local_env: dict[str, Any]) -> Non
     labels = tab.findChild(QTableView, "metricTable:labels")
     assert labels is not None and labels.model().index(1, 2).data() == "dog"
     assert chart(tab, "labels").line_keys() == []  # text lists: a table only
+
+
+def test_a_dropped_tab_is_freed_at_once_and_the_next_one_paints(qtbot: QtBot, env: dict[str, Any]) -> None:
+    # A tab without a Qt parent that its helpers kept in a reference cycle was freed by the garbage
+    # collector whenever a collection ran: once, in the middle of painting its own plot (pyqtgraph
+    # paints in Python), and the process crashed (after a tab with list metrics, then another).
+    # Dropped, a tab must go at once; the next one paints with a collection during its paint.
+    run = log_string_and_list_metrics(env)
+
+    def open_paint_and_drop() -> None:
+        tab = open_tab(qtbot, env, run, ["phase", "lr_schedule", "labels"])
+        plot = chart(tab, "lr_schedule").plot_widget
+        collected: list[int] = []
+
+        def collect() -> None:
+            collected.append(gc.collect())
+
+        plot.scene().sigPrepareForPaint.connect(collect)
+        plot.grab()  # paints it, with a collection as it starts
+        plot.scene().sigPrepareForPaint.disconnect(collect)
+        assert collected, "the plot painted"
+        destroyed: list[bool] = []
+        tab.destroyed.connect(lambda: destroyed.append(True))
+        with collector_off():
+            del tab, plot
+            # (At once, or once the runner let go of the tab's finished tasks.)
+            wait_until(lambda: destroyed, "the dropped tab freed without the garbage collector", timeout=5, qtbot=qtbot)
+
+    open_paint_and_drop()
+    open_paint_and_drop()  # as after closing a run's tab and opening another
 
 
 def test_empty_state(qtbot: QtBot, env: dict[str, Any]) -> None:
@@ -300,6 +321,21 @@ def test_the_newest_points_survive_peak_downsampling(qtbot: QtBot) -> None:
     _shown_x, shown_y = chart.raw_item("s").getData()
     assert len(shown_y) < n // 10  # drawn downsampled
     assert float(np.max(shown_y)) == 1000.0  # and the spike of the last point is in it
+
+
+def test_a_dropped_chart_is_freed_at_once(qtbot: QtBot) -> None:
+    # Like a tab: a chart without a Qt parent left to the garbage collector may go mid-paint.
+    chart = MetricChart()
+    qtbot.addWidget(chart)
+    chart.show()
+    steps = np.arange(10, dtype=np.int64)
+    chart.set_series("s", "s", steps, np.ones(10), steps.astype(float))
+    assert "step 5" in chart.crosshair.show_at(5.0)
+    destroyed: list[bool] = []
+    chart.destroyed.connect(lambda: destroyed.append(True))
+    with collector_off():
+        del chart
+        assert destroyed, "the chart outlived its last reference (only the garbage collector frees it)"
 
 
 def test_a_single_logged_number_starts_unticked(qtbot: QtBot, env: dict[str, Any]) -> None:

@@ -4,6 +4,7 @@ calls once the input rests."""
 from __future__ import annotations
 
 import time
+import weakref
 
 from PySide6.QtCore import QObject, QTimer
 from pytestqt.qtbot import QtBot
@@ -11,6 +12,7 @@ from shiboken6 import delete
 
 from studio.ui.background.debounce import qdebounced
 from studio.ui.background.sliced_work import SlicedWork, Turn
+from tests.ui_helpers import collector_off
 from tests.waiting import wait_until
 
 UNIT_S = 0.001
@@ -109,6 +111,31 @@ def test_nothing_runs_once_the_parent_is_gone(qtbot: QtBot) -> None:
     _after_pending_events(qtbot)
     _after_pending_events(qtbot)
     assert units.left == stopped_at > 0
+
+
+class _Builder(QObject):
+    """A widget-like parent whose own method is the work."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.turns = 0
+        self.work = SlicedWork(self.build_some, budget_s=0.0, parent=self)
+
+    def build_some(self, _turn: Turn) -> bool:
+        self.turns += 1
+        return False
+
+
+def test_the_work_does_not_keep_its_parent_alive(qtbot: QtBot) -> None:
+    # The parent keeps its SlicedWork: one holding the parent's method back would make a cycle,
+    # and a widget in one is freed by the garbage collector whenever it runs, even mid-paint.
+    builder = _Builder()
+    builder.work.run_now()
+    assert builder.turns == 1
+    gone = weakref.ref(builder)
+    with collector_off():
+        del builder
+        assert gone() is None, "the parent outlived its last reference (only the garbage collector frees it)"
 
 
 def test_debounced_calls_once_the_input_rests(qtbot: QtBot) -> None:

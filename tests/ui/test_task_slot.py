@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Iterator
 from typing import Any
 
@@ -15,6 +16,7 @@ from shiboken6 import delete
 from studio.core.errors import CancelledError
 from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner, TaskState
+from tests.ui_helpers import collector_off
 from tests.waiting import wait_until
 
 
@@ -224,6 +226,32 @@ def test_nothing_is_called_back_or_started_once_the_owner_is_gone(qtbot: QtBot, 
     gate.release("first")
     _settle(qtbot, runner)
     assert answers.got == [] and gate.started == ["first"]
+
+
+class _Owner(QObject):
+    """A widget-like owner that keeps its slot, with its own methods as the callbacks."""
+
+    def __init__(self, runner: TaskRunner, answers: Answers) -> None:
+        super().__init__()
+        self.answers = answers
+        self.slot = TaskSlot(runner, success=self.arrived, failure=self.arrived, owner=self)
+
+    def arrived(self, value: Any) -> None:
+        self.answers.got.append(value)
+
+
+def test_a_slot_does_not_keep_its_owner_alive(qtbot: QtBot, runner: TaskRunner) -> None:
+    # Its owner keeps the slot: a slot holding the owner back would make a cycle, and a widget in
+    # one is freed by the garbage collector whenever it runs, even while Qt paints that widget.
+    answers = Answers()
+    owner = _Owner(runner, answers)
+    owner.slot.request(lambda: "answer")
+    wait_until(lambda: answers.got == ["answer"], "the owner's callback called", qtbot=qtbot)
+    gone = weakref.ref(owner)
+    with collector_off():
+        del owner
+        # (At once, or once the runner let go of the finished task.)
+        wait_until(lambda: gone() is None, "the owner freed without the garbage collector", qtbot=qtbot)
 
 
 def test_when_busy_must_be_again_or_latest(runner: TaskRunner) -> None:

@@ -20,6 +20,8 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer
 
+from studio.ui.background.owner_refs import callback_ref
+
 
 class Turn:
     """One event-loop turn's share of the work: ``over`` once its budget is spent."""
@@ -47,7 +49,9 @@ class SlicedWork(QObject):
     def __init__(self, work: Callable[[Turn], bool], budget_s: float, parent: QObject, pace_ms: int = 0) -> None:
         super().__init__(parent)
         self.budget_s = budget_s
-        self._work = work
+        # Weak when ``work`` is a method of ``parent``: the parent keeps this object, so a strong
+        # reference back would make a cycle that only the garbage collector frees (see owner_refs).
+        self._work = callback_ref(work, parent)
         self._timer = QTimer(self, singleShot=True, interval=pace_ms)
         self._timer.timeout.connect(self.run_now)
 
@@ -64,7 +68,8 @@ class SlicedWork(QObject):
     def run_now(self) -> None:
         """Run one turn now; schedule the next if work is left."""
         self._timer.stop()
-        if self._work(Turn(self.budget_s)):
+        work = self._work()
+        if work is not None and work(Turn(self.budget_s)):
             self._timer.start()
 
     def cancel(self) -> None:

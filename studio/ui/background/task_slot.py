@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject
 from shiboken6 import isValid
 
 from studio.core.errors import CancelledError
+from studio.ui.background.owner_refs import callback_ref, owner_ref
 from studio.ui.background.tasks import TaskRunner
 
 WhenBusy = Literal["again", "latest"]
@@ -63,8 +64,11 @@ class TaskSlot:
     ) -> None:
         if when_busy not in ("again", "latest"):
             raise ValueError(f"when_busy must be 'again' or 'latest', not {when_busy!r}")
-        self._runner, self._owner, self._label = runner, owner, label
-        self._success, self._failure, self._when_busy = success, failure, when_busy
+        self._runner, self._label, self._when_busy = runner, label, when_busy
+        # The owner and its methods are held weakly: the owner keeps its slot, so strong
+        # references back would make a cycle that only the garbage collector frees (see owner_refs).
+        self._has_owner, self._owner = owner is not None, owner_ref(owner)
+        self._success, self._failure = callback_ref(success, owner), callback_ref(failure, owner)
         self._calls = 0
         self._in_flight: int | None = None  # the number of the call in flight
         self._superseded = False  # "latest": the answer in flight is not wanted any more
@@ -95,6 +99,8 @@ class TaskSlot:
         self._in_flight, self._superseded, self._waiting = None, False, None
 
     def _start(self, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        if self._owner_gone():
+            return
         self._calls += 1
         call = self._in_flight = self._calls
         task = self._runner.submit(
@@ -103,7 +109,7 @@ class TaskSlot:
             success=lambda result: self._ended(call, result, None),
             failure=lambda exc: self._ended(call, None, exc),
             label=self._label,
-            owner=self._owner,
+            owner=self._owner(),
         )
         # The runner reports no CancelledError: the slot still has to learn that the call is over.
         # (Not through sig_ended: the runner deletes the task then, and a later slot may miss it.)
@@ -116,7 +122,7 @@ class TaskSlot:
     def _ended(self, call: int, result: Any, exc: BaseException | None, report: bool = True) -> None:
         if call != self._in_flight:
             return  # started before a reset(), or already reported
-        if self._runner.closed or (self._owner is not None and not isValid(self._owner)):
+        if self._runner.closed or self._owner_gone():
             return
         wanted = report and not self._superseded
         self._in_flight, self._superseded = None, False
@@ -128,12 +134,19 @@ class TaskSlot:
             if waiting is not None and self._in_flight is None:
                 self._start(*waiting)
 
+    def _owner_gone(self) -> bool:
+        if not self._has_owner:
+            return False
+        owner = self._owner()
+        return owner is None or not isValid(owner)
+
     def _report(self, result: Any, exc: BaseException | None) -> None:
+        success, failure = self._success(), self._failure()
         if exc is None:
-            if self._success is not None:
-                self._success(result)
-        elif self._failure is not None:
-            self._failure(exc)
+            if success is not None:
+                success(result)
+        elif failure is not None:
+            failure(exc)
         else:
             text = "".join(traceback.format_exception(exc))
             self._runner.sig_unhandled_failure.emit(exc, text, self._label)

@@ -21,6 +21,8 @@ This module keeps the chart's state and API; the plot and the items drawing the 
 from __future__ import annotations
 
 import os
+import weakref
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
@@ -42,6 +44,22 @@ pg.setConfigOptions(antialias=False)
 
 _SIZE_HINT = QSize(400, 240)
 _MIN_SIZE_HINT = QSize(120, 100)
+
+
+def _weak_readout(chart: MetricChart) -> Callable[[float], tuple[str, list[Readout]]]:
+    """``chart._readout`` without a reference to the chart.
+
+    The chart keeps its crosshair: the crosshair holding the chart's method back would make a
+    cycle, and a chart without a Qt parent in one is freed by the garbage collector whenever a
+    collection runs, even while its plot paints (a crash; see ``studio.ui.background.owner_refs``).
+    """
+    ref = weakref.ref(chart)
+
+    def readout(x: float) -> tuple[str, list[Readout]]:
+        alive = ref()
+        return ("", []) if alive is None else alive._readout(x)
+
+    return readout
 
 
 class MetricChart(QWidget):
@@ -85,7 +103,7 @@ class MetricChart(QWidget):
             plot.item.setLogMode(y=True)
         if self._x_label:
             plot.item.setLabel("bottom", self._x_label)
-        plot.add_crosshair(self._readout)
+        plot.add_crosshair(_weak_readout(self))
         self._restyle()
         plot.view_box.sigResized.connect(self._view_resized)
         plot.widget.viewport().installEventFilter(self)  # for sig_first_paint
