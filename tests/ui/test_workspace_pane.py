@@ -85,6 +85,7 @@ def test_one_section_per_kind_local_first_with_its_entries_and_actions(
     note = pane.tree.topLevelItem(2).child(1)
     assert not note.flags() & Qt.ItemFlag.ItemIsEnabled
     assert note.toolTip(0) == "Opening MLflow servers comes in a later version of Studio."
+    assert note.font(0).italic()  # not only grey: a "(missing)" entry is grey too
     assert pane.entry_item("mlflow+http://tracking:5000").toolTip(0) == "mlflow+http://tracking:5000"  # "//" kept
     activate(window, "mlflow+http://tracking:5000")  # its open fails: one line, the window stays on ws
     wait_until(lambda: window.notifier.last is not None and "MLflow server" in window.notifier.last[0], qtbot=qtbot)

@@ -115,6 +115,9 @@ class WorkspacePane(QDockWidget):
             item = QTreeWidgetItem(section, [text])
             item.setFlags(Qt.ItemFlag.NoItemFlags)
             item.setToolTip(0, tooltip)
+            italic = item.font(0)
+            italic.setItalic(True)  # told apart from a greyed "(missing)" entry by more than its words
+            item.setFont(0, italic)
 
     # -- missing entries -----------------------------------------------------------------------
 
