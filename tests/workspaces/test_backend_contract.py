@@ -103,6 +103,12 @@ def test_runs_are_listed_newest_first_across_pages(populated: Populated) -> None
     assert populated.backend.list_runs("empty") == RunPage(runs=[], next_token=None)
 
 
+@pytest.mark.parametrize("token", ["garbage", "", "1.5", "§"])
+def test_a_page_token_the_backend_never_gave_is_refused(populated: Populated, token: str) -> None:
+    with pytest.raises(NotFoundError, match="page token"):
+        populated.backend.list_runs("mnist", page_token=token, page_size=2)
+
+
 def test_oldest_first_when_asked(populated: Populated) -> None:
     query = RunQuery(newest_first=False)
     expected = [r.name for r in populated.content.top_level("mnist")]
