@@ -129,3 +129,28 @@ def test_text_sorts_as_text_and_numbers_before_text() -> None:
     ]
     assert order(runs, "properties.p") == ["c", "a", "b"]
     assert order(runs, "properties.p DESC") == ["b", "a", "c"]
+
+
+def test_a_run_info_is_evaluated_through_its_fields() -> None:
+    from studio.core.search import run_values
+    from studio.core.status import RunStatus
+    from studio.core.types import RunInfo
+
+    info = RunInfo(
+        id="abc",
+        experiment="e",
+        number=1,
+        display_name="brave_fox",
+        status=RunStatus.FAILED,
+        created_at=10.0,
+        started_at=11.0,
+        ended_at=71.0,
+        tags={"model": "resnet"},
+        properties={"gpu": "A100"},
+    )
+    query = parse_filter(
+        "attributes.status = 'Failed' AND attributes.run_name LIKE 'brave%' AND attributes.duration = 60"
+        " AND attributes.run_id IN ('abc') AND tags.model = 'resnet' AND properties.gpu = 'A100'"
+        " AND attributes.created < 11 AND attributes.start_time = 11 AND attributes.end_time > 70"
+    )
+    assert matches(query, run_values(info))

@@ -6,8 +6,8 @@
 """
 
 from studio.core.search.box import split_box
-from studio.core.search.evaluate import RunValues, RunView, like_pattern, lookup, matches, sort_key
-from studio.core.search.parser import key_text, order_text, parse_filter, parse_order_by, to_text
+from studio.core.search.evaluate import RunValues, RunView, like_pattern, lookup, matches, run_values, sort_key
+from studio.core.search.parser import order_text, parse_filter, parse_order_by, to_text
 from studio.core.search.syntax import (
     ATTRIBUTES,
     NUMERIC_ATTRIBUTES,
@@ -19,6 +19,7 @@ from studio.core.search.syntax import (
     Op,
     OrderKey,
     Value,
+    key_text,
 )
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "order_text",
     "parse_filter",
     "parse_order_by",
+    "run_values",
     "sort_key",
     "split_box",
     "to_text",

@@ -23,6 +23,7 @@ from functools import lru_cache
 from typing import Any, Protocol
 
 from studio.core.search.syntax import Comparison, Filter, Key, OrderKey
+from studio.core.types import RunInfo
 
 
 class RunView(Protocol):
@@ -58,6 +59,28 @@ class RunValues:
     tags: Mapping[str, str] = field(default_factory=dict)
     properties: Mapping[str, str] = field(default_factory=dict)
     attributes: Mapping[str, Any] = field(default_factory=dict)
+
+
+def run_values(info: RunInfo) -> RunValues:
+    """A RunInfo as the evaluator sees it: times in seconds as RunInfo has them, status as RunStatus names it.
+
+    ``metrics`` and ``params`` are read when RunInfo has them (issue 10 adds them), else empty.
+    """
+    return RunValues(
+        metrics=getattr(info, "metrics", {}),
+        params=getattr(info, "params", {}),
+        tags=info.tags,
+        properties=info.properties,
+        attributes={
+            "status": info.status.value,
+            "run_name": info.display_name,
+            "run_id": info.id,
+            "start_time": info.started_at,
+            "end_time": info.ended_at,
+            "created": info.created_at,
+            "duration": info.duration,
+        },
+    )
 
 
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {

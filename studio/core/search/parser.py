@@ -34,6 +34,7 @@ from studio.core.search.syntax import (
     Op,
     OrderKey,
     Value,
+    key_text,
 )
 
 _WORD = re.compile(r"[A-Za-z_]\w*")
@@ -87,13 +88,6 @@ def to_text(query: Filter) -> str:
 def order_text(order: OrderKey) -> str:
     """Canonical text of one order key, e.g. ``metrics.acc DESC``."""
     return f"{key_text(order.key)} {'DESC' if order.descending else 'ASC'}"
-
-
-def key_text(key: Key) -> str:
-    """``metrics.acc``, or ``metrics.`val loss``` when the name needs quoting (as MLflow requires)."""
-    if re.fullmatch(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*", key.name):
-        return f"{key.kind}.{key.name}"
-    return f"{key.kind}.`{_escape(key.name, '`')}`"
 
 
 def _value_text(value: Value) -> str:

@@ -6,6 +6,7 @@ and ``evaluate.matches`` checks it in plain Python (the reference the contract s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Literal
 
@@ -56,8 +57,6 @@ class Key:
         return self.kind == "metrics" or (self.kind == "attributes" and self.name in NUMERIC_ATTRIBUTES)
 
     def __str__(self) -> str:
-        from studio.core.search.parser import key_text
-
         return key_text(self)
 
 
@@ -83,3 +82,11 @@ class OrderKey:
 
     key: Key
     descending: bool = False
+
+
+def key_text(key: Key) -> str:
+    """``metrics.acc``, or ``metrics.`val loss``` when the name needs quoting (as MLflow requires)."""
+    if re.fullmatch(r"[A-Za-z0-9_]+(?:\.[A-Za-z0-9_]+)*", key.name):
+        return f"{key.kind}.{key.name}"
+    escaped = "".join("\\" + c if c in "\\`" else c for c in key.name)
+    return f"{key.kind}.`{escaped}`"
