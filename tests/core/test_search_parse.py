@@ -175,3 +175,10 @@ def test_malformed_orders_raise_query_error(text: str, column: int, expected: st
         parse_order_by(text)
     assert caught.value.position == column - 1
     assert expected in caught.value.expected
+
+
+def test_keys_print_as_their_canonical_text() -> None:
+    assert str(Key(M, "acc")) == "metrics.acc"
+    assert str(Key(T, "mlflow.runName")) == "tags.mlflow.runName"
+    assert str(Key(M, "val loss")) == "metrics.`val loss`"
+    assert str(Key(M, "a`b\\c")) == "metrics.`a\\`b\\\\c`"
