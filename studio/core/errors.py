@@ -35,3 +35,16 @@ class UnsupportedOperation(StudioError):
 
 class UnknownLocationError(StudioError, ValueError):
     """A workspace location that no workspace kind accepts."""
+
+
+class QueryError(StudioError, ValueError):
+    """A run filter or order that does not parse; the message is one line naming the column and what was expected.
+
+    ``position`` is the 0-based offset into the text (the message says ``column position + 1``) and ``expected``
+    is the phrase after "expected", so a GUI can put a caret under the box without parsing the message.
+    """
+
+    def __init__(self, message: str, *, position: int, expected: str) -> None:
+        super().__init__(message)
+        self.position = position
+        self.expected = expected
