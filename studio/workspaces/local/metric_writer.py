@@ -22,7 +22,7 @@ import numpy as np
 
 from studio.core.errors import StudioError
 from studio.core.types import MetricKind
-from studio.workspaces.local import metrics_store, series_store
+from studio.workspaces.local import metrics_store, series_store, summaries_store
 from studio.workspaces.local.liveness import HEARTBEAT_INTERVAL_S
 from studio.workspaces.local.workspace import LocalWorkspace
 
@@ -196,9 +196,10 @@ class MetricWriter:
                 )
                 n = len(values)
                 step_array = _steps(steps, count, auto)  # swapped together under the lock: same lengths
-                series_store.append_points(
-                    conn, metric_id, count, step_array, np.asarray(values, dtype=np.float64), np.asarray(times)
-                )
+                value_array = np.asarray(values, dtype=np.float64)
+                series_store.append_points(conn, metric_id, count, step_array, value_array, np.asarray(times))
+                # From the flushed points alone: the stored summary covers the rest of the series.
+                summaries_store.merge(conn, buf.run_seq, buf.name, summaries_store.summarize(step_array, value_array))
                 new_type = metrics_store.widest(old_type, value_type)
                 metrics_store.update_after_append(conn, metric_id, count + n, new_type, _typed(values[-1], new_type))
                 touched.add(buf.run_seq)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
+
+from studio.workspaces.local import summaries_store
 
 #: Marks a database as a Studio workspace (PRAGMA application_id); "STDO".
 APPLICATION_ID = 0x5354444F
@@ -113,16 +116,29 @@ CREATE INDEX runs_by_compute ON runs(compute, status) WHERE compute IS NOT NULL;
 INSERT INTO compute_instances(name, state, created_at) VALUES ('local', 'Stopped', (julianday('now') - 2440587.5) * 86400.0)
 """
 
-#: MIGRATIONS[n] brings a database from user_version n to n + 1.
-MIGRATIONS: list[str] = [_V1, _V2]
+
+def _v3(conn: sqlite3.Connection) -> None:
+    """Per-run metric summaries, built from the series already stored."""
+    for statement in _statements(summaries_store.DDL):
+        conn.execute(statement)
+    summaries_store.build_all(conn)
+
+
+#: MIGRATIONS[n] brings a database from user_version n to n + 1: SQL text, or a function
+#: for a step that must compute in Python (it runs inside the same transaction).
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_V1, _V2, _v3]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
 def migrate(conn: sqlite3.Connection, from_version: int) -> None:
     """Apply the migrations after ``from_version``; the caller holds a write transaction."""
     for version in range(from_version, SCHEMA_VERSION):
-        for statement in _statements(MIGRATIONS[version]):
-            conn.execute(statement)
+        step = MIGRATIONS[version]
+        if isinstance(step, str):
+            for statement in _statements(step):
+                conn.execute(statement)
+        else:
+            step(conn)
         conn.execute(f"PRAGMA user_version={version + 1}")
     if from_version == 0:
         conn.execute(f"PRAGMA application_id={APPLICATION_ID}")

@@ -122,6 +122,11 @@ def read_points(conn: sqlite3.Connection, metric_id: int, start: int = 0) -> tup
     return steps, values, times
 
 
+def decode(step_blobs: list[bytes], value_blobs: list[bytes]) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of consecutive chunk rows given as their ``steps`` and ``vals`` blobs."""
+    return _join(step_blobs, _STEP, 0), _join(value_blobs, _VALUE, 0)
+
+
 def _join(blobs: list[bytes], dtype: np.dtype, skip: int) -> np.ndarray:
     total = sum(len(b) for b in blobs) // dtype.itemsize
     out = np.empty(total, dtype)
