@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from studio.core.types import MetricKind
-from studio.workspaces.local import database, metrics_store, series_store
+from studio.workspaces.local import database, metrics_store, series_store, summaries_store
 from studio.workspaces.local.workspace import DB_NAME, LocalWorkspace
 
 EXPERIMENT = "big"
@@ -144,6 +144,7 @@ def write_series(conn: sqlite3.Connection, seq: int, name: str, values: np.ndarr
     value_type = metrics_store.widest(old_type, "int" if int_values else "float")
     last = int(values[-1]) if value_type == "int" else float(values[-1])
     metrics_store.update_after_append(conn, metric_id, count + n, value_type, last)
+    summaries_store.merge(conn, seq, name, summaries_store.summarize(steps, values.astype(np.float64)))
     return n
 
 
