@@ -1,0 +1,160 @@
+"""Switching workspaces: the window's half that opens, lists and forgets workspaces of any kind.
+
+A mixin of ``MainWindow`` (its attributes are declared below), kept apart so the window's
+module holds the wiring and the runs' actions.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import SignalInstance
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
+
+from studio.core.backend import ComputeBackend, WorkspaceBackend
+from studio.core.errors import StudioError
+from studio.core.opener import WorkspaceOpener, pick_opener
+from studio.ui.background.live_refresh import LiveRefresh
+from studio.ui.background.notifier import Notifier
+from studio.ui.background.tasks import TaskRunner
+from studio.ui.compute.compute_pane import ComputePane
+from studio.ui.experiments.experiment_tree import ExperimentTreePane
+from studio.ui.runs.run_detail import RunDetailArea
+from studio.ui.shell.settings import WindowSettings
+from studio.ui.workspaces.kind_actions import NEW_FOLDER, OPEN_FOLDER
+from studio.ui.workspaces.workspace_pane import WorkspacePane
+
+
+class WorkspaceSwitching(QMainWindow):
+    """Open a workspace in the background, show the panes for its kind, keep the recent list."""
+
+    kinds: tuple[WorkspaceOpener, ...]
+    settings: WindowSettings
+    backend: WorkspaceBackend | None
+    location: str
+    runner: TaskRunner
+    notifier: Notifier
+    live: LiveRefresh
+    run_detail: RunDetailArea
+    workspace_pane: WorkspacePane
+    experiment_pane: ExperimentTreePane
+    compute_pane: ComputePane
+    act_sample: QAction
+    sig_workspace_opened: SignalInstance
+    _pending_run: str | None
+    _restore_selection: tuple[str, str] | None
+    _compute_hidden_for_kind: bool
+
+    def open_run(self, run_id: str) -> None:
+        """Open a run's tab (the window's)."""
+        raise NotImplementedError
+
+    def open_workspace(self, location: str, create: bool = False, open_run: str | None = None) -> None:
+        """Open a workspace in the background; the old one stays until the new one is ready."""
+        try:
+            opener = pick_opener(self.kinds, location)
+        except StudioError as exc:
+            self.notifier.error(exc, context=f"Opening {location}")
+            return
+        location = location.strip()
+        self._pending_run = open_run
+        self.runner.submit(
+            opener.open,
+            location,
+            create,
+            success=lambda backend: self._set_backend(opener, location, backend),
+            failure=lambda exc: self.notifier.error(exc, context=f"Opening {location}"),
+            label=f"Opening {opener.display_name(location)}",
+        )
+
+    def _set_backend(self, opener: WorkspaceOpener, location: str, backend: WorkspaceBackend) -> None:
+        old = self.backend
+        self.backend, self.location = backend, location
+        if old is not None:
+            self.runner.submit(old.close)
+        self.setWindowTitle(f"Studio — {opener.display_name(location)}")
+        self.settings.add_recent(location)
+        self._show_workspaces()
+        self._restore_selection = self.settings.last_selection(location)
+        self.run_detail.set_backend(backend)
+        self.experiment_pane.set_backend(backend)
+        self._show_compute(backend if isinstance(backend, ComputeBackend) else None)
+        self.live.set_backend(backend)
+        if self._pending_run:
+            self.open_run(self._pending_run)
+            self._pending_run = None
+        self.sig_workspace_opened.emit(location)
+
+    def _show_compute(self, compute: ComputeBackend | None) -> None:
+        """Hide the Compute pane and the submit actions for a kind without compute; bring them back after.
+
+        The pane comes back only if it was hidden here, not if the user closed it.
+        """
+        self.compute_pane.set_backend(compute)
+        self.compute_pane.toggleViewAction().setEnabled(compute is not None)
+        if compute is None and not self.compute_pane.isHidden():
+            self.compute_pane.hide()
+            self._compute_hidden_for_kind = True
+        elif compute is not None and self._compute_hidden_for_kind:
+            self.compute_pane.show()
+            self._compute_hidden_for_kind = False
+        self.act_sample.setEnabled(compute is not None)
+        self.experiment_pane.sample_button.setVisible(compute is not None)
+
+    def _show_workspaces(self) -> None:
+        self.workspace_pane.set_workspaces(
+            self.kinds, self.default_location(), self.settings.recent_workspaces(), self.location
+        )
+
+    def remove_recent(self, location: str) -> None:
+        """Forget a recent workspace ("Remove from list"); its folder is left alone."""
+        self.settings.remove_recent(location)
+        self._show_workspaces()
+
+    def _kind_action(self, kind: str, action_id: str) -> None:
+        """One of a kind's actions in the Workspaces pane (the ids are in ui/workspaces/kind_actions.py)."""
+        handlers = {NEW_FOLDER: self.new_workspace, OPEN_FOLDER: self.open_folder}
+        handler = handlers.get(action_id)
+        if handler is None:
+            self.notifier.info(f"{action_id!r} ({kind}) is not available in this version.")
+            return
+        handler()
+
+    def default_location(self) -> str:
+        """The default workspace's location (the first kind that has one: the local kind)."""
+        for opener in self.kinds:
+            if (location := opener.default_location()) is not None:
+                return location
+        return ""
+
+    def new_workspace(self) -> None:
+        """Create a workspace in a folder the user picks (an empty or new folder)."""
+        folder = QFileDialog.getExistingDirectory(self, "New workspace: choose an empty folder")
+        if folder:
+            self.open_workspace(folder, create=True)
+
+    def open_folder(self) -> None:
+        """Open a folder; if it is not a workspace yet, ask before making one there."""
+        folder = QFileDialog.getExistingDirectory(self, "Open workspace folder")
+        if folder:
+            self.open_folder_path(folder)
+
+    def open_folder_path(self, folder: str) -> None:
+        """The second half of Open folder…, separate so tests can drive it."""
+        opener = pick_opener(self.kinds, folder)
+        self.runner.submit(
+            opener.is_workspace,
+            folder,
+            success=lambda is_ws: self._open_or_ask(folder, bool(is_ws)),
+            label="Checking folder",
+        )
+
+    def _open_or_ask(self, folder: str, is_workspace: bool) -> None:
+        if is_workspace or self.confirm(
+            "Make a workspace?", f"{folder} is not a Studio workspace.\n\nCreate a new workspace in this folder?"
+        ):
+            self.open_workspace(folder, create=not is_workspace)
+
+    def confirm(self, title: str, text: str) -> bool:
+        """Ask a yes/no question (tests replace this)."""
+        answer = QMessageBox.question(self, title, text)
+        return answer == QMessageBox.StandardButton.Yes
