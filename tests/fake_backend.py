@@ -24,6 +24,7 @@ import numpy as np
 from studio.core.backend import DEFAULT_PAGE_SIZE
 from studio.core.compute import ComputeInfo, ComputeState
 from studio.core.errors import CancelledError, NotFoundError, RunStateError
+from studio.core.search import apply_query, run_keys_of
 from studio.core.status import TERMINAL_STATUSES, RunStatus
 from studio.core.tasks import CancelToken, ProgressCallback
 from studio.core.types import (
@@ -34,6 +35,7 @@ from studio.core.types import (
     MetricRecord,
     MetricSeries,
     RunInfo,
+    RunKeys,
     RunPage,
     RunQuery,
     StatusChange,
@@ -226,10 +228,21 @@ class FakeBackend:
         """How many runs match."""
         return len(self._matching(experiment, query or RunQuery()))
 
+    def list_run_keys(self, experiment: str) -> RunKeys:
+        """Names used by the experiment's top-level runs, with run counts."""
+        return run_keys_of(self._matching(experiment, RunQuery()))
+
+    def set_params(self, run_id: str, params: dict[str, str]) -> None:
+        """Give a run MLflow-style parameters (the local kind has none; remote kinds do)."""
+        with self._lock:
+            run = self._run(run_id)
+            run.info = replace(run.info, params={**run.info.params, **{k: str(v) for k, v in params.items()}})
+            run.changed = self._bump()
+
     def get_run(self, run_id: str) -> RunInfo:
         """One run."""
         with self._lock:
-            return self._run(run_id).info
+            return self._full_info(self._run(run_id))
 
     def get_run_details(self, run_id: str) -> dict[str, object]:
         """``runType`` and ``target``."""
@@ -240,7 +253,7 @@ class FakeBackend:
         """Direct children, oldest first."""
         with self._lock:
             self._run(run_id)
-            return [r.info for r in self._runs.values() if r.info.parent_id == run_id]
+            return [self._full_info(r) for r in self._runs.values() if r.info.parent_id == run_id]
 
     def status_history(self, run_id: str) -> list[StatusChange]:
         """Status changes, oldest first."""
@@ -347,7 +360,7 @@ class FakeBackend:
             if not changed:
                 return [], max(since, self._changes)
             changed = changed[: max(1, limit)]
-            return [r.info for r in changed], changed[-1].changed
+            return [self._full_info(r) for r in changed], changed[-1].changed
 
     def set_run_metadata(
         self,
@@ -422,17 +435,22 @@ class FakeBackend:
                 raise NotFoundError(f"There is no experiment named {experiment!r}.")
             if query.parent_id is not None:
                 self._run(query.parent_id)
-            runs = [r.info for r in self._runs.values() if r.info.experiment == experiment]
-        text, tag = query.text.lower(), query.tag.lower()
-        out = [
-            r
-            for r in runs
-            if r.parent_id == query.parent_id
-            and (not text or text in r.display_name.lower() or text in r.id.lower())
-            and (query.status is None or r.status == RunStatus(query.status))
-            and (not tag or any(tag in f"{k}={v}".lower() for k, v in r.tags.items()))
-        ]
-        return out[::-1] if query.newest_first else out
+            runs = [
+                self._full_info(r)
+                for r in self._runs.values()
+                if r.info.experiment == experiment and r.info.parent_id == query.parent_id
+            ]
+        return apply_query(query, runs)
+
+    def _full_info(self, run: _Run) -> RunInfo:
+        """The run's info with ``metrics``: the last value (highest step, last logged) of each numeric series."""
+        last: dict[str, float] = {}
+        for name, metric in run.metrics.items():
+            if metric.kind == MetricKind.SCALAR and metric.values:
+                top = max(metric.steps)
+                at = max(i for i, step in enumerate(metric.steps) if step == top)
+                last[name] = metric.values[at]
+        return replace(run.info, metrics=last)
 
 
 def _target(destination: Path, name: str, strip_prefix: str) -> Path:

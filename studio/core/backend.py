@@ -41,6 +41,7 @@ from studio.core.types import (
     MetricRecord,
     MetricSeries,
     RunInfo,
+    RunKeys,
     RunPage,
     RunQuery,
     StatusChange,
@@ -73,11 +74,16 @@ class WorkspaceBackend(Protocol):
         page_token: str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> RunPage:
-        """One page of an experiment's runs (newest first unless the query says otherwise)."""
+        """One page of an experiment's runs, in the query's order (``RunQuery`` says which), each with its
+        ``metrics`` (last values) filled. A token from a sorted query continues that same order."""
         ...
 
     def count_runs(self, experiment: str, query: RunQuery | None = None) -> int:
         """How many runs match the query."""
+        ...
+
+    def list_run_keys(self, experiment: str) -> RunKeys:
+        """The metric, param, tag and property names of an experiment's top-level runs, with run counts."""
         ...
 
     def get_run(self, run_id: str) -> RunInfo:

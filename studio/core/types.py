@@ -64,6 +64,10 @@ class RunInfo:
     error: dict[str, Any] | None = None
     child_count: int = 0
     status_reason: str = ""
+    # The last value of each numeric metric (MLflow's run.data.metrics); NaN when the last value logged was NaN.
+    metrics: dict[str, float] = field(default_factory=dict)
+    # MLflow-style parameters. Local runs have none (they have properties); MLflow and Azure runs fill it.
+    params: dict[str, str] = field(default_factory=dict)
 
     @property
     def duration(self) -> float | None:
@@ -87,7 +91,14 @@ class StatusChange:
 class RunQuery:
     """Filter and order for paging through an experiment's runs.
 
-    Substring filters are case-insensitive. ``text`` matches the display name or the id.
+    The quick fields (``text``, ``status``, ``tag``) are case-insensitive substrings: ``text`` matches the
+    display name or the id, ``tag`` a ``key=value``. ``filter`` is MLflow's search grammar
+    (``metrics.acc > 0.9 AND params.lr = '0.01'``, see ``studio.core.search``); both apply together.
+
+    ``order_by`` holds ``"<key> [ASC|DESC]"`` items with the filter's keys. Runs lacking a key sort after those
+    that have it in either direction (a NaN between the two), and ties break newest first. With no
+    ``order_by`` runs come newest first, or oldest first when ``newest_first`` is False.
+    A malformed ``filter`` or ``order_by`` makes ``list_runs`` / ``count_runs`` raise ``QueryError``.
     """
 
     text: str = ""
@@ -95,6 +106,22 @@ class RunQuery:
     tag: str = ""  # substring of "key=value"
     newest_first: bool = True
     parent_id: str | None = None  # None: top-level runs only
+    filter: str = ""
+    order_by: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunKeys:
+    """The metric, param, tag and property names used by an experiment's top-level runs.
+
+    Each maps a name to how many runs have it (the column chooser shows the counts), names sorted.
+    ``metrics`` counts numeric metrics only: the ones a filter or an order can use.
+    """
+
+    metrics: dict[str, int] = field(default_factory=dict)
+    params: dict[str, int] = field(default_factory=dict)
+    tags: dict[str, int] = field(default_factory=dict)
+    properties: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

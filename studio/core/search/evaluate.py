@@ -62,13 +62,10 @@ class RunValues:
 
 
 def run_values(info: RunInfo) -> RunValues:
-    """A RunInfo as the evaluator sees it: times in seconds as RunInfo has them, status as RunStatus names it.
-
-    ``metrics`` and ``params`` are read when RunInfo has them (issue 10 adds them), else empty.
-    """
+    """A RunInfo as the evaluator sees it: times in seconds as RunInfo has them, status as RunStatus names it."""
     return RunValues(
-        metrics=getattr(info, "metrics", {}),
-        params=getattr(info, "params", {}),
+        metrics=info.metrics,
+        params=info.params,
         tags=info.tags,
         properties=info.properties,
         attributes={

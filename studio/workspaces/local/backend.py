@@ -23,6 +23,7 @@ from studio.core.types import (
     MetricRecord,
     MetricSeries,
     RunInfo,
+    RunKeys,
     RunPage,
     RunQuery,
     StatusChange,
@@ -113,6 +114,10 @@ class LocalBackend(LocalTracking):
     def count_runs(self, experiment: str, query: RunQuery | None = None) -> int:
         """How many runs match."""
         return runs_store.count_runs(self._conn(), experiment, query or RunQuery())
+
+    def list_run_keys(self, experiment: str) -> RunKeys:
+        """Metric, tag and property names of the experiment's top-level runs, with run counts."""
+        return runs_store.run_keys(self._conn(), experiment)
 
     def get_run(self, run_id: str) -> RunInfo:
         """One run."""

@@ -13,7 +13,8 @@ from typing import Any
 
 from studio.core.errors import NotFoundError
 from studio.core.status import TERMINAL_STATUSES, RunStatus
-from studio.core.types import ExperimentInfo, RunInfo, RunQuery, StatusChange
+from studio.core.types import ExperimentInfo, RunInfo, RunKeys, RunQuery, StatusChange
+from studio.workspaces.local import summaries_store
 from studio.workspaces.local.display_names import random_display_name
 
 RUN_COLUMNS = (
@@ -201,6 +202,7 @@ def row_to_run(conn: sqlite3.Connection, row: tuple[Any, ...], with_pairs: bool 
         status_reason=row[13],
         tags=get_pairs(conn, "run_tags", seq) if with_pairs else {},
         properties=get_pairs(conn, "run_properties", seq) if with_pairs else {},
+        metrics=summaries_store.summaries(conn, [seq]).get(seq, {}) if with_pairs else {},
     )
 
 
@@ -306,11 +308,17 @@ def _with_pairs(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[R
         ):
             by_run.setdefault(s, {})[k] = v
         pairs[table] = by_run
+    last_values = summaries_store.summaries(conn, seqs)
     out = []
     for r in rows:
         info = row_to_run(conn, r, with_pairs=False)
         out.append(
-            replace(info, tags=pairs["run_tags"].get(r[0], {}), properties=pairs["run_properties"].get(r[0], {}))
+            replace(
+                info,
+                tags=pairs["run_tags"].get(r[0], {}),
+                properties=pairs["run_properties"].get(r[0], {}),
+                metrics=last_values.get(r[0], {}),
+            )
         )
     return out
 
@@ -349,3 +357,17 @@ def current_user() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return ""
+
+
+def run_keys(conn: sqlite3.Connection, experiment: str) -> RunKeys:
+    """Metric, tag and property names of an experiment's top-level runs with run counts (local runs have no params)."""
+    exp_id = experiment_id(conn, experiment)
+    top = "JOIN runs r ON r.seq = x.run_seq WHERE r.experiment_id = ? AND r.parent_seq IS NULL"
+    found = {}
+    for kind, table in (("metrics", "metric_summaries"), ("tags", "run_tags"), ("properties", "run_properties")):
+        column = "name" if table == "metric_summaries" else "key"
+        rows = conn.execute(
+            f"SELECT x.{column}, count(*) FROM {table} x {top} GROUP BY x.{column} ORDER BY x.{column}", (exp_id,)
+        ).fetchall()
+        found[kind] = {name: int(n) for name, n in rows}
+    return RunKeys(metrics=found["metrics"], tags=found["tags"], properties=found["properties"])
