@@ -1,0 +1,91 @@
+"""One real ``mlflow server`` for the MLflow tests (session scope), filled by MLflow's own client.
+
+Setup: schema in-process (~1.5 s), then the server starts while the store is filled in-process (the two run
+side by side on the two cores), then artifacts are logged through the server and its two workers are warmed.
+The times are printed with ``-s`` and kept in ``MlflowFixture`` for the report.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+
+from tests.fault_proxy import FaultProxy
+from tests.mlflow_server import MlflowServer, launch_mlflow_server, quiet_mlflow_environment, wait_until_healthy
+from tests.workspaces.mlflow.content import Filled, fill_store, log_artifacts
+
+pytest.importorskip("mlflow", reason="mlflow is in the test extra: pip install -e '.[test]'")
+
+
+@dataclass
+class MlflowFixture:
+    """The running server, what was logged, and how long setting it up took."""
+
+    server: MlflowServer
+    filled: Filled
+    setup_s: float
+
+    @property
+    def url(self) -> str:
+        """The server's base URL."""
+        return self.server.url
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowFixture]:
+    """A filled ``mlflow server`` on 127.0.0.1 for the whole session, stopped (process group) at the end."""
+    quiet_mlflow_environment()
+    from mlflow import MlflowClient
+
+    started = time.monotonic()
+    root = tmp_path_factory.mktemp("mlflow")
+    store = MlflowClient(f"sqlite:///{root / 'mlflow.db'}")  # creates the schema before the server sees the file
+    filled = Filled()
+    server = launch_mlflow_server(root, workers=2)
+    try:
+        fill_store(store, filled)
+        wait_until_healthy(server)
+        log_artifacts(MlflowClient(server.url), filled, root / "scratch")
+        _warm_workers(server.url)
+        fixture = MlflowFixture(server, filled, time.monotonic() - started)
+        print(
+            f"\nmlflow fixture: {fixture.setup_s:.1f} s (store filled in {filled.fill_s:.1f} s, "
+            f"artifacts {filled.artifacts_s:.1f} s)"
+        )
+        yield fixture
+    finally:
+        server.stop()
+
+
+def _warm_workers(url: str) -> None:
+    """A few concurrent searches, so each worker process has imported its store before a test is timed."""
+    import urllib.request
+
+    def search(_: int) -> None:
+        request = urllib.request.Request(
+            f"{url}/api/2.0/mlflow/experiments/search",
+            data=b'{"max_results": 10}',
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            answer.read()
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(search, range(4)))
+
+
+@pytest.fixture
+def proxy(mlflow_server: MlflowFixture) -> Iterator[FaultProxy]:
+    """A fault proxy in front of the server, new for each test."""
+    with FaultProxy(mlflow_server.url) as fault_proxy:
+        yield fault_proxy
+
+
+@pytest.fixture
+def filled(mlflow_server: MlflowFixture) -> Filled:
+    """What the fixture logged."""
+    return mlflow_server.filled
