@@ -32,7 +32,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute a compute subcommand."""
-    backend = open_from_args(args)
+    backend = open_from_args(args, writes=True)
     try:
         compute = compute_of(backend)
         if args.action == "list":

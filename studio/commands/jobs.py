@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -12,6 +13,7 @@ from studio.commands.output import common_options, print_record, print_table
 from studio.commands.workspace import compute_of, open_from_args
 from studio.core.backend import WorkspaceBackend
 from studio.core.errors import NotFoundError
+from studio.core.search import Key, compile_query, key_text, lookup, parse_keys, run_values, sort_key
 from studio.core.types import RunInfo, RunQuery
 
 STD_LOG = "user_logs/std_log.txt"
@@ -29,9 +31,35 @@ def add_parser(sub: Any) -> None:
     submit.add_argument("--name", default=None, help="display name of the run")
     submit.add_argument("script")
     submit.add_argument("script_args", nargs=argparse.REMAINDER, help="arguments for the script, after --")
-    lst = actions.add_parser("list", help="list runs, newest first", parents=[common])
-    lst.add_argument("--experiment", default=None)
-    lst.add_argument("--limit", type=int, default=50)
+    lst = actions.add_parser(
+        "list",
+        help="list runs, newest first, or filtered and sorted with MLflow's search syntax",
+        description="List runs. --filter and --order-by take MLflow's search syntax with the keys metrics.<name>, "
+        "params.<name>, tags.<name>, properties.<name> and attributes.<status|run_name|run_id|start_time|end_time|"
+        "created|duration>; names with spaces or dots go in backticks (metrics.`val loss`).",
+        parents=[common],
+    )
+    lst.add_argument("--experiment", default=None, help="only this experiment (default: every experiment)")
+    lst.add_argument(
+        "--filter",
+        default="",
+        metavar="FILTER",
+        help="e.g. \"metrics.acc > 0.9 and params.lr = '0.01'\" (comparators = != < <= > >= LIKE ILIKE IN, NOT IN)",
+    )
+    lst.add_argument(
+        "--order-by",
+        action="append",
+        default=[],
+        metavar="KEY [ASC|DESC]",
+        help='e.g. "metrics.acc DESC"; repeat for ties (default: newest first)',
+    )
+    lst.add_argument(
+        "--columns",
+        default="",
+        metavar="KEYS",
+        help="comma-separated keys to show after the fixed columns, e.g. metrics.acc,params.lr,tags.model",
+    )
+    lst.add_argument("--limit", type=_positive, default=50, help="at most this many runs (default: 50)")
     for action, text in (("show", "show a run"), ("cancel", "cancel a run")):
         p = actions.add_parser(action, help=text, parents=[common])
         p.add_argument("run")
@@ -46,7 +74,7 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Execute a job subcommand."""
-    backend = open_from_args(args)
+    backend = open_from_args(args, writes=args.action == "submit")
     try:
         return _ACTIONS[args.action](backend, args)
     finally:
@@ -74,14 +102,81 @@ def _submit(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
 
 
 def _list(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
+    query = RunQuery(filter=args.filter, order_by=tuple(args.order_by))
+    compiled = compile_query(query)  # a malformed filter or order fails here, before any request
+    columns = parse_keys(args.columns)
     names = [args.experiment] if args.experiment else [e.name for e in backend.list_experiments()]
     runs: list[RunInfo] = []
     for name in names:
-        runs += backend.list_runs(name, RunQuery(), page_size=max(1, args.limit)).runs
-    runs.sort(key=lambda r: r.created_at, reverse=True)
-    rows = [_row(r) for r in runs[: args.limit]]
-    print_table(rows, ["id", "experiment", "display_name", "status", "created_at", "duration"], args.output)
+        runs += _first_runs(backend, name, query, args.limit)
+    if len(names) > 1:  # each experiment came in order; merge them into one
+        if compiled.order:
+            by = sort_key(compiled.order)
+            runs.sort(key=lambda r: by(run_values(r)))
+        else:
+            runs.sort(key=lambda r: r.created_at, reverse=True)
+    rows = [_list_row(r, columns) for r in runs[: args.limit]]
+    fixed = ["id", "experiment", "display_name", "status", "created_at", "duration"]
+    shown = [key_text(k) for k in columns]
+    numbers = {key_text(k): _number_cell for k in columns if k.kind == "metrics" or k.name == "duration"}
+    print_table(rows, fixed + shown, args.output, numbers)
     return 0
+
+
+def _first_runs(backend: WorkspaceBackend, experiment: str, query: RunQuery, limit: int) -> list[RunInfo]:
+    """Up to ``limit`` runs of one experiment, following page tokens."""
+    runs: list[RunInfo] = []
+    token: str | None = None
+    while len(runs) < limit:
+        page = backend.list_runs(experiment, query, page_token=token, page_size=min(limit - len(runs), 1000))
+        runs += page.runs
+        token = page.next_token
+        if token is None:
+            break
+    return runs[:limit]
+
+
+def _list_row(info: RunInfo, columns: tuple[Key, ...]) -> dict[str, Any]:
+    """The run's fixed fields, every metric, param, tag and property, and the chosen columns by key text."""
+    row = _row(info)
+    row.update(
+        metrics={k: _json_number(v) for k, v in info.metrics.items()},
+        params=info.params,
+        properties=info.properties,
+    )
+    values = run_values(info)
+    for key in columns:
+        value = lookup(values, key)
+        row[key_text(key)] = _json_number(value) if isinstance(value, float) else value
+    return row
+
+
+def _json_number(value: float) -> float | str:
+    """JSON has no NaN or infinity: write them as MLflow's REST API does ("NaN", "Infinity", "-Infinity")."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "Infinity" if value > 0 else "-Infinity"
+    return value
+
+
+def _number_cell(value: Any) -> str:
+    """A metric's last value in a table: 6 significant digits, empty when the run lacks it."""
+    if value is None:
+        return ""
+    if isinstance(value, str):  # "NaN", "Infinity"
+        return value
+    return f"{value:.6g}"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: give 1 or more")
+    return value
 
 
 def _show(backend: WorkspaceBackend, args: argparse.Namespace) -> int:

@@ -4,20 +4,26 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any, NoReturn
 
 
-def print_table(rows: Sequence[dict[str, Any]], columns: Sequence[str], output: str) -> None:
-    """Print ``rows`` as JSON (all keys) or as a table of ``columns``."""
+def print_table(
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    output: str,
+    formats: Mapping[str, Callable[[Any], str]] | None = None,
+) -> None:
+    """Print ``rows`` as JSON (all keys) or as a table of ``columns`` (``formats`` overrides a column's cells)."""
     if output == "json":
         print(json.dumps(list(rows), indent=2, default=str))
         return
     if not rows:
         print("(none)")
         return
-    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
+    formats = formats or {}
+    cells = [[formats.get(c, _cell)(r.get(c)) for c in columns] for r in rows]
     widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(columns)]
     print("  ".join(c.upper().ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip())
     for row in cells:

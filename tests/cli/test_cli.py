@@ -68,3 +68,16 @@ def test_commands_work_on_any_kind_and_compute_says_when_a_kind_has_none(tmp_pat
     assert "demo-ws (Demo servers) has no compute instances" in compute.stderr
     submit = _studio("job", "submit", "--experiment", "e", "--workspace", "demo://demo-ws", "train.py", env=env)
     assert submit.returncode == 1 and "has no compute instances" in submit.stderr
+
+
+def test_reading_commands_never_create_a_workspace_at_a_mistyped_path(tmp_path: Path) -> None:
+    typo = tmp_path / "wrok"
+    for args in (("info",), ("job", "list"), ("job", "show", "run1")):
+        out = _studio(*args, "--workspace", str(typo))
+        assert out.returncode == 1 and f"There is no folder {typo}" in out.stderr, args
+    assert not typo.exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = _studio("job", "list", "--workspace", str(empty))
+    assert out.returncode == 1 and "is not a Studio workspace (it holds no workspace.db)" in out.stderr
+    assert list(empty.iterdir()) == []

@@ -8,7 +8,7 @@
 
 from studio.core.search.box import split_box
 from studio.core.search.evaluate import RunValues, RunView, like_pattern, lookup, matches, run_values, sort_key
-from studio.core.search.parser import order_text, parse_filter, parse_order_by, to_text
+from studio.core.search.parser import order_text, parse_filter, parse_key, parse_keys, parse_order_by, to_text
 from studio.core.search.query import (
     CompiledQuery,
     apply_query,
@@ -54,6 +54,8 @@ __all__ = [
     "matches",
     "order_text",
     "parse_filter",
+    "parse_key",
+    "parse_keys",
     "parse_order_by",
     "query_from_box",
     "query_matches",

@@ -80,6 +80,44 @@ def parse_order_by(text: str) -> OrderKey:
     return OrderKey(key, descending)
 
 
+def parse_key(text: str) -> Key:
+    """Parse one key such as ``metrics.acc`` or ``tags.`team name``` (a column to show, say)."""
+    parser = _Parser(text)
+    key = parser.key()
+    if not parser.at_end():
+        raise parser.error("the end of the key")
+    return key
+
+
+def parse_keys(text: str) -> tuple[Key, ...]:
+    """Parse comma-separated keys, ``metrics.acc,params.lr,tags.`a, b```; commas inside quotes don't split."""
+    keys = []
+    start, quote, i = 0, "", 0
+    while i <= len(text):
+        char = text[i] if i < len(text) else ","
+        if quote:
+            if char == "\\":
+                i += 1
+            elif char == quote:
+                quote = ""
+        elif char in "`\"'":
+            quote = char
+        elif char == ",":
+            item = text[start:i]
+            if item.strip():
+                try:
+                    keys.append(parse_key(item))
+                except QueryError as error:
+                    raise QueryError(
+                        f"In the key {item.strip()!r}: {error}",
+                        position=start + error.position,
+                        expected=error.expected,
+                    ) from None
+            start = i + 1
+        i += 1
+    return tuple(keys)
+
+
 def to_text(query: Filter) -> str:
     """Canonical text of a filter: parses back to an equal Filter, and MLflow's own parser accepts it."""
     return " AND ".join(f"{key_text(c.key)} {c.op} {_value_text(c.value)}" for c in query.comparisons)

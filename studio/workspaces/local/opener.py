@@ -62,6 +62,8 @@ class LocalWorkspaceOpener:
         from studio.workspaces.local.workspace import LocalWorkspace
 
         path = Path(location).expanduser()
+        if not create and not path.exists():
+            raise WorkspaceError(f"There is no folder {path}: check the path, or create the workspace first.")
         if not create and not (path / DB_NAME).is_file():
-            raise WorkspaceError(f"{path} is not a Studio workspace.")
+            raise WorkspaceError(f"{path} is not a Studio workspace (it holds no {DB_NAME}).")
         return LocalBackend(LocalWorkspace(path, create=create))
