@@ -102,3 +102,23 @@ def test_run_keys_count_runs_per_name() -> None:
     assert keys.tags == {"model": 2}
     assert keys.params == {"lr": 1}
     assert keys.properties == {}
+
+
+def test_keys_split_on_commas_outside_quotes() -> None:
+    from studio.core.search import Key, parse_keys
+
+    assert parse_keys('metrics.acc, tags.`a, b`,properties."x,y",') == (
+        Key("metrics", "acc"),
+        Key("tags", "a, b"),
+        Key("properties", "x,y"),
+    )
+    assert parse_keys("") == ()
+
+
+def test_a_bad_key_is_named_with_its_position_in_the_whole_text() -> None:
+    from studio.core.search import parse_keys
+
+    text = "metrics.acc,metrics.a b"
+    with pytest.raises(QueryError, match=r"In the key 'metrics\.a b'") as caught:
+        parse_keys(text)
+    assert caught.value.position == text.index(" b") + 1
