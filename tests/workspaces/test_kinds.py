@@ -55,8 +55,11 @@ def test_an_unknown_scheme_is_one_line_naming_the_accepted_forms(location: str) 
 
 
 def test_a_local_location_opens_and_creates(tmp_path: Path) -> None:
-    with pytest.raises(WorkspaceError, match="not a Studio workspace"):
+    with pytest.raises(WorkspaceError, match="There is no folder"):
         open_workspace(str(tmp_path / "nothing"))
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(WorkspaceError, match="not a Studio workspace"):
+        open_workspace(str(tmp_path / "plain"))
     backend = open_workspace(str(tmp_path / "new"), create=True)
     try:
         assert backend.info().kind == "local"
