@@ -100,9 +100,7 @@ def scatter_points(table: RunTable, x_col: str, y_col: str) -> ScatterPoints:
     return ScatterPoints(xs[rows], ys[rows], rows, lacking, note)
 
 
-def nearest_point(
-    points: ScatterPoints, x: float, y: float, px_w: float, px_h: float, radius_px: float = 8.0
-) -> int:
+def nearest_point(points: ScatterPoints, x: float, y: float, px_w: float, px_h: float, radius_px: float = 8.0) -> int:
     """The run (row) of the point nearest to ``(x, y)`` within ``radius_px`` pixels, else -1.
 
     ``px_w``/``px_h`` are the data units of one pixel, so that distance is measured on screen.
@@ -143,9 +141,9 @@ def normalise(values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if values.shape[0] == 0:
         nan = np.full(n_cols, np.nan)
         return values.copy(), nan, nan.copy()
-    with np.errstate(all="ignore"):  # all-NaN columns: their bounds stay NaN
-        lo = np.nanmin(values, axis=0) if n_cols else np.empty(0)
-        hi = np.nanmax(values, axis=0) if n_cols else np.empty(0)
+    # fmin/fmax skip NaN and leave an all-NaN column's bounds NaN, without nanmin's warning.
+    lo = np.fmin.reduce(values, axis=0) if n_cols else np.empty(0)
+    hi = np.fmax.reduce(values, axis=0) if n_cols else np.empty(0)
     span = hi - lo
     flat = ~(span > 0)  # constant (and empty) columns: no division by zero
     safe_span = np.where(flat, 1.0, span)
@@ -178,9 +176,7 @@ def polyline_of(lines: ParallelLines, rows: np.ndarray) -> tuple[np.ndarray, np.
     return x, np.where(present, sub, 0.0).ravel(), joins.ravel()
 
 
-def nearest_line(
-    lines: ParallelLines, x: float, y: float, px_w: float, px_h: float, radius_px: float = 6.0
-) -> int:
+def nearest_line(lines: ParallelLines, x: float, y: float, px_w: float, px_h: float, radius_px: float = 6.0) -> int:
     """The run whose polyline passes nearest to ``(x, y)`` within ``radius_px`` pixels, else -1.
 
     Only the segments between the two axes around ``x`` are looked at (one per run), with the

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QObject, QPointF, Signal
-from PySide6.QtGui import QColor
+from PySide6.QtGui import QColor, QMouseEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from studio.ui.charts import style
@@ -55,7 +55,8 @@ class ChartView(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
         self.hovered = -1
-        self.plot.scene().sigMouseMoved.connect(self._mouse_moved)
+        # Mouse moves are read from the viewport, not the scene's sigMouseMoved: the scene drops
+        # moves that come quickly after another, which would leave the last run hovered stale.
         self.plot.scene().sigMouseClicked.connect(self._mouse_clicked)
         self.plot.viewport().installEventFilter(self)
 
@@ -97,9 +98,6 @@ class ChartView(QWidget):
             self.show_hovered(row)
             self.sig_row_hovered.emit(row)
 
-    def _mouse_moved(self, pos: QPointF) -> None:
-        self.set_hovered(self.row_at_scene(pos))
-
     def _mouse_clicked(self, event: Any) -> None:
         if event.button() == pg.QtCore.Qt.MouseButton.LeftButton:
             row = self.row_at_scene(event.scenePos())
@@ -107,8 +105,10 @@ class ChartView(QWidget):
                 self.sig_row_clicked.emit(row)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
-        """Nothing is hovered once the mouse leaves the plot."""
-        if event.type() == QEvent.Type.Leave:
+        """Hover follows every mouse move over the plot; nothing is hovered once the mouse leaves it."""
+        if event.type() == QEvent.Type.MouseMove and isinstance(event, QMouseEvent):
+            self.set_hovered(self.row_at_scene(self.plot.mapToScene(event.position().toPoint())))
+        elif event.type() == QEvent.Type.Leave:
             self.set_hovered(-1)
         return super().eventFilter(watched, event)
 

@@ -137,7 +137,9 @@ class RunChartsPanel(QWidget):
             combo.addItems(self.table.columns)
         n = len(self.table.columns)
         self.x_combo.setCurrentIndex(self.table.columns.index(x_keep) if x_keep in self.table.columns else 0)
-        self.y_combo.setCurrentIndex(self.table.columns.index(y_keep) if y_keep in self.table.columns else min(1, n - 1))
+        self.y_combo.setCurrentIndex(
+            self.table.columns.index(y_keep) if y_keep in self.table.columns else min(1, n - 1)
+        )
         for combo in (self.x_combo, self.y_combo):
             combo.blockSignals(False)
         self._refresh()
