@@ -104,7 +104,7 @@ class ChartView(QWidget):
             if row >= 0:
                 self.sig_row_clicked.emit(row)
 
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802 (Qt's name)
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Hover follows every mouse move over the plot; nothing is hovered once the mouse leaves it."""
         if event.type() == QEvent.Type.MouseMove and isinstance(event, QMouseEvent):
             self.set_hovered(self.row_at_scene(self.plot.mapToScene(event.position().toPoint())))

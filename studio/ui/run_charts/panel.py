@@ -57,7 +57,7 @@ class ElidedLabel(QLabel):
     def _elide(self) -> None:
         self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(self.width(), 40)))
 
-    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 (Qt's name)
+    def resizeEvent(self, event: QResizeEvent) -> None:
         """Elide again for the new width."""
         super().resizeEvent(event)
         self._elide()
@@ -264,7 +264,7 @@ class RunChartsPanel(QWidget):
     def _row_clicked(self, row: int) -> None:
         self.sig_run_clicked.emit(self.table.run_ids[row])
 
-    def changeEvent(self, event: QEvent) -> None:  # noqa: N802 (Qt's name)
+    def changeEvent(self, event: QEvent) -> None:
         """Follow a palette change (light/dark) in the charts."""
         super().changeEvent(event)
         if event.type() == QEvent.Type.PaletteChange:
