@@ -287,7 +287,9 @@ def test_a_long_run_name_is_elided_in_the_readout(qtbot: Any, panel: RunChartsPa
     view = _settle(qtbot, panel)
     _hover(qtbot, view, 0.0, 0.0)
     wait_until(lambda: panel.readout.full_text().startswith(name), "long name hovered", qtbot=qtbot)
-    assert panel.readout.text() != panel.readout.full_text() and panel.readout.text().endswith("…")
+    shown = panel.readout.text()
+    assert shown != panel.readout.full_text() and "…" in shown
+    assert shown.endswith("— metrics.acc 0, metrics.loss 0")  # the name is elided, the values stay
     assert panel.readout.toolTip() == panel.readout.full_text()
 
 

@@ -20,9 +20,14 @@ from studio.ui.charts import style
 from studio.ui.charts.chart_plot import prepare_axis
 
 
-def base_colour() -> QColor:
-    """The runs' colour: the first line colour, translucent so that dense areas read darker."""
-    return style.faded(style.line_colour(0), 0.35 if style.is_dark() else 0.3)
+def base_colour(n_runs: int, strength: float = 6.0) -> QColor:
+    """The runs' colour: the first line colour, more translucent the more runs there are.
+
+    A few runs are near opaque; thousands are faint, so that where many runs pass reads darker
+    and the selected and hovered runs stand out (``strength / sqrt(n)``, kept within 0.06..0.85).
+    """
+    alpha = min(max(strength / max(n_runs, 1) ** 0.5, 0.06), 0.85)
+    return style.faded(style.line_colour(0), alpha)
 
 
 def selected_colour() -> QColor:

@@ -10,7 +10,7 @@ says so instead of showing an empty plot. The plot widgets are made when first s
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtCore import QEvent, QSize, Qt, Signal
 from PySide6.QtGui import QResizeEvent
 from PySide6.QtWidgets import (
     QButtonGroup,
@@ -36,26 +36,45 @@ NO_RUNS = "No runs to chart"
 
 
 class ElidedLabel(QLabel):
-    """A one-line label that elides its text to its width (the full text in its tooltip)."""
+    """A one-line label that elides its text to its width (the full text in its tooltip).
+
+    A text given in two parts (a run's name, then its values) elides the name first, in the
+    middle, so that the values stay readable; the rest is elided only when even that is not enough.
+    """
+
+    SEPARATOR = " — "
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._full = ""
+        self._head, self._tail = "", ""
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.setTextFormat(Qt.TextFormat.PlainText)
 
-    def set_full_text(self, text: str) -> None:
-        """Show ``text``, elided if it does not fit."""
-        self._full = text
-        self.setToolTip(text)
+    def set_full_text(self, text: str, tail: str = "") -> None:
+        """Show ``text`` (then `` — tail`` if given), eliding ``text`` first if it does not fit."""
+        self._head, self._tail = text, tail
+        self.setToolTip(self.full_text())
+        self.updateGeometry()  # the size hint follows the whole text
         self._elide()
 
     def full_text(self) -> str:
         """The text before eliding."""
-        return self._full
+        return f"{self._head}{self.SEPARATOR}{self._tail}" if self._tail else self._head
 
     def _elide(self) -> None:
-        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(self.width(), 40)))
+        metrics, width = self.fontMetrics(), max(self.width(), 40)
+        if not self._tail:
+            self.setText(metrics.elidedText(self._head, Qt.TextElideMode.ElideRight, width))
+            return
+        tail = self.SEPARATOR + self._tail
+        room = max(width - metrics.horizontalAdvance(tail), width // 3)
+        head = metrics.elidedText(self._head, Qt.TextElideMode.ElideMiddle, room)
+        self.setText(metrics.elidedText(head + tail, Qt.TextElideMode.ElideRight, width))
+
+    def sizeHint(self) -> QSize:
+        """As wide as the whole text (the shown text may be elided)."""
+        hint = super().sizeHint()
+        return QSize(self.fontMetrics().horizontalAdvance(self.full_text()) + 8, hint.height())
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         """Elide again for the new width."""
@@ -112,12 +131,18 @@ class RunChartsPanel(QWidget):
         for widget in (self.scatter_button, self.parallel_button, self.x_label, self.x_combo, self.y_label):
             bar.addWidget(widget)
         bar.addWidget(self.y_combo)
-        bar.addWidget(self.note, 1)
+        bar.addStretch(1)
+        # The note keeps its whole width (it says what is not drawn); the readout elides into the rest.
+        self.note.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Preferred)
+        info = QHBoxLayout()
+        info.setContentsMargins(0, 0, 0, 0)
+        info.addWidget(self.readout, 1)
+        info.addWidget(self.note)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.setSpacing(2)
         layout.addLayout(bar)
-        layout.addWidget(self.readout)
+        layout.addLayout(info)
         layout.addWidget(self.stack, 1)
         self._refresh()
 
@@ -249,17 +274,16 @@ class RunChartsPanel(QWidget):
             self.readout.set_full_text("")
             self.sig_run_hovered.emit("")
             return
-        self.readout.set_full_text(self._describe(row))
+        self.readout.set_full_text(self.table.names[row], self._values_of(row))
         self.sig_run_hovered.emit(self.table.run_ids[row])
 
-    def _describe(self, row: int) -> str:
-        """The hovered run's name, then its values (only the charted two in the scatter)."""
+    def _values_of(self, row: int) -> str:
+        """The hovered run's values (only the charted two in the scatter)."""
         columns = self.table.columns
         if self.mode == SCATTER:
             columns = [self.x_combo.currentText(), self.y_combo.currentText()]
             columns = columns[:1] if columns[0] == columns[1] else columns
-        values = ", ".join(f"{c} {format_value(float(self.table.column(c)[row]))}" for c in columns)
-        return f"{self.table.names[row]} — {values}"
+        return ", ".join(f"{c} {format_value(float(self.table.column(c)[row]))}" for c in columns)
 
     def _row_clicked(self, row: int) -> None:
         self.sig_run_clicked.emit(self.table.run_ids[row])

@@ -26,8 +26,8 @@ from studio.ui.run_charts.chart_data import (
 )
 from studio.ui.run_charts.chart_view import ChartView, base_colour, hover_colour, rows_array, selected_colour
 
-PAD_Y = 0.1
-"""Room above the top and below the bottom of the axes (normalised units) for the min/max labels."""
+PAD_PX = 20
+"""Room above the top and below the bottom of the axes (pixels) for the min/max labels."""
 
 
 def _curve() -> pg.PlotCurveItem:
@@ -53,7 +53,7 @@ class ParallelView(ChartView):
             item.setZValue(z)
             self.item.addItem(item)
         self.labels: list[pg.TextItem] = []
-        self.view_box.sigResized.connect(self._elide_names)
+        self.view_box.sigResized.connect(self._fit)
         self.restyle()
 
     def set_lines(self, table: RunTable) -> ParallelLines:
@@ -63,8 +63,9 @@ class ParallelView(ChartView):
         n_cols = len(table.columns)
         self.runs.setData(x=lines.x, y=lines.y, connect=lines.connect)
         self.axes.setData(x=np.repeat(np.arange(n_cols, dtype=np.float64), 2), y=np.tile([0.0, 1.0], n_cols))
+        self.runs.setPen(pg.mkPen(base_colour(table.n_runs), width=1))
         self._label_axes()
-        self.view_box.setRange(xRange=(-0.5, max(n_cols - 0.5, 0.5)), yRange=(-PAD_Y, 1 + PAD_Y), padding=0)
+        self._fit()
         self.hovered = -1
         self.show_hovered(-1)
         self.show_selected(self.selected_rows)
@@ -78,10 +79,19 @@ class ParallelView(ChartView):
         for j in range(len(self.table.columns)):
             lo, hi = self.lines.lo[j], self.lines.hi[j]
             for value, y, anchor in ((hi, 1.0, (0.5, 1.0)), (lo, 0.0, (0.5, 0.0))):
-                label = pg.TextItem(format_value(float(value)), color=colour, anchor=anchor)
+                # Filled with the background: readable over the lines and the axis passing under it.
+                label = pg.TextItem(format_value(float(value)), color=colour, anchor=anchor, fill=style.background())
                 label.setPos(j, y)
+                label.setZValue(10)  # above the lines
                 self.item.addItem(label)
                 self.labels.append(label)
+
+    def _fit(self) -> None:
+        """Range the view so that the min/max labels keep their room at any height, and elide names."""
+        n_cols = len(self.table.columns)
+        height = max(self.view_box.height(), 3 * PAD_PX)
+        pad = PAD_PX / (height - 2 * PAD_PX)  # normalised units that are PAD_PX pixels tall
+        self.view_box.setRange(xRange=(-0.5, max(n_cols - 0.5, 0.5)), yRange=(-pad, 1 + pad), padding=0)
         self._elide_names()
 
     def _elide_names(self) -> None:
@@ -121,8 +131,9 @@ class ParallelView(ChartView):
         super().restyle()
         axis_colour = style.faded(style.foreground(), 0.6)
         self.axes.setPen(pg.mkPen(axis_colour, width=1))
-        self.runs.setPen(pg.mkPen(base_colour(), width=1))
+        self.runs.setPen(pg.mkPen(base_colour(self.table.n_runs), width=1))
         self.selected.setPen(pg.mkPen(selected_colour(), width=2))
         self.hover.setPen(pg.mkPen(hover_colour(), width=2.5))
         for label in self.labels:
             label.setColor(style.foreground())
+            label.fill = pg.mkBrush(style.background())

@@ -37,7 +37,7 @@ class ScatterView(ChartView):
         """Draw ``table``'s runs with ``x_col`` on x and ``y_col`` on y; returns what is drawn."""
         self.table = table
         self.points = scatter_points(table, x_col, y_col)
-        self.runs.setData(x=self.points.x, y=self.points.y)
+        self.runs.setData(x=self.points.x, y=self.points.y, brush=pg.mkBrush(base_colour(len(self.points.rows), 12.0)))
         self.item.setLabel("bottom", x_col)
         self.item.setLabel("left", y_col)
         self.hovered = -1
@@ -66,7 +66,7 @@ class ScatterView(ChartView):
         """Colours of the palette."""
         super().restyle()
         self.item.showGrid(x=True, y=True, alpha=style.grid_alpha())
-        self.runs.setBrush(pg.mkBrush(base_colour()))
+        self.runs.setBrush(pg.mkBrush(base_colour(len(self.points.rows), 12.0)))
         self.selected.setBrush(pg.mkBrush(selected_colour()))
         self.selected.setPen(pg.mkPen(style.background(), width=1))
         self.hover.setBrush(pg.mkBrush(None))
