@@ -25,13 +25,15 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import numpy as np
 from bench_common import Row, print_table
-from PySide6.QtCore import QEvent, QPointF, Qt
+from PySide6.QtCore import QEvent, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
 from studio.ui.run_charts import RunChartsPanel
 from studio.ui.run_charts.chart_data import RunTable, nearest_line, nearest_point, parallel_lines, scatter_points
 from studio.ui.run_charts.chart_view import ChartView
+from studio.ui.run_charts.parallel_view import ParallelView
+from studio.ui.run_charts.scatter_view import ScatterView
 from studio.ui.shell.theme import dark_palette
 
 RUNS, COLS = 10_000, 8
@@ -64,16 +66,32 @@ def _move(view: ChartView, x: float, y: float) -> None:
     QApplication.sendEvent(view.plot.viewport(), event)
 
 
-def _hover_ms(panel: RunChartsPanel, targets: list[tuple[float, float]]) -> float:
-    """Median time of one mouse move over the chart (lookup, highlight, readout; no paint)."""
+def _hover_ms(panel: RunChartsPanel, targets: list[tuple[float, float]], repaint: bool = False) -> float:
+    """Median time of one mouse move over the chart (lookup, highlight, readout), and its repaint if asked."""
     view = panel.current_view()
     assert view is not None
     times = []
     for x, y in targets:
         start = time.perf_counter()
         _move(view, x, y)
+        if repaint:
+            view.plot.viewport().repaint()
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1000
+
+
+def _run_targets(panel: RunChartsPanel, count: int) -> list[tuple[float, float]]:
+    """Points on distinct runs (so that every move changes the hovered run and repaints)."""
+    view = panel.current_view()
+    targets = []
+    if isinstance(view, ParallelView):
+        norm = view.lines.norm
+        rows = np.flatnonzero(~np.isnan(norm[:, :2]).any(axis=1))[:: max(1, view.table.n_runs // count)]
+        targets = [(0.5, float(norm[r, 0] + norm[r, 1]) / 2) for r in rows[:count]]
+    elif isinstance(view, ScatterView):
+        step = max(1, len(view.points.rows) // count)
+        targets = [(float(x), float(y)) for x, y in zip(view.points.x[::step], view.points.y[::step], strict=True)]
+    return targets[:count]
 
 
 def bench(repeat: int) -> list[Row]:
@@ -96,13 +114,20 @@ def bench(repeat: int) -> list[Row]:
     t0 = time.perf_counter()
     for x, y in probes:
         nearest_line(lines, x, y, 0.01, 0.003)
-    rows.append(Row("hover lookup, parallel (numpy, 10,000 lines)", (time.perf_counter() - t0) / len(probes) * 1000, 16))
+    rows.append(
+        Row("hover lookup, parallel (numpy, 10,000 lines)", (time.perf_counter() - t0) / len(probes) * 1000, 16)
+    )
     t0 = time.perf_counter()
     for x, y in probes:
         nearest_point(points, x, y, 0.01, 0.01)
-    rows.append(Row("hover lookup, scatter (numpy, 10,000 points)", (time.perf_counter() - t0) / len(probes) * 1000, 16))
+    rows.append(
+        Row("hover lookup, scatter (numpy, 10,000 points)", (time.perf_counter() - t0) / len(probes) * 1000, 16)
+    )
     targets = [(float(x), float(y)) for x, y in zip(rng.uniform(0, COLS - 1, 100), rng.uniform(0, 1, 100), strict=True)]
     rows.append(Row("mouse move over parallel coordinates (whole handler)", _hover_ms(panel, targets), 16))
+    rows.append(
+        Row("hovered run changes -> repainted, parallel", _hover_ms(panel, _run_targets(panel, 50), repaint=True), 16)
+    )
     panel.set_mode("scatter")
     panel.grab()
     view = panel.current_view()
@@ -110,6 +135,9 @@ def bench(repeat: int) -> list[Row]:
     xs, ys = view.view_box.viewRange()
     targets = [(float(rng.uniform(*xs)), float(rng.uniform(*ys))) for _ in range(100)]
     rows.append(Row("mouse move over the scatter (whole handler)", _hover_ms(panel, targets), 16))
+    rows.append(
+        Row("hovered run changes -> repainted, scatter", _hover_ms(panel, _run_targets(panel, 50), repaint=True), 16)
+    )
     panel.close()
     return rows
 
