@@ -77,6 +77,7 @@ def _click(qtbot: Any, view: ChartView, x: float, y: float) -> None:
 def test_without_columns_the_panel_asks_for_them_instead_of_an_empty_plot(panel: RunChartsPanel) -> None:
     assert panel.current_view() is None
     assert panel.message.text() == NO_COLUMNS
+    assert not panel.x_combo.isVisible() and not panel.y_combo.isVisible()  # nothing to choose from
     panel.set_data([], np.empty((3, 0)), ["a", "b", "c"], ["a", "b", "c"])
     assert panel.current_view() is None and panel.message.isVisible()
     assert panel.message.text() == NO_COLUMNS

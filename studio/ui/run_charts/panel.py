@@ -234,14 +234,13 @@ class RunChartsPanel(QWidget):
 
     def _refresh(self) -> None:
         """Show the chart of the current mode with the current data, or the message saying why not."""
-        scatter = self.mode == SCATTER
+        message = self.empty_message()
         for widget in (self.x_label, self.x_combo, self.y_label, self.y_combo):
-            widget.setVisible(scatter)
+            widget.setVisible(self.mode == SCATTER and not message)  # no empty choosers
         self.readout.set_full_text("")
         previous = self.current_view()
         if previous is not None and previous.hovered >= 0:
             previous.set_hovered(-1)
-        message = self.empty_message()
         if message:
             self.message.setText(message)
             self.stack.setCurrentWidget(self.message)
