@@ -257,6 +257,30 @@ def test_selected_runs_are_drawn_on_top_in_parallel_coordinates(panel: RunCharts
     assert view.selected.zValue() > view.runs.zValue()
 
 
+def test_parallel_lines_drawn_from_their_cached_image_follow_data_hover_and_size(
+    qtbot: Any, panel: RunChartsPanel
+) -> None:
+    """The runs' lines are painted from an image of their last drawing: new data, a hover and a
+    resize must still show in what is painted."""
+    panel.set_mode("parallel")
+    panel.set_data(COLUMNS, VALUES, IDS, NAMES)
+    view = _settle(qtbot, panel)
+    assert isinstance(view, ParallelView)
+    first = view.plot.grab().toImage()
+    changed = VALUES.copy()
+    changed[:, 1] = VALUES[::-1, 1]  # the losses the other way round: other lines
+    panel.set_data(COLUMNS, changed, IDS, NAMES)
+    assert view.plot.grab().toImage() != first
+    panel.set_data(COLUMNS, VALUES, IDS, NAMES)
+    assert view.plot.grab().toImage() == first
+    norm = view.lines.norm
+    _hover(qtbot, view, 0.25, norm[1, 0] + 0.25 * (norm[1, 1] - norm[1, 0]))
+    wait_until(lambda: view.hovered == 1, "r1 hovered", qtbot=qtbot)
+    assert view.plot.grab().toImage() != first
+    panel.resize(500, 300)
+    wait_until(lambda: view.plot.grab().width() < first.width(), "chart narrower", qtbot=qtbot)
+
+
 # -- the panel ----------------------------------------------------------------------------------------
 def test_the_toolbar_switches_between_the_charts(qtbot: Any, panel: RunChartsPanel) -> None:
     panel.set_data(COLUMNS, VALUES, IDS, NAMES)
