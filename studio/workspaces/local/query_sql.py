@@ -3,8 +3,8 @@
 The answers must equal ``studio.core.search.evaluate`` exactly (the contract suite's property test compares
 them), so each rule of that module has its SQL here:
 
-- a run lacking the key never matches: every comparison is an ``EXISTS`` on the key's row (metrics, tags,
-  properties) or a comparison of a column that is NULL when the value is unknown (SQL's NULL makes the
+- a run lacking the key never matches: every comparison looks for the key's row (metrics, tags, properties)
+  or compares a column that is NULL when the value is unknown (SQL's NULL makes the
   comparison false, ``!=`` and ``NOT IN`` included); local runs have no params, so a params comparison is false;
 - metrics compare their last value; ``metric_summaries.last IS NULL`` is a NaN last value, for which Python's
   comparisons are all false except ``!=``;
@@ -77,27 +77,40 @@ class Sql:
     params: list[Any] = field(default_factory=list)
 
 
-def filter_sql(query: Filter) -> Sql:
-    """A condition on ``runs r`` that holds exactly when the run passes every comparison (``1`` if none)."""
-    parts = [comparison_sql(c) for c in query.comparisons]
+def filter_sql(query: Filter, experiment_id: int, *, visits_all: bool) -> Sql:
+    """A condition on ``runs r`` (of experiment ``experiment_id``) that holds exactly when the run passes every
+    comparison (``1`` if there is none).
+
+    ``visits_all`` says the query checks every run of the experiment (a count, a sort of them all): then each
+    metric comparison is a list of runs read once from the index (experiment_id, name, last), and comes first.
+    A query that stops after a page (creation order, or a walk of a metric's index) checks few runs, and a
+    lookup per run checked is cheaper than building that list: on 100,000 runs, 20 ms against 90 ms.
+    """
+    ordered = sorted(query.comparisons, key=lambda c: c.key.kind != "metrics")
+    parts = [comparison_sql(c, experiment_id, as_list=visits_all) for c in ordered]
     if not parts:
         return Sql("1")
     return Sql(" AND ".join(f"({p.text})" for p in parts), [x for p in parts for x in p.params])
 
 
-def comparison_sql(comparison: Comparison) -> Sql:
-    """One comparison as a condition on ``runs r``."""
+def comparison_sql(comparison: Comparison, experiment_id: int, *, as_list: bool) -> Sql:
+    """One comparison as a condition on ``runs r`` of experiment ``experiment_id`` (see filter_sql)."""
     key, op, want = comparison.key, comparison.op, comparison.value
     if key.kind == "params":
         return Sql("0")  # local runs have no params: every run lacks the key
     if key.kind == "metrics":
         assert isinstance(want, float)
-        # The index (experiment_id, name, last) is not used here: a lookup by primary key per run that is
-        # already selected measured faster than a range scan for a filter that keeps most runs.
-        cond = _number_condition("m.last", op, want, nan_is_null=True)
+        cond = _number_condition("last", op, want, nan_is_null=True)
+        if not as_list:
+            return Sql(
+                f"EXISTS (SELECT 1 FROM metric_summaries m WHERE m.run_seq = r.seq AND m.name = ? AND {cond.text})",
+                [key.name, *cond.params],
+            )
+        # "r.seq IN (uncorrelated subquery)" counted 100,000 runs in about half the time of an EXISTS per run:
+        # the subquery reads a range of the index (experiment_id, name, last) once.
         return Sql(
-            f"EXISTS (SELECT 1 FROM metric_summaries m WHERE m.run_seq = r.seq AND m.name = ? AND {cond.text})",
-            [key.name, *cond.params],
+            f"r.seq IN (SELECT run_seq FROM metric_summaries WHERE experiment_id = ? AND name = ? AND {cond.text})",
+            [experiment_id, key.name, *cond.params],
         )
     if key.kind in _PAIR_TABLES:
         cond = _text_condition("x.value", op, want)

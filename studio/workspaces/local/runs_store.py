@@ -289,7 +289,9 @@ def page_runs(
     exp_id = experiment_id(conn, experiment)
     parent = run_seq(conn, query.parent_id) if query.parent_id else None
     where, params = query_where(exp_id, query, parent)
-    condition = query_sql.filter_sql(compiled.filter)
+    # A sort whose first key is not a metric reads every matching run; the other orders stop after a page.
+    visits_all = bool(compiled.order) and compiled.order[0].key.kind != "metrics"
+    condition = query_sql.filter_sql(compiled.filter, exp_id, visits_all=visits_all)
     if condition.text != "1":
         where += f" AND {condition.text}"
         params += condition.params
@@ -418,7 +420,7 @@ def count_runs(conn: sqlite3.Connection, experiment: str, query: RunQuery) -> in
     exp_id = experiment_id(conn, experiment)
     parent = run_seq(conn, query.parent_id) if query.parent_id else None
     where, params = query_where(exp_id, query, parent)
-    condition = query_sql.filter_sql(compiled.filter)
+    condition = query_sql.filter_sql(compiled.filter, exp_id, visits_all=True)
     if condition.text != "1":
         where += f" AND {condition.text}"
         params += condition.params
