@@ -291,6 +291,16 @@ def test_orders_on_params(populated: Populated) -> None:
         assert names(all_runs(populated.backend, "search", query, size=size)) == expected
 
 
+def test_a_parents_children_filtered_and_ordered(populated: Populated) -> None:
+    sweep = populated.id("sweep")
+    query = RunQuery(parent_id=sweep, order_by=("metrics.loss DESC",))
+    assert names(all_runs(populated.backend, "cifar", query, size=1)) == ["child-a", "child-b"]
+    query = RunQuery(parent_id=sweep, filter="metrics.loss < 1")
+    assert names(all_runs(populated.backend, "cifar", query)) == ["child-a"]
+    assert populated.backend.count_runs("cifar", query) == 1
+    assert populated.backend.count_runs("cifar", RunQuery(filter="metrics.loss < 1")) == 0  # top-level only
+
+
 def test_filter_and_order_and_quick_words_together(populated: Populated) -> None:
     query = RunQuery(text="find", status=RunStatus.COMPLETED, filter="metrics.acc > 0", order_by=("metrics.acc",))
     assert names(all_runs(populated.backend, "search", query, size=1)) == ["find-5", "find-1"]

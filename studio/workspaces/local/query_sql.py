@@ -207,24 +207,26 @@ class Segment:
     terms: str
 
 
-def segments(order: tuple[OrderKey, ...], runs_from: str) -> list[Segment]:
-    """The order as consecutive segments, each sorted by its own ORDER BY; ``runs_from`` is the FROM clause
-    that names the runs table ``r`` (with whatever it joins for the selected columns).
+def segments(order: tuple[OrderKey, ...], joins: str, *, walk_index: bool = True) -> list[Segment]:
+    """The order as consecutive segments, each sorted by its own ORDER BY. ``joins`` follows ``runs r`` in the
+    FROM clause (whatever the selected columns need).
 
     Sorting all of an experiment's runs on a CASE expression to show the first 100 took 200-300 ms on 100,000
     runs. When the first key is a metric, its runs with a value come first and in the order of the index
     (experiment_id, name, last), so the first segment walks that index and stops after one page (SQLite sorts
     only the ties); the runs whose last value is NaN come next (``last IS NULL``, a short range of the same
-    index), then the runs without the metric. Other orders are one segment, sorted whole.
+    index), then the runs without the metric. Other orders are one segment, sorted whole, and so is any order
+    when ``walk_index`` is false (a parent's children: few runs, while the index holds the whole experiment).
     """
-    if not order or order[0].key.kind != "metrics":
-        rest = order_sql(order)
-        return [Segment(Sql(runs_from), Sql("1"), rest.joins, rest.terms)]
+    if not order or order[0].key.kind != "metrics" or not walk_index:
+        whole = order_sql(order)
+        return [Segment(Sql(f"runs r {joins}"), Sql("1"), whole.joins, whole.terms)]
     head, rest = order[0], order_sql(order[1:], first=1)
     direction = "DESC" if head.descending else "ASC"
     # CROSS JOIN keeps the summaries as the outer loop, so SQLite walks the index in order.
-    by_value = Sql(f"metric_summaries o0 CROSS JOIN {runs_from.replace('runs r', 'runs r ON r.seq = o0.run_seq', 1)}")
+    by_value = Sql(f"metric_summaries o0 CROSS JOIN runs r ON r.seq = o0.run_seq {joins}")
     in_range = "o0.experiment_id = r.experiment_id AND o0.name = ?"
+    missing = "NOT EXISTS (SELECT 1 FROM metric_summaries o0 WHERE o0.run_seq = r.seq AND o0.name = ?)"
     return [
         Segment(
             by_value,
@@ -233,13 +235,5 @@ def segments(order: tuple[OrderKey, ...], runs_from: str) -> list[Segment]:
             f"o0.last {direction}, {rest.terms}",
         ),
         Segment(by_value, Sql(f"{in_range} AND o0.last IS NULL", [head.key.name]), rest.joins, rest.terms),
-        Segment(
-            Sql(runs_from),
-            Sql(
-                "NOT EXISTS (SELECT 1 FROM metric_summaries o0 WHERE o0.run_seq = r.seq AND o0.name = ?)",
-                [head.key.name],
-            ),
-            rest.joins,
-            rest.terms,
-        ),
+        Segment(Sql(f"runs r {joins}"), Sql(missing, [head.key.name]), rest.joins, rest.terms),
     ]

@@ -23,7 +23,8 @@ RUN_COLUMNS = (
     "r.seq, r.id, e.name, r.number, r.display_name, r.status, r.created_at, r.started_at, "
     "r.ended_at, p.id, r.description, r.error, r.child_count, r.status_reason"
 )
-_FROM = "runs r JOIN experiments e ON e.id = r.experiment_id LEFT JOIN runs p ON p.seq = r.parent_seq"
+_JOINS = "JOIN experiments e ON e.id = r.experiment_id LEFT JOIN runs p ON p.seq = r.parent_seq"
+_FROM = f"runs r {_JOINS}"
 # A page of an order by values: o<highest seq at the first page>:<segment>:<offset in the segment>.
 _ORDER_TOKEN = re.compile(r"o([0-9]+):([0-9]+):([0-9]+)")
 _TERMINAL = tuple(s.value for s in TERMINAL_STATUSES)
@@ -289,8 +290,9 @@ def page_runs(
     exp_id = experiment_id(conn, experiment)
     parent = run_seq(conn, query.parent_id) if query.parent_id else None
     where, params = query_where(exp_id, query, parent)
-    # A sort whose first key is not a metric reads every matching run; the other orders stop after a page.
-    visits_all = bool(compiled.order) and compiled.order[0].key.kind != "metrics"
+    # A sort whose first key is not a metric reads every matching run (so does a sort of a parent's children,
+    # see query_sql.segments); the other orders stop after a page.
+    visits_all = bool(compiled.order) and (compiled.order[0].key.kind != "metrics" or parent is not None)
     condition = query_sql.filter_sql(compiled.filter, exp_id, visits_all=visits_all)
     if condition.text != "1":
         where += f" AND {condition.text}"
@@ -307,7 +309,7 @@ def page_runs(
         bound, segment, offset = _max_seq(conn), 0, 0
     else:
         bound, segment, offset = _order_token(token)
-    parts = query_sql.segments(compiled.order, _FROM)
+    parts = query_sql.segments(compiled.order, _JOINS, walk_index=parent is None)
     if segment >= len(parts):
         raise NotFoundError(f"invalid page token {token!r}")
     found: list[tuple[tuple[Any, ...], int, int]] = []  # (row, segment, offset in it)
