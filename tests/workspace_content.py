@@ -51,6 +51,7 @@ class RunSpec:
     error: str | None = None  # the message of a Failed run
     tags: dict[str, str] = field(default_factory=dict)
     properties: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)  # MLflow-style; only kinds that can write them get them
     series: dict[str, list[float] | list[int] | np.ndarray] = field(default_factory=dict)  # automatic steps
     stepped: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)  # (steps, values)
     strings: dict[str, list[str]] = field(default_factory=dict)
@@ -108,7 +109,7 @@ BASELINE_FILES = {
 }
 
 CONTENT = WorkspaceContent(
-    experiments=["cifar", "empty", "mnist", "scratch"],
+    experiments=["cifar", "empty", "mnist", "scratch", "search"],
     runs=[
         RunSpec(
             "baseline",
@@ -144,12 +145,49 @@ CONTENT = WorkspaceContent(
         # Runs that the contract's write tests change; nothing else reads them.
         RunSpec("editable", "scratch", tags={"old": "tag"}, description="before"),
         RunSpec("to-cancel", "scratch", status=RunStatus.RUNNING),
+        # Runs for the filter and order tests (MLflow's grammar): values that tie, NaN last values, missing keys,
+        # names that need backticks, case and accents, and LIKE's wildcards inside values.
+        RunSpec(
+            "find-1",
+            "search",
+            tags={"model": "ResNet", "note": "50% off"},
+            properties={"dataset": "v1"},
+            params={"lr": "0.01"},
+            series={"acc": [0.5, 0.9], "val loss": [0.3]},
+        ),
+        RunSpec(
+            "find-2",
+            "search",
+            status=RunStatus.FAILED,
+            error="diverged",
+            tags={"model": "resnet"},
+            properties={"dataset": "v2"},
+            params={"lr": "0.1"},
+            series={"acc": [0.7], "val loss": [0.2, float("nan")]},
+        ),
+        RunSpec(
+            "find-3",
+            "search",
+            status=RunStatus.RUNNING,
+            tags={"model": "VIT", "note": "a_b"},
+            series={"acc": [float("nan")], "x.y": [1.0]},
+        ),
+        RunSpec("find-4", "search", status=RunStatus.CANCELED, tags={"model": "\u00c9t\u00e9", "note": "[z]*"}),
+        RunSpec(
+            "find-5", "search", tags={"note": "axb"}, params={"lr": "0.01"}, series={"acc": [0.9], "val loss": [0.1]}
+        ),
     ],
 )
 
 
+#: Whether each builder writes ``RunSpec.params``: local runs have no params, so build_local leaves them out.
+WRITES_PARAMS = {"local": False, "fake": True}
+
+
 def build_local(path: Path, content: WorkspaceContent = CONTENT) -> tuple[WorkspaceBackend, dict[str, str], Any]:
     """Log ``content`` into a new local workspace through the SDK; returns its backend, run ids and SDK workspace.
+
+    Params are left out (see WRITES_PARAMS): a local run has none.
 
     The backend is opened by location through ``studio.workspaces.open_workspace``, as tools open it.
     """
@@ -226,6 +264,8 @@ def build_fake(
             properties=spec.properties,
         )
         ids[spec.name] = run_id
+        if spec.params:
+            fake.set_params(run_id, spec.params)
         for name, values in spec.series.items():
             fake.log_series(run_id, name, list(values))
         for name, (steps, stepped_values) in spec.stepped.items():

@@ -16,7 +16,7 @@ import pytest
 
 from studio.core.backend import WorkspaceBackend
 from tests.fake_backend import FakeComputeBackend
-from tests.workspace_content import CONTENT, WorkspaceContent, build_fake, build_local
+from tests.workspace_content import CONTENT, WRITES_PARAMS, WorkspaceContent, build_fake, build_local
 
 KINDS = ["local", "fake", "fake-compute"]
 
@@ -28,6 +28,7 @@ class Populated:
     kind: str
     backend: WorkspaceBackend
     ids: dict[str, str]
+    has_params: bool  # whether the runs got CONTENT's params (tests/workspace_content.WRITES_PARAMS)
     content: WorkspaceContent = CONTENT
 
     def id(self, name: str) -> str:
@@ -39,7 +40,7 @@ class Populated:
 def local_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Populated]:
     """CONTENT logged through the SDK into a new local workspace, read through LocalBackend."""
     backend, ids, sdk_workspace = build_local(tmp_path_factory.mktemp("contract") / "ws")
-    yield Populated("local", backend, ids)
+    yield Populated("local", backend, ids, WRITES_PARAMS["local"])
     _finish_running_runs(sdk_workspace, ids)
     backend.close()
     sdk_workspace.close()
@@ -49,7 +50,7 @@ def local_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Popula
 def fake_workspace() -> Iterator[Populated]:
     """CONTENT in a FakeBackend."""
     backend, ids = build_fake()
-    yield Populated("fake", backend, ids)
+    yield Populated("fake", backend, ids, WRITES_PARAMS["fake"])
     backend.close()
 
 
@@ -57,7 +58,7 @@ def fake_workspace() -> Iterator[Populated]:
 def fake_compute_workspace() -> Iterator[Populated]:
     """CONTENT in a FakeComputeBackend (the fake with in-memory compute instances)."""
     backend, ids = build_fake(fake=FakeComputeBackend())
-    yield Populated("fake-compute", backend, ids)
+    yield Populated("fake-compute", backend, ids, WRITES_PARAMS["fake"])
     backend.close()
 
 

@@ -16,7 +16,7 @@ import pytest
 
 from studio.core.backend import ComputeBackend, WorkspaceBackend
 from studio.core.compute import ComputeInfo
-from studio.core.errors import CancelledError, NotFoundError, RunStateError
+from studio.core.errors import CancelledError, NotFoundError, QueryError, RunStateError
 from studio.core.status import RunStatus
 from studio.core.tasks import CancelToken
 from studio.core.types import (
@@ -26,6 +26,7 @@ from studio.core.types import (
     MetricRecord,
     MetricSeries,
     RunInfo,
+    RunKeys,
     RunPage,
     RunQuery,
     StatusChange,
@@ -160,6 +161,199 @@ def test_children_by_query_and_by_list_children(populated: Populated) -> None:
     assert names(backend.list_children(populated.id("child-a"))) == ["grandchild"]
     assert backend.list_children(populated.id("grandchild")) == []
     assert backend.get_run(populated.id("grandchild")).parent_id == populated.id("child-a")
+
+
+# -- runs: MLflow filters and orders (experiment "search": find-1 oldest ... find-5 newest) -----------------
+#
+# find-1: acc 0.9, val loss 0.3, model ResNet, note "50% off", dataset v1, lr 0.01, Completed
+# find-2: acc 0.7, val loss NaN, model resnet, dataset v2, lr 0.1, Failed
+# find-3: acc NaN, x.y 1, model VIT, note "a_b", Running (no end time)
+# find-4: no metric, model "Été", note "[z]*", Canceled
+# find-5: acc 0.9, val loss 0.1, note "axb", lr 0.01, Completed
+
+SEARCH_FILTERS = [
+    ("metrics.acc > 0.6", ["find-5", "find-2", "find-1"]),
+    ("metrics.acc >= 0.7", ["find-5", "find-2", "find-1"]),
+    ("metrics.acc = 0.9", ["find-5", "find-1"]),
+    ("metrics.acc != 0.9", ["find-3", "find-2"]),  # NaN != 0.9 holds; a run without acc never matches
+    ("metrics.acc < 0.9", ["find-2"]),  # NaN < x does not hold
+    ("metrics.acc <= 0.7", ["find-2"]),
+    ("metric.acc > -1e999", ["find-5", "find-2", "find-1"]),  # -inf; NaN compares false
+    ("metrics.`val loss` < 0.5", ["find-5", "find-1"]),
+    ("metrics.`val loss` != 0.3", ["find-5", "find-2"]),
+    ("metrics.x.y = 1", ["find-3"]),
+    ("metrics.`x.y` >= 1", ["find-3"]),
+    ("metrics.never > 0", []),
+    ("tags.model = 'resnet'", ["find-2"]),  # case-sensitive
+    ("tags.model != 'resnet'", ["find-4", "find-3", "find-1"]),  # find-5 has no model tag
+    ("tags.model LIKE 'res%'", ["find-2"]),
+    ("tags.model ILIKE 'RES%'", ["find-2", "find-1"]),
+    ("tags.model ILIKE '\u00e9T\u00c9'", ["find-4"]),  # ILIKE folds more than ASCII
+    ("tags.model LIKE '_esNet'", ["find-1"]),
+    ("tags.model IN ('VIT', 'resnet')", ["find-3", "find-2"]),
+    ("tags.model NOT IN ('VIT', 'resnet')", ["find-4", "find-1"]),
+    ("tags.note LIKE 'a_b'", ["find-5", "find-3"]),  # "_" is one character
+    ("tags.note = 'a_b'", ["find-3"]),
+    ("tags.note LIKE '50% off'", ["find-1"]),
+    ("tags.note LIKE '%[%'", ["find-4"]),  # every character but % and _ is literal
+    ("tags.note LIKE '%*'", ["find-4"]),
+    ("tags.note LIKE '[z]_'", ["find-4"]),
+    ("tags.note LIKE 'z%'", []),
+    ("tags.`note` ILIKE '%B'", ["find-5", "find-3"]),
+    ("properties.dataset = 'v1'", ["find-1"]),
+    ("properties.dataset != 'v1'", ["find-2"]),
+    ("properties.dataset LIKE 'v%'", ["find-2", "find-1"]),
+    ("properties.dataset IN ('v2')", ["find-2"]),
+    ("attributes.status = 'Failed'", ["find-2"]),
+    ("attributes.status != 'Completed'", ["find-4", "find-3", "find-2"]),
+    ("attributes.status IN ('Failed', 'Canceled')", ["find-4", "find-2"]),
+    ("attributes.status = 'failed'", []),
+    ("attributes.run_name LIKE 'find-_'", ["find-5", "find-4", "find-3", "find-2", "find-1"]),
+    ("run.`run name` = 'find-2'", ["find-2"]),
+    ("attributes.end_time != 0", ["find-5", "find-4", "find-2", "find-1"]),  # find-3 has not ended
+    ("attributes.duration >= 0", ["find-5", "find-4", "find-2", "find-1"]),
+    ("attributes.start_time > 0", ["find-5", "find-4", "find-3", "find-2", "find-1"]),
+    ("attributes.created > 0 AND metrics.acc > 0.6 AND tags.model ILIKE 'res%'", ["find-2", "find-1"]),
+]
+
+PARAM_FILTERS = [
+    ("params.lr = '0.01'", ["find-5", "find-1"]),
+    ("params.lr != '0.01'", ["find-2"]),
+    ("params.lr LIKE '0.%'", ["find-5", "find-2", "find-1"]),
+    ("param.lr NOT IN ('0.1')", ["find-5", "find-1"]),
+    ("params.lr = '0.01' AND metrics.acc = 0.9", ["find-5", "find-1"]),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), SEARCH_FILTERS)
+def test_filters_with_every_comparator(populated: Populated, text: str, expected: list[str]) -> None:
+    query = RunQuery(filter=text)
+    assert names(all_runs(populated.backend, "search", query, size=2)) == expected
+    assert populated.backend.count_runs("search", query) == len(expected)
+
+
+@pytest.mark.parametrize(("text", "expected"), PARAM_FILTERS)
+def test_filters_on_params(populated: Populated, text: str, expected: list[str]) -> None:
+    query = RunQuery(filter=text)
+    if not populated.has_params:
+        expected = []  # runs without params lack the key, so no comparison holds
+    assert names(all_runs(populated.backend, "search", query, size=2)) == expected
+    assert populated.backend.count_runs("search", query) == len(expected)
+
+
+def test_filter_on_the_run_id(populated: Populated) -> None:
+    run_id = populated.id("find-3")
+    query = RunQuery(filter=f"attributes.run_id = '{run_id}'")
+    assert names(all_runs(populated.backend, "search", query)) == ["find-3"]
+    query = RunQuery(filter=f"attributes.run_id NOT IN ('{run_id}', '{populated.id('find-1')}')")
+    assert names(all_runs(populated.backend, "search", query)) == ["find-5", "find-4", "find-2"]
+
+
+SEARCH_ORDERS = [
+    # values, then NaN, then missing, in either direction; ties newest first
+    (("metrics.acc DESC",), ["find-5", "find-1", "find-2", "find-3", "find-4"]),
+    (("metrics.acc",), ["find-2", "find-5", "find-1", "find-3", "find-4"]),
+    (("metrics.`val loss` ASC",), ["find-5", "find-1", "find-2", "find-4", "find-3"]),
+    (("metrics.`val loss` DESC",), ["find-1", "find-5", "find-2", "find-4", "find-3"]),
+    (("tags.model",), ["find-1", "find-3", "find-2", "find-4", "find-5"]),  # by code point: R < V < r < \u00c9
+    (("tags.model DESC",), ["find-4", "find-2", "find-3", "find-1", "find-5"]),
+    (("metrics.acc DESC", "tags.model"), ["find-1", "find-5", "find-2", "find-3", "find-4"]),
+    (("properties.dataset DESC", "metrics.acc"), ["find-2", "find-1", "find-5", "find-3", "find-4"]),
+    (("attributes.status", "attributes.run_name DESC"), ["find-4", "find-5", "find-1", "find-2", "find-3"]),
+    (("attributes.created",), ["find-1", "find-2", "find-3", "find-4", "find-5"]),
+    (("attributes.end_time DESC", "metrics.never"), None),  # find-3 (no end) last; the others by end
+    (("metrics.never DESC",), ["find-5", "find-4", "find-3", "find-2", "find-1"]),  # all missing: ties
+]
+
+
+@pytest.mark.parametrize(("order", "expected"), SEARCH_ORDERS)
+def test_orders_across_pages(populated: Populated, order: tuple[str, ...], expected: list[str] | None) -> None:
+    backend = populated.backend
+    whole = names(all_runs(backend, "search", RunQuery(order_by=order), size=100))
+    if expected is None:
+        ended = sorted(
+            (backend.get_run(populated.id(n)) for n in whole if n != "find-3"),
+            key=lambda r: (-(r.ended_at or 0.0), -r.created_at),
+        )
+        expected = [r.display_name for r in ended] + ["find-3"]
+    assert whole == expected
+    for size in (1, 2, 3):
+        assert names(all_runs(backend, "search", RunQuery(order_by=order), size=size)) == expected, size
+    assert backend.count_runs("search", RunQuery(order_by=order)) == len(expected)
+
+
+def test_orders_on_params(populated: Populated) -> None:
+    expected = ["find-2", "find-5", "find-1", "find-4", "find-3"]  # "0.1" > "0.01"; ties newest first
+    if not populated.has_params:
+        expected = ["find-5", "find-4", "find-3", "find-2", "find-1"]  # every run lacks the key
+    for size in (1, 2, 100):
+        query = RunQuery(order_by=("params.lr DESC",))
+        assert names(all_runs(populated.backend, "search", query, size=size)) == expected
+
+
+def test_a_parents_children_filtered_and_ordered(populated: Populated) -> None:
+    sweep = populated.id("sweep")
+    query = RunQuery(parent_id=sweep, order_by=("metrics.loss DESC",))
+    assert names(all_runs(populated.backend, "cifar", query, size=1)) == ["child-a", "child-b"]
+    query = RunQuery(parent_id=sweep, filter="metrics.loss < 1")
+    assert names(all_runs(populated.backend, "cifar", query)) == ["child-a"]
+    assert populated.backend.count_runs("cifar", query) == 1
+    assert populated.backend.count_runs("cifar", RunQuery(filter="metrics.loss < 1")) == 0  # top-level only
+
+
+def test_filter_and_order_and_quick_words_together(populated: Populated) -> None:
+    query = RunQuery(text="find", status=RunStatus.COMPLETED, filter="metrics.acc > 0", order_by=("metrics.acc",))
+    assert names(all_runs(populated.backend, "search", query, size=1)) == ["find-5", "find-1"]
+    assert populated.backend.count_runs("search", query) == 2
+
+
+def test_a_page_token_of_one_order_continues_that_order(populated: Populated) -> None:
+    backend = populated.backend
+    query = RunQuery(order_by=("metrics.acc DESC",))
+    first = backend.list_runs("search", query, page_size=2)
+    assert names(first.runs) == ["find-5", "find-1"] and first.next_token is not None
+    again = backend.list_runs("search", query, page_token=first.next_token, page_size=2)
+    assert names(again.runs) == ["find-2", "find-3"]
+    assert names(backend.list_runs("search", query, page_token=first.next_token, page_size=2).runs) == [
+        "find-2",
+        "find-3",
+    ]  # a token can be used again
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        RunQuery(filter="metrics.acc >"),
+        RunQuery(filter="metrics.acc > 'high'"),
+        RunQuery(filter="tags.model < 'x'"),
+        RunQuery(filter="nonsense.x = 1"),
+        RunQuery(filter="metrics.acc > 1 OR metrics.acc < 0"),
+        RunQuery(filter="tags.model IN ()"),
+        RunQuery(order_by=("metrics.acc SIDEWAYS",)),
+        RunQuery(order_by=("",)),
+        RunQuery(order_by=("attributes.nothing",)),
+    ],
+)
+def test_malformed_filters_and_orders_raise_query_error(populated: Populated, query: RunQuery) -> None:
+    with pytest.raises(QueryError) as caught:
+        populated.backend.list_runs("search", query)
+    assert isinstance(caught.value, ValueError)
+    with pytest.raises(QueryError):
+        populated.backend.count_runs("search", query)
+
+
+def test_run_keys_count_the_runs_that_have_each_name(populated: Populated) -> None:
+    keys = populated.backend.list_run_keys("search")
+    assert keys.metrics == {"acc": 4, "val loss": 3, "x.y": 1}
+    assert keys.tags == {"model": 4, "note": 4}
+    assert keys.properties == {"dataset": 2}
+    assert keys.params == ({"lr": 3} if populated.has_params else {})
+    mnist = populated.backend.list_run_keys("mnist")
+    assert mnist.metrics == {"epoch": 1, "loss": 5, "lr": 1}  # numeric metrics only, top-level runs only
+    assert mnist.tags == {"best": 1, "lr": 5, "model": 1}
+    cifar = populated.backend.list_run_keys("cifar")
+    assert cifar.metrics == {} and cifar.tags == {"kind": 1}  # the children's loss does not count
+    assert populated.backend.list_run_keys("empty") == RunKeys()
 
 
 def test_run_info_fields(populated: Populated) -> None:

@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from studio.core.backend import DEFAULT_PAGE_SIZE
 from studio.core.compute import ComputeInfo
-from studio.core.errors import NotFoundError, RunStateError
+from studio.core.errors import RunStateError
 from studio.core.status import RunStatus
 from studio.core.tasks import CancelToken, ProgressCallback
 from studio.core.types import (
@@ -105,11 +105,10 @@ class LocalBackend(LocalTracking):
         page_token: str | None = None,
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> RunPage:
-        """A page of runs; the token is the position after the page's last run."""
+        """A page of runs; the token says where the next page starts (QueryError for a malformed filter)."""
         self.reap_dead_runs()
-        after = _parse_token(page_token)
-        runs, last = runs_store.page_runs(self._conn(), experiment, query or RunQuery(), after, max(1, page_size))
-        return RunPage(runs=runs, next_token=None if last is None else str(last))
+        runs, token = runs_store.page_runs(self._conn(), experiment, query or RunQuery(), page_token, max(1, page_size))
+        return RunPage(runs=runs, next_token=token)
 
     def count_runs(self, experiment: str, query: RunQuery | None = None) -> int:
         """How many runs match."""
@@ -308,12 +307,3 @@ class LocalBackend(LocalTracking):
     def _run_root(self, run_id: str) -> Path:
         runs_store.run_seq(self._conn(), check_run_id(run_id))  # NotFoundError for unknown runs
         return self.workspace.run_dir(run_id)
-
-
-def _parse_token(token: str | None) -> int | None:
-    if token is None:
-        return None
-    try:
-        return int(token)
-    except ValueError:
-        raise NotFoundError(f"invalid page token {token!r}") from None

@@ -6,7 +6,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 
-from studio.workspaces.local import summaries_store
+from studio.workspaces.local import key_counts, summaries_store
 
 #: Marks a database as a Studio workspace (PRAGMA application_id); "STDO".
 APPLICATION_ID = 0x5354444F
@@ -124,9 +124,16 @@ def _v3(conn: sqlite3.Connection) -> None:
     summaries_store.build_all(conn)
 
 
+def _v4(conn: sqlite3.Connection) -> None:
+    """Run counts per metric, tag and property name, kept by triggers (list_run_keys), counted once here."""
+    for statement in key_counts.STATEMENTS:
+        conn.execute(statement)
+    key_counts.build_all(conn)
+
+
 #: MIGRATIONS[n] brings a database from user_version n to n + 1: SQL text, or a function
 #: for a step that must compute in Python (it runs inside the same transaction).
-MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_V1, _V2, _v3]
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_V1, _V2, _v3, _v4]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

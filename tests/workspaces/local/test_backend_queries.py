@@ -38,9 +38,12 @@ def test_pages_newest_first_with_tokens(exp: Any, ws: Any) -> None:
 
 
 def test_filters_by_name_status_and_tag(exp: Any, ws: Any) -> None:
+    # Run ids are "exp_<seconds>_<8 random hex digits>" and the text matches ids too, so every text below holds a
+    # character no id can hold: "_50" alone matched an id whose random part began with "50" (1 time in 256).
     a = exp.start_logging(display_name="ResNet baseline")
     b = exp.start_logging(display_name="resnet_50% wider")
     c = exp.start_logging(display_name="transformer")
+    d = exp.start_logging(display_name="net150")  # what "t_50" would match if "_" were a wildcard
     a.tag("lr", "0.01")
     c.tag("lr", "0.001")
     b.complete()
@@ -51,12 +54,13 @@ def test_filters_by_name_status_and_tag(exp: Any, ws: Any) -> None:
 
     assert ids(RunQuery(text="resnet")) == {a.id, b.id}
     assert ids(RunQuery(text="50%")) == {b.id}  # LIKE wildcards are taken literally
-    assert ids(RunQuery(text="_50")) == {b.id}
+    assert ids(RunQuery(text="t_50")) == {b.id}
+    assert ids(RunQuery(text="t150")) == {d.id}
     assert ids(RunQuery(status=RunStatus.COMPLETED)) == {b.id}
     assert ids(RunQuery(tag="lr=0.0")) == {a.id, c.id}  # substring of "key=value"
     assert ids(RunQuery(tag="lr=0.01")) == {a.id}
     assert ids(RunQuery(tag="LR=0.001")) == {c.id}
-    assert ids(RunQuery(text=c.id[-6:])) == {c.id}  # the id matches too
+    assert ids(RunQuery(text=c.id.rsplit("_", 1)[1])) == {c.id}  # the id matches too (its random part)
     assert backend.count_runs("exp", RunQuery(text="resnet")) == 2
     page = backend.list_runs("exp", RunQuery(tag="lr"))
     assert {r.id: r.tags for r in page.runs} == {a.id: {"lr": "0.01"}, c.id: {"lr": "0.001"}}
