@@ -29,10 +29,12 @@ FILTER_DELAY_MS = 300
 
 
 class ExperimentTreePane(QDockWidget):
-    """Experiments and their runs; double-click opens a run."""
+    """Experiments and their runs; double-click opens a run, or an experiment's runs table."""
 
     sig_open_run = Signal(str)
     """The user asked to open this run id."""
+    sig_open_experiment = Signal(str)
+    """The user asked to open this experiment's runs table."""
     sig_cancel_runs = Signal(list)
     """The user asked to cancel these run ids."""
     sig_download_outputs = Signal(str)
@@ -89,6 +91,8 @@ class ExperimentTreePane(QDockWidget):
         view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         view.setAlternatingRowColors(True)
+        # Double-click on an experiment opens its runs table; its arrow (or Right/Left) expands it.
+        view.setExpandsOnDoubleClick(False)
         header = view.header()
         header.setStretchLastSection(False)
         header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -200,15 +204,33 @@ class ExperimentTreePane(QDockWidget):
         menu.popup(self.view.header().mapToGlobal(pos))
 
     def _open_selected(self) -> None:
-        for run_id in self.selected_run_ids():
+        run_ids = self.selected_run_ids()
+        for run_id in run_ids:
             self.sig_open_run.emit(run_id)
+        current = self.view.currentIndex()
+        if not run_ids and self._experiment_row(current):
+            self.sig_open_experiment.emit(self.model.experiment_of(current))
 
     def _open_index(self, index: QModelIndex) -> None:
         run = self.model.run_info(index)
         if run is not None:
             self.sig_open_run.emit(run.id)
+        elif self._experiment_row(index):
+            self.sig_open_experiment.emit(self.model.experiment_of(index))
+
+    def _experiment_row(self, index: QModelIndex) -> bool:
+        """Whether ``index`` is on an experiment's own row (not on one of its runs)."""
+        return index.isValid() and not index.parent().isValid() and self.model.experiment_of(index) is not None
 
     def _context_menu(self, pos: QPoint) -> None:
+        index = self.view.indexAt(pos)
+        if self._experiment_row(index):
+            experiment = self.model.experiment_of(index) or ""
+            menu = QMenu(self.view)
+            menu.setObjectName("experimentContextMenu")
+            menu.addAction("Open runs table", lambda: self.sig_open_experiment.emit(experiment))
+            menu.popup(self.view.viewport().mapToGlobal(pos))
+            return
         runs = self.selected_runs()
         if not runs:
             return

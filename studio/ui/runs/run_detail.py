@@ -11,6 +11,8 @@ from studio.ui.background.tasks import TaskRunner
 from studio.ui.runs.run_overview import RunOverview
 from studio.ui.runs.tabs.base import RunTab
 from studio.ui.runs.tabs.registry import tab_classes
+from studio.ui.runs_table.runs_tab import RunsTableTab
+from studio.ui.runs_table.table_state import TableMemory
 
 
 class RunPage(QTabWidget):
@@ -72,14 +74,20 @@ class RunDetailArea(QStackedWidget):
     sig_cancel_requested = Signal(str)
     """A tab's Cancel button was pressed for this run id."""
     sig_open_run = Signal(str)
-    """A run page asked to open another run."""
+    """A run page (or a runs table) asked to open a run."""
+    sig_compare_runs = Signal(list)
+    """A runs table asked to compare these run ids."""
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("runDetail")
         self.runner = runner
         self.backend: WorkspaceBackend | None = None
-        hint = QLabel("No run is open.\nDouble-click a run in the Experiments pane to open it here.", self)
+        hint = QLabel(
+            "No run is open.\nDouble-click an experiment in the Experiments pane to see its runs as a table,\n"
+            "or a run to open it here.",
+            self,
+        )
         hint.setObjectName("runDetailHint")
         hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         hint.setEnabled(False)
@@ -118,6 +126,32 @@ class RunDetailArea(QStackedWidget):
         self.setCurrentIndex(1)
         return page
 
+    def open_runs_table(self, experiment: str, memory: TableMemory | None = None) -> RunsTableTab | None:
+        """Show an experiment's runs table, opening it if needed (one tab per experiment)."""
+        for tab in self.runs_tables():
+            if tab.experiment == experiment:
+                self.tabs.setCurrentWidget(tab)
+                self.setCurrentIndex(1)
+                return tab
+        if self.backend is None:
+            return None
+        tab = RunsTableTab(self.backend, self.runner, experiment, memory, self.tabs)
+        tab.sig_open_runs.connect(self._open_runs)
+        tab.sig_compare_runs.connect(self.sig_compare_runs)
+        index = self.tabs.addTab(tab, experiment if len(experiment) <= 30 else experiment[:29] + "…")
+        self.tabs.setTabToolTip(index, f"Runs of {experiment}")
+        self.tabs.setCurrentIndex(index)
+        self.setCurrentIndex(1)
+        return tab
+
+    def _open_runs(self, run_ids: list[str]) -> None:
+        for run_id in run_ids:
+            self.sig_open_run.emit(run_id)
+
+    def runs_tables(self) -> list[RunsTableTab]:
+        """The open runs tables, in tab order."""
+        return [w for w in (self.tabs.widget(i) for i in range(self.tabs.count())) if isinstance(w, RunsTableTab)]
+
     def open_compare(self, run_ids: list[str]) -> QWidget | None:
         """Open a compare tab for these runs."""
         if self.backend is None or len(run_ids) < 2:
@@ -134,6 +168,17 @@ class RunDetailArea(QStackedWidget):
     def open_run_ids(self) -> list[str]:
         """Run ids of the open tabs, in tab order."""
         return [w.run_id for w in (self.tabs.widget(i) for i in range(self.tabs.count())) if isinstance(w, RunPage)]
+
+    def runs_changed(self, runs: list[RunInfo]) -> None:
+        """Runs changed in the workspace: run tabs reload, runs tables update their rows."""
+        self.refresh_runs({r.id for r in runs})
+        for tab in self.runs_tables():
+            tab.apply_changes(runs)
+
+    def refresh_tables(self) -> None:
+        """F5: every runs table queries again."""
+        for tab in self.runs_tables():
+            tab.refresh()
 
     def refresh_runs(self, run_ids: set[str]) -> None:
         """Reload the open tabs of runs that changed."""

@@ -22,6 +22,7 @@ from studio.ui.background.tasks import TaskRunner
 from studio.ui.compute.compute_pane import ComputePane
 from studio.ui.experiments.experiment_tree import ExperimentTreePane
 from studio.ui.runs.run_detail import RunDetailArea
+from studio.ui.runs_table.table_state import TableMemory
 from studio.ui.shell.resources import app_icon, sample_experiment_dir
 from studio.ui.shell.settings import WindowSettings
 from studio.ui.shell.workspace_switching import WorkspaceSwitching
@@ -107,6 +108,7 @@ class MainWindow(WorkspaceSwitching):
     def _connect(self) -> None:
         tree = self.experiment_pane
         tree.sig_open_run.connect(self.open_run)
+        tree.sig_open_experiment.connect(self.open_runs_table)
         tree.sig_cancel_runs.connect(self.cancel_runs)
         tree.sig_download_outputs.connect(self.download_outputs)
         tree.sig_run_sample.connect(self.run_sample_experiment)
@@ -117,6 +119,7 @@ class MainWindow(WorkspaceSwitching):
         tree.model.sig_page_loaded.connect(self._after_page_loaded)
         self.run_detail.sig_cancel_requested.connect(lambda run_id: self.cancel_runs([run_id]))
         self.run_detail.sig_open_run.connect(self.open_run)
+        self.run_detail.sig_compare_runs.connect(self.compare_runs)
         self.live.sig_runs_changed.connect(self._on_runs_changed)
         self.workspace_pane.sig_open_workspace.connect(
             lambda loc: self.open_workspace(loc, create=loc == self.default_location())  # made on first use
@@ -226,6 +229,10 @@ class MainWindow(WorkspaceSwitching):
         self.run_detail.open_run(run_id)
         self.experiment_pane.select_run(run_id)
 
+    def open_runs_table(self, experiment: str) -> None:
+        """Open (or show) an experiment's runs table; its columns and sort are remembered per workspace."""
+        self.run_detail.open_runs_table(experiment, TableMemory(self.settings, self.location))
+
     def handle_message(self, message: dict[str, Any]) -> None:
         """A message from a second ``studio`` started on this workspace."""
         self.showNormal()
@@ -303,6 +310,7 @@ class MainWindow(WorkspaceSwitching):
         self.experiment_pane.model.reload()
         self.compute_pane.refresh()
         self.run_detail.refresh_runs(set(self.run_detail.open_run_ids()))
+        self.run_detail.refresh_tables()
 
     # -- live refresh and selection ------------------------------------------------------------
 
@@ -310,7 +318,7 @@ class MainWindow(WorkspaceSwitching):
         self.experiment_pane.model.apply_changes(runs)
         if runs:
             self.experiment_pane.stack.setCurrentIndex(0)  # not an empty workspace any more
-        self.run_detail.refresh_runs({r.id for r in runs})
+        self.run_detail.runs_changed(runs)
 
     def _after_experiments_loaded(self) -> None:
         selection = self._restore_selection

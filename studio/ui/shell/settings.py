@@ -67,6 +67,15 @@ class WindowSettings:
         """Remember the selected run of a workspace."""
         self.q.setValue(f"selection/{_key(location)}", [experiment, run_id])
 
+    def runs_table_state(self, location: str, experiment: str) -> str:
+        """The runs table's saved state of one experiment of a workspace ("" if none; see runs_table.table_state)."""
+        value = self.q.value(f"runsTable/{_key(location)}-{_key(experiment)}", "")
+        return value if isinstance(value, str) else ""
+
+    def save_runs_table_state(self, location: str, experiment: str, state: str) -> None:
+        """Remember the runs table's state (a JSON text) of one experiment of a workspace."""
+        self.q.setValue(f"runsTable/{_key(location)}-{_key(experiment)}", state)
+
     def sync(self) -> None:
         """Write to disk now."""
         self.q.sync()

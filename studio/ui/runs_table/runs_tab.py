@@ -1,0 +1,351 @@
+"""RunsTableTab: one experiment's runs as a table, with a filter box, column chooser, sort and compare.
+
+Above the table, a vertical splitter keeps a slot for a chart panel (``set_chart_panel``; it gets
+``_chart_data()``). Every backend call goes through the runner: the rows through the model, the
+count and the column names through a task slot each. The chosen columns and the sort are saved
+per experiment (``TableMemory``) as soon as they change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSplitter,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.core.backend import WorkspaceBackend
+from studio.core.errors import QueryError
+from studio.core.search import Key, key_text, parse_order_by, query_from_box
+from studio.core.types import RunKeys, RunQuery
+from studio.ui.background.debounce import qdebounced
+from studio.ui.background.task_slot import TaskSlot
+from studio.ui.background.tasks import TaskRunner
+from studio.ui.runs_table.column_chooser import ColumnChooser
+from studio.ui.runs_table.columns import FIXED_KEYS, ID, NAME, is_numeric, order_item, parse_key
+from studio.ui.runs_table.runs_model import RunsTableModel
+from studio.ui.runs_table.runs_view import RunsTableView
+from studio.ui.runs_table.table_state import TableMemory, TableState
+
+FILTER_DELAY_MS = 300
+CHART_MAX_RUNS = 10_000
+ERROR_STYLE = "color: #d9363e"
+
+
+class RunsTableTab(QWidget):
+    """The runs table of one experiment (objectName ``runsTable:<experiment>``)."""
+
+    sig_open_runs = Signal(list)
+    """The user asked to open these run ids."""
+    sig_compare_runs = Signal(list)
+    """The user asked to compare these run ids."""
+
+    def __init__(
+        self,
+        backend: WorkspaceBackend,
+        runner: TaskRunner,
+        experiment: str,
+        memory: TableMemory | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setObjectName(f"runsTable:{experiment}")
+        self.backend, self.experiment, self.memory = backend, experiment, memory
+        self.model = RunsTableModel(runner, backend, experiment, self)
+        self.view = RunsTableView(self.model, self)
+        self.chooser = ColumnChooser(self)
+        self.chart_panel: Any = None
+        self._sort: tuple[Key, bool] | None = None  # (key, descending); None: newest first
+        self._box_query = RunQuery()
+        self._counting = TaskSlot(
+            runner, success=self._counted, failure=lambda _e: None, when_busy="latest", owner=self
+        )
+        self._naming = TaskSlot(runner, success=self._named, failure=self._naming_failed, owner=self)
+        self._build()
+        self._restore(memory.load(experiment) if memory is not None else TableState())
+        self._connect()
+        self._apply(count=True)
+        self._naming.request(backend.list_run_keys, experiment)
+
+    # -- layout --------------------------------------------------------------------------------
+
+    def _build(self) -> None:
+        self.filter_box = QLineEdit(self)
+        self.filter_box.setObjectName("runsTableFilter")
+        self.filter_box.setPlaceholderText("Filter: resnet status:Failed  or  metrics.acc > 0.9 and params.lr = '0.01'")
+        self.filter_box.setClearButtonEnabled(True)
+        self.columns_button = QPushButton("Columns…", self)
+        self.columns_button.setObjectName("runsTableColumns")
+        self.compare_button = QPushButton("Compare", self)
+        self.compare_button.setObjectName("runsTableCompare")
+        self.compare_button.setEnabled(False)
+        self.compare_button.setToolTip("Select two or more runs to compare them")
+        self.count_label = QLabel(self)
+        self.count_label.setObjectName("runsTableCount")
+        self.new_runs_button = QPushButton(self)
+        self.new_runs_button.setObjectName("runsTableNewRuns")
+        self.new_runs_button.setFlat(True)
+        self.new_runs_button.hide()
+        bar = QHBoxLayout()
+        bar.addWidget(self.filter_box, 1)
+        bar.addWidget(self.columns_button)
+        bar.addWidget(self.compare_button)
+        bar.addWidget(self.new_runs_button)
+        bar.addWidget(self.count_label)
+        self.filter_error = QLabel(self)
+        self.filter_error.setObjectName("runsTableFilterError")
+        self.filter_error.setStyleSheet(ERROR_STYLE)
+        self.filter_error.setWordWrap(True)
+        self.filter_error.hide()
+        self.load_error = QLabel(self)
+        self.load_error.setObjectName("runsTableLoadError")
+        self.load_error.setStyleSheet(ERROR_STYLE)
+        self.load_error.setWordWrap(True)
+        self.load_error.hide()
+        self.empty = QLabel(self)
+        self.empty.setObjectName("runsTableEmpty")
+        self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.empty.setWordWrap(True)
+        self.stack = QStackedWidget(self)
+        self.stack.addWidget(self.view)
+        self.stack.addWidget(self.empty)
+        # The chart panel's place: collapsed until a panel is set (set_chart_panel).
+        self.chart_slot = QWidget(self)
+        self.chart_slot.setObjectName("runsChartSlot")
+        self.splitter = QSplitter(Qt.Orientation.Vertical, self)
+        self.splitter.setObjectName("runsTableSplitter")
+        self.splitter.addWidget(self.chart_slot)
+        self.splitter.addWidget(self.stack)
+        self.splitter.setCollapsible(1, False)
+        self.splitter.setSizes([0, 1])
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 0)
+        layout.setSpacing(4)
+        layout.addLayout(bar)
+        layout.addWidget(self.filter_error)
+        layout.addWidget(self.load_error)
+        layout.addWidget(self.splitter, 1)
+
+    def _connect(self) -> None:
+        self._filter_typed = qdebounced(self._filter_changed, FILTER_DELAY_MS, self)
+        self.filter_box.textChanged.connect(self._filter_typed)
+        self.filter_box.returnPressed.connect(self._filter_entered)
+        self.columns_button.clicked.connect(self._show_chooser)
+        self.chooser.sig_toggled.connect(self._column_toggled)
+        self.compare_button.clicked.connect(lambda: self.sig_compare_runs.emit(self.view.selected_run_ids()))
+        self.new_runs_button.clicked.connect(self.refresh)
+        self.view.sig_open_runs.connect(self.sig_open_runs)
+        self.view.sig_compare_runs.connect(self.sig_compare_runs)
+        self.view.horizontalHeader().sectionClicked.connect(self._header_clicked)
+        self.view.selectionModel().selectionChanged.connect(self._selection_changed)
+        self.model.modelReset.connect(self._selection_changed)
+        self.model.sig_first_page.connect(self._first_page)
+        self.model.sig_failed.connect(self._load_failed)
+        self.model.sig_new_runs.connect(self._new_runs)
+
+    # -- query ---------------------------------------------------------------------------------
+
+    def query(self) -> RunQuery:
+        """The query the table shows: the filter box's plus the sort."""
+        order = () if self._sort is None else (order_item(*self._sort),)
+        return replace(self._box_query, order_by=order)
+
+    def _apply(self, count: bool) -> None:
+        query = self.query()
+        self.model.set_query(query)
+        if count:
+            self._counting.request(self.backend.count_runs, self.experiment, query)
+
+    def _filter_entered(self) -> None:
+        self._filter_typed.cancel()
+        self._filter_changed()
+
+    def _filter_changed(self) -> None:
+        try:
+            query = query_from_box(self.filter_box.text())
+        except QueryError as exc:
+            self._show_filter_error(exc)
+            return  # the table keeps showing the last good filter's runs
+        self.filter_error.hide()
+        if query != self._box_query:
+            self._box_query = query
+            self._apply(count=True)
+
+    def _show_filter_error(self, exc: QueryError) -> None:
+        self.filter_error.setText(str(exc))
+        self.filter_error.setToolTip(f"Expected {exc.expected}" if exc.expected else "")
+        self.filter_error.show()
+
+    def _header_clicked(self, column: int) -> None:
+        """Cycle a column: its first direction (numbers: highest first), the other, back to newest first."""
+        key = self.model.keys[column]
+        first = is_numeric(key)
+        if self._sort is None or self._sort[0] != key:
+            self._sort = (key, first)
+        elif self._sort[1] == first:
+            self._sort = (key, not first)
+        else:
+            self._sort = None
+        self._show_sort()
+        self._save()
+        self._apply(count=False)  # the order does not change how many match
+
+    def _show_sort(self) -> None:
+        header = self.view.horizontalHeader()
+        header.blockSignals(True)
+        if self._sort is None or self._sort[0] not in self.model.keys:
+            header.setSortIndicator(-1, Qt.SortOrder.DescendingOrder)
+        else:
+            order = Qt.SortOrder.DescendingOrder if self._sort[1] else Qt.SortOrder.AscendingOrder
+            header.setSortIndicator(self.model.keys.index(self._sort[0]), order)
+        header.blockSignals(False)
+        header.viewport().update()
+
+    # -- columns -------------------------------------------------------------------------------
+
+    def _show_chooser(self) -> None:
+        self.chooser.set_chosen(self.model.chosen)
+        self.chooser.show_below(self.columns_button)
+        self._naming.request(self.backend.list_run_keys, self.experiment)  # names may have come since
+
+    def _column_toggled(self, key: Key, shown: bool) -> None:
+        if shown:
+            self.model.add_column(key)
+        else:
+            self.model.remove_column(key)
+            if self._sort is not None and self._sort[0] == key:
+                self._sort = None  # no hidden sort: the table says what it is sorted by
+                self._apply(count=False)
+        self._show_sort()
+        self._save()
+
+    def _named(self, keys: RunKeys) -> None:
+        self.chooser.set_keys(keys)
+
+    def _naming_failed(self, exc: BaseException) -> None:
+        self.chooser.set_failed(_sentence(exc))
+
+    # -- state ---------------------------------------------------------------------------------
+
+    def _restore(self, state: TableState) -> None:
+        for text in state.columns:
+            key = parse_key(text)
+            if key is not None and key not in FIXED_KEYS:
+                self.model.add_column(key)
+        if state.order_by:
+            order = parse_order_by(state.order_by[0])
+            if order.key in self.model.keys:
+                self._sort = (order.key, order.descending)
+        self._show_sort()
+
+    def state(self) -> TableState:
+        """The chosen columns and sort, as saved."""
+        order = () if self._sort is None else (order_item(*self._sort),)
+        return TableState(tuple(key_text(k) for k in self.model.chosen), order)
+
+    def _save(self) -> None:
+        if self.memory is not None:
+            self.memory.save(self.experiment, self.state())
+
+    # -- answers -------------------------------------------------------------------------------
+
+    def _counted(self, count: int) -> None:
+        self.count_label.setText(f"{count:,} run{'' if count == 1 else 's'}")
+
+    def _first_page(self) -> None:
+        self.load_error.hide()
+        self.new_runs_button.hide()
+        if self.model.rowCount():
+            self.stack.setCurrentWidget(self.view)
+            self.view.scrollToTop()
+        else:
+            text = self.filter_box.text().strip()
+            filtered = self._box_query != RunQuery()
+            self.empty.setText(
+                f"No runs match “{text}”." if filtered and text else f"No runs in “{self.experiment}” yet."
+            )
+            self.stack.setCurrentWidget(self.empty)
+        self._update_chart()
+
+    def _load_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, QueryError):
+            self._show_filter_error(exc)  # a filter this kind of workspace cannot answer
+            return
+        message = f"Could not load the runs: {_sentence(exc)} (F5 to try again)"
+        if self.model.rowCount():
+            self.load_error.setText(message)
+            self.load_error.show()
+        else:
+            self.empty.setText(message)
+            self.stack.setCurrentWidget(self.empty)
+
+    def _new_runs(self, count: int) -> None:
+        self.new_runs_button.setText(f"{count:,} new run{'' if count == 1 else 's'} — refresh")
+        self.new_runs_button.show()
+
+    def _selection_changed(self, *_args: object) -> None:
+        self.compare_button.setEnabled(len(self.view.selectionModel().selectedRows(0)) >= 2)
+        if self.chart_panel is not None:
+            self.chart_panel.select_runs(self.view.selected_run_ids())
+
+    # -- public --------------------------------------------------------------------------------
+
+    def refresh(self) -> None:
+        """Run the query again (F5, or the "new runs" button), with the count and the names."""
+        self._apply(count=True)
+        self._naming.request(self.backend.list_run_keys, self.experiment)
+
+    def apply_changes(self, runs: list[Any]) -> None:
+        """Runs changed in the workspace (the window's live refresh)."""
+        before = self.model.rowCount()
+        self.model.apply_changes(runs)
+        added = self.model.rowCount() - before
+        if added and self.count_label.text():
+            self._counting.request(self.backend.count_runs, self.experiment, self.model.query)
+        if added and self.stack.currentWidget() is self.empty:
+            self.stack.setCurrentWidget(self.view)
+
+    def focus_filter(self) -> None:
+        """Put the cursor in the filter box."""
+        self.filter_box.setFocus()
+        self.filter_box.selectAll()
+
+    def set_chart_panel(self, panel: QWidget) -> None:
+        """Put a chart panel (RunChartsPanel) above the table, fed with the loaded runs."""
+        self.splitter.replaceWidget(0, panel)
+        self.chart_slot.deleteLater()
+        self.chart_slot = panel
+        chart: Any = panel  # RunChartsPanel: set_data, select_runs, sig_run_clicked
+        self.chart_panel = chart
+        self.splitter.setSizes([2, 3])
+        chart.sig_run_clicked.connect(self.view.select_run)
+        self.model.sig_page_loaded.connect(self._update_chart)
+        self._update_chart()
+
+    def _update_chart(self) -> None:
+        if self.chart_panel is not None:
+            self.chart_panel.set_data(*self._chart_data())
+
+    def _chart_data(self) -> tuple[list[str], np.ndarray, list[str], list[str]]:
+        """What a chart panel's ``set_data`` takes: numeric column keys, a (runs, columns) float array
+        (NaN: no value), run ids and names, for the first CHART_MAX_RUNS loaded runs in table order."""
+        keys = [k for k in self.model.keys if is_numeric(k)]
+        runs = self.model.loaded_runs()[:CHART_MAX_RUNS]
+        values = self.model.numbers(keys, CHART_MAX_RUNS)
+        return [key_text(k) for k in keys], values, [r[ID] for r in runs], [r[NAME] or r[ID] for r in runs]
+
+
+def _sentence(exc: BaseException) -> str:
+    """An error as one line (never a traceback)."""
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
