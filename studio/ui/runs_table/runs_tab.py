@@ -67,6 +67,7 @@ class RunsTableTab(QWidget):
         self.chart_panel: Any = None
         self._sort: tuple[Key, bool] | None = None  # (key, descending); None: newest first
         self._box_query = RunQuery()
+        self._names_wanted = False  # listed when the chooser first opens: opening the tab has enough to do
         self._counting = TaskSlot(
             runner, success=self._counted, failure=lambda _e: None, when_busy="latest", owner=self
         )
@@ -75,14 +76,19 @@ class RunsTableTab(QWidget):
         self._restore(memory.load(experiment) if memory is not None else TableState())
         self._connect()
         self._apply(count=True)
-        self._naming.request(backend.list_run_keys, experiment)
 
     # -- layout --------------------------------------------------------------------------------
 
     def _build(self) -> None:
         self.filter_box = QLineEdit(self)
         self.filter_box.setObjectName("runsTableFilter")
-        self.filter_box.setPlaceholderText("Filter: resnet status:Failed  or  metrics.acc > 0.9 and params.lr = '0.01'")
+        self.filter_box.setPlaceholderText("Filter: name, status:Failed, metrics.acc > 0.9 …")
+        self.filter_box.setToolTip(
+            "Quick words first (a name or id, status:Failed, tag:lr=0.01), then MLflow's syntax:\n"
+            "metrics.acc > 0.9 and params.lr = '0.01' and tags.`my tag` LIKE 'a%'\n"
+            "Applied as you type, or at once with Enter."
+        )
+        self.filter_box.setMinimumWidth(220)
         self.filter_box.setClearButtonEnabled(True)
         self.columns_button = QPushButton("Columns…", self)
         self.columns_button.setObjectName("runsTableColumns")
@@ -122,12 +128,12 @@ class RunsTableTab(QWidget):
         # The chart panel's place: collapsed until a panel is set (set_chart_panel).
         self.chart_slot = QWidget(self)
         self.chart_slot.setObjectName("runsChartSlot")
+        self.chart_slot.hide()  # a hidden splitter widget has no handle to drag open onto nothing
         self.splitter = QSplitter(Qt.Orientation.Vertical, self)
         self.splitter.setObjectName("runsTableSplitter")
         self.splitter.addWidget(self.chart_slot)
         self.splitter.addWidget(self.stack)
         self.splitter.setCollapsible(1, False)
-        self.splitter.setSizes([0, 1])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 0)
         layout.setSpacing(4)
@@ -216,6 +222,7 @@ class RunsTableTab(QWidget):
     def _show_chooser(self) -> None:
         self.chooser.set_chosen(self.model.chosen)
         self.chooser.show_below(self.columns_button)
+        self._names_wanted = True
         self._naming.request(self.backend.list_run_keys, self.experiment)  # names may have come since
 
     def _column_toggled(self, key: Key, shown: bool) -> None:
@@ -274,6 +281,7 @@ class RunsTableTab(QWidget):
             self.empty.setText(
                 f"No runs match “{text}”." if filtered and text else f"No runs in “{self.experiment}” yet."
             )
+            self.empty.setEnabled(False)  # drawn like the other hints: a note, not content
             self.stack.setCurrentWidget(self.empty)
         self._update_chart()
 
@@ -287,6 +295,7 @@ class RunsTableTab(QWidget):
             self.load_error.show()
         else:
             self.empty.setText(message)
+            self.empty.setEnabled(True)
             self.stack.setCurrentWidget(self.empty)
 
     def _new_runs(self, count: int) -> None:
@@ -303,7 +312,8 @@ class RunsTableTab(QWidget):
     def refresh(self) -> None:
         """Run the query again (F5, or the "new runs" button), with the count and the names."""
         self._apply(count=True)
-        self._naming.request(self.backend.list_run_keys, self.experiment)
+        if self._names_wanted:
+            self._naming.request(self.backend.list_run_keys, self.experiment)
 
     def apply_changes(self, runs: list[Any]) -> None:
         """Runs changed in the workspace (the window's live refresh)."""
@@ -325,6 +335,7 @@ class RunsTableTab(QWidget):
         self.splitter.replaceWidget(0, panel)
         self.chart_slot.deleteLater()
         self.chart_slot = panel
+        panel.show()
         chart: Any = panel  # RunChartsPanel: set_data, select_runs, sig_run_clicked
         self.chart_panel = chart
         self.splitter.setSizes([2, 3])

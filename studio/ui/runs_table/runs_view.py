@@ -8,7 +8,7 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableView,
 
 from studio.ui.runs_table.runs_model import RunsTableModel
 
-FIXED_WIDTHS = (260, 110, 120, 80)  # Name, Status, Started, Duration
+FIXED_WIDTHS = (220, 105, 120, 75)  # Name, Status, Started, Duration
 CHOSEN_WIDTH = 110
 
 

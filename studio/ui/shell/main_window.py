@@ -22,6 +22,7 @@ from studio.ui.background.tasks import TaskRunner
 from studio.ui.compute.compute_pane import ComputePane
 from studio.ui.experiments.experiment_tree import ExperimentTreePane
 from studio.ui.runs.run_detail import RunDetailArea
+from studio.ui.runs_table.runs_tab import RunsTableTab
 from studio.ui.runs_table.table_state import TableMemory
 from studio.ui.shell.resources import app_icon, sample_experiment_dir
 from studio.ui.shell.settings import WindowSettings
@@ -142,7 +143,7 @@ class MainWindow(WorkspaceSwitching):
             return act
 
         self.act_refresh = action("Refresh", self.refresh, "F5", "actionRefresh")
-        self.act_filter = action("Filter runs", self.experiment_pane.focus_filter, "Ctrl+F", "actionFilter")
+        self.act_filter = action("Filter runs", self._focus_filter, "Ctrl+F", "actionFilter")
         self.act_close_tab = action("Close tab", self.run_detail.close_current, "Ctrl+W", "actionCloseTab")
         self.act_quit = action("Quit", self.close, "Ctrl+Q", "actionQuit")
         self.act_sample = action("Run sample experiment", self.run_sample_experiment, None, "actionSample")
@@ -228,6 +229,14 @@ class MainWindow(WorkspaceSwitching):
             return
         self.run_detail.open_run(run_id)
         self.experiment_pane.select_run(run_id)
+
+    def _focus_filter(self) -> None:
+        """Ctrl+F: the filter box of the runs table in front, else the Experiments pane's."""
+        tab = self.run_detail.tabs.currentWidget()
+        if self.run_detail.currentIndex() == 1 and isinstance(tab, RunsTableTab):
+            tab.focus_filter()
+        else:
+            self.experiment_pane.focus_filter()
 
     def open_runs_table(self, experiment: str) -> None:
         """Open (or show) an experiment's runs table; its columns and sort are remembered per workspace."""
