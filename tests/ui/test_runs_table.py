@@ -428,3 +428,22 @@ def test_stale_pages_of_an_older_query_are_dropped(studio: dict[str, Any], qtbot
     wait_until(lambda: column_texts(tab, 0)[:3] == ["run-000", "run-001", "run-002"], qtbot=qtbot)
     names = column_texts(tab, 0)
     assert names == sorted(names) and len(names) == len(set(names))
+
+
+def test_the_table_context_menu_compares_and_opens(studio: dict[str, Any], qtbot: QtBot) -> None:
+    tab = open_table(qtbot, studio["window"], "mnist")
+    view, ids = tab.view, studio["ids"]
+    view.selectRow(0)
+    view.selectionModel().select(
+        tab.model.index(2, 0), view.selectionModel().SelectionFlag.Select | view.selectionModel().SelectionFlag.Rows
+    )
+    view._context_menu(view.visualRect(tab.model.index(2, 0)).center())
+    menu = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "runsTableContextMenu")
+    actions = {a.text(): a for a in menu.actions()}
+    with qtbot.waitSignal(tab.sig_compare_runs) as compared:
+        actions["Compare 2 runs"].trigger()
+    assert compared.args == [[ids["live"], ids["trial-3"]]]
+    with qtbot.waitSignal(tab.sig_open_runs) as opened:
+        actions["Open"].trigger()
+    assert opened.args == [[ids["live"], ids["trial-3"]]]
+    menu.close()

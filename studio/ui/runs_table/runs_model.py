@@ -51,6 +51,7 @@ _DECORATION = Qt.ItemDataRole.DecorationRole
 _TOOLTIP = Qt.ItemDataRole.ToolTipRole
 _ALIGN = Qt.ItemDataRole.TextAlignmentRole
 _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_ANSWERED = frozenset({_DISPLAY, _DECORATION, _TOOLTIP, _ALIGN, RUN_ID_ROLE})
 
 
 def _fetch(
@@ -78,6 +79,7 @@ class RunsTableModel(QAbstractTableModel):
         super().__init__(parent)
         self.backend, self.experiment = backend, experiment
         self.keys: list[Key] = list(FIXED_KEYS)
+        self._numeric = [is_numeric(k) for k in self.keys]  # per column, asked on every paint
         self.query = RunQuery()
         self._generation = 0
         self._ids: list[str] = []  # row order
@@ -196,6 +198,7 @@ class RunsTableModel(QAbstractTableModel):
         column = len(self.keys)
         self.beginInsertColumns(QModelIndex(), column, column)
         self.keys.append(key)
+        self._numeric.append(is_numeric(key))
         self.endInsertColumns()
 
     def remove_column(self, key: Key) -> None:
@@ -205,6 +208,7 @@ class RunsTableModel(QAbstractTableModel):
         column = self.keys.index(key)
         self.beginRemoveColumns(QModelIndex(), column, column)
         del self.keys[column]
+        del self._numeric[column]
         self.endRemoveColumns()
 
     # -- what cells show -----------------------------------------------------------------------
@@ -218,25 +222,28 @@ class RunsTableModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self.keys)
 
     def data(self, index: AnyIndex, role: int = _DISPLAY) -> Any:
-        """A cell, computed from the row's run when the view asks (only for rows on screen)."""
-        if not index.isValid() or index.row() >= len(self._ids) or index.column() >= len(self.keys):
+        """A cell, computed from the row's run when the view asks (only for rows on screen).
+
+        A paint asks every visible cell about a dozen roles: the ones not answered return first.
+        """
+        if role not in _ANSWERED:
             return None
-        run = self._rows[self._ids[index.row()]]
-        key = self.keys[index.column()]
+        row, column = index.row(), index.column()
+        if not 0 <= row < len(self._ids) or not 0 <= column < len(self.keys):
+            return None
+        if role == _ALIGN:
+            return _RIGHT if self._numeric[column] else None
+        run = self._rows[self._ids[row]]
         if role == _DISPLAY:
-            return text(run, key)
+            return text(run, self.keys[column])
         if role == RUN_ID_ROLE:
             return run[ID]
-        if role == _ALIGN:
-            return _RIGHT if is_numeric(key) else None
-        if role == _DECORATION and index.column() == STATUS_COLUMN:
-            return status_icon(RunStatus(run[STATUS]))
-        if role == _TOOLTIP:
-            if index.column() == 0:
-                return f"{run[NAME]}\n{run[ID]}"
-            shown = text(run, key)
-            return shown if len(shown) > 20 else None  # long params and tags are cut in their cell
-        return None
+        if role == _DECORATION:
+            return status_icon(RunStatus(run[STATUS])) if column == STATUS_COLUMN else None
+        if column == 0:
+            return f"{run[NAME]}\n{run[ID]}"
+        shown = text(run, self.keys[column])
+        return shown if len(shown) > 20 else None  # long params and tags are cut in their cell
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = _DISPLAY) -> Any:
         """Column titles (the key in the tooltip); rows have none."""
