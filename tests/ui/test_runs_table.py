@@ -447,3 +447,15 @@ def test_the_table_context_menu_compares_and_opens(studio: dict[str, Any], qtbot
         actions["Open"].trigger()
     assert opened.args == [[ids["live"], ids["trial-3"]]]
     menu.close()
+
+
+def test_a_new_run_on_top_does_not_move_the_rows_being_read(studio: dict[str, Any], qtbot: QtBot) -> None:
+    fake, tab = studio["fake"], open_table(qtbot, studio["window"], "many")
+    view = tab.view
+    bar = view.verticalScrollBar()
+    bar.setValue(bar.maximum() // 2)
+    top_before = view.indexAt(QPoint(5, 5)).data()
+    assert top_before not in (None, "run-449")
+    fake.add_run("many", "brand-new")
+    wait_until(lambda: column_texts(tab, 0)[0] == "brand-new", "the new run on top", qtbot=qtbot)
+    assert view.indexAt(QPoint(5, 5)).data() == top_before

@@ -45,10 +45,10 @@ def pack(run: RunInfo) -> Packed:
         run.created_at,
         run.started_at,
         run.ended_at,
-        dict(run.metrics),
-        dict(run.params),
-        dict(run.tags),
-        dict(run.properties),
+        run.metrics,  # not copied: every answer of a backend is a new RunInfo, and the table never changes them
+        run.params,
+        run.tags,
+        run.properties,
         run.parent_id,
     )
 

@@ -50,6 +50,9 @@ class RunsTableView(QTableView):
         for column, width in enumerate(FIXED_WIDTHS):
             self.setColumnWidth(column, width)
         model.columnsInserted.connect(self._size_new_columns)
+        self._kept_scroll: int | None = None
+        model.rowsAboutToBeInserted.connect(self._remember_scroll)
+        model.rowsInserted.connect(self._keep_scroll)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._context_menu)
         self.doubleClicked.connect(self._open_index)
@@ -77,6 +80,19 @@ class RunsTableView(QTableView):
     def _size_new_columns(self, _parent: QModelIndex, first: int, last: int) -> None:
         for column in range(first, last + 1):
             self.setColumnWidth(column, CHOSEN_WIDTH)
+
+    def _remember_scroll(self, _parent: QModelIndex, first: int, _last: int) -> None:
+        # A live run inserted on top must not push down the rows the user is reading.
+        value = self.verticalScrollBar().value()
+        self._kept_scroll = value if first == 0 and value > 0 else None
+
+    def _keep_scroll(self, _parent: QModelIndex, first: int, last: int) -> None:
+        if self._kept_scroll is None:
+            return
+        per_item = self.verticalScrollMode() == QAbstractItemView.ScrollMode.ScrollPerItem
+        step = 1 if per_item else self.rowHeight(0)
+        self.verticalScrollBar().setValue(self._kept_scroll + (last - first + 1) * step)
+        self._kept_scroll = None
 
     def _open_index(self, index: QModelIndex) -> None:
         run_id = self.runs.run_id(index.row())
