@@ -459,3 +459,20 @@ def test_a_new_run_on_top_does_not_move_the_rows_being_read(studio: dict[str, An
     fake.add_run("many", "brand-new")
     wait_until(lambda: column_texts(tab, 0)[0] == "brand-new", "the new run on top", qtbot=qtbot)
     assert view.indexAt(QPoint(5, 5)).data() == top_before
+
+
+def test_the_header_menu_removes_a_chosen_column_and_resets_the_sort(studio: dict[str, Any], qtbot: QtBot) -> None:
+    fake, tab = studio["fake"], open_table(qtbot, studio["window"], "many")
+    key = Key("metrics", "acc")
+    tab.model.add_column(key)
+    tab._header_clicked(4)
+    wait_until(lambda: fake.queries[-1].order_by == ("metrics.acc DESC",) and not tab.model.loading, qtbot=qtbot)
+    header = tab.view.horizontalHeader()
+    tab._header_menu(QPoint(header.sectionViewportPosition(4) + 5, 5))
+    menu = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "runsTableHeaderMenu" and w.isVisible())
+    remove = next(a for a in menu.actions() if a.text() == "Remove column “acc”")
+    remove.trigger()
+    menu.close()
+    assert key not in tab.model.keys and header.sortIndicatorSection() == -1
+    wait_until(lambda: fake.queries[-1].order_by == () and not tab.model.loading, "the default order", qtbot=qtbot)
+    assert tab.state().columns == () and tab.state().order_by == ()

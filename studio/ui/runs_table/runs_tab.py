@@ -12,11 +12,12 @@ from dataclasses import replace
 from typing import Any
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QSplitter,
     QStackedWidget,
@@ -32,7 +33,7 @@ from studio.ui.background.debounce import qdebounced
 from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.runs_table.column_chooser import ColumnChooser
-from studio.ui.runs_table.columns import FIXED_KEYS, ID, NAME, is_numeric, order_item, parse_key
+from studio.ui.runs_table.columns import FIXED_KEYS, ID, NAME, is_numeric, label, order_item, parse_key
 from studio.ui.runs_table.runs_model import RunsTableModel
 from studio.ui.runs_table.runs_view import RunsTableView
 from studio.ui.runs_table.table_state import TableMemory, TableState
@@ -152,7 +153,10 @@ class RunsTableTab(QWidget):
         self.new_runs_button.clicked.connect(self.refresh)
         self.view.sig_open_runs.connect(self.sig_open_runs)
         self.view.sig_compare_runs.connect(self.sig_compare_runs)
-        self.view.horizontalHeader().sectionClicked.connect(self._header_clicked)
+        header = self.view.horizontalHeader()
+        header.sectionClicked.connect(self._header_clicked)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._header_menu)
         self.view.selectionModel().selectionChanged.connect(self._selection_changed)
         self.model.modelReset.connect(self._selection_changed)
         self.model.sig_first_page.connect(self._first_page)
@@ -224,6 +228,26 @@ class RunsTableTab(QWidget):
         self.chooser.show_below(self.columns_button)
         self._names_wanted = True
         self._naming.request(self.backend.list_run_keys, self.experiment)  # names may have come since
+
+    def _header_menu(self, pos: QPoint) -> None:
+        """Right-click on a header: remove that column, or open the chooser."""
+        header = self.view.horizontalHeader()
+        column = header.logicalIndexAt(pos)
+        menu = QMenu(header)
+        menu.setObjectName("runsTableHeaderMenu")
+        if 0 <= column < len(self.model.keys) and self.model.keys[column] in self.model.chosen:
+            key = self.model.keys[column]
+            menu.addAction(f"Remove column “{label(key)}”", lambda: self._column_toggled(key, False))
+        menu.addAction("Columns…", self._show_chooser)
+        if self._sort is not None:
+            menu.addAction("Sort newest first", self._sort_default)
+        menu.popup(header.mapToGlobal(pos))
+
+    def _sort_default(self) -> None:
+        self._sort = None
+        self._show_sort()
+        self._save()
+        self._apply(count=False)
 
     def _column_toggled(self, key: Key, shown: bool) -> None:
         if shown:
