@@ -14,11 +14,8 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QPoint, Qt, Signal
 from PySide6.QtWidgets import (
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
     QMenu,
-    QPushButton,
     QSplitter,
     QStackedWidget,
     QVBoxLayout,
@@ -36,11 +33,11 @@ from studio.ui.runs_table.column_chooser import ColumnChooser
 from studio.ui.runs_table.columns import FIXED_KEYS, ID, NAME, is_numeric, label, order_item, parse_key
 from studio.ui.runs_table.runs_model import RunsTableModel
 from studio.ui.runs_table.runs_view import RunsTableView
+from studio.ui.runs_table.table_bar import TableBar
 from studio.ui.runs_table.table_state import TableMemory, TableState
 
 FILTER_DELAY_MS = 300
 CHART_MAX_RUNS = 10_000
-ERROR_STYLE = "color: #d9363e"
 
 
 class RunsTableTab(QWidget):
@@ -81,44 +78,11 @@ class RunsTableTab(QWidget):
     # -- layout --------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        self.filter_box = QLineEdit(self)
-        self.filter_box.setObjectName("runsTableFilter")
-        self.filter_box.setPlaceholderText("Filter: name, status:Failed, metrics.acc > 0.9 …")
-        self.filter_box.setToolTip(
-            "Quick words first (a name or id, status:Failed, tag:lr=0.01), then MLflow's syntax:\n"
-            "metrics.acc > 0.9 and params.lr = '0.01' and tags.`my tag` LIKE 'a%'\n"
-            "Applied as you type, or at once with Enter."
-        )
-        self.filter_box.setMinimumWidth(220)
-        self.filter_box.setClearButtonEnabled(True)
-        self.columns_button = QPushButton("Columns…", self)
-        self.columns_button.setObjectName("runsTableColumns")
-        self.compare_button = QPushButton("Compare", self)
-        self.compare_button.setObjectName("runsTableCompare")
-        self.compare_button.setEnabled(False)
-        self.compare_button.setToolTip("Select two or more runs to compare them")
-        self.count_label = QLabel(self)
-        self.count_label.setObjectName("runsTableCount")
-        self.new_runs_button = QPushButton(self)
-        self.new_runs_button.setObjectName("runsTableNewRuns")
-        self.new_runs_button.setFlat(True)
-        self.new_runs_button.hide()
-        bar = QHBoxLayout()
-        bar.addWidget(self.filter_box, 1)
-        bar.addWidget(self.columns_button)
-        bar.addWidget(self.compare_button)
-        bar.addWidget(self.new_runs_button)
-        bar.addWidget(self.count_label)
-        self.filter_error = QLabel(self)
-        self.filter_error.setObjectName("runsTableFilterError")
-        self.filter_error.setStyleSheet(ERROR_STYLE)
-        self.filter_error.setWordWrap(True)
-        self.filter_error.hide()
-        self.load_error = QLabel(self)
-        self.load_error.setObjectName("runsTableLoadError")
-        self.load_error.setStyleSheet(ERROR_STYLE)
-        self.load_error.setWordWrap(True)
-        self.load_error.hide()
+        self.bar = TableBar(self)
+        bar = self.bar
+        self.filter_box, self.filter_error, self.load_error = bar.filter_box, bar.filter_error, bar.load_error
+        self.columns_button, self.compare_button = bar.columns_button, bar.compare_button
+        self.count_label, self.new_runs_button = bar.count_label, bar.new_runs_button
         self.empty = QLabel(self)
         self.empty.setObjectName("runsTableEmpty")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -138,9 +102,7 @@ class RunsTableTab(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 0)
         layout.setSpacing(4)
-        layout.addLayout(bar)
-        layout.addWidget(self.filter_error)
-        layout.addWidget(self.load_error)
+        layout.addWidget(self.bar)
         layout.addWidget(self.splitter, 1)
 
     def _connect(self) -> None:

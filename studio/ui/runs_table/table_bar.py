@@ -1,0 +1,59 @@
+"""The controls above the runs table: filter box, Columns…, Compare, new-runs notice, run count, and the error lines."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+
+ERROR_STYLE = "color: #d9363e"
+
+
+class TableBar(QWidget):
+    """Widgets only: the tab connects them (objectNames ``runsTableFilter``, ``runsTableFilterError``, …)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("runsTableBar")
+        self.filter_box = QLineEdit(self)
+        self.filter_box.setObjectName("runsTableFilter")
+        self.filter_box.setPlaceholderText("Filter: name, status:Failed, metrics.acc > 0.9 …")
+        self.filter_box.setToolTip(
+            "Quick words first (a name or id, status:Failed, tag:lr=0.01), then MLflow's syntax:\n"
+            "metrics.acc > 0.9 and params.lr = '0.01' and tags.`my tag` LIKE 'a%'\n"
+            "Applied as you type, or at once with Enter."
+        )
+        self.filter_box.setMinimumWidth(220)
+        self.filter_box.setClearButtonEnabled(True)
+        self.columns_button = QPushButton("Columns…", self)
+        self.columns_button.setObjectName("runsTableColumns")
+        self.compare_button = QPushButton("Compare", self)
+        self.compare_button.setObjectName("runsTableCompare")
+        self.compare_button.setEnabled(False)
+        self.compare_button.setToolTip("Select two or more runs to compare them")
+        self.count_label = QLabel(self)
+        self.count_label.setObjectName("runsTableCount")
+        self.new_runs_button = QPushButton(self)
+        self.new_runs_button.setObjectName("runsTableNewRuns")
+        self.new_runs_button.setFlat(True)
+        self.new_runs_button.hide()
+        self.filter_error = self._error_line("runsTableFilterError")
+        self.load_error = self._error_line("runsTableLoadError")
+        row = QHBoxLayout()
+        row.addWidget(self.filter_box, 1)
+        row.addWidget(self.columns_button)
+        row.addWidget(self.compare_button)
+        row.addWidget(self.new_runs_button)
+        row.addWidget(self.count_label)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(4)
+        layout.addLayout(row)
+        layout.addWidget(self.filter_error)
+        layout.addWidget(self.load_error)
+
+    def _error_line(self, name: str) -> QLabel:
+        label = QLabel(self)
+        label.setObjectName(name)
+        label.setStyleSheet(ERROR_STYLE)
+        label.setWordWrap(True)
+        label.hide()
+        return label
