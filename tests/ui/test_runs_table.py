@@ -12,8 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QModelIndex, QPoint, Qt
-from PySide6.QtWidgets import QApplication, QMenu
+from PySide6.QtCore import QModelIndex, QPoint, Qt, Signal
+from PySide6.QtWidgets import QApplication, QMenu, QWidget
 from pytestqt.qtbot import QtBot
 
 from studio.core.errors import StudioError, WorkspaceError
@@ -394,7 +394,7 @@ def test_chart_data_has_the_numeric_columns_of_the_loaded_runs(studio: dict[str,
     tab.model.add_column(Key("params", "lr"))
     tab.model.add_column(Key("metrics", "val loss"))
     columns, values, run_ids, names = tab._chart_data()
-    assert columns == ["attributes.start_time", "attributes.duration", "metrics.acc", "metrics.`val loss`"]
+    assert columns == ["Started", "Duration", "acc", "val loss"]  # as the header shows them
     assert values.shape == (200, 4) and values.dtype.kind == "f"
     assert names[0] == "run-449" and run_ids[0] == studio["ids"]["run-449"]
     assert values[0, 2] == pytest.approx(0.61) and math.isnan(values[0, 3])
@@ -476,3 +476,35 @@ def test_the_header_menu_removes_a_chosen_column_and_resets_the_sort(studio: dic
     assert key not in tab.model.keys and header.sortIndicatorSection() == -1
     wait_until(lambda: fake.queries[-1].order_by == () and not tab.model.loading, "the default order", qtbot=qtbot)
     assert tab.state().columns == () and tab.state().order_by == ()
+
+
+class StubChartPanel(QWidget):
+    """Stands in for run_charts' RunChartsPanel: records what the table gives it."""
+
+    sig_run_clicked = Signal(str)
+    sig_run_hovered = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.data: list[tuple[list[str], Any, list[str], list[str]]] = []
+        self.selected: list[list[str]] = []
+
+    def set_data(self, columns: list[str], values: Any, run_ids: list[str], names: list[str]) -> None:
+        self.data.append((columns, values, run_ids, names))
+
+    def select_runs(self, run_ids: list[str]) -> None:
+        self.selected.append(run_ids)
+
+
+def test_a_chart_panel_gets_the_loaded_runs_and_selects_rows(studio: dict[str, Any], qtbot: QtBot) -> None:
+    tab = open_table(qtbot, studio["window"], "many")
+    panel = StubChartPanel()
+    tab.set_chart_panel(panel)
+    assert tab.splitter.widget(0) is panel and panel.isVisibleTo(tab)
+    assert panel.data[-1][1].shape == (200, 2)
+    bar = tab.view.verticalScrollBar()
+    bar.setValue(bar.maximum())
+    wait_until(lambda: panel.data[-1][1].shape == (400, 2), "the chart follows the pages", qtbot=qtbot)
+    panel.sig_run_clicked.emit(studio["ids"]["run-300"])
+    assert tab.view.selected_run_ids() == [studio["ids"]["run-300"]]
+    assert panel.selected[-1] == [studio["ids"]["run-300"]]

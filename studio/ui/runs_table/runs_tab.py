@@ -334,12 +334,13 @@ class RunsTableTab(QWidget):
             self.chart_panel.set_data(*self._chart_data())
 
     def _chart_data(self) -> tuple[list[str], np.ndarray, list[str], list[str]]:
-        """What a chart panel's ``set_data`` takes: numeric column keys, a (runs, columns) float array
-        (NaN: no value), run ids and names, for the first CHART_MAX_RUNS loaded runs in table order."""
+        """What a chart panel's ``set_data`` takes: the numeric columns' titles as the table's header shows
+        them ("Started" in epoch seconds, "Duration" in seconds, metrics by name), a (runs, columns) float
+        array (NaN: no value), run ids and names, for the first CHART_MAX_RUNS loaded runs in table order."""
         keys = [k for k in self.model.keys if is_numeric(k)]
         runs = self.model.loaded_runs()[:CHART_MAX_RUNS]
         values = self.model.numbers(keys, CHART_MAX_RUNS)
-        return [key_text(k) for k in keys], values, [r[ID] for r in runs], [r[NAME] or r[ID] for r in runs]
+        return [label(k) for k in keys], values, [r[ID] for r in runs], [r[NAME] or r[ID] for r in runs]
 
 
 def _sentence(exc: BaseException) -> str:
