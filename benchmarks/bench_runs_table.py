@@ -109,20 +109,32 @@ def bench(workspace: Path, repeat: int) -> list[Row]:
             tab.filter_box.setText(text)
             tab._filter_entered()
 
-        filters = [first_rows(lambda f=f: set_filter(f)) for f in (FILTERS * repeat)[: max(repeat, 4)]]
-        rows.append(_summary("filter change (Enter) -> first rows painted", filters, ()))
+        def filter_changes(order: str) -> Row:
+            times = [first_rows(lambda f=f: set_filter(f)) for f in (FILTERS * repeat)[: max(repeat, 4)]]
+            return _summary(f"filter change (Enter), {order} -> first rows painted", times, ())
+
+        tab._sort_default()
+        meter.wait(lambda: not model.loading)
+        rows.append(meter.phase("back to newest first"))
+        rows.append(filter_changes("newest first"))
         meter.wait(lambda: not tab._counting.busy)
         rows.append(meter.phase("filtering (with counts)"))
+        first_rows(lambda: tab._header_clicked(4))  # final_accuracy, highest first
+        rows.append(filter_changes("by a metric"))
+        meter.wait(lambda: not tab._counting.busy)
+        rows.append(meter.phase("filtering by a metric"))
 
-        tab._header_clicked(0)
-        meter.wait(lambda: not model.loading)
-        meter.phase("-")
+        first_rows(lambda: set_filter(""))
+        first_rows(tab._sort_default)
+        rows.append(meter.phase("filter cleared, newest first"))
         bar = tab.view.verticalScrollBar()
         t0 = time.perf_counter()
         while model.rowCount() < 5_000 and model.has_more:
             bar.setValue(bar.maximum())
             meter.turn()
-        rows.append(Row("scroll to 5,000 loaded rows (25 pages)", (time.perf_counter() - t0) * 1000, None))
+        rows.append(
+            Row("scroll to 5,000 loaded rows (25 pages), newest first", (time.perf_counter() - t0) * 1000, None)
+        )
         rows.append(meter.phase("scrolling"))
         rows.append(Row(f"worst stall ({meter.worst[0]})", meter.worst[1], STALL_MS))
     finally:

@@ -66,6 +66,7 @@ class RunsTableTab(QWidget):
         self._sort: tuple[Key, bool] | None = None  # (key, descending); None: newest first
         self._box_query = RunQuery()
         self._names_wanted = False  # listed when the chooser first opens: opening the tab has enough to do
+        self._count_wanted: RunQuery | None = None
         self._counting = TaskSlot(
             runner, success=self._counted, failure=lambda _e: None, when_busy="latest", owner=self
         )
@@ -136,7 +137,9 @@ class RunsTableTab(QWidget):
         query = self.query()
         self.model.set_query(query)
         if count:
-            self._counting.request(self.backend.count_runs, self.experiment, query)
+            # Counted once the first page is in: on two cores a count running beside the page
+            # query delayed the first rows by as long as the count took.
+            self._count_wanted = query
 
     def _filter_entered(self) -> None:
         self._filter_typed.cancel()
@@ -255,7 +258,13 @@ class RunsTableTab(QWidget):
     def _counted(self, count: int) -> None:
         self.count_label.setText(f"{count:,} run{'' if count == 1 else 's'}")
 
+    def _request_count(self) -> None:
+        query, self._count_wanted = self._count_wanted, None
+        if query is not None:
+            self._counting.request(self.backend.count_runs, self.experiment, query)
+
     def _first_page(self) -> None:
+        self._request_count()
         self.load_error.hide()
         self.new_runs_button.hide()
         if self.model.rowCount():
@@ -272,6 +281,7 @@ class RunsTableTab(QWidget):
         self._update_chart()
 
     def _load_failed(self, exc: BaseException) -> None:
+        self._request_count()
         if isinstance(exc, QueryError):
             self._show_filter_error(exc)  # a filter this kind of workspace cannot answer
             return
