@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import time
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from studio.core.search import Key, KeyKind, key_text, parse_order_by
@@ -139,8 +140,12 @@ def format_number(value: float) -> str:
     return f"{value:.6g}"
 
 
+@lru_cache(maxsize=8192)
 def when(t: float | None) -> str:
-    """``Nov 29 21:10`` this year, ``2024-11-29 21:10`` before (as in the Experiments pane, with the time)."""
+    """``Nov 29 21:10`` this year, ``2024-11-29 21:10`` before (as in the Experiments pane, with the time).
+
+    Cached: ``strftime`` took about half of the table's repaint (40 cells at ~0.1 ms each).
+    """
     if not t:
         return ""
     moment = datetime.fromtimestamp(t)
