@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 from studio.core.backend import WorkspaceBackend
 from studio.core.errors import QueryError
 from studio.core.search import Key, key_text, parse_order_by, query_from_box
-from studio.core.types import RunKeys, RunQuery
+from studio.core.types import RunInfo, RunKeys, RunQuery
 from studio.ui.background.debounce import qdebounced
 from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
@@ -311,7 +311,7 @@ class RunsTableTab(QWidget):
         if self._names_wanted:
             self._naming.request(self.backend.list_run_keys, self.experiment)
 
-    def apply_changes(self, runs: list[Any]) -> None:
+    def apply_changes(self, runs: list[RunInfo]) -> None:
         """Runs changed in the workspace (the window's live refresh)."""
         before = self.model.rowCount()
         self.model.apply_changes(runs)
