@@ -394,12 +394,12 @@ def test_chart_data_has_the_numeric_columns_of_the_loaded_runs(studio: dict[str,
     tab.model.add_column(Key("params", "lr"))
     tab.model.add_column(Key("metrics", "val loss"))
     columns, values, run_ids, names = tab._chart_data()
-    assert columns == ["Started", "Duration", "acc", "val loss"]  # as the header shows them
+    assert columns == ["acc", "val loss", "Duration", "Started"]  # titled as the header shows them
     assert values.shape == (200, 4) and values.dtype.kind == "f"
     assert names[0] == "run-449" and run_ids[0] == studio["ids"]["run-449"]
-    assert values[0, 2] == pytest.approx(0.61) and math.isnan(values[0, 3])
-    assert names[4] == "run-445" and values[4, 3] == pytest.approx(0.5)
-    assert names[9] == "run-440" and math.isnan(values[9, 3])
+    assert values[0, 0] == pytest.approx(0.61) and math.isnan(values[0, 1])
+    assert names[4] == "run-445" and values[4, 1] == pytest.approx(0.5)
+    assert names[9] == "run-440" and math.isnan(values[9, 1])
 
 
 def test_the_gui_thread_never_calls_the_backend(studio: dict[str, Any], qtbot: QtBot) -> None:
@@ -498,6 +498,7 @@ class StubChartPanel(QWidget):
 
 def test_a_chart_panel_gets_the_loaded_runs_and_selects_rows(studio: dict[str, Any], qtbot: QtBot) -> None:
     tab = open_table(qtbot, studio["window"], "many")
+    wait_until(lambda: tab.chart_panel is not None, "the real panel first", qtbot=qtbot)
     panel = StubChartPanel()
     tab.set_chart_panel(panel)
     assert tab.splitter.widget(0) is panel and panel.isVisibleTo(tab)
@@ -508,3 +509,19 @@ def test_a_chart_panel_gets_the_loaded_runs_and_selects_rows(studio: dict[str, A
     panel.sig_run_clicked.emit(studio["ids"]["run-300"])
     assert tab.view.selected_run_ids() == [studio["ids"]["run-300"]]
     assert panel.selected[-1] == [studio["ids"]["run-300"]]
+
+
+def test_the_run_charts_panel_sits_above_the_table_with_the_loaded_runs(studio: dict[str, Any], qtbot: QtBot) -> None:
+    from studio.ui.run_charts import RunChartsPanel
+
+    tab = open_table(qtbot, studio["window"], "many")
+    panel = wait_until(lambda: tab.chart_panel, "the chart panel", qtbot=qtbot)
+    assert isinstance(panel, RunChartsPanel) and tab.splitter.widget(0) is panel
+    assert tab.splitter.sizes()[0] > 0 and tab.splitter.sizes()[1] > tab.splitter.sizes()[0]
+    tab.model.add_column(Key("metrics", "acc"))
+    wait_until(lambda: panel.table.columns == ["acc", "Duration", "Started"], "the new column charted", qtbot=qtbot)
+    assert panel.table.n_runs == 200
+    tab.view.selectRow(0)
+    with qtbot.waitSignal(panel.sig_run_clicked):
+        panel.sig_run_clicked.emit(studio["ids"]["run-400"])
+    assert tab.view.selected_run_ids() == [studio["ids"]["run-400"]]

@@ -29,6 +29,7 @@ from studio.core.types import RunInfo, RunKeys, RunQuery
 from studio.ui.background.debounce import qdebounced
 from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
+from studio.ui.runs_table.chart_feed import ChartFeed
 from studio.ui.runs_table.column_chooser import ColumnChooser
 from studio.ui.runs_table.columns import FIXED_KEYS, ID, NAME, is_numeric, label, order_item, parse_key
 from studio.ui.runs_table.runs_model import RunsTableModel
@@ -62,7 +63,6 @@ class RunsTableTab(QWidget):
         self.model = RunsTableModel(runner, backend, experiment, self)
         self.view = RunsTableView(self.model, self)
         self.chooser = ColumnChooser(self)
-        self.chart_panel: Any = None
         self._sort: tuple[Key, bool] | None = None  # (key, descending); None: newest first
         self._box_query = RunQuery()
         self._names_wanted = False  # listed when the chooser first opens: opening the tab has enough to do
@@ -75,6 +75,7 @@ class RunsTableTab(QWidget):
         self._restore(memory.load(experiment) if memory is not None else TableState())
         self._connect()
         self._apply(count=True)
+        self.charts.load(runner)
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -100,6 +101,7 @@ class RunsTableTab(QWidget):
         self.splitter.addWidget(self.chart_slot)
         self.splitter.addWidget(self.stack)
         self.splitter.setCollapsible(1, False)
+        self.charts = ChartFeed(self.splitter, self._chart_data, self.view.select_run, self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 0)
         layout.setSpacing(4)
@@ -125,6 +127,10 @@ class RunsTableTab(QWidget):
         self.model.sig_first_page.connect(self._first_page)
         self.model.sig_failed.connect(self._load_failed)
         self.model.sig_new_runs.connect(self._new_runs)
+        for signal in (self.model.sig_first_page, self.model.sig_page_loaded):
+            signal.connect(self.charts.later)
+        self.model.columnsInserted.connect(self.charts.later)
+        self.model.columnsRemoved.connect(self.charts.later)
 
     # -- query ---------------------------------------------------------------------------------
 
@@ -278,7 +284,6 @@ class RunsTableTab(QWidget):
             )
             self.empty.setEnabled(False)  # drawn like the other hints: a note, not content
             self.stack.setCurrentWidget(self.empty)
-        self._update_chart()
 
     def _load_failed(self, exc: BaseException) -> None:
         self._request_count()
@@ -300,8 +305,7 @@ class RunsTableTab(QWidget):
 
     def _selection_changed(self, *_args: object) -> None:
         self.compare_button.setEnabled(len(self.view.selectionModel().selectedRows(0)) >= 2)
-        if self.chart_panel is not None:
-            self.chart_panel.select_runs(self.view.selected_run_ids())
+        self.charts.select(self.view.selected_run_ids())
 
     # -- public --------------------------------------------------------------------------------
 
@@ -316,6 +320,8 @@ class RunsTableTab(QWidget):
         before = self.model.rowCount()
         self.model.apply_changes(runs)
         added = self.model.rowCount() - before
+        if any(run.experiment == self.experiment for run in runs):
+            self.charts.later()
         if added and self.count_label.text():
             self._counting.request(self.backend.count_runs, self.experiment, self.model.query)
         if added and self.stack.currentWidget() is self.empty:
@@ -327,27 +333,20 @@ class RunsTableTab(QWidget):
         self.filter_box.selectAll()
 
     def set_chart_panel(self, panel: QWidget) -> None:
-        """Put a chart panel (RunChartsPanel) above the table, fed with the loaded runs."""
-        self.splitter.replaceWidget(0, panel)
-        self.chart_slot.deleteLater()
-        self.chart_slot = panel
-        panel.show()
-        chart: Any = panel  # RunChartsPanel: set_data, select_runs, sig_run_clicked
-        self.chart_panel = chart
-        self.splitter.setSizes([2, 3])
-        chart.sig_run_clicked.connect(self.view.select_run)
-        self.model.sig_page_loaded.connect(self._update_chart)
-        self._update_chart()
+        """Put a chart panel (RunChartsPanel, or a stand-in) above the table, fed with the loaded runs."""
+        self.charts.set_panel(panel)
 
-    def _update_chart(self) -> None:
-        if self.chart_panel is not None:
-            self.chart_panel.set_data(*self._chart_data())
+    @property
+    def chart_panel(self) -> Any:
+        """The chart panel above the table (None until its module is imported)."""
+        return self.charts.panel
 
     def _chart_data(self) -> tuple[list[str], np.ndarray, list[str], list[str]]:
         """What a chart panel's ``set_data`` takes: the numeric columns' titles as the table's header shows
-        them ("Started" in epoch seconds, "Duration" in seconds, metrics by name), a (runs, columns) float
+        them (the chosen metrics by name, then "Duration" in seconds and "Started" in epoch seconds), a (runs, columns) float
         array (NaN: no value), run ids and names, for the first CHART_MAX_RUNS loaded runs in table order."""
-        keys = [k for k in self.model.keys if is_numeric(k)]
+        # Metrics first: the scatter starts on the first two columns, and epoch seconds make a poor axis.
+        keys = [k for k in self.model.chosen if is_numeric(k)] + [k for k in reversed(FIXED_KEYS) if is_numeric(k)]
         runs = self.model.loaded_runs()[:CHART_MAX_RUNS]
         values = self.model.numbers(keys, CHART_MAX_RUNS)
         return [label(k) for k in keys], values, [r[ID] for r in runs], [r[NAME] or r[ID] for r in runs]
