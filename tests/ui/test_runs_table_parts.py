@@ -15,6 +15,7 @@ from studio.core.search import Key
 from studio.core.status import RunStatus
 from studio.core.types import RunInfo
 from studio.ui.background.tasks import TaskRunner
+from studio.ui.runs_table.chart_feed import split
 from studio.ui.runs_table.columns import format_number, label, number, order_item, pack, parse_key, text
 from studio.ui.runs_table.runs_tab import RunsTableTab
 from studio.ui.runs_table.table_state import TableMemory, TableState
@@ -140,3 +141,11 @@ def test_a_local_workspace_fills_metric_columns(local_table: dict[str, Any], qtb
     status = model.index(names.index("diverged"), 1)
     assert status.data() == "Failed" and status.data(Qt.ItemDataRole.DecorationRole) is not None
     assert local_table["memory"].load("mnist").columns == ("metrics.loss",)
+
+
+@pytest.mark.parametrize(
+    ("total", "heights"),
+    [(0, (2, 3)), (1000, (400, 600)), (500, (200, 300)), (430, (172, 258)), (380, (0, 380)), (200, (0, 200))],
+)
+def test_the_chart_takes_what_the_table_can_spare(total: int, heights: tuple[int, int]) -> None:
+    assert split(total) == heights

@@ -24,7 +24,9 @@ from studio.ui.background.tasks import TaskRunner
 
 CHARTS_MODULE = "studio.ui.run_charts"
 UPDATE_DELAY_MS = 150
-CHART_SHARE = (2, 3)  # chart : table heights when the panel arrives
+CHART_SHARE = 0.4  # of the height, when the panel arrives...
+TABLE_MIN = 250  # ...as long as the table keeps this many pixels
+CHART_MIN = 140  # below this the chart starts collapsed (its handle drags it open)
 
 ChartData = tuple[list[str], np.ndarray, list[str], list[str]]
 
@@ -64,8 +66,7 @@ class ChartFeed(QObject):
             old.deleteLater()
         panel.show()
         self.panel = panel
-        total = sum(self.splitter.sizes()) or sum(CHART_SHARE)
-        self.splitter.setSizes([total * CHART_SHARE[0] // 5, total * CHART_SHARE[1] // 5])
+        self.splitter.setSizes(list(split(sum(self.splitter.sizes()))))
         self.panel.sig_run_clicked.connect(self._on_click)
         self.update()
 
@@ -79,3 +80,12 @@ class ChartFeed(QObject):
         """Highlight the runs selected in the table."""
         if self.panel is not None:
             self.panel.select_runs(run_ids)
+
+
+def split(total: int) -> tuple[int, int]:
+    """(chart, table) heights for a splitter ``total`` pixels high: the table comes first."""
+    if total <= 0:
+        return 2, 3  # not laid out yet: a ratio Qt scales
+    chart = min(int(total * CHART_SHARE), total - TABLE_MIN)
+    chart = chart if chart >= CHART_MIN else 0
+    return chart, total - chart
