@@ -44,11 +44,13 @@ class ChartFeed(QObject):
         super().__init__(parent)
         self.splitter, self._data, self._on_click = splitter, data, on_click
         self.panel: Any = None  # a RunChartsPanel once set: set_data, select_runs, sig_run_clicked
+        self.loading = False  # load() was called
         self.later = qdebounced(self.update, UPDATE_DELAY_MS, self)
         splitter.splitterMoved.connect(lambda _pos, _index: self.later())  # shown again after a collapse
 
     def load(self, runner: TaskRunner) -> None:
         """Make the real panel: at once if its module is imported, else after importing it on a worker."""
+        self.loading = True
         module = sys.modules.get(CHARTS_MODULE)
         if module is not None and hasattr(module, "RunChartsPanel"):
             self._imported(module)

@@ -75,7 +75,7 @@ class RunsTableTab(QWidget):
         self._restore(memory.load(experiment) if memory is not None else TableState())
         self._connect()
         self._apply(count=True)
-        self.charts.load(runner)
+        self._runner = runner  # the chart panel is loaded once the first rows are in (it imports pyqtgraph)
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -271,6 +271,8 @@ class RunsTableTab(QWidget):
 
     def _first_page(self) -> None:
         self._request_count()
+        if not self.charts.loading:
+            self.charts.load(self._runner)
         self.load_error.hide()
         self.new_runs_button.hide()
         if self.model.rowCount():
