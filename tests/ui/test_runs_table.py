@@ -502,7 +502,7 @@ def test_a_chart_panel_gets_the_loaded_runs_and_selects_rows(studio: dict[str, A
     panel = StubChartPanel()
     tab.set_chart_panel(panel)
     assert tab.splitter.widget(0) is panel and panel.isVisibleTo(tab)
-    assert panel.data[-1][1].shape == (200, 2)
+    wait_until(lambda: panel.data and panel.data[-1][1].shape == (200, 2), "the first data", qtbot=qtbot)
     bar = tab.view.verticalScrollBar()
     bar.setValue(bar.maximum())
     wait_until(lambda: panel.data[-1][1].shape == (400, 2), "the chart follows the pages", qtbot=qtbot)

@@ -70,7 +70,7 @@ class ChartFeed(QObject):
         self.panel = panel
         self.splitter.setSizes(list(split(sum(self.splitter.sizes()))))
         self.panel.sig_run_clicked.connect(self._on_click)
-        self.update()
+        self.later()  # drawn in a later turn: making the panel and drawing it at once stalled ~45 ms
 
     def update(self) -> None:
         """Send the loaded runs now (nothing while the chart area is collapsed)."""
