@@ -8,7 +8,11 @@ format is the real one. Everything is seeded: the same arguments give the same r
 metrics and files (only the creation times that the schema migration records differ).
 
     python benchmarks/generate_workspace.py PATH [--runs 100000] [--points 10000000]
-        [--experiments 10] [--files-runs 1000] [--seed 0] [--force]
+        [--experiments 10] [--files-runs 1000] [--seed 0] [--metric-columns 0] [--force]
+
+``--metric-columns K`` gives every top-level run of "big" K one-point numeric metrics ``m0``..``m{K-1}``
+(uniform in [0, 1), from their own seeded stream, so the other runs and series do not change):
+the columns a runs table filters and sorts on.
 
 Active runs (Running, Queued) have no pid, so readers never "reap" them as dead.
 """
@@ -181,6 +185,15 @@ def _write_metrics(
     return total
 
 
+def _write_metric_columns(conn: sqlite3.Connection, top: list[tuple[int, str, str]], columns: int, seed: int) -> int:
+    """One point of each of ``m0``..``m{columns-1}`` per run; returns the number of points."""
+    values = np.random.default_rng([seed, 1]).random((len(top), columns))
+    for row, (seq, _, _) in enumerate(top):
+        for j in range(columns):
+            write_series(conn, seq, f"m{j}", values[row, j : j + 1], BASE_TIME, False)
+    return len(top) * columns
+
+
 def _write_files(ws: LocalWorkspace, run_ids: list[str]) -> None:
     for k, run_id in enumerate(run_ids):
         root = ws.run_dir(run_id)
@@ -201,9 +214,11 @@ def generate(
     experiments: int = 10,
     files_runs: int = 1000,
     seed: int = 0,
+    metric_columns: int = 0,
 ) -> Generated:
     """Create a new workspace at ``path``: experiment "big" with ``runs`` top-level runs and
-    ``points`` metric points, plus ``experiments - 1`` small experiments of 25 runs each."""
+    ``points`` metric points, plus ``experiments - 1`` small experiments of 25 runs each.
+    ``metric_columns``: see the module docstring."""
     if runs < 1 or points < 1:
         raise ValueError("runs and points must be at least 1")
     start = time.perf_counter()
@@ -222,6 +237,7 @@ def generate(
                 b.experiment(f"exp-{j:03d}", 25)
             b.flush_rows()
             total = _write_metrics(conn, rng, top, points)
+            total += _write_metric_columns(conn, top, metric_columns, seed) if metric_columns else 0
             conn.execute("UPDATE workspace_state SET value = 1 WHERE key = 'changes'")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     finally:
@@ -241,12 +257,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--experiments", type=int, default=10, help="experiments in total ('big' + small ones)")
     p.add_argument("--files-runs", type=int, default=1000, help="runs that get small output and log files")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--metric-columns", type=int, default=0, help="one-point metrics m0.. on every top-level run")
     p.add_argument("--force", action="store_true", help="replace an existing workspace at PATH")
     args = p.parse_args(argv)
     if args.force and (args.path / DB_NAME).exists():
         shutil.rmtree(args.path)
     try:
-        g = generate(args.path, args.runs, args.points, max(1, args.experiments), args.files_runs, args.seed)
+        g = generate(
+            args.path, args.runs, args.points, max(1, args.experiments), args.files_runs, args.seed, args.metric_columns
+        )
     except FileExistsError as exc:
         print(f"{exc}; use --force to replace it", file=sys.stderr)
         return 1

@@ -6,6 +6,8 @@ Steps: time ``generate_workspace.py`` with its default sizes (into a temporary f
 is deleted afterwards), then ``bench_log.py``, then ``bench_read.py`` (which reuses or
 creates ``benchmarks/.data/big``), then ``bench_compute.py``, then ``bench_gui.py`` (the desktop window
 on ``.data/big``, offscreen unless there is a display; about 3 minutes).
+``bench_run_search.py`` (issue 10, before ``bench_gui.py``) makes its data under ``benchmarks/.data`` the first
+time: about 4 minutes for 100,000 runs and 10-15 minutes to fill MLflow's store; then it takes about a minute.
 """
 
 from __future__ import annotations
@@ -68,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     codes.append(run_step("bench_metrics_tab.py"))
     codes.append(run_step("bench_files_tab.py"))
     codes.append(run_step("bench_compare.py"))
+    codes.append(run_step("bench_run_search.py"))
     codes.append(run_step("bench_gui.py"))
     return max(codes)
 
