@@ -36,7 +36,9 @@ def add_parser(sub: Any) -> None:
         help="list runs, newest first, or filtered and sorted with MLflow's search syntax",
         description="List runs. --filter and --order-by take MLflow's search syntax with the keys metrics.<name>, "
         "params.<name>, tags.<name>, properties.<name> and attributes.<status|run_name|run_id|start_time|end_time|"
-        "created|duration>; names with spaces or dots go in backticks (metrics.`val loss`).",
+        "created|duration>; names with spaces or dots go in backticks (metrics.`val loss`). Only MLflow's syntax: "
+        "the window's quick words (resnet status:Failed) are not read here, so a mistyped key fails instead of "
+        "silently becoming a word to search for; write attributes.status = 'Failed'.",
         parents=[common],
     )
     lst.add_argument("--experiment", default=None, help="only this experiment (default: every experiment)")
