@@ -83,7 +83,8 @@ class MetricWriter:
         buf = self._series.get(key)
         if buf is None:
             self._check_kind(run_seq, name, MetricKind.SCALAR)
-            buf = self._series.setdefault(key, SeriesBuffer(run_seq, name, description))
+            with self.lock:  # the flush thread walks this dict under the lock
+                buf = self._series.setdefault(key, SeriesBuffer(run_seq, name, description))
             self._ensure_thread()
         elif description:
             buf.description = description
@@ -95,7 +96,8 @@ class MetricWriter:
         buf = self._records.get(key)
         if buf is None or buf.kind != kind:
             self._check_kind(run_seq, name, kind)
-            buf = self._records.setdefault(key, RecordBuffer(run_seq, name, kind, description))
+            with self.lock:  # the flush thread walks this dict under the lock
+                buf = self._records.setdefault(key, RecordBuffer(run_seq, name, kind, description))
             self._ensure_thread()
         elif description:
             buf.description = description
@@ -160,13 +162,12 @@ class MetricWriter:
     def _flush_once(self) -> None:
         with self._flush_lock:
             with self.lock:
-                series = [
-                    (b, b.steps, b.values, b.times, b.auto_steps, b.value_type)
-                    for b in self._series.values()
-                    if b.values
-                ]
+                # Take and reset each buffer in one step: nothing in here can fail half-way with points taken
+                # but not yet in ``series`` (which _put_back returns on a failed write).
+                series = []
                 for b in self._series.values():
                     if b.values:
+                        series.append((b, b.steps, b.values, b.times, b.auto_steps, b.value_type))
                         b.steps, b.values, b.times, b.auto_steps = [], [], [], True
                 records = [(r, r.records) for r in self._records.values() if r.records]
                 for r, _ in records:
