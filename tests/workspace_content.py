@@ -108,6 +108,50 @@ BASELINE_FILES = {
     "snapshot/train.py": b"print('training')\n",
 }
 
+NAN = float("nan")
+#: The "search" experiment, oldest first. "acc" ties between s-tie-old and s-tie-new (newest first wins a
+#: tie), ends in NaN for s-nan, is infinite for s-inf and missing for s-none. "val loss" and "a.b" need
+#: backticks or hold a dot. Tag values differ only in case ("cnn" / "CNN-big"), hold LIKE's wildcards as text
+#: ("rnn_50%") and non-ASCII letters ("Ÿes"). s-none has no metric, tag or param, and only a property.
+SEARCH_RUNS = [
+    RunSpec(
+        "s-first",
+        "search",
+        tags={"model": "cnn", "mlflow.note": "first"},
+        properties={"dataset": "v1"},
+        params={"lr": "0.1", "opt": "adam"},
+        series={"acc": [0.2, 0.9], "val loss": [0.5, 0.3], "a.b": [1.0]},
+    ),
+    RunSpec(
+        "s-tie-old",
+        "search",
+        status=RunStatus.FAILED,
+        error="diverged",
+        tags={"model": "CNN-big", "note": "Ÿes"},
+        properties={"dataset": "v2"},
+        params={"lr": "0.01"},
+        series={"acc": [0.7], "val loss": [NAN]},
+    ),
+    RunSpec(
+        "s-nan",
+        "search",
+        status=RunStatus.CANCELED,
+        tags={"model": "rnn_50%"},
+        params={"opt": "sgd"},
+        series={"acc": [0.4, NAN]},
+    ),
+    RunSpec(
+        "s-tie-new",
+        "search",
+        tags={"model": "rnn-500", "note": "ÿes"},
+        properties={"dataset": "v1"},
+        series={"acc": [0.7], "val loss": [0.1], "a.b": [-2.0]},
+    ),
+    RunSpec("s-none", "search", status=RunStatus.RUNNING, properties={"dataset": "V1"}),
+    RunSpec("s-inf", "search", tags={"model": "cnn"}, params={"lr": "0.1"}, series={"acc": [1.0, float("inf")]}),
+    RunSpec("s-neg", "search", tags={"model": "mlp"}, stepped={"acc": ([5, 1], [-1.5, 3.0])}),  # last = highest step
+]
+
 CONTENT = WorkspaceContent(
     experiments=["cifar", "empty", "mnist", "scratch", "search"],
     runs=[
@@ -142,54 +186,25 @@ CONTENT = WorkspaceContent(
         RunSpec("child-a", "cifar", parent="sweep", series={"loss": [0.4, 0.3]}, files={"outputs/a.txt": b"A"}),
         RunSpec("grandchild", "cifar", parent="child-a", series={"loss": [0.2]}),
         RunSpec("child-b", "cifar", parent="sweep", status=RunStatus.FAILED, error="out of memory"),
+        # The run search's experiment: every comparator, NaN and missing values, ties, odd names (see SEARCH_*).
+        *SEARCH_RUNS,
         # Runs that the contract's write tests change; nothing else reads them.
         RunSpec("editable", "scratch", tags={"old": "tag"}, description="before"),
         RunSpec("to-cancel", "scratch", status=RunStatus.RUNNING),
-        # Runs for the filter and order tests (MLflow's grammar): values that tie, NaN last values, missing keys,
-        # names that need backticks, case and accents, and LIKE's wildcards inside values.
-        RunSpec(
-            "find-1",
-            "search",
-            tags={"model": "ResNet", "note": "50% off"},
-            properties={"dataset": "v1"},
-            params={"lr": "0.01"},
-            series={"acc": [0.5, 0.9], "val loss": [0.3]},
-        ),
-        RunSpec(
-            "find-2",
-            "search",
-            status=RunStatus.FAILED,
-            error="diverged",
-            tags={"model": "resnet"},
-            properties={"dataset": "v2"},
-            params={"lr": "0.1"},
-            series={"acc": [0.7], "val loss": [0.2, float("nan")]},
-        ),
-        RunSpec(
-            "find-3",
-            "search",
-            status=RunStatus.RUNNING,
-            tags={"model": "VIT", "note": "a_b"},
-            series={"acc": [float("nan")], "x.y": [1.0]},
-        ),
-        RunSpec("find-4", "search", status=RunStatus.CANCELED, tags={"model": "\u00c9t\u00e9", "note": "[z]*"}),
-        RunSpec(
-            "find-5", "search", tags={"note": "axb"}, params={"lr": "0.01"}, series={"acc": [0.9], "val loss": [0.1]}
-        ),
     ],
 )
 
 
-#: Whether each builder writes ``RunSpec.params``: local runs have no params, so build_local leaves them out.
+#: Whether each builder writes RunSpec.params: local runs have properties, not params (tests of params skip
+#: the kinds that cannot hold them).
 WRITES_PARAMS = {"local": False, "fake": True}
 
 
 def build_local(path: Path, content: WorkspaceContent = CONTENT) -> tuple[WorkspaceBackend, dict[str, str], Any]:
     """Log ``content`` into a new local workspace through the SDK; returns its backend, run ids and SDK workspace.
 
-    Params are left out (see WRITES_PARAMS): a local run has none.
-
     The backend is opened by location through ``studio.workspaces.open_workspace``, as tools open it.
+    ``params`` are not written (``WRITES_PARAMS``).
     """
     from studio.sdk import Experiment, Workspace
     from studio.workspaces import open_workspace

@@ -28,7 +28,7 @@ class Populated:
     kind: str
     backend: WorkspaceBackend
     ids: dict[str, str]
-    has_params: bool  # whether the runs got CONTENT's params (tests/workspace_content.WRITES_PARAMS)
+    writes_params: bool  # whether the kind's runs hold RunSpec.params (WRITES_PARAMS)
     content: WorkspaceContent = CONTENT
 
     def id(self, name: str) -> str:

@@ -163,199 +163,6 @@ def test_children_by_query_and_by_list_children(populated: Populated) -> None:
     assert backend.get_run(populated.id("grandchild")).parent_id == populated.id("child-a")
 
 
-# -- runs: MLflow filters and orders (experiment "search": find-1 oldest ... find-5 newest) -----------------
-#
-# find-1: acc 0.9, val loss 0.3, model ResNet, note "50% off", dataset v1, lr 0.01, Completed
-# find-2: acc 0.7, val loss NaN, model resnet, dataset v2, lr 0.1, Failed
-# find-3: acc NaN, x.y 1, model VIT, note "a_b", Running (no end time)
-# find-4: no metric, model "Été", note "[z]*", Canceled
-# find-5: acc 0.9, val loss 0.1, note "axb", lr 0.01, Completed
-
-SEARCH_FILTERS = [
-    ("metrics.acc > 0.6", ["find-5", "find-2", "find-1"]),
-    ("metrics.acc >= 0.7", ["find-5", "find-2", "find-1"]),
-    ("metrics.acc = 0.9", ["find-5", "find-1"]),
-    ("metrics.acc != 0.9", ["find-3", "find-2"]),  # NaN != 0.9 holds; a run without acc never matches
-    ("metrics.acc < 0.9", ["find-2"]),  # NaN < x does not hold
-    ("metrics.acc <= 0.7", ["find-2"]),
-    ("metric.acc > -1e999", ["find-5", "find-2", "find-1"]),  # -inf; NaN compares false
-    ("metrics.`val loss` < 0.5", ["find-5", "find-1"]),
-    ("metrics.`val loss` != 0.3", ["find-5", "find-2"]),
-    ("metrics.x.y = 1", ["find-3"]),
-    ("metrics.`x.y` >= 1", ["find-3"]),
-    ("metrics.never > 0", []),
-    ("tags.model = 'resnet'", ["find-2"]),  # case-sensitive
-    ("tags.model != 'resnet'", ["find-4", "find-3", "find-1"]),  # find-5 has no model tag
-    ("tags.model LIKE 'res%'", ["find-2"]),
-    ("tags.model ILIKE 'RES%'", ["find-2", "find-1"]),
-    ("tags.model ILIKE '\u00e9T\u00c9'", ["find-4"]),  # ILIKE folds more than ASCII
-    ("tags.model LIKE '_esNet'", ["find-1"]),
-    ("tags.model IN ('VIT', 'resnet')", ["find-3", "find-2"]),
-    ("tags.model NOT IN ('VIT', 'resnet')", ["find-4", "find-1"]),
-    ("tags.note LIKE 'a_b'", ["find-5", "find-3"]),  # "_" is one character
-    ("tags.note = 'a_b'", ["find-3"]),
-    ("tags.note LIKE '50% off'", ["find-1"]),
-    ("tags.note LIKE '%[%'", ["find-4"]),  # every character but % and _ is literal
-    ("tags.note LIKE '%*'", ["find-4"]),
-    ("tags.note LIKE '[z]_'", ["find-4"]),
-    ("tags.note LIKE 'z%'", []),
-    ("tags.`note` ILIKE '%B'", ["find-5", "find-3"]),
-    ("properties.dataset = 'v1'", ["find-1"]),
-    ("properties.dataset != 'v1'", ["find-2"]),
-    ("properties.dataset LIKE 'v%'", ["find-2", "find-1"]),
-    ("properties.dataset IN ('v2')", ["find-2"]),
-    ("attributes.status = 'Failed'", ["find-2"]),
-    ("attributes.status != 'Completed'", ["find-4", "find-3", "find-2"]),
-    ("attributes.status IN ('Failed', 'Canceled')", ["find-4", "find-2"]),
-    ("attributes.status = 'failed'", []),
-    ("attributes.run_name LIKE 'find-_'", ["find-5", "find-4", "find-3", "find-2", "find-1"]),
-    ("run.`run name` = 'find-2'", ["find-2"]),
-    ("attributes.end_time != 0", ["find-5", "find-4", "find-2", "find-1"]),  # find-3 has not ended
-    ("attributes.duration >= 0", ["find-5", "find-4", "find-2", "find-1"]),
-    ("attributes.start_time > 0", ["find-5", "find-4", "find-3", "find-2", "find-1"]),
-    ("attributes.created > 0 AND metrics.acc > 0.6 AND tags.model ILIKE 'res%'", ["find-2", "find-1"]),
-]
-
-PARAM_FILTERS = [
-    ("params.lr = '0.01'", ["find-5", "find-1"]),
-    ("params.lr != '0.01'", ["find-2"]),
-    ("params.lr LIKE '0.%'", ["find-5", "find-2", "find-1"]),
-    ("param.lr NOT IN ('0.1')", ["find-5", "find-1"]),
-    ("params.lr = '0.01' AND metrics.acc = 0.9", ["find-5", "find-1"]),
-]
-
-
-@pytest.mark.parametrize(("text", "expected"), SEARCH_FILTERS)
-def test_filters_with_every_comparator(populated: Populated, text: str, expected: list[str]) -> None:
-    query = RunQuery(filter=text)
-    assert names(all_runs(populated.backend, "search", query, size=2)) == expected
-    assert populated.backend.count_runs("search", query) == len(expected)
-
-
-@pytest.mark.parametrize(("text", "expected"), PARAM_FILTERS)
-def test_filters_on_params(populated: Populated, text: str, expected: list[str]) -> None:
-    query = RunQuery(filter=text)
-    if not populated.has_params:
-        expected = []  # runs without params lack the key, so no comparison holds
-    assert names(all_runs(populated.backend, "search", query, size=2)) == expected
-    assert populated.backend.count_runs("search", query) == len(expected)
-
-
-def test_filter_on_the_run_id(populated: Populated) -> None:
-    run_id = populated.id("find-3")
-    query = RunQuery(filter=f"attributes.run_id = '{run_id}'")
-    assert names(all_runs(populated.backend, "search", query)) == ["find-3"]
-    query = RunQuery(filter=f"attributes.run_id NOT IN ('{run_id}', '{populated.id('find-1')}')")
-    assert names(all_runs(populated.backend, "search", query)) == ["find-5", "find-4", "find-2"]
-
-
-SEARCH_ORDERS = [
-    # values, then NaN, then missing, in either direction; ties newest first
-    (("metrics.acc DESC",), ["find-5", "find-1", "find-2", "find-3", "find-4"]),
-    (("metrics.acc",), ["find-2", "find-5", "find-1", "find-3", "find-4"]),
-    (("metrics.`val loss` ASC",), ["find-5", "find-1", "find-2", "find-4", "find-3"]),
-    (("metrics.`val loss` DESC",), ["find-1", "find-5", "find-2", "find-4", "find-3"]),
-    (("tags.model",), ["find-1", "find-3", "find-2", "find-4", "find-5"]),  # by code point: R < V < r < \u00c9
-    (("tags.model DESC",), ["find-4", "find-2", "find-3", "find-1", "find-5"]),
-    (("metrics.acc DESC", "tags.model"), ["find-1", "find-5", "find-2", "find-3", "find-4"]),
-    (("properties.dataset DESC", "metrics.acc"), ["find-2", "find-1", "find-5", "find-3", "find-4"]),
-    (("attributes.status", "attributes.run_name DESC"), ["find-4", "find-5", "find-1", "find-2", "find-3"]),
-    (("attributes.created",), ["find-1", "find-2", "find-3", "find-4", "find-5"]),
-    (("attributes.end_time DESC", "metrics.never"), None),  # find-3 (no end) last; the others by end
-    (("metrics.never DESC",), ["find-5", "find-4", "find-3", "find-2", "find-1"]),  # all missing: ties
-]
-
-
-@pytest.mark.parametrize(("order", "expected"), SEARCH_ORDERS)
-def test_orders_across_pages(populated: Populated, order: tuple[str, ...], expected: list[str] | None) -> None:
-    backend = populated.backend
-    whole = names(all_runs(backend, "search", RunQuery(order_by=order), size=100))
-    if expected is None:
-        ended = sorted(
-            (backend.get_run(populated.id(n)) for n in whole if n != "find-3"),
-            key=lambda r: (-(r.ended_at or 0.0), -r.created_at),
-        )
-        expected = [r.display_name for r in ended] + ["find-3"]
-    assert whole == expected
-    for size in (1, 2, 3):
-        assert names(all_runs(backend, "search", RunQuery(order_by=order), size=size)) == expected, size
-    assert backend.count_runs("search", RunQuery(order_by=order)) == len(expected)
-
-
-def test_orders_on_params(populated: Populated) -> None:
-    expected = ["find-2", "find-5", "find-1", "find-4", "find-3"]  # "0.1" > "0.01"; ties newest first
-    if not populated.has_params:
-        expected = ["find-5", "find-4", "find-3", "find-2", "find-1"]  # every run lacks the key
-    for size in (1, 2, 100):
-        query = RunQuery(order_by=("params.lr DESC",))
-        assert names(all_runs(populated.backend, "search", query, size=size)) == expected
-
-
-def test_a_parents_children_filtered_and_ordered(populated: Populated) -> None:
-    sweep = populated.id("sweep")
-    query = RunQuery(parent_id=sweep, order_by=("metrics.loss DESC",))
-    assert names(all_runs(populated.backend, "cifar", query, size=1)) == ["child-a", "child-b"]
-    query = RunQuery(parent_id=sweep, filter="metrics.loss < 1")
-    assert names(all_runs(populated.backend, "cifar", query)) == ["child-a"]
-    assert populated.backend.count_runs("cifar", query) == 1
-    assert populated.backend.count_runs("cifar", RunQuery(filter="metrics.loss < 1")) == 0  # top-level only
-
-
-def test_filter_and_order_and_quick_words_together(populated: Populated) -> None:
-    query = RunQuery(text="find", status=RunStatus.COMPLETED, filter="metrics.acc > 0", order_by=("metrics.acc",))
-    assert names(all_runs(populated.backend, "search", query, size=1)) == ["find-5", "find-1"]
-    assert populated.backend.count_runs("search", query) == 2
-
-
-def test_a_page_token_of_one_order_continues_that_order(populated: Populated) -> None:
-    backend = populated.backend
-    query = RunQuery(order_by=("metrics.acc DESC",))
-    first = backend.list_runs("search", query, page_size=2)
-    assert names(first.runs) == ["find-5", "find-1"] and first.next_token is not None
-    again = backend.list_runs("search", query, page_token=first.next_token, page_size=2)
-    assert names(again.runs) == ["find-2", "find-3"]
-    assert names(backend.list_runs("search", query, page_token=first.next_token, page_size=2).runs) == [
-        "find-2",
-        "find-3",
-    ]  # a token can be used again
-
-
-@pytest.mark.parametrize(
-    "query",
-    [
-        RunQuery(filter="metrics.acc >"),
-        RunQuery(filter="metrics.acc > 'high'"),
-        RunQuery(filter="tags.model < 'x'"),
-        RunQuery(filter="nonsense.x = 1"),
-        RunQuery(filter="metrics.acc > 1 OR metrics.acc < 0"),
-        RunQuery(filter="tags.model IN ()"),
-        RunQuery(order_by=("metrics.acc SIDEWAYS",)),
-        RunQuery(order_by=("",)),
-        RunQuery(order_by=("attributes.nothing",)),
-    ],
-)
-def test_malformed_filters_and_orders_raise_query_error(populated: Populated, query: RunQuery) -> None:
-    with pytest.raises(QueryError) as caught:
-        populated.backend.list_runs("search", query)
-    assert isinstance(caught.value, ValueError)
-    with pytest.raises(QueryError):
-        populated.backend.count_runs("search", query)
-
-
-def test_run_keys_count_the_runs_that_have_each_name(populated: Populated) -> None:
-    keys = populated.backend.list_run_keys("search")
-    assert keys.metrics == {"acc": 4, "val loss": 3, "x.y": 1}
-    assert keys.tags == {"model": 4, "note": 4}
-    assert keys.properties == {"dataset": 2}
-    assert keys.params == ({"lr": 3} if populated.has_params else {})
-    mnist = populated.backend.list_run_keys("mnist")
-    assert mnist.metrics == {"epoch": 1, "loss": 5, "lr": 1}  # numeric metrics only, top-level runs only
-    assert mnist.tags == {"best": 1, "lr": 5, "model": 1}
-    cifar = populated.backend.list_run_keys("cifar")
-    assert cifar.metrics == {} and cifar.tags == {"kind": 1}  # the children's loss does not count
-    assert populated.backend.list_run_keys("empty") == RunKeys()
-
-
 def test_run_info_fields(populated: Populated) -> None:
     backend = populated.backend
     for spec in populated.content.runs:
@@ -399,6 +206,238 @@ def test_status_history_oldest_first_ending_in_the_status(populated: Populated) 
         assert [h.at for h in history] == sorted(h.at for h in history)
         if spec.status.is_terminal:
             assert len(history) >= 2 and RunStatus.RUNNING in [h.status for h in history]
+
+
+# -- run search: MLflow filter, order, run keys --------------------------------------------------------
+
+# The "search" experiment (tests/workspace_content.SEARCH_RUNS), oldest first.
+SEARCH = ["s-first", "s-tie-old", "s-nan", "s-tie-new", "s-none", "s-inf", "s-neg"]
+
+
+def newest_first(wanted: set[str]) -> list[str]:
+    """The runs of ``wanted`` in the default listing order."""
+    return [n for n in reversed(SEARCH) if n in wanted]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("metrics.acc > 0.5", {"s-first", "s-tie-old", "s-tie-new", "s-inf"}),
+        ("metrics.acc >= 0.7", {"s-first", "s-tie-old", "s-tie-new", "s-inf"}),
+        ("metrics.acc < 0.7", {"s-neg"}),  # the last value is the highest step's, not the last logged
+        ("metrics.acc <= 0.7", {"s-tie-old", "s-tie-new", "s-neg"}),
+        ("metrics.acc = 0.7", {"s-tie-old", "s-tie-new"}),
+        ("metrics.acc != 0.7", {"s-first", "s-nan", "s-inf", "s-neg"}),  # NaN != 0.7; a missing metric never
+        ("metrics.acc = 1e999", {"s-inf"}),
+        ("metrics.acc > -1e999", {"s-first", "s-tie-old", "s-tie-new", "s-inf", "s-neg"}),  # NaN is not > -inf
+        ("metrics.`val loss` < 0.2", {"s-tie-new"}),
+        ("metrics.`val loss` != 0.3", {"s-tie-old", "s-tie-new"}),
+        ("metrics.a.b < 0", {"s-tie-new"}),
+        ("metrics.`a.b` = 1", {"s-first"}),
+        ("tags.model = 'cnn'", {"s-first", "s-inf"}),
+        ("tags.model != 'cnn'", {"s-tie-old", "s-nan", "s-tie-new", "s-neg"}),  # s-none lacks the tag
+        ("tags.model LIKE 'cnn%'", {"s-first", "s-inf"}),  # LIKE is case-sensitive
+        ("tags.model ILIKE 'cnn%'", {"s-first", "s-tie-old", "s-inf"}),
+        ("tags.model LIKE 'rnn_50%'", {"s-nan", "s-tie-new"}),  # _ and % are wildcards
+        ("tags.model LIKE 'rnn\\_50%'", set()),  # a backslash is a plain character
+        ("tags.model LIKE '%'", {"s-first", "s-tie-old", "s-nan", "s-tie-new", "s-inf", "s-neg"}),
+        ("tags.model IN ('cnn', 'mlp')", {"s-first", "s-inf", "s-neg"}),
+        ("tags.model NOT IN ('cnn', 'mlp')", {"s-tie-old", "s-nan", "s-tie-new"}),
+        ("tags.note = '\u00ffes'", {"s-tie-new"}),
+        ("tags.note ILIKE '\u00ffES'", {"s-tie-old", "s-tie-new"}),  # non-ASCII letters fold too
+        ("tags.note LIKE '_es'", {"s-tie-old", "s-tie-new"}),  # _ is one character, not one byte
+        ("tags.`mlflow.note` = 'first'", {"s-first"}),
+        ("tags.mlflow.note = 'first'", {"s-first"}),
+        ("properties.dataset = 'v1'", {"s-first", "s-tie-new"}),
+        ("properties.dataset ILIKE 'V1'", {"s-first", "s-tie-new", "s-none"}),
+        ("properties.dataset != 'v1'", {"s-tie-old", "s-none"}),
+        ("attributes.status = 'Failed'", {"s-tie-old"}),
+        ("status IN ('Canceled', 'Running')", {"s-nan", "s-none"}),
+        ("attributes.run_name LIKE 's-tie%'", {"s-tie-old", "s-tie-new"}),
+        ("run_name ILIKE 'S-N%'", {"s-nan", "s-none", "s-neg"}),
+        ("attributes.`run name` = 's-inf'", {"s-inf"}),
+        ("attributes.start_time > 0", set(SEARCH)),
+        ("attributes.end_time > 0", set(SEARCH) - {"s-none"}),  # a running run has no end yet
+        ("attributes.duration >= 0", set(SEARCH) - {"s-none"}),
+        ("attributes.created < 1", set()),
+        ("metrics.acc > 0.5 and TAGS.model = 'cnn' AND attributes.created > 0", {"s-first", "s-inf"}),
+        ("metrics.nothing != 1", set()),
+        ("tags.nothing != 'x'", set()),
+        ("tags.nothing NOT IN ('x')", set()),
+        ("properties.nothing != 'x'", set()),
+    ],
+)
+def test_filters_on_metrics_tags_properties_and_attributes(populated: Populated, text: str, expected: set[str]) -> None:
+    query = RunQuery(filter=text)
+    assert names(all_runs(populated.backend, "search", query, size=2)) == newest_first(expected)
+    assert populated.backend.count_runs("search", query) == len(expected)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("params.lr = '0.1'", {"s-first", "s-inf"}),
+        ("params.lr != '0.1'", {"s-tie-old"}),
+        ("params.opt IN ('adam', 'sgd')", {"s-first", "s-nan"}),
+        ("params.lr LIKE '0.0%'", {"s-tie-old"}),
+        ("params.nothing != 'x'", set()),
+    ],
+)
+def test_filters_on_params(populated: Populated, text: str, expected: set[str]) -> None:
+    query = RunQuery(filter=text)
+    if not populated.writes_params:
+        # Runs without params: every params comparison, even !=, matches none of them.
+        assert all_runs(populated.backend, "search", query) == []
+        assert populated.backend.count_runs("search", query) == 0
+        pytest.skip(f"the {populated.kind} kind's runs have no params")
+    assert names(all_runs(populated.backend, "search", query, size=2)) == newest_first(expected)
+    assert populated.backend.count_runs("search", query) == len(expected)
+
+
+def test_a_run_id_filter(populated: Populated) -> None:
+    run_id = populated.id("s-nan")
+    query = RunQuery(filter=f"attributes.run_id = '{run_id}'")
+    assert names(all_runs(populated.backend, "search", query)) == ["s-nan"]
+    query = RunQuery(filter=f"attributes.run_id != '{run_id}'")
+    assert populated.backend.count_runs("search", query) == len(SEARCH) - 1
+
+
+ORDERS = [
+    (("metrics.acc",), ["s-neg", "s-tie-new", "s-tie-old", "s-first", "s-inf", "s-nan", "s-none"]),
+    (("metrics.acc DESC",), ["s-inf", "s-first", "s-tie-new", "s-tie-old", "s-neg", "s-nan", "s-none"]),
+    (("metrics.`val loss` DESC",), ["s-first", "s-tie-new", "s-tie-old", "s-neg", "s-inf", "s-none", "s-nan"]),
+    (("tags.model",), ["s-tie-old", "s-inf", "s-first", "s-neg", "s-tie-new", "s-nan", "s-none"]),
+    (("tags.model DESC",), ["s-nan", "s-tie-new", "s-neg", "s-inf", "s-first", "s-tie-old", "s-none"]),
+    (
+        ("properties.dataset", "metrics.acc DESC"),
+        ["s-none", "s-first", "s-tie-new", "s-tie-old", "s-inf", "s-neg", "s-nan"],
+    ),
+    (
+        ("attributes.status", "attributes.run_name DESC"),
+        ["s-nan", "s-tie-new", "s-neg", "s-inf", "s-first", "s-tie-old", "s-none"],
+    ),
+    (("attributes.end_time DESC",), ["s-first", "s-tie-old", "s-nan", "s-tie-new", "s-inf", "s-neg", "s-none"]),
+    (("attributes.end_time ASC",), ["s-neg", "s-inf", "s-tie-new", "s-nan", "s-tie-old", "s-first", "s-none"]),
+    (("created",), ["s-first", "s-tie-old", "s-nan", "s-tie-new", "s-none", "s-inf", "s-neg"]),
+    (("metrics.nothing",), list(reversed(SEARCH))),  # every run lacks it: ties, newest first
+    (("tags.nothing DESC", "metrics.a.b"), ["s-tie-new", "s-first", "s-neg", "s-inf", "s-none", "s-nan", "s-tie-old"]),
+]
+
+
+@pytest.mark.parametrize(("order", "expected"), ORDERS, ids=[" ".join(o) for o, _ in ORDERS])
+def test_orders_put_missing_last_and_break_ties_newest_first(
+    populated: Populated, order: tuple[str, ...], expected: list[str]
+) -> None:
+    query = RunQuery(order_by=order)
+    for size in (1, 2, 3, 100):  # paging across the order: no run twice, none left out
+        assert names(all_runs(populated.backend, "search", query, size=size)) == expected, size
+    assert populated.backend.count_runs("search", query) == len(expected)
+    # An order does not change which runs match, nor does newest_first matter once there is one.
+    assert names(all_runs(populated.backend, "search", RunQuery(order_by=order, newest_first=False))) == expected
+
+
+def test_params_orders(populated: Populated) -> None:
+    query = RunQuery(order_by=("params.lr DESC",))
+    got = names(all_runs(populated.backend, "search", query, size=2))
+    if populated.writes_params:
+        assert got == ["s-inf", "s-first", "s-tie-old", "s-neg", "s-none", "s-tie-new", "s-nan"]
+    else:
+        assert got == list(reversed(SEARCH))  # no run has it: all in the "missing" group, newest first
+
+
+def test_a_filter_with_an_order_across_pages(populated: Populated) -> None:
+    query = RunQuery(filter="metrics.acc >= 0 AND tags.model != 'mlp'", order_by=("metrics.acc DESC",))
+    expected = ["s-inf", "s-first", "s-tie-new", "s-tie-old"]
+    for size in (1, 3):
+        assert names(all_runs(populated.backend, "search", query, size=size)) == expected
+    assert populated.backend.count_runs("search", query) == 4
+    combined = RunQuery(text="tie", status=RunStatus.COMPLETED, filter="metrics.acc > 0", order_by=("created",))
+    assert names(all_runs(populated.backend, "search", combined)) == ["s-tie-new"]
+
+
+def test_a_parents_children_filtered_and_ordered(populated: Populated) -> None:
+    sweep = populated.id("sweep")
+    query = RunQuery(parent_id=sweep, order_by=("metrics.loss DESC",))
+    assert names(all_runs(populated.backend, "cifar", query, size=1)) == ["child-a", "child-b"]
+    query = RunQuery(parent_id=sweep, filter="metrics.loss < 1")
+    assert names(all_runs(populated.backend, "cifar", query)) == ["child-a"]
+    assert populated.backend.count_runs("cifar", query) == 1
+    assert populated.backend.count_runs("cifar", RunQuery(filter="metrics.loss < 1")) == 0  # top-level only
+
+
+def test_a_page_token_can_be_used_again(populated: Populated) -> None:
+    backend, query = populated.backend, RunQuery(order_by=("metrics.acc DESC",))
+    first = backend.list_runs("search", query, page_size=2)
+    assert names(first.runs) == ["s-inf", "s-first"] and first.next_token is not None
+    for _ in range(2):
+        again = backend.list_runs("search", query, page_token=first.next_token, page_size=2)
+        assert names(again.runs) == ["s-tie-new", "s-tie-old"]
+
+
+def test_listed_runs_carry_their_last_metric_values(populated: Populated) -> None:
+    listed = {r.display_name: r for r in all_runs(populated.backend, "search", RunQuery(order_by=("metrics.acc",)))}
+    assert listed["s-first"].metrics == {"acc": 0.9, "val loss": 0.3, "a.b": 1.0}
+    assert listed["s-neg"].metrics == {"acc": -1.5}
+    assert math.isnan(listed["s-nan"].metrics["acc"]) and math.isnan(listed["s-tie-old"].metrics["val loss"])
+    assert listed["s-inf"].metrics == {"acc": math.inf} and listed["s-none"].metrics == {}
+    for name, run in listed.items():
+        assert run.tags == populated.content.run(name).tags
+        assert run.params == (populated.content.run(name).params if populated.writes_params else {})
+
+
+MALFORMED_FILTERS = [
+    "metrics.acc >",
+    "metrics.acc > 'high'",
+    "tags.model = cnn",
+    "tags.model < 'cnn'",
+    "nothing.acc > 1",
+    "metrics.acc > 1 OR metrics.acc < 0",
+    "metrics.acc > 1 AND",
+    "tags.model IN ('cnn'",
+    "metrics.`val loss > 1",
+]
+
+
+@pytest.mark.parametrize("text", MALFORMED_FILTERS)
+def test_malformed_filters_raise_query_errors(populated: Populated, text: str) -> None:
+    with pytest.raises(QueryError) as caught:
+        populated.backend.list_runs("search", RunQuery(filter=text))
+    assert isinstance(caught.value, ValueError) and "column" in str(caught.value)
+    with pytest.raises(QueryError):
+        populated.backend.count_runs("search", RunQuery(filter=text))
+    with pytest.raises(QueryError):
+        populated.backend.list_runs("search", RunQuery(filter=text, order_by=("metrics.acc",)))
+
+
+@pytest.mark.parametrize("order", [("metrics.acc SIDEWAYS",), ("nothing.acc",), ("",), ("metrics.acc", "tags.")])
+def test_malformed_order_items_raise_query_errors(populated: Populated, order: tuple[str, ...]) -> None:
+    with pytest.raises(QueryError):
+        populated.backend.list_runs("search", RunQuery(order_by=order))
+    with pytest.raises(QueryError):
+        populated.backend.count_runs("search", RunQuery(order_by=order))
+
+
+@pytest.mark.parametrize("token", ["garbage", "", "-"])
+def test_a_sorted_listing_refuses_tokens_it_never_gave(populated: Populated, token: str) -> None:
+    with pytest.raises(NotFoundError, match="page token"):
+        populated.backend.list_runs("search", RunQuery(order_by=("metrics.acc",)), page_token=token, page_size=2)
+
+
+def test_run_keys_count_the_top_level_runs_using_each_name(populated: Populated) -> None:
+    keys = populated.backend.list_run_keys("search")
+    assert isinstance(keys, RunKeys)
+    assert keys.metrics == {"a.b": 2, "acc": 6, "val loss": 3}
+    assert keys.tags == {"mlflow.note": 1, "model": 6, "note": 2}
+    assert keys.properties == {"dataset": 4}
+    assert keys.params == ({"lr": 3, "opt": 2} if populated.writes_params else {})
+    mnist = populated.backend.list_run_keys("mnist")  # numeric metrics only
+    assert mnist.metrics == {"epoch": 1, "loss": 5, "lr": 1}
+    assert mnist.tags == {"best": 1, "lr": 5, "model": 1} and mnist.properties == {"dataset": 1}
+    cifar = populated.backend.list_run_keys("cifar")  # the children's metrics are not the table's
+    assert cifar.metrics == {} and cifar.tags == {"kind": 1}
+    assert populated.backend.list_run_keys("empty") == RunKeys()
+    with pytest.raises(NotFoundError):
+        populated.backend.list_run_keys("no-such-experiment")
 
 
 # -- metrics ---------------------------------------------------------------------------------------

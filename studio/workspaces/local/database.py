@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from studio.core.errors import WorkspaceError
-from studio.workspaces.local import query_sql
+from studio.workspaces.local import sql_functions
 
 BUSY_TIMEOUT_S = 60.0
 
@@ -25,7 +25,7 @@ def connect(db_path: Path, *, read_only: bool = False) -> sqlite3.Connection:
         conn.execute(f"PRAGMA busy_timeout={int(BUSY_TIMEOUT_S * 1000)}")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA cache_size=-65536")  # 64 MiB: big series read from cache
-        query_sql.register_functions(conn)
+        sql_functions.register(conn)
         return conn
     except sqlite3.Error as exc:
         raise translate(exc, db_path) from exc

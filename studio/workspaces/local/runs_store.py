@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-import re
 import secrets
 import sqlite3
 import time
@@ -23,10 +22,7 @@ RUN_COLUMNS = (
     "r.seq, r.id, e.name, r.number, r.display_name, r.status, r.created_at, r.started_at, "
     "r.ended_at, p.id, r.description, r.error, r.child_count, r.status_reason"
 )
-_JOINS = "JOIN experiments e ON e.id = r.experiment_id LEFT JOIN runs p ON p.seq = r.parent_seq"
-_FROM = f"runs r {_JOINS}"
-# A page of an order by values: o<highest seq at the first page>:<segment>:<offset in the segment>.
-_ORDER_TOKEN = re.compile(r"o([0-9]+):([0-9]+):([0-9]+)")
+_FROM = "runs r JOIN experiments e ON e.id = r.experiment_id LEFT JOIN runs p ON p.seq = r.parent_seq"
 _TERMINAL = tuple(s.value for s in TERMINAL_STATUSES)
 
 
@@ -251,120 +247,57 @@ def status_history(conn: sqlite3.Connection, run_id: str) -> list[StatusChange]:
     return [StatusChange(RunStatus(s), at) for s, at in rows]
 
 
-def _like(text: str) -> str:
-    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped}%"
-
-
-def query_where(exp_id: int, query: RunQuery, parent_seq: int | None) -> tuple[str, list[Any]]:
-    """The WHERE clause (and parameters) that selects an experiment's runs matching a query."""
-    clauses = ["r.experiment_id = ?"]
-    params: list[Any] = [exp_id]
-    if parent_seq is None:
-        clauses.append("r.parent_seq IS NULL")
-    else:
-        clauses.append("r.parent_seq = ?")
-        params.append(parent_seq)
-    if query.text:
-        clauses.append("(r.display_name LIKE ? ESCAPE '\\' OR r.id LIKE ? ESCAPE '\\')")
-        params += [_like(query.text)] * 2
-    if query.status is not None:
-        clauses.append("r.status = ?")
-        params.append(RunStatus(query.status).value)
-    if query.tag:
-        clauses.append(
-            "EXISTS (SELECT 1 FROM run_tags t WHERE t.run_seq = r.seq AND (t.key || '=' || t.value) LIKE ? ESCAPE '\\')"
-        )
-        params.append(_like(query.tag))
-    return " AND ".join(clauses), params
-
-
 def page_runs(
     conn: sqlite3.Connection, experiment: str, query: RunQuery, token: str | None, limit: int
 ) -> tuple[list[RunInfo], str | None]:
-    """One page of runs and the token of the next (None after the last page).
+    """One page of runs and the token of the next page (None after the last).
 
-    Raises QueryError for a malformed filter or order, NotFoundError for a malformed token.
+    With no ``order_by``: keyset paging on creation order, the token is the last run's seq (as it always
+    was). With one: see ``query_sql.sorted_page``. A token this function did not make is a NotFoundError;
+    a malformed filter or order is a QueryError.
     """
     compiled = compile_query(query)
     exp_id = experiment_id(conn, experiment)
     parent = run_seq(conn, query.parent_id) if query.parent_id else None
-    where, params = query_where(exp_id, query, parent)
-    # A sort whose first key is not a metric reads every matching run (so does a sort of a parent's children,
-    # see query_sql.segments); the other orders stop after a page.
-    visits_all = bool(compiled.order) and (compiled.order[0].key.kind != "metrics" or parent is not None)
-    condition = query_sql.filter_sql(compiled.filter, exp_id, visits_all=visits_all)
-    if condition.text != "1":
-        where += f" AND {condition.text}"
-        params += condition.params
-    if not compiled.order:
-        return _page_by_creation(conn, where, params, query.newest_first, _seq_token(token), limit)
-    # An order by values pages by offset rather than by keyset: the sort key is up to two terms per order item
-    # plus the ties, some descending text, so a keyset condition would be a long OR chain that saves little
-    # (SQLite sorts the matching runs of a segment either way; with LIMIT it keeps only the page's rows). The
-    # order is made of segments (see query_sql.segments); the token says which one and where in it the next
-    # page starts, and the highest run seq at the first page: later pages ignore newer runs, so runs created
-    # while the user pages do not shift the pages (nor show up in the middle of them).
-    if token is None:
-        bound, segment, offset = _max_seq(conn), 0, 0
-    else:
-        bound, segment, offset = _order_token(token)
-    parts = query_sql.segments(compiled.order, _JOINS, walk_index=parent is None)
-    if segment >= len(parts):
-        raise NotFoundError(f"invalid page token {token!r}")
-    found: list[tuple[tuple[Any, ...], int, int]] = []  # (row, segment, offset in it)
-    while segment < len(parts) and len(found) <= limit:
-        part = parts[segment]
-        want = limit + 1 - len(found)  # one more tells whether another page exists
-        rows = conn.execute(
-            f"SELECT {RUN_COLUMNS} FROM {part.source.text} {part.joins.text} "
-            f"WHERE {where} AND r.seq <= ? AND {part.condition.text} ORDER BY {part.terms} LIMIT ? OFFSET ?",
-            (*part.source.params, *part.joins.params, *params, bound, *part.condition.params, want, offset),
-        ).fetchall()
-        found += [(row, segment, offset + k) for k, row in enumerate(rows)]
-        if len(rows) < want:
-            segment, offset = segment + 1, 0
-    next_token = None
-    if len(found) > limit:
-        _, next_segment, next_offset = found[limit]
-        next_token = f"o{bound}:{next_segment}:{next_offset}"
-    return _with_pairs(conn, [row for row, _, _ in found[:limit]]), next_token
-
-
-def _page_by_creation(
-    conn: sqlite3.Connection, where: str, params: list[Any], newest_first: bool, after_seq: int | None, limit: int
-) -> tuple[list[RunInfo], str | None]:
-    """Keyset paging on creation order: the token is the seq of the page's last run."""
-    order = "DESC" if newest_first else "ASC"
-    if after_seq is not None:
-        where += " AND r.seq < ?" if newest_first else " AND r.seq > ?"
-        params = [*params, after_seq]
+    if compiled.order:
+        position = None if token is None else query_sql.SortedPosition.parse(token)
+        seqs, following = query_sql.sorted_page(
+            conn, exp_id, query, parent, compiled.filter, compiled.order, position, limit
+        )
+        return _with_pairs(conn, _rows_by_seq(conn, seqs)), (None if following is None else following.token())
+    after = _seq_token(token)
+    where = query_sql.base_where(exp_id, query, parent, compiled.filter.comparisons)
+    order = "DESC" if query.newest_first else "ASC"
+    if after is not None:
+        where.add("r.seq < ?" if query.newest_first else "r.seq > ?", after)
+    few = query_sql.few_runs(conn, exp_id, compiled.filter)
+    if few is not None:  # a filter that keeps few runs: start from them, not from a walk of every run
+        where.add(f"r.seq IN ({' '.join(few.text)})", *few.params)
     rows = conn.execute(
-        f"SELECT {RUN_COLUMNS} FROM {_FROM} WHERE {where} ORDER BY r.seq {order} LIMIT ?",
-        (*params, limit + 1),  # one more tells whether another page exists
+        f"SELECT {RUN_COLUMNS} FROM {_FROM} WHERE {' AND '.join(where.text)} ORDER BY r.seq {order} LIMIT ?",
+        (*where.params, limit + 1),  # one more tells whether another page exists
     ).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
     return _with_pairs(conn, rows), (str(rows[-1][0]) if more else None)
 
 
-def _max_seq(conn: sqlite3.Connection) -> int:
-    return int(conn.execute("SELECT coalesce(max(seq), 0) FROM runs").fetchone()[0])
-
-
 def _seq_token(token: str | None) -> int | None:
     if token is None:
         return None
-    if re.fullmatch(r"[0-9]+", token):
+    try:
         return int(token)
-    raise NotFoundError(f"invalid page token {token!r}")
+    except ValueError:
+        raise NotFoundError(f"invalid page token {token!r}") from None
 
 
-def _order_token(token: str) -> tuple[int, int, int]:
-    match = _ORDER_TOKEN.fullmatch(token)
-    if match is None:
-        raise NotFoundError(f"invalid page token {token!r}")
-    return int(match.group(1)), int(match.group(2)), int(match.group(3))
+def _rows_by_seq(conn: sqlite3.Connection, seqs: list[int]) -> list[tuple[Any, ...]]:
+    """RUN_COLUMNS rows of the given runs, in the given order."""
+    if not seqs:
+        return []
+    marks = ",".join("?" * len(seqs))
+    by_seq = {row[0]: row for row in conn.execute(f"SELECT {RUN_COLUMNS} FROM {_FROM} WHERE r.seq IN ({marks})", seqs)}
+    return [by_seq[s] for s in seqs]
 
 
 def _with_pairs(conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[RunInfo]:
@@ -417,16 +350,11 @@ def changed_runs(conn: sqlite3.Connection, since: int, limit: int) -> tuple[list
 
 
 def count_runs(conn: sqlite3.Connection, experiment: str, query: RunQuery) -> int:
-    """How many runs of an experiment match a query (QueryError for a malformed filter)."""
+    """How many runs of an experiment match a query (QueryError for a malformed filter or order)."""
     compiled = compile_query(query)
     exp_id = experiment_id(conn, experiment)
     parent = run_seq(conn, query.parent_id) if query.parent_id else None
-    where, params = query_where(exp_id, query, parent)
-    condition = query_sql.filter_sql(compiled.filter, exp_id, visits_all=True)
-    if condition.text != "1":
-        where += f" AND {condition.text}"
-        params += condition.params
-    return int(conn.execute(f"SELECT count(*) FROM runs r WHERE {where}", params).fetchone()[0])
+    return query_sql.count(conn, exp_id, query, parent, compiled.filter)
 
 
 def current_user() -> str:

@@ -23,10 +23,11 @@ from studio.sdk import Experiment, Run, Workspace
 from studio.workspaces.local import runs_store, summaries_store
 from studio.workspaces.local.backend import LocalBackend
 from studio.workspaces.local.metric_writer import writer_for
-from studio.workspaces.local.schema import MIGRATIONS, SCHEMA_VERSION, _statements
+from studio.workspaces.local.schema import SCHEMA_VERSION
 from studio.workspaces.local.summaries_store import Summary
 from studio.workspaces.local.workspace import LocalWorkspace
 from tests.proc_helpers import ChildPool, assert_clean_stderr, integrity_check, write_script
+from tests.workspaces.local.schema_versions import downgrade
 
 Point = tuple[int | None, float | int | bool]  # (step or None for "next index", value)
 
@@ -174,29 +175,9 @@ def test_summaries_of_many_runs_are_read_in_one_call(tmp_path: Path) -> None:
 # -- migration ------------------------------------------------------------------------------------
 
 
-def _schema(conn: sqlite3.Connection) -> set[tuple[str, str, str]]:
-    rows = conn.execute("SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'").fetchall()
-    return {(t, n, s) for t, n, s in rows}
-
-
 def _downgrade_to_version_2(db_path: Path) -> None:
     """Turn a workspace of this Studio into one of the Studio before summaries, and check it is one."""
-    conn = sqlite3.connect(db_path, isolation_level=None)
-    conn.execute("BEGIN")
-    conn.execute("DROP TABLE run_key_counts")  # version 4; its triggers go with the tables they watch
-    conn.execute("DROP TABLE metric_summaries")  # its index goes with it
-    for table in ("run_tags", "run_properties"):
-        conn.execute(f"DROP TRIGGER {table}_counted")
-        conn.execute(f"DROP TRIGGER {table}_uncounted")
-    conn.execute("PRAGMA user_version=2")
-    conn.execute("COMMIT")
-    version_2 = sqlite3.connect(":memory:")
-    for script in MIGRATIONS[:2]:
-        assert isinstance(script, str)
-        for statement in _statements(script):
-            version_2.execute(statement)
-    assert _schema(conn) == _schema(version_2)
-    conn.close()
+    downgrade(db_path, 2)
 
 
 def _log_a_workspace(ws_path: Path) -> dict[str, dict[str, list[Point]]]:

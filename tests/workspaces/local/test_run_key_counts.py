@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 from studio.core.search import run_keys_of
 from studio.sdk import Experiment, Workspace
 from studio.workspaces.local.backend import LocalBackend
-from studio.workspaces.local.schema import MIGRATIONS, SCHEMA_VERSION, _statements
+from studio.workspaces.local.schema import SCHEMA_VERSION
+from tests.workspaces.local.schema_versions import downgrade
 
 
 def _log(ws_path: Path) -> None:
@@ -65,24 +65,7 @@ def test_counts_follow_logging_tag_changes_and_children(tmp_path: Path) -> None:
 def test_a_version_3_workspace_gets_its_counts(tmp_path: Path) -> None:
     ws_path = tmp_path / "ws"
     _log(ws_path)
-    db = sqlite3.connect(ws_path / "workspace.db", isolation_level=None)
-    db.execute("BEGIN")
-    db.execute("DROP TABLE run_key_counts")
-    for table in ("metric_summaries", "run_tags", "run_properties"):
-        db.execute(f"DROP TRIGGER {table}_counted")
-        db.execute(f"DROP TRIGGER {table}_uncounted")
-    db.execute("PRAGMA user_version=3")
-    db.execute("COMMIT")
-    version_3 = sqlite3.connect(":memory:")
-    for step in MIGRATIONS[:3]:
-        if isinstance(step, str):
-            for statement in _statements(step):
-                version_3.execute(statement)
-        else:
-            step(version_3)
-    schema = "SELECT type, name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'"
-    assert set(db.execute(schema).fetchall()) == set(version_3.execute(schema).fetchall())
-    db.close()
+    downgrade(ws_path / "workspace.db", 3)  # checks the schema is what the migrations up to 3 build
 
     backend = LocalBackend(ws_path)
     try:
