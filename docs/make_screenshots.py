@@ -129,6 +129,29 @@ def show_compare(window: Any, ids: dict[str, str]) -> None:
     settle(window)
 
 
+def show_runs_table(window: Any) -> None:
+    """Open mnist-cnn's runs table with metric and tag columns, sorted by final accuracy, filtered, charted."""
+    import json
+
+    from studio.core.types import RunQuery
+
+    state = {
+        "columns": ["metrics.final_accuracy", "metrics.loss", "tags.optimizer", "tags.lr"],
+        "order_by": ["metrics.final_accuracy DESC"],
+    }
+    window.settings.save_runs_table_state(window.location, "mnist-cnn", json.dumps(state))
+    window.open_runs_table("mnist-cnn")
+    tab = window.run_detail.tabs.currentWidget()
+    wait("the runs table's rows", lambda: tab.model.rowCount() > 0)
+    tab.filter_box.setText("metrics.final_accuracy > 0.85")
+    tab.filter_box.returnPressed.emit()
+    wait("the filtered rows", lambda: tab.query().filter and tab.model.rowCount() > 0)
+    wait("the chart", lambda: tab.chart_panel is not None)
+    assert isinstance(tab.query(), RunQuery)
+    pump(800)
+    settle(window)
+
+
 def shoot(widget: Any, name: str, size: tuple[int, int] | None = SIZE) -> None:
     """Save ``widget`` as docs/screenshots/<name>.png (checking its size)."""
     image = widget.grab().toImage()
@@ -205,6 +228,8 @@ def main() -> None:
             shoot(window, "run-outputs")
             show_compare(window, ids)
             shoot(window, "compare")
+            show_runs_table(window)
+            shoot(window, "runs-table")
             window.compute_pane.show()
             close(window)
             window = new_window("dark", ini)
