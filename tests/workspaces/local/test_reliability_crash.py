@@ -228,6 +228,10 @@ log_points(run)
 raise KeyboardInterrupt
 """,
     "ctrl_c_while_waiting": """
+import signal
+# A shell starts background jobs with SIGINT ignored, and Python then installs no KeyboardInterrupt handler;
+# a user's terminal delivers Ctrl+C to a foreground script, which is what this case stands for.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 run = exp.start_logging()
 print("run", run.id, flush=True)
 log_points(run)
