@@ -23,6 +23,7 @@ from PySide6.QtCore import QModelIndex, QPersistentModelIndex, Qt, QTimer, Signa
 from PySide6.QtGui import QFont, QStandardItemModel
 
 from studio.core.backend import WorkspaceBackend
+from studio.core.search import query_matches
 from studio.core.types import ExperimentInfo, RunInfo, RunPage, RunQuery
 from studio.ui.background.deferred_release import DeferredRelease
 from studio.ui.background.tasks import TaskRunner
@@ -42,7 +43,6 @@ from studio.ui.experiments.experiment_rows import (
     run_cell,
     unpack_run,
 )
-from studio.ui.experiments.run_query import matches
 
 PAGE_SIZE = 200
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -399,7 +399,7 @@ class ExperimentTreeModel(QStandardItemModel):
         branch = self._branches[run.experiment]
         if not branch.loaded:
             self._add_placeholder(branch)  # an experiment that had no runs can now be expanded
-        elif matches(run, self.query):
+        elif query_matches(self.query, run):
             self._remember(run, branch)
             branch.prepend(run.id)  # newest first
             self._insert_row(branch, 0)

@@ -19,11 +19,11 @@ from PySide6.QtWidgets import (
 )
 
 from studio.core.backend import WorkspaceBackend
+from studio.core.search import query_from_box
 from studio.core.types import RunInfo
 from studio.ui.background.debounce import qdebounced
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.experiments.experiment_model import ExperimentTreeModel
-from studio.ui.experiments.run_query import parse_filter
 
 FILTER_DELAY_MS = 300
 
@@ -178,7 +178,7 @@ class ExperimentTreePane(QDockWidget):
 
     def _apply_filter(self) -> None:
         try:
-            query = parse_filter(self.filter_box.text())
+            query = query_from_box(self.filter_box.text())
         except ValueError as exc:
             self.filter_error.setText(str(exc))
             self.filter_error.show()
