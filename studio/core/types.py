@@ -33,6 +33,9 @@ class WorkspaceInfo:
     kind: str  # the kind of its opener: "local", "mlflow", "azure"
     location: str  # the location it was opened from (see studio.core.opener)
     read_only: bool = False
+    # Whether cancel_run can stop runs here. An MLflow server cannot (it only records runs): the GUI offers no
+    # Cancel and cancel_run raises UnsupportedOperation.
+    can_cancel: bool = True
 
 
 @dataclass(frozen=True)
@@ -43,6 +46,9 @@ class ExperimentInfo:
     created_at: float
     run_count: int
     last_run_at: float | None
+    # False when ``run_count`` is a lower bound: a server without a count call (MLflow) counts one page of
+    # top-level runs, and lists show "100+ runs".
+    run_count_exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -130,6 +136,10 @@ class RunPage:
 
     runs: list[RunInfo]
     next_token: str | None
+    # What part of the query the kind answered on this computer instead of on its server, as a sentence for the
+    # runs table (e.g. "The server cannot compare tags with IN: Studio checks that on the runs it sends."); empty
+    # when the kind answered all of it.
+    note: str = ""
 
 
 @dataclass(frozen=True)
