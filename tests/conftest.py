@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# No test reaches the user's keyring, in this process or in the ones it starts: without the
+# memory_keyring fixture there is no keyring at all (keyring's fail backend), as on many CI machines.
+os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
 
 
 @pytest.fixture(autouse=True)
@@ -29,6 +32,22 @@ def _isolated_default_workspace(tmp_path_factory: pytest.TempPathFactory, monkey
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))  # QSettings of the window
     monkeypatch.delenv("STUDIO_WORKSPACE", raising=False)
     monkeypatch.delenv("STUDIO_RUN_ID", raising=False)
+
+
+@pytest.fixture
+def memory_keyring() -> Iterator[object]:
+    """A fresh in-memory keyring (tests/memory_keyring.py) for one test; the one before comes back after."""
+    import keyring
+
+    from tests.memory_keyring import MemoryKeyring
+
+    before = keyring.get_keyring()
+    memory = MemoryKeyring()
+    keyring.set_keyring(memory)
+    try:
+        yield memory
+    finally:
+        keyring.set_keyring(before)
 
 
 @pytest.fixture
