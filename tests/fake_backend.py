@@ -7,6 +7,8 @@ its own small API (``add_experiment``, ``add_run``, ``log_series``, ``log_record
 guards everything, and every answer is a copy or an immutable record.
 FakeBackend is not a ComputeBackend (it has no compute methods, so the GUI hides the Compute
 pane); FakeComputeBackend adds in-memory compute instances whose state changes are immediate.
+FakeServerBackend answers like a tracking server (MLflow): it cannot cancel, counts only a page
+of runs per experiment, and notes the filters it says it answered on the client.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import numpy as np
 
 from studio.core.backend import DEFAULT_PAGE_SIZE
 from studio.core.compute import ComputeInfo, ComputeState
-from studio.core.errors import CancelledError, NotFoundError, RunStateError
+from studio.core.errors import CancelledError, NotFoundError, RunStateError, UnsupportedOperation
 from studio.core.search import apply_query, run_keys_of
 from studio.core.status import TERMINAL_STATUSES, RunStatus
 from studio.core.tasks import CancelToken, ProgressCallback
@@ -462,6 +464,47 @@ def _target(destination: Path, name: str, strip_prefix: str) -> Path:
     if destination.resolve() not in target.resolve().parents:
         raise ValueError(f"invalid file name {name!r}: leads outside {destination}")
     return target
+
+
+class FakeServerBackend(FakeBackend):
+    """A FakeBackend that answers like an MLflow server: ``info().can_cancel`` is False (cancel_run raises
+    UnsupportedOperation), an experiment with more than ``count_limit`` top-level runs reports ``count_limit``
+    with ``run_count_exact=False``, and the first page of a filtered query carries ``filter_note``."""
+
+    def __init__(
+        self,
+        name: str = "fake-server",
+        location: str = "fake://server",
+        count_limit: int = 100,
+        filter_note: str = "The server cannot compare tags with IN: Studio checks that on the runs it sends.",
+    ) -> None:
+        super().__init__(name, location)
+        self._info = replace(self._info, can_cancel=False)
+        self.count_limit, self.filter_note = count_limit, filter_note
+
+    def list_experiments(self) -> list[ExperimentInfo]:
+        """Counts capped at ``count_limit`` (then inexact), as a server counting one page."""
+        return [
+            replace(e, run_count=self.count_limit, run_count_exact=False) if e.run_count > self.count_limit else e
+            for e in super().list_experiments()
+        ]
+
+    def list_runs(
+        self,
+        experiment: str,
+        query: RunQuery | None = None,
+        page_token: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> RunPage:
+        """A page; the first page of a filtered query notes that part of it was answered here."""
+        page = super().list_runs(experiment, query, page_token, page_size)
+        if query is not None and query.filter and page_token is None:
+            return replace(page, note=self.filter_note)
+        return page
+
+    def cancel_run(self, run_id: str) -> RunStatus:
+        """A tracking server only records runs: it cannot stop one."""
+        raise UnsupportedOperation("An MLflow server only records runs: it cannot cancel them.")
 
 
 class FakeComputeBackend(FakeBackend):

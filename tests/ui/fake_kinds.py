@@ -1,4 +1,4 @@
-"""Workspace kinds made up for GUI tests: a second kind, and a backend without compute."""
+"""Workspace kinds made up for GUI tests: a second kind, a backend without compute, MLflow servers in memory."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from studio.core.backend import WorkspaceBackend
 from studio.core.errors import WorkspaceError
 from studio.workspaces.local.opener import LocalWorkspaceOpener
+from studio.workspaces.mlflow.opener import MlflowServerOpener
 
 WORKSPACE_METHODS = frozenset(n for n, v in vars(WorkspaceBackend).items() if callable(v) and not n.startswith("_"))
 
@@ -69,3 +70,18 @@ class NoComputeOpener:
 
     def open(self, location: str, create: bool = False) -> WorkspaceOnly:
         return WorkspaceOnly(self._inner.open(location, create))
+
+
+class FakeMlflowOpener(MlflowServerOpener):
+    """The real MLflow opener (kind, label, locations, names) whose ``open`` serves in-memory backends
+    (e.g. a FakeServerBackend) by location instead of reaching a server; unknown locations fail in one line."""
+
+    def __init__(self, servers: dict[str, Any] | None = None) -> None:
+        self.servers = dict(servers or {})
+        self.opened: list[str] = []
+
+    def open(self, location: str, create: bool = False) -> Any:
+        self.opened.append(location)
+        if location not in self.servers:
+            raise WorkspaceError(f"Cannot reach the MLflow server {self.short_name(location)}.")
+        return self.servers[location]

@@ -17,10 +17,11 @@ from PySide6.QtWidgets import QPushButton
 from studio.ui.shell.main_window import MainWindow
 from studio.ui.shell.settings import MAX_RECENT, WindowSettings
 from studio.ui.workspaces.recent_labels import distinguishing_suffixes
+from studio.workspaces.azure.opener import AzureWorkspaceOpener
 from studio.workspaces.local.opener import LocalWorkspaceOpener
 from studio.workspaces.mlflow.opener import MlflowServerOpener
 from tests.compute_helpers import stop_everything
-from tests.ui.fake_kinds import FakeKindOpener, NoComputeOpener
+from tests.ui.fake_kinds import FakeKindOpener, FakeMlflowOpener, NoComputeOpener
 from tests.ui_helpers import GuardedOpener
 from tests.waiting import wait_until
 
@@ -70,7 +71,7 @@ def test_one_section_per_kind_local_first_with_its_entries_and_actions(
     for location in ("fake://lab/alpha", "mlflow+http://tracking:5000", "azureml://no/such/kind/installed"):
         settings.add_recent(location)
     settings.sync()
-    local, mlflow = GuardedOpener(LocalWorkspaceOpener()), GuardedOpener(MlflowServerOpener())
+    local, mlflow = GuardedOpener(LocalWorkspaceOpener()), GuardedOpener(FakeMlflowOpener())  # no server answers
     fake = GuardedOpener(FakeKindOpener())
     window = new_window(qtbot, [fake, mlflow, local], tmp_path / "s.ini")  # the registry's order: local last
     open_in(qtbot, window, ws)
@@ -78,14 +79,7 @@ def test_one_section_per_kind_local_first_with_its_entries_and_actions(
     assert pane.section_titles() == [LOCAL, "Fake servers", "MLflow servers"]  # no section for an absent kind
     assert pane.section_rows(LOCAL) == ["Default", "ws  (open)", "New workspace…", "Open folder…"]
     assert pane.section_rows("Fake servers") == ["alpha"]  # a plug-in kind: its entries, no actions
-    assert pane.section_rows("MLflow servers") == [
-        "tracking:5000",
-        "Coming in a later version",
-    ]
-    note = pane.tree.topLevelItem(2).child(1)
-    assert not note.flags() & Qt.ItemFlag.ItemIsEnabled
-    assert note.toolTip(0) == "Opening MLflow servers comes in a later version of Studio."
-    assert note.font(0).italic()  # not only grey: a "(missing)" entry is grey too
+    assert pane.section_rows("MLflow servers") == ["tracking:5000", "Add server…"]
     assert pane.entry_item("mlflow+http://tracking:5000").toolTip(0) == "mlflow+http://tracking:5000"  # "//" kept
     activate(window, "mlflow+http://tracking:5000")  # its open fails: one line, the window stays on ws
     wait_until(lambda: window.notifier.last is not None and "MLflow server" in window.notifier.last[0], qtbot=qtbot)
@@ -99,6 +93,18 @@ def test_one_section_per_kind_local_first_with_its_entries_and_actions(
     qtbot.mouseClick(pane.tree.viewport(), Qt.MouseButton.LeftButton, pos=pane.tree.visualItemRect(new_row).center())
     assert clicked == ["new"]
     close(window, local, mlflow, fake)
+
+
+def test_a_kind_opened_in_a_later_version_shows_a_note_instead_of_actions(qtbot: Any, tmp_path: Path) -> None:
+    local, azure = GuardedOpener(LocalWorkspaceOpener()), GuardedOpener(AzureWorkspaceOpener())
+    window = new_window(qtbot, [azure, local], tmp_path / "s.ini")
+    pane = window.workspace_pane
+    assert pane.section_rows("Azure Machine Learning") == ["Coming in a later version"]
+    note = pane.tree.topLevelItem(1).child(0)
+    assert not note.flags() & Qt.ItemFlag.ItemIsEnabled
+    assert note.toolTip(0) == "Opening Azure Machine Learning comes in a later version of Studio."
+    assert note.font(0).italic()  # not only grey: a "(missing)" entry is grey too
+    close(window, local, azure)
 
 
 def test_workspaces_with_the_same_name_show_their_parent_folder(qtbot: Any, tmp_path: Path) -> None:
@@ -210,12 +216,12 @@ def test_compute_pane_and_sample_action_only_for_a_backend_with_compute(qtbot: A
     button = window.findChild(QPushButton, "sampleExperimentButton")
     wait_until(lambda: window.experiment_pane.stack.currentIndex() == 1, qtbot=qtbot)  # the empty state
     assert window.compute_pane.isHidden() and not window.compute_pane.toggleViewAction().isEnabled()
-    assert not window.act_sample.isEnabled() and not button.isVisible()
+    assert not window.act_sample.isEnabled() and not window.act_sample.isVisible() and not button.isVisible()
     window.run_sample_experiment()  # even if asked: no call to a backend that cannot run scripts
     open_in(qtbot, window, local_ws)  # back on a kind with compute: the pane and the action come back
     wait_until(lambda: window.experiment_pane.stack.currentIndex() == 1, qtbot=qtbot)
     assert window.compute_pane.isVisible() and window.compute_pane.toggleViewAction().isEnabled()
-    assert window.act_sample.isEnabled()
+    assert window.act_sample.isEnabled() and window.act_sample.isVisible()
     wait_until(button.isVisible, qtbot=qtbot)
     close(window, local, remote)
     assert "submit_script" not in remote.backends[0].calls

@@ -37,6 +37,7 @@ from studio.ui.experiments.experiment_rows import (
     Branch,
     Packed,
     experiment_cell,
+    has_runs,
     is_active,
     pack_run,
     placeholder_cell,
@@ -135,7 +136,7 @@ class ExperimentTreeModel(QStandardItemModel):
                 self._by_item[branch.address] = branch
             if self.rowCount(index):
                 self.removeRows(0, self.rowCount(index), index)
-            if was_loaded or self._experiments[name].run_count:
+            if was_loaded or has_runs(self._experiments[name]):
                 self._add_placeholder(branch)
             if was_loaded:
                 self.fetchMore(index)
@@ -165,7 +166,7 @@ class ExperimentTreeModel(QStandardItemModel):
                 row = self._names.index(info.name)
                 self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
                 branch = self._branches[info.name]
-                if info.run_count and not branch.loaded and not branch.placeholder:
+                if has_runs(info) and not branch.loaded and not branch.placeholder:
                     self._add_placeholder(branch)
             else:
                 self._insert_experiment(info)
@@ -178,7 +179,7 @@ class ExperimentTreeModel(QStandardItemModel):
         self._names.insert(row, info.name)
         self.insertRows(row, 1)
         branch = self._new_branch(self.index(row, 0), info.name)
-        if info.run_count:
+        if has_runs(info):
             self._add_placeholder(branch)
 
     def _new_branch(self, index: QModelIndex, experiment: str, run_id: str | None = None) -> Branch:
@@ -446,7 +447,7 @@ class ExperimentTreeModel(QStandardItemModel):
 
     def is_empty_workspace(self) -> bool:
         """True when the workspace has no runs at all (the sample experiment is offered)."""
-        return all(info.run_count == 0 for info in self._experiments.values())
+        return not any(has_runs(info) for info in self._experiments.values())
 
     def _branch_under(self, index: AnyIndex) -> Branch | None:
         """The branch of the rows under ``index`` (an experiment or a run with children)."""

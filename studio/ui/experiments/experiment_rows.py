@@ -105,21 +105,46 @@ def run_cell(run: Packed, column: int, role: int) -> Any:
     return None
 
 
+def run_count_text(info: ExperimentInfo) -> str:
+    """``1 run``, ``12,345 runs``; ``100+ runs`` when the count is a lower bound (a server that counts one page)."""
+    if not info.run_count_exact:
+        return f"{info.run_count:,}+ runs" if info.run_count else "runs not counted"
+    return f"{info.run_count:,} run" + ("" if info.run_count == 1 else "s")
+
+
+def has_runs(info: ExperimentInfo) -> bool:
+    """Whether the experiment may have rows to show: a count that is only a lower bound may be too low."""
+    return info.run_count > 0 or not info.run_count_exact
+
+
 def experiment_cell(info: ExperimentInfo, name: str, column: int, role: int, bold: QFont) -> Any:
     """What a cell of an experiment's row shows for ``role``."""
     if role == DISPLAY:
         if column == 0:
             return name
         if column == 1:
-            return f"{info.run_count:,} run" + ("" if info.run_count == 1 else "s")
+            return run_count_text(info)
         return None
     if role == EXPERIMENT_ROLE:
         return name
     if role == FONT and column == 0:
         return bold
-    if role == TOOLTIP and column == 0 and info.last_run_at:
-        return f"{name}: {info.run_count:,} runs, the last at {when(info.last_run_at)}"
+    if role == TOOLTIP and column in (0, 1):
+        return experiment_tooltip(info, name)
     return None
+
+
+def experiment_tooltip(info: ExperimentInfo, name: str) -> str | None:
+    """The tooltip of an experiment's row: how many runs, the last when, and whether the count is exact."""
+    last = f", the last at {when(info.last_run_at)}" if info.last_run_at else ""
+    if not info.run_count_exact:
+        return (
+            f"{name}: {run_count_text(info)}{last}\n"
+            "The server does not count runs: Studio counted the first page, and there are more."
+        )
+    if not last:
+        return None
+    return f"{name}: {info.run_count:,} run{'' if info.run_count == 1 else 's'}{last}"
 
 
 def placeholder_cell(error: str | None, column: int, role: int, italic: QFont) -> Any:

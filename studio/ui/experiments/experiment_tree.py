@@ -50,6 +50,8 @@ class ExperimentTreePane(QDockWidget):
         super().__init__("Experiments", parent)
         self.setObjectName("experimentTree")
         self.model = ExperimentTreeModel(runner, self)
+        self.can_cancel = True
+        """False for a kind that cannot cancel runs: the runs' menu then has no "Cancel run"."""
         body = QWidget(self)
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -139,8 +141,9 @@ class ExperimentTreePane(QDockWidget):
 
     # -- public --------------------------------------------------------------------------------
 
-    def set_backend(self, backend: WorkspaceBackend | None) -> None:
-        """Show another workspace."""
+    def set_backend(self, backend: WorkspaceBackend | None, can_cancel: bool = True) -> None:
+        """Show another workspace; without ``can_cancel`` the runs' menu has no Cancel run."""
+        self.can_cancel = can_cancel
         self.model.set_backend(backend)
         self.stack.setCurrentIndex(0)
 
@@ -237,10 +240,11 @@ class ExperimentTreePane(QDockWidget):
         menu = QMenu(self.view)
         menu.setObjectName("runContextMenu")
         menu.addAction("Open", self._open_selected)
-        cancel = menu.addAction(
-            "Cancel run", lambda: self.sig_cancel_runs.emit([r.id for r in runs if r.status.is_active])
-        )
-        cancel.setEnabled(any(r.status.is_active for r in runs))
+        if self.can_cancel:  # a kind that cannot cancel (an MLflow server) has no such entry, not a greyed one
+            cancel = menu.addAction(
+                "Cancel run", lambda: self.sig_cancel_runs.emit([r.id for r in runs if r.status.is_active])
+            )
+            cancel.setEnabled(any(r.status.is_active for r in runs))
         download = menu.addAction("Download outputs…", lambda: self.sig_download_outputs.emit(runs[0].id))
         download.setEnabled(len(runs) == 1)
         compare = menu.addAction("Compare", lambda: self.sig_compare_runs.emit([r.id for r in runs]))

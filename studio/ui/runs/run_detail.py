@@ -22,14 +22,19 @@ class RunPage(QTabWidget):
     """A tab asked to open another run (a child run)."""
 
     def __init__(
-        self, backend: WorkspaceBackend, runner: TaskRunner, run_id: str, parent: QWidget | None = None
+        self,
+        backend: WorkspaceBackend,
+        runner: TaskRunner,
+        run_id: str,
+        parent: QWidget | None = None,
+        can_cancel: bool = True,
     ) -> None:
         super().__init__(parent)
         self.setObjectName(f"runPage:{run_id}")
         self.run_id = run_id
         self.setDocumentMode(True)
         self.setTabBarAutoHide(True)
-        self.overview = RunOverview(backend, runner, run_id, self)
+        self.overview = RunOverview(backend, runner, run_id, self, can_cancel=can_cancel)
         self.addTab(self.overview, "Overview")
         self.tabs: list[RunTab] = []
         for cls in tab_classes():
@@ -83,6 +88,7 @@ class RunDetailArea(QStackedWidget):
         self.setObjectName("runDetail")
         self.runner = runner
         self.backend: WorkspaceBackend | None = None
+        self.can_cancel = True
         hint = QLabel(
             "No run is open.\nDouble-click an experiment in the Experiments pane to see its runs as a table,\n"
             "or a run to open it here.",
@@ -100,11 +106,11 @@ class RunDetailArea(QStackedWidget):
         self.addWidget(hint)
         self.addWidget(self.tabs)
 
-    def set_backend(self, backend: WorkspaceBackend | None) -> None:
-        """A new workspace: close every tab."""
+    def set_backend(self, backend: WorkspaceBackend | None, can_cancel: bool = True) -> None:
+        """A new workspace: close every tab. Without ``can_cancel`` the run pages have no Cancel button."""
         while self.tabs.count():
             self.close_tab(0)
-        self.backend = backend
+        self.backend, self.can_cancel = backend, can_cancel
 
     def open_run(self, run_id: str) -> RunPage | None:
         """Show a run's tab, opening it if needed."""
@@ -116,7 +122,7 @@ class RunDetailArea(QStackedWidget):
                 return page
         if self.backend is None:
             return None
-        page = RunPage(self.backend, self.runner, run_id, self.tabs)
+        page = RunPage(self.backend, self.runner, run_id, self.tabs, can_cancel=self.can_cancel)
         page.overview.sig_loaded.connect(lambda run, p=page: self._retitle(p, run.display_name or run.id))
         page.overview.sig_cancel_requested.connect(self.sig_cancel_requested)
         page.sig_open_run.connect(self.sig_open_run)

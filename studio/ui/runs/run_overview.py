@@ -38,11 +38,18 @@ class RunOverview(QWidget):
     """The user pressed Cancel for this run id."""
 
     def __init__(
-        self, backend: WorkspaceBackend, runner: TaskRunner, run_id: str, parent: QWidget | None = None
+        self,
+        backend: WorkspaceBackend,
+        runner: TaskRunner,
+        run_id: str,
+        parent: QWidget | None = None,
+        can_cancel: bool = True,
     ) -> None:
         super().__init__(parent)
         self.setObjectName("runOverview")
         self.backend, self.runner, self.run_id = backend, runner, run_id
+        self.can_cancel = can_cancel
+        """False for a kind that cannot cancel runs (an MLflow server): the Cancel button never shows."""
         self.run: RunInfo | None = None
         self._loading = TaskSlot(runner, success=self._show, failure=self._failed, owner=self)
         outer = QVBoxLayout(self)
@@ -156,7 +163,7 @@ class RunOverview(QWidget):
             if error
             else "—"
         )
-        self.cancel_button.setVisible(run.status.is_active)
+        self.cancel_button.setVisible(self.can_cancel and run.status.is_active)
         self._tick()
         self.sig_loaded.emit(run)
 

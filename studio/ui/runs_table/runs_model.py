@@ -91,6 +91,8 @@ class RunsTableModel(QAbstractTableModel):
         self._pending = False  # a new query's first page is awaited (the old rows still show)
         self._fetching = False
         self.error: BaseException | None = None
+        self.note = ""
+        """The kind's note on the current query's first page (``RunPage.note``): what it answered on this computer."""
         self.loaded_once = False
         self.new_runs = 0
         self._release = DeferredRelease(self)
@@ -147,6 +149,7 @@ class RunsTableModel(QAbstractTableModel):
         if token is None:
             self._replace(page.runs)
             self._pending, self.loaded_once, self.new_runs = False, True, 0
+            self.note = page.note
             self.sig_first_page.emit()
             return
         self._fetching = False

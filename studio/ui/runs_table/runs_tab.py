@@ -275,6 +275,7 @@ class RunsTableTab(QWidget):
             self.charts.load(self._runner)
         self.load_error.hide()
         self.new_runs_button.hide()
+        self.bar.set_query_note(self.model.note)  # the latest query's, or none: an older note does not linger
         if self.model.rowCount():
             self.stack.setCurrentWidget(self.view)
             self.view.scrollToTop()

@@ -1,8 +1,11 @@
-"""The controls above the runs table: filter box, Columns…, Compare, new-runs notice, run count, and the error lines."""
+"""The controls above the runs table: filter box, Columns…, Compare, new-runs notice, run count, the kind's
+note on the query, and the error lines."""
 
 from __future__ import annotations
 
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QPalette, QResizeEvent
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 ERROR_STYLE = "color: #d9363e"
 
@@ -35,6 +38,8 @@ class TableBar(QWidget):
         self.new_runs_button.setObjectName("runsTableNewRuns")
         self.new_runs_button.setFlat(True)
         self.new_runs_button.hide()
+        self.query_note = NoteLine(self)
+        self.query_note.setObjectName("runsTableQueryNote")
         self.filter_error = self._error_line("runsTableFilterError")
         self.load_error = self._error_line("runsTableLoadError")
         row = QHBoxLayout()
@@ -47,8 +52,14 @@ class TableBar(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(4)
         layout.addLayout(row)
+        layout.addWidget(self.query_note)
         layout.addWidget(self.filter_error)
         layout.addWidget(self.load_error)
+
+    def set_query_note(self, note: str) -> None:
+        """Show what part of the query the kind answered on this computer (``RunPage.note``); hidden when empty."""
+        self.query_note.set_full_text(note)
+        self.query_note.setVisible(bool(note))
 
     def _error_line(self, name: str) -> QLabel:
         label = QLabel(self)
@@ -57,3 +68,40 @@ class TableBar(QWidget):
         label.setWordWrap(True)
         label.hide()
         return label
+
+
+class NoteLine(QLabel):
+    """A small one-line note in the placeholder colour, elided to its width; the whole sentence is its tooltip."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._full = ""
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)  # never widens the tab
+        self.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        font = self.font()
+        font.setPointSizeF(font.pointSizeF() * 0.9)
+        self.setFont(font)
+        self.hide()
+
+    def set_full_text(self, text: str) -> None:
+        """Show ``text``, elided at the right if it does not fit (all of it in the tooltip)."""
+        self._full = text
+        self.setToolTip(text)
+        self._elide()
+
+    def full_text(self) -> str:
+        """The sentence before eliding."""
+        return self._full
+
+    def sizeHint(self) -> QSize:
+        """One line high."""
+        return QSize(super().sizeHint().width(), self.fontMetrics().height())
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Elide again for the new width."""
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        self.setText(self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, max(self.width(), 40)))

@@ -50,6 +50,7 @@ class MainWindow(WorkspaceSwitching):
         self.settings = settings or WindowSettings()
         self.backend: WorkspaceBackend | None = None
         self.location = ""
+        self.can_cancel = True
         self._pending_run: str | None = None
         self._compute_hidden_for_kind = False
         self._restore_selection: tuple[str, str] | None = None
@@ -127,6 +128,7 @@ class MainWindow(WorkspaceSwitching):
         )
         self.workspace_pane.sig_kind_action.connect(self._kind_action)
         self.workspace_pane.sig_remove_recent.connect(self.remove_recent)
+        self.workspace_pane.sig_forget_password.connect(self.forget_password)
         self.workspace_pane.sig_missing_activated.connect(
             lambda loc: self.notifier.info(
                 f"{loc}: the folder is gone (moved or deleted). Right-click it to remove it."
@@ -251,9 +253,9 @@ class MainWindow(WorkspaceSwitching):
             self.open_run(message["run_id"])
 
     def cancel_runs(self, run_ids: list[str]) -> None:
-        """Cancel runs in the background."""
+        """Cancel runs in the background (nothing on a kind that cannot cancel: it offers no Cancel)."""
         backend = self.backend
-        if backend is None:
+        if backend is None or not self.can_cancel:
             return
         for run_id in run_ids:
             self._cancel_one(backend, run_id)

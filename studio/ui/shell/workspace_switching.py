@@ -11,8 +11,10 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from studio.core.backend import ComputeBackend, WorkspaceBackend
+from studio.core.credentials import ServerCredentials, forget_credentials, save_credentials
 from studio.core.errors import StudioError
 from studio.core.opener import WorkspaceOpener, pick_opener
+from studio.core.types import WorkspaceInfo
 from studio.ui.background.live_refresh import LiveRefresh
 from studio.ui.background.notifier import Notifier
 from studio.ui.background.tasks import TaskRunner
@@ -20,7 +22,8 @@ from studio.ui.compute.compute_pane import ComputePane
 from studio.ui.experiments.experiment_tree import ExperimentTreePane
 from studio.ui.runs.run_detail import RunDetailArea
 from studio.ui.shell.settings import WindowSettings
-from studio.ui.workspaces.kind_actions import NEW_FOLDER, OPEN_FOLDER
+from studio.ui.workspaces.add_server_dialog import AddServerDialog
+from studio.ui.workspaces.kind_actions import ADD_SERVER, KEEPS_PASSWORDS, NEW_FOLDER, OPEN_FOLDER
 from studio.ui.workspaces.workspace_pane import WorkspacePane
 
 
@@ -39,10 +42,13 @@ class WorkspaceSwitching(QMainWindow):
     experiment_pane: ExperimentTreePane
     compute_pane: ComputePane
     act_sample: QAction
+    act_cancel: QAction
     sig_workspace_opened: SignalInstance
     _pending_run: str | None
     _restore_selection: tuple[str, str] | None
     _compute_hidden_for_kind: bool
+    can_cancel: bool
+    """Whether the open workspace's kind can cancel runs (``WorkspaceInfo.can_cancel``); no Cancel is offered if not."""
 
     def open_run(self, run_id: str) -> None:
         """Open a run's tab (the window's)."""
@@ -58,25 +64,29 @@ class WorkspaceSwitching(QMainWindow):
         location = location.strip()
         self._pending_run = open_run
         self.runner.submit(
-            opener.open,
+            _open_and_describe,
+            opener,
             location,
             create,
-            success=lambda backend: self._set_backend(opener, location, backend),
+            success=lambda opened: self._set_backend(opener, location, *opened),
             failure=lambda exc: self.notifier.error(exc, context=f"Opening {location}"),
             label=f"Opening {opener.display_name(location)}",
         )
 
-    def _set_backend(self, opener: WorkspaceOpener, location: str, backend: WorkspaceBackend) -> None:
+    def _set_backend(
+        self, opener: WorkspaceOpener, location: str, backend: WorkspaceBackend, info: WorkspaceInfo
+    ) -> None:
         old = self.backend
-        self.backend, self.location = backend, location
+        self.backend, self.location, self.can_cancel = backend, location, info.can_cancel
         if old is not None:
             self.runner.submit(old.close)
         self.setWindowTitle(f"Studio — {opener.display_name(location)}")
         self.settings.add_recent(location)
         self._show_workspaces()
         self._restore_selection = self.settings.last_selection(location)
-        self.run_detail.set_backend(backend)
-        self.experiment_pane.set_backend(backend)
+        self.run_detail.set_backend(backend, can_cancel=info.can_cancel)
+        self.experiment_pane.set_backend(backend, can_cancel=info.can_cancel)
+        self.act_cancel.setVisible(info.can_cancel)  # a kind that cannot cancel offers no Cancel at all
         self._show_compute(backend if isinstance(backend, ComputeBackend) else None)
         self.live.set_backend(backend)
         if self._pending_run:
@@ -98,6 +108,7 @@ class WorkspaceSwitching(QMainWindow):
             self.compute_pane.show()
             self._compute_hidden_for_kind = False
         self.act_sample.setEnabled(compute is not None)
+        self.act_sample.setVisible(compute is not None)  # absent, not greyed: nothing says why it would be grey
         self.experiment_pane.sample_button.setVisible(compute is not None)
 
     def _show_workspaces(self) -> None:
@@ -106,13 +117,70 @@ class WorkspaceSwitching(QMainWindow):
         )
 
     def remove_recent(self, location: str) -> None:
-        """Forget a recent workspace ("Remove from list"); its folder is left alone."""
+        """Forget a recent workspace ("Remove from list"); its folder is left alone, a server's password is forgotten."""
         self.settings.remove_recent(location)
         self._show_workspaces()
+        if self._keeps_password(location):
+            self.forget_password(location, quiet=True)
+
+    def forget_password(self, location: str, quiet: bool = False) -> None:
+        """Delete the password or token kept for a server, on a worker (the keyring can be slow or ask to unlock)."""
+        name = self._name_of(location)
+
+        def forgotten(_none: None) -> None:
+            if not quiet:
+                self.notifier.info(f"Studio keeps no password for {name} any more.")
+
+        self.runner.submit(
+            forget_credentials,
+            location,
+            success=forgotten,
+            failure=lambda exc: self.notifier.error(exc, context=f"Forgetting the password of {name}"),
+            label=f"Forgetting the password of {name}",
+        )
+
+    def add_server(self) -> AddServerDialog:
+        """Add server…: ask for an MLflow server's URL and sign-in, then keep the sign-in and open it."""
+        dialog = AddServerDialog(self)
+        dialog.accepted.connect(lambda: self.add_server_location(dialog.location(), dialog.credentials()))
+        dialog.finished.connect(lambda _code: dialog.deleteLater())
+        dialog.open()
+        return dialog
+
+    def add_server_location(self, location: str, credentials: ServerCredentials | None) -> None:
+        """The second half of Add server…: save the credentials in the keyring (on a worker), then open the server.
+
+        Without credentials nothing is saved (nor forgotten: the opener may still find a password
+        kept before, or MLflow's environment variables).
+        """
+        if credentials is None:
+            self.open_workspace(location)
+            return
+        name = self._name_of(location)
+        self.runner.submit(
+            save_credentials,
+            location,
+            credentials,
+            success=lambda _none: self.open_workspace(location),
+            failure=lambda exc: self.notifier.error(exc, context=f"Saving the password of {name}"),
+            label=f"Saving the password of {name}",
+        )
+
+    def _keeps_password(self, location: str) -> bool:
+        try:
+            return pick_opener(self.kinds, location).kind in KEEPS_PASSWORDS
+        except StudioError:
+            return False
+
+    def _name_of(self, location: str) -> str:
+        try:
+            return pick_opener(self.kinds, location).display_name(location)
+        except StudioError:
+            return location
 
     def _kind_action(self, kind: str, action_id: str) -> None:
         """One of a kind's actions in the Workspaces pane (the ids are in ui/workspaces/kind_actions.py)."""
-        handlers = {NEW_FOLDER: self.new_workspace, OPEN_FOLDER: self.open_folder}
+        handlers = {NEW_FOLDER: self.new_workspace, OPEN_FOLDER: self.open_folder, ADD_SERVER: self.add_server}
         handler = handlers.get(action_id)
         if handler is None:
             self.notifier.info(f"{action_id!r} ({kind}) is not available in this version.")
@@ -158,3 +226,13 @@ class WorkspaceSwitching(QMainWindow):
         """Ask a yes/no question (tests replace this)."""
         answer = QMessageBox.question(self, title, text)
         return answer == QMessageBox.StandardButton.Yes
+
+
+def _open_and_describe(opener: WorkspaceOpener, location: str, create: bool) -> tuple[WorkspaceBackend, WorkspaceInfo]:
+    """On a worker: open the workspace and ask what it can do (``info()``), so the window shows only that."""
+    backend = opener.open(location, create)
+    try:
+        return backend, backend.info()
+    except BaseException:
+        backend.close()  # not shown, so not kept open
+        raise

@@ -3,8 +3,9 @@
 A kind's actions are rows of (label, action id); the window maps action ids to what they do.
 A kind listed in ``OPENED_LATER`` has an opener but no backend in this version: its section
 shows its recent entries and a note instead of actions. The issues that bring those backends
-add their rows here ("Add server…", "Sign in…") and take the kind out of ``OPENED_LATER``.
-Kinds this table does not name (plug-ins) show their recent entries only.
+add their rows here ("Sign in…") and take the kind out of ``OPENED_LATER``.
+Kinds this table does not name (plug-ins) show their recent entries only. The recent entries of a
+kind in ``KEEPS_PASSWORDS`` offer "Forget password", and forget it when removed from the list.
 """
 
 from __future__ import annotations
@@ -25,15 +26,21 @@ class KindAction:
 
 NEW_FOLDER = "new-folder"
 OPEN_FOLDER = "open-folder"
+ADD_SERVER = "add-server"
 
 KIND_ACTIONS: dict[str, tuple[KindAction, ...]] = {
     "local": (
         KindAction("New workspace…", NEW_FOLDER, "Make a workspace in an empty or new folder"),
         KindAction("Open folder…", OPEN_FOLDER, "Open a workspace folder (or make one there)"),
     ),
+    "mlflow": (
+        KindAction("Add server…", ADD_SERVER, "Open an MLflow tracking server by its URL, with or without a password"),
+    ),
 }
 
-OPENED_LATER: frozenset[str] = frozenset({"mlflow", "azure"})
+OPENED_LATER: frozenset[str] = frozenset({"azure"})
+KEEPS_PASSWORDS: frozenset[str] = frozenset({"mlflow"})
+"""Kinds whose passwords or tokens Studio keeps in the system keyring (studio.core.credentials)."""
 
 
 def actions_for(kind: str) -> tuple[KindAction, ...]:

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QDockWidget, QMenu, QTreeWidget, QTreeWidgetItem, 
 from studio.core.errors import StudioError
 from studio.core.opener import WorkspaceOpener, pick_opener
 from studio.ui.background.tasks import TaskRunner
-from studio.ui.workspaces.kind_actions import actions_for, later_note
+from studio.ui.workspaces.kind_actions import KEEPS_PASSWORDS, actions_for, later_note
 from studio.ui.workspaces.recent_labels import SEPARATOR, distinguishing_suffixes
 
 LOCATION_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -37,6 +37,8 @@ class WorkspacePane(QDockWidget):
     """The user chose one of a kind's actions: (kind, action id), e.g. ("local", "open-folder")."""
     sig_remove_recent = Signal(str)
     """The user chose "Remove from list" on this recent location."""
+    sig_forget_password = Signal(str)
+    """The user chose "Forget password" on this recent location (a kind in ``KEEPS_PASSWORDS``)."""
     sig_missing_activated = Signal(str)
     """The user activated a recent workspace known to be gone (its location)."""
     sig_missing_checked = Signal(list)
@@ -175,12 +177,18 @@ class WorkspacePane(QDockWidget):
     # -- user actions --------------------------------------------------------------------------
 
     def context_menu_for(self, item: QTreeWidgetItem | None) -> QMenu | None:
-        """The context menu of a row: "Remove from list" for recent entries (not the default one)."""
+        """The context menu of a row: "Remove from list" for recent entries (not the default one), after
+        "Forget password" for the servers of a kind whose passwords are kept."""
         location = item.data(0, LOCATION_ROLE) if item is not None else None
-        if not location or location == self.default:
+        if item is None or not location or location == self.default:
             return None
         menu = QMenu(self.tree)
         menu.setObjectName("workspaceEntryMenu")
+        if item.data(0, KIND_ROLE) in KEEPS_PASSWORDS:
+            forget = menu.addAction("Forget password")
+            forget.setObjectName("actionForgetPassword")
+            forget.setToolTip("Delete the password or token Studio keeps for this server in the system keyring")
+            forget.triggered.connect(lambda: self.sig_forget_password.emit(str(location)))
         remove = menu.addAction("Remove from list")
         remove.setObjectName("actionRemoveRecent")
         remove.triggered.connect(lambda: self.sig_remove_recent.emit(str(location)))
