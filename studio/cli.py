@@ -89,7 +89,9 @@ def _workspace_info(args: argparse.Namespace) -> int:
                 {
                     "workspace": info.name,
                     "location": info.location,
-                    "experiments": [{"name": e.name, "runs": e.run_count} for e in experiments],
+                    "experiments": [
+                        {"name": e.name, "runs": e.run_count, "runs_exact": e.run_count_exact} for e in experiments
+                    ],
                 },
                 indent=2,
             )
@@ -99,5 +101,6 @@ def _workspace_info(args: argparse.Namespace) -> int:
     if not experiments:
         print("No experiments yet. Log one from Python:  from studio.sdk import Workspace, Experiment")
     for e in experiments:
-        print(f"  {e.name:<40} {e.run_count:>8} runs")
+        count = f"{e.run_count:,}" + ("" if e.run_count_exact else "+")
+        print(f"  {e.name:<40} {count:>8} runs")
     return 0

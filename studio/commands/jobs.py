@@ -109,8 +109,11 @@ def _list(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
     columns = parse_keys(args.columns)
     names = [args.experiment] if args.experiment else [e.name for e in backend.list_experiments()]
     runs: list[RunInfo] = []
+    notes: set[str] = set()
     for name in names:
-        runs += _first_runs(backend, name, query, args.limit)
+        runs += _first_runs(backend, name, query, args.limit, notes)
+    for note in sorted(notes):  # what a server could not answer, on stderr so that --output json stays clean
+        print(f"note: {note}", file=sys.stderr)
     if len(names) > 1:  # each experiment came in order; merge them into one
         if compiled.order:
             by = sort_key(compiled.order)
@@ -125,13 +128,17 @@ def _list(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
     return 0
 
 
-def _first_runs(backend: WorkspaceBackend, experiment: str, query: RunQuery, limit: int) -> list[RunInfo]:
-    """Up to ``limit`` runs of one experiment, following page tokens."""
+def _first_runs(
+    backend: WorkspaceBackend, experiment: str, query: RunQuery, limit: int, notes: set[str]
+) -> list[RunInfo]:
+    """Up to ``limit`` runs of one experiment, following page tokens (the pages' notes go into ``notes``)."""
     runs: list[RunInfo] = []
     token: str | None = None
     while len(runs) < limit:
         page = backend.list_runs(experiment, query, page_token=token, page_size=min(limit - len(runs), 1000))
         runs += page.runs
+        if page.note:
+            notes.add(page.note)
         token = page.next_token
         if token is None:
             break
@@ -184,6 +191,11 @@ def _positive(text: str) -> int:
 def _show(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
     info = backend.get_run(args.run)
     row = _row(info)
+    row["parent_id"] = info.parent_id
+    row["description"] = info.description
+    for name in ("properties", "params", "metrics"):  # an MLflow run has params and metrics, a local one properties
+        if getattr(info, name):
+            row[name] = getattr(info, name)
     row["files"] = [f.path for f in backend.list_files(args.run)]
     print_record(row, args.output)
     return 0

@@ -33,7 +33,9 @@ def test_info_on_a_workspace_with_runs(tmp_path: Path) -> None:
     out = _studio("--workspace", str(tmp_path / "ws"), "--output", "json", "info")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
-    assert data["location"] == str(tmp_path / "ws") and data["experiments"] == [{"name": "mnist", "runs": 1}]
+    assert data["location"] == str(tmp_path / "ws") and data["experiments"] == [
+        {"name": "mnist", "runs": 1, "runs_exact": True}
+    ]
     env_out = _studio("info", env={"STUDIO_WORKSPACE": str(tmp_path / "ws")})
     assert "mnist" in env_out.stdout
 
@@ -53,7 +55,15 @@ def test_unknown_and_not_yet_supported_locations_are_one_line_errors() -> None:
     assert unknown.returncode == 1 and "Traceback" not in unknown.stderr
     assert len(unknown.stderr.strip().splitlines()) == 1
     assert "a folder path" in unknown.stderr and "mlflow+http(s)://" in unknown.stderr
-    later = _studio("job", "list", "--workspace", "mlflow+http://127.0.0.1:9")
+    down = _studio("job", "list", "--workspace", "mlflow+http://127.0.0.1:9")
+    assert down.returncode == 1 and len(down.stderr.strip().splitlines()) == 1
+    assert "Could not reach the MLflow server at http://127.0.0.1:9" in down.stderr
+    later = _studio(
+        "job",
+        "list",
+        "--workspace",
+        "azureml://subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourcegroups/rg/workspaces/ws",
+    )
     assert later.returncode == 1 and len(later.stderr.strip().splitlines()) == 1
     assert "local workspaces only" in later.stderr
 

@@ -79,8 +79,9 @@ class RunOverview(QWidget):
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.fields: dict[str, QLabel] = {}
         for name in (
-            "Status", "Experiment", "Parent run", "Compute", "Script", "Arguments", "Environment",
-            "Created", "Started", "Ended", "Duration", "Tags", "Properties", "Description", "Metrics", "Error",
+            "Status", "Experiment", "Parent run", "Compute", "Script", "Arguments", "Environment", "User",
+            "Created", "Started", "Ended", "Duration", "Tags", "Params", "Properties", "Description", "Metrics",
+            "Error",
         ):  # fmt: skip
             label = QLabel("…", body)
             label.setObjectName(f"field:{name}")
@@ -155,6 +156,8 @@ class RunOverview(QWidget):
         f["Ended"].setText(_when(run.ended_at))
         f["Tags"].setText(", ".join(f"{k}={v}" if v else k for k, v in run.tags.items()) or "—")
         f["Properties"].setText(", ".join(f"{k}={v}" for k, v in run.properties.items()) or "—")
+        f["Params"].setText(html.escape(", ".join(f"{k}={v}" for k, v in run.params.items())) or "—")
+        f["User"].setText(html.escape(str(details.get("user") or "")) or "—")
         f["Description"].setText(html.escape(run.description) or "—")
         f["Metrics"].setText(_metrics_summary(metrics))
         error = run.error or {}
@@ -163,9 +166,25 @@ class RunOverview(QWidget):
             if error
             else "—"
         )
+        self._show_rows_that_apply(run, details)
         self.cancel_button.setVisible(self.can_cancel and run.status.is_active)
         self._tick()
         self.sig_loaded.emit(run)
+
+    def _show_rows_that_apply(self, run: RunInfo, details: dict[str, Any]) -> None:
+        """Rows a run of this kind can fill: an MLflow run has params and a user, but no compute or properties."""
+        recorded_only = details.get("runType") == "mlflow"  # a run a script logged to a server, not one it ran
+        hidden = {
+            "Compute": recorded_only,
+            "Arguments": recorded_only,
+            "Environment": recorded_only,
+            "Properties": recorded_only and not run.properties,
+            "Error": recorded_only and run.error is None,
+            "Params": not run.params,
+            "User": not details.get("user"),
+        }
+        for name, hide in hidden.items():
+            self.form.setRowVisible(self.fields[name], not hide)
 
     def _tick(self) -> None:
         run = self.run

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from studio.core.backend import WorkspaceBackend
-from studio.core.errors import UnknownLocationError, WorkspaceError
+from studio.core.errors import UnknownLocationError
 from studio.core.opener import RemoteLocationOpener
 
 SCHEMES = ("mlflow+http", "mlflow+https")
@@ -50,8 +50,13 @@ def parse_location(location: str) -> MlflowLocation:
     return MlflowLocation(f"{scheme}://{netloc}{parts.path.rstrip('/')}", parts.hostname, port)
 
 
+def canonical(parsed: MlflowLocation) -> str:
+    """The one spelling of a server's location (lower-case scheme and host, no trailing slash)."""
+    return "mlflow+" + parsed.base_url
+
+
 class MlflowServerOpener(RemoteLocationOpener):
-    """The opener of MLflow tracking servers (the REST backend comes with its own issue)."""
+    """The opener of MLflow tracking servers: ``open`` connects through the REST client (``backend.py``)."""
 
     kind = "mlflow"
     label = "MLflow servers"
@@ -61,13 +66,33 @@ class MlflowServerOpener(RemoteLocationOpener):
         """True for ``mlflow+http://`` and ``mlflow+https://`` locations."""
         return location.strip().lower().startswith(("mlflow+http://", "mlflow+https://"))
 
+    def canonical_location(self, location: str) -> str:
+        """``mlflow+http(s)://host[:port][/prefix]`` spelled one way (UnknownLocationError if malformed)."""
+        return canonical(parse_location(location))
+
     def short_name(self, location: str) -> str:
         """``host:port/prefix``."""
         return parse_location(location).base_url.split("://", 1)[1]
 
     def open(self, location: str, create: bool = False) -> WorkspaceBackend:
-        """Not yet: this version opens local workspaces only."""
+        """Connect to the server and check that it answers as MLflow (one ``experiments/search``).
+
+        Credentials: the ones saved for this location in the system keyring, else MLflow's environment variables
+        and ``~/.mlflow/credentials``. ``create`` is meaningless for a server and ignored. Raises a
+        ``WorkspaceError`` sentence when the server is down, is not MLflow, refuses the credentials or fails.
+        """
+        from studio.workspaces.mlflow.backend import MlflowBackend
+        from studio.workspaces.mlflow.rest.auth import auth_from_saved_or_environment, tls_from_environment
+        from studio.workspaces.mlflow.rest.client import MlflowRestClient
+
         parsed = parse_location(location)
-        raise WorkspaceError(
-            f"Cannot open the MLflow server {parsed.base_url}: this version of Studio opens local workspaces only."
+        location = canonical(parsed)
+        client = MlflowRestClient(
+            parsed.base_url, auth=auth_from_saved_or_environment(location), tls=tls_from_environment()
         )
+        try:
+            client.search_experiments(max_results=1)
+        except BaseException:
+            client.close()
+            raise
+        return MlflowBackend(client, location, self.short_name(location))

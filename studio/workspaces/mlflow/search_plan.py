@@ -23,19 +23,13 @@ from dataclasses import dataclass
 from studio.core.search import Comparison, Filter, OrderKey, RunValues, compile_query, key_text, matches, to_text
 from studio.core.status import RunStatus
 from studio.core.types import RunQuery
+from studio.workspaces.mlflow.mapping import HIDDEN_TAGS, STATUS_FROM_MLFLOW
+from studio.workspaces.mlflow.rest.types import PARENT_RUN_TAG
 
-PARENT_TAG = "mlflow.parentRunId"
-# Tags the backend maps elsewhere or hides, so Studio's runs never have them: ordering on one is a tie.
-HIDDEN_TAGS = frozenset(
-    {"mlflow.runName", PARENT_TAG, "mlflow.note.content", "mlflow.loggedArtifacts", "mlflow.log-model.history"}
-)
-MLFLOW_STATUS: dict[RunStatus, str] = {
-    RunStatus.RUNNING: "RUNNING",
-    RunStatus.QUEUED: "SCHEDULED",
-    RunStatus.COMPLETED: "FINISHED",
-    RunStatus.FAILED: "FAILED",
-    RunStatus.CANCELED: "KILLED",
-}
+PARENT_TAG = PARENT_RUN_TAG
+# Tags the backend maps elsewhere or hides (mapping.HIDDEN_TAGS), so Studio's runs never have them: ordering on one
+# is a tie.
+MLFLOW_STATUS: dict[RunStatus, str] = {status: name for name, status in STATUS_FROM_MLFLOW.items()}
 _TIME_ATTRIBUTES = {"start_time": "start_time", "created": "start_time", "end_time": "end_time"}
 _ORDERABLE_ATTRIBUTES = {**_TIME_ATTRIBUTES, "run_name": "run_name"}
 _BOUND_OPS = ("<", "<=", ">", ">=", "=")

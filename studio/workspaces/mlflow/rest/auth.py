@@ -82,6 +82,18 @@ def auth_from_environment(environ: Mapping[str, str] | None = None, file: Path |
     return None
 
 
+def auth_from_saved_or_environment(location: str) -> AuthHook | None:
+    """The credentials saved for ``location`` in the system keyring, else MLflow's environment (see above)."""
+    from studio.core.credentials import load_credentials
+
+    saved = load_credentials(location)
+    if saved is not None and saved.scheme == "basic":
+        return BasicAuth(saved.username, saved.secret)
+    if saved is not None and saved.scheme == "token":
+        return BearerToken(saved.secret)
+    return auth_from_environment()
+
+
 def tls_from_environment(environ: Mapping[str, str] | None = None) -> TlsSettings:
     """Certificate checks as MLflow's client does them; WorkspaceError if insecure mode and a CA bundle are both set."""
     env = os.environ if environ is None else environ

@@ -1,0 +1,185 @@
+"""A run's artifacts as the protocol's files: recursive listing, byte ranges through a block cache, downloads.
+
+MLflow lists one folder per request (``artifacts/list``), so a listing walks the tree level by level with the
+folders of a level asked concurrently, and starts at the deepest folder a prefix names. Listings of finished
+runs are kept (their files no longer change); a running run's listing is kept for ``LIVE_LISTING_S``.
+
+Reads go through aligned blocks of ``BLOCK`` bytes kept in an LRU cache keyed by run, path and size (a file
+that grows gets a new size and so new blocks), so paging through a large log asks each block once. Each block
+is one ranged request when the server honours ``Range``, else a streamed read that stops at the block's end.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import threading
+import time
+from collections import OrderedDict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from studio.core.errors import NotFoundError, WorkspaceError
+from studio.core.tasks import CancelToken, ProgressCallback
+from studio.core.types import FileInfo
+from studio.core.validation import relative_file_name
+from studio.workspaces.mlflow.rest.client import MlflowRestClient
+from studio.workspaces.mlflow.rest.types import ArtifactEntry
+
+BLOCK = 1 << 20
+CACHE_BYTES = 64 << 20
+LIVE_LISTING_S = 2.0
+MAX_LISTINGS = 512
+
+
+class RunFiles:
+    """Files of the runs of one MLflow server."""
+
+    def __init__(self, client: MlflowRestClient, pool: ThreadPoolExecutor) -> None:
+        self.client = client
+        self.pool = pool
+        self._lock = threading.Lock()
+        # (run id, folder) -> (when fetched, final?, entries)
+        self._folders: OrderedDict[tuple[str, str], tuple[float, bool, list[ArtifactEntry]]] = OrderedDict()
+        self._blocks: OrderedDict[tuple[str, str, int, int], bytes] = OrderedDict()
+        self._block_bytes = 0
+
+    # -- listing ------------------------------------------------------------------------------
+
+    def folder(self, run_id: str, folder: str, final: bool) -> list[ArtifactEntry]:
+        """One folder's entries (cached; ``final`` when the run has ended and its files can no longer change)."""
+        key = (run_id, folder)
+        with self._lock:
+            cached = self._folders.get(key)
+            if cached is not None and (cached[1] or time.monotonic() - cached[0] < LIVE_LISTING_S):
+                self._folders.move_to_end(key)
+                return cached[2]
+        entries = self.client.list_artifacts(run_id, folder).entries
+        with self._lock:
+            self._folders[key] = (time.monotonic(), final, entries)
+            while len(self._folders) > MAX_LISTINGS:
+                self._folders.popitem(last=False)
+        return entries
+
+    def listing(self, run_id: str, prefix: str, final: bool, modified_at: float) -> list[FileInfo]:
+        """The run's files whose path starts with ``prefix``, sorted by path."""
+        start = posixpath.dirname(prefix) if prefix else ""
+        level = [start]
+        files: list[FileInfo] = []
+        while level:
+            listed = list(self.pool.map(lambda f: self.folder(run_id, f, final), level))
+            level = []
+            for entries in listed:
+                for entry in entries:
+                    if entry.is_dir:
+                        # Only folders that can hold a match: inside the prefix, or on the way to it.
+                        if entry.path.startswith(prefix) or prefix.startswith(entry.path + "/"):
+                            level.append(entry.path)
+                    elif entry.path.startswith(prefix):
+                        files.append(FileInfo(entry.path, entry.size or 0, modified_at))
+        return sorted(files, key=lambda f: f.path)
+
+    def entry(self, run_id: str, path: str, final: bool) -> ArtifactEntry:
+        """The file's entry; NotFoundError for a missing file or a folder."""
+        clean = relative_file_name(path)
+        for entry in self.folder(run_id, posixpath.dirname(clean), final):
+            if entry.path == clean and not entry.is_dir:
+                return entry
+        raise NotFoundError(f"The run has no file {path!r}.")
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read(self, run_id: str, path: str, offset: int, length: int, final: bool) -> bytes:
+        """Up to ``length`` bytes from ``offset`` of the file (fewer at its end), through the block cache."""
+        if offset < 0 or length < 0:
+            raise ValueError("offset and length must be >= 0")
+        entry = self.entry(run_id, path, final)
+        size = entry.size or 0
+        end = min(offset + length, size)
+        if offset >= end:
+            return b""
+        parts = []
+        for block in range(offset // BLOCK, (end - 1) // BLOCK + 1):
+            data = self._block(run_id, entry.path, size, block)
+            lo = max(offset - block * BLOCK, 0)
+            hi = min(end - block * BLOCK, len(data))
+            parts.append(data[lo:hi])
+        return b"".join(parts)
+
+    def _block(self, run_id: str, path: str, size: int, block: int) -> bytes:
+        key = (run_id, path, size, block)
+        with self._lock:
+            data = self._blocks.get(key)
+            if data is not None:
+                self._blocks.move_to_end(key)
+                return data
+        start = block * BLOCK
+        data = self.client.read_artifact_range(run_id, path, start, min(BLOCK, size - start))
+        with self._lock:
+            if key not in self._blocks:
+                self._blocks[key] = data
+                self._block_bytes += len(data)
+            while self._block_bytes > CACHE_BYTES and self._blocks:
+                _, old = self._blocks.popitem(last=False)
+                self._block_bytes -= len(old)
+        return data
+
+    # -- downloading --------------------------------------------------------------------------
+
+    def download(
+        self,
+        run_id: str,
+        paths: list[str],
+        destination: Path,
+        *,
+        final: bool,
+        strip_prefix: str,
+        overwrite: bool,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> list[Path]:
+        """Stream files into ``destination``; every name, file and target is checked before anything is written."""
+        clean = [relative_file_name(p) for p in paths]
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        if not clean:
+            return []
+        entries = [self.entry(run_id, p, final) for p in clean]
+        targets = [_target(destination, p, strip_prefix) for p in clean]
+        clashes = [t for t in targets if not overwrite and os.path.lexists(t)]
+        if clashes:
+            more = f" (and {len(clashes) - 1:,} more of these files)" if len(clashes) > 1 else ""
+            raise FileExistsError(f"{clashes[0]} already exists{more}; nothing was written")
+        total = sum(e.size or 0 for e in entries)
+        report = progress or (lambda done, whole: None)
+        report(0, total)
+        done = 0
+        for entry, target in zip(entries, targets, strict=True):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            base = done
+            try:
+                self.client.download_artifact(
+                    run_id,
+                    entry.path,
+                    target,
+                    progress=lambda d, _t, base=base: report(min(base + d, total), total),  # type: ignore[misc]
+                    cancel=cancel,
+                )
+            except OSError as exc:
+                raise WorkspaceError(f"Cannot write {target}: {exc.strerror or exc}.") from exc
+            done = base + (entry.size or 0)
+        return targets
+
+
+def _target(destination: Path, name: str, strip_prefix: str) -> Path:
+    """Where ``name`` goes under ``destination`` once ``strip_prefix`` is taken off; never outside it."""
+    relative = name
+    if strip_prefix and relative.startswith(strip_prefix):
+        relative = relative[len(strip_prefix) :].lstrip("/") or posixpath.basename(name)
+    relative = relative_file_name(relative)
+    target = destination / relative
+    root = destination.resolve()
+    if root not in target.resolve().parents:
+        raise ValueError(f"invalid file name {name!r}: leads outside {destination}")
+    return target

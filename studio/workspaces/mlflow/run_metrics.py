@@ -1,0 +1,203 @@
+"""A run's metrics: MLflow's numeric histories as series, logged tables and images as records.
+
+Every MLflow metric is numeric. ``list_metrics`` fetches the histories of a run's metrics at once (concurrent
+requests, see the REST client) when there are at most ``COUNTED_METRICS`` of them, which gives exact point
+counts and leaves the histories cached for the charts that ask next: opening a run costs ``runs/get`` plus one
+concurrent round of ``metrics/get-history``. A finished run's histories stay cached (LRU by points); a running
+run's are fetched again after ``LIVE_HISTORY_S``, whole, since MLflow cannot send only the points after an index.
+
+Tables are the JSON files ``mlflow.log_table`` writes (listed in the tag ``mlflow.loggedArtifacts``), images
+the image files in the run's ``images/`` folder (``mlflow.log_image`` names them
+``<key>%step%<step>%timestamp%<ms>%<uuid>.png``; any other image file there is a metric of its own).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import posixpath
+import re
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from studio.core.errors import NotFoundError, WorkspaceError
+from studio.core.types import MetricInfo, MetricKind, MetricRecord, MetricSeries
+from studio.workspaces.mlflow.mapping import LOGGED_ARTIFACTS_TAG
+from studio.workspaces.mlflow.rest.client import MlflowRestClient
+from studio.workspaces.mlflow.rest.types import MetricHistory, Run
+from studio.workspaces.mlflow.run_files import RunFiles
+
+COUNTED_METRICS = 50
+LIVE_HISTORY_S = 1.0
+CACHED_POINTS = 20_000_000
+IMAGE_FOLDER = "images"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg")
+MAX_TABLE_BYTES = 64 << 20
+_LOGGED_IMAGE = re.compile(r"(?P<key>.+)%step%(?P<step>-?\d+)%timestamp%(?P<ms>\d+)%[^/]*")
+
+
+@dataclass(frozen=True)
+class RunMedia:
+    """The non-numeric metrics of a run: tables by name (artifact path) and images by name (records)."""
+
+    tables: dict[str, str]
+    images: dict[str, list[MetricRecord]]
+
+
+class RunMetrics:
+    """Metrics of the runs of one MLflow server, with a cache of histories."""
+
+    def __init__(self, client: MlflowRestClient, files: RunFiles) -> None:
+        self.client = client
+        self.files = files
+        self._lock = threading.Lock()
+        self._histories: OrderedDict[tuple[str, str], tuple[float, bool, MetricHistory]] = OrderedDict()
+        self._points = 0
+
+    # -- numeric series -----------------------------------------------------------------------
+
+    def histories(self, run: Run, names: list[str], final: bool) -> dict[str, MetricHistory]:
+        """The histories of ``names``; cached ones are reused, the others fetched concurrently."""
+        found: dict[str, MetricHistory] = {}
+        now = time.monotonic()
+        with self._lock:
+            for name in names:
+                cached = self._histories.get((run.run_id, name))
+                if cached is not None and (cached[1] or now - cached[0] < LIVE_HISTORY_S):
+                    found[name] = cached[2]
+        missing = [n for n in names if n not in found]
+        if missing:
+            fetched = self.client.get_histories(run.run_id, missing)
+            with self._lock:
+                for name, history in fetched.items():
+                    self._remember(run.run_id, name, final, history)
+            found.update(fetched)
+        return found
+
+    def _remember(self, run_id: str, name: str, final: bool, history: MetricHistory) -> None:
+        old = self._histories.pop((run_id, name), None)
+        if old is not None:
+            self._points -= len(old[2])
+        self._histories[(run_id, name)] = (time.monotonic(), final, history)
+        self._points += len(history)
+        while self._points > CACHED_POINTS and len(self._histories) > 1:
+            _, (_, _, dropped) = self._histories.popitem(last=False)
+            self._points -= len(dropped)
+
+    def series(self, run: Run, name: str, start: int, final: bool) -> MetricSeries:
+        """A numeric metric from point ``start`` on."""
+        if name not in run.metrics:
+            self._refuse_non_numeric(run, name)
+        history = self.histories(run, [name], final)[name]
+        begin = max(0, start)
+        return MetricSeries(
+            name=name,
+            steps=history.steps[begin:].astype(np.int64, copy=False),
+            values=history.values[begin:].astype(np.float64, copy=False),
+            times=history.timestamps_ms[begin:].astype(np.float64) / 1000.0,
+            start=start,
+        )
+
+    def _refuse_non_numeric(self, run: Run, name: str) -> None:
+        media = self.media(run, final=True)
+        if name in media.tables or name in media.images:
+            raise ValueError(f"{name!r} is a table or an image, not a numeric series: read it as records.")
+        raise NotFoundError(f"The run has no metric {name!r}.")
+
+    # -- listing ------------------------------------------------------------------------------
+
+    def infos(self, run: Run, final: bool) -> list[MetricInfo]:
+        """The run's metrics: numeric ones (counted when there are few), then its tables and images."""
+        names = sorted(run.metrics)
+        media_future = self.files.pool.submit(self.media, run, final)
+        histories = self.histories(run, names, final) if len(names) <= COUNTED_METRICS else {}
+        infos = [_numeric_info(run, name, histories.get(name)) for name in names]
+        media = media_future.result()
+        infos += [MetricInfo(name, MetricKind.TABLE, 1) for name in sorted(media.tables)]
+        for name in sorted(media.images):
+            records = media.images[name]
+            infos.append(MetricInfo(name, MetricKind.IMAGE, len(records), last_value=records[-1].value))
+        return infos
+
+    def media(self, run: Run, final: bool) -> RunMedia:
+        """The run's logged tables (from its tags) and images (from its ``images/`` folder)."""
+        tables = _logged_tables(run)
+        images: dict[str, list[MetricRecord]] = {}
+        try:
+            entries = self.files.folder(run.run_id, IMAGE_FOLDER, final)
+        except NotFoundError:
+            entries = []
+        for entry in entries:
+            if entry.is_dir or not entry.path.lower().endswith(IMAGE_SUFFIXES):
+                continue
+            stem = posixpath.splitext(posixpath.basename(entry.path))[0]
+            logged = _LOGGED_IMAGE.fullmatch(stem)
+            if logged:
+                record = MetricRecord(entry.path, int(logged["step"]), int(logged["ms"]) / 1000.0)
+                images.setdefault(logged["key"], []).append(record)
+            else:
+                images.setdefault(stem, []).append(MetricRecord(entry.path, 0, 0.0))
+        for records in images.values():
+            records.sort(key=lambda r: (r.step, r.time, str(r.value)))
+        return RunMedia(tables, images)
+
+    def records(self, run: Run, name: str, start: int, final: bool) -> list[MetricRecord]:
+        """A table's one record (its columns) or an image metric's files, from index ``start``."""
+        if name in run.metrics:
+            raise ValueError(f"{name!r} is a numeric series: read it with get_series.")
+        media = self.media(run, final)
+        if name in media.images:
+            return media.images[name][max(0, start) :]
+        if name not in media.tables:
+            raise NotFoundError(f"The run has no metric {name!r}.")
+        if start > 0:
+            return []
+        path = media.tables[name]
+        raw = self.files.read(run.run_id, path, 0, MAX_TABLE_BYTES, final)
+        when = (run.end_time_ms or run.start_time_ms or 0) / 1000.0
+        return [MetricRecord(_table_columns(raw, path), 0, when)]
+
+
+def _numeric_info(run: Run, name: str, history: MetricHistory | None) -> MetricInfo:
+    last = run.metrics[name].value
+    if history is None:
+        return MetricInfo(name, MetricKind.SCALAR, 0, last_value=last, value_type="float")
+    values = history.values
+    integral = bool(values.size) and bool(np.all(np.isfinite(values))) and bool(np.all(values == np.round(values)))
+    shown: Any = int(last) if integral and math.isfinite(last) else last
+    return MetricInfo(
+        name, MetricKind.SCALAR, len(history), last_value=shown, value_type="int" if integral else "float"
+    )
+
+
+def _logged_tables(run: Run) -> dict[str, str]:
+    """Tables ``mlflow.log_table`` recorded in the tag ``mlflow.loggedArtifacts``: {name: artifact path}."""
+    raw = run.tags.get(LOGGED_ARTIFACTS_TAG)
+    if not raw:
+        return {}
+    try:
+        logged = json.loads(raw)
+    except ValueError:
+        return {}
+    tables = {}
+    for item in logged if isinstance(logged, list) else ():
+        if isinstance(item, dict) and item.get("type") == "table" and isinstance(item.get("path"), str):
+            path = item["path"]
+            tables[posixpath.splitext(posixpath.basename(path))[0]] = path
+    return tables
+
+
+def _table_columns(raw: bytes, path: str) -> dict[str, list[Any]]:
+    """``log_table``'s JSON (pandas' "split" layout: columns and rows) as {column: values}."""
+    try:
+        document = json.loads(raw)
+        columns = [str(c) for c in document["columns"]]
+        rows = document["data"]
+        return {column: [row[i] for row in rows] for i, column in enumerate(columns)}
+    except (ValueError, KeyError, TypeError, IndexError) as exc:
+        raise WorkspaceError(f"The table {path} is not in the layout mlflow.log_table writes: {exc}.") from exc
