@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -364,9 +365,11 @@ class MainWindow(WorkspaceSwitching):
         self.live.stop()
         self.compute_pane.set_backend(None)
         backend, self.backend = self.backend, None
-        if backend is not None:
-            self.runner.submit(backend.close)
         self.runner.shutdown()
+        if backend is not None:
+            # Closed on a thread of its own: the runner, shut down, drops work not yet started, and closing a
+            # remote workspace joins its connection threads (the GUI thread never waits on that).
+            threading.Thread(target=backend.close, name="studio-close-workspace").start()
         super().closeEvent(event)
 
 

@@ -6,9 +6,10 @@ counts and leaves the histories cached for the charts that ask next: opening a r
 concurrent round of ``metrics/get-history``. A finished run's histories stay cached (LRU by points); a running
 run's are fetched again after ``LIVE_HISTORY_S``, whole, since MLflow cannot send only the points after an index.
 
-Tables are the JSON files ``mlflow.log_table`` writes (listed in the tag ``mlflow.loggedArtifacts``), images
-the image files in the run's ``images/`` folder (``mlflow.log_image`` names them
-``<key>%step%<step>%timestamp%<ms>%<uuid>.png``; any other image file there is a metric of its own).
+Tables are the JSON files ``mlflow.log_table`` writes (listed in the tag ``mlflow.loggedArtifacts``). Images are
+the run's image files (png, jpg, gif, svg), found in its whole artifact listing (kept, see ``run_files``):
+``mlflow.log_image`` writes ``images/<key>%step%<step>%timestamp%<ms>%<uuid>.png``, one metric per key with a
+record per step; ``images/<name>.png`` is metric "<name>", and any other image "<folder>/<name>".
 """
 
 from __future__ import annotations
@@ -125,23 +126,21 @@ class RunMetrics:
         return infos
 
     def media(self, run: Run, final: bool) -> RunMedia:
-        """The run's logged tables (from its tags) and images (from its ``images/`` folder)."""
+        """The run's logged tables (from its tags) and image files (anywhere in its artifacts)."""
         tables = _logged_tables(run)
         images: dict[str, list[MetricRecord]] = {}
-        try:
-            entries = self.files.folder(run.run_id, IMAGE_FOLDER, final)
-        except NotFoundError:
-            entries = []
-        for entry in entries:
-            if entry.is_dir or not entry.path.lower().endswith(IMAGE_SUFFIXES):
+        for file in self.files.listing(run.run_id, "", final, 0.0):
+            if not file.path.lower().endswith(IMAGE_SUFFIXES):
                 continue
-            stem = posixpath.splitext(posixpath.basename(entry.path))[0]
-            logged = _LOGGED_IMAGE.fullmatch(stem)
+            folder, base = posixpath.split(file.path)
+            stem = posixpath.splitext(base)[0]
+            logged = _LOGGED_IMAGE.fullmatch(stem) if folder == IMAGE_FOLDER else None
             if logged:
-                record = MetricRecord(entry.path, int(logged["step"]), int(logged["ms"]) / 1000.0)
+                record = MetricRecord(file.path, int(logged["step"]), int(logged["ms"]) / 1000.0)
                 images.setdefault(logged["key"], []).append(record)
-            else:
-                images.setdefault(stem, []).append(MetricRecord(entry.path, 0, 0.0))
+            else:  # images/<name>.png is "<name>", any other image "<folder>/<name>"
+                name = stem if folder == IMAGE_FOLDER else posixpath.splitext(file.path)[0]
+                images.setdefault(name, []).append(MetricRecord(file.path, 0, 0.0))
         for records in images.values():
             records.sort(key=lambda r: (r.step, r.time, str(r.value)))
         return RunMedia(tables, images)

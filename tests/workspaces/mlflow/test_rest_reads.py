@@ -8,7 +8,7 @@ import pytest
 from studio.core.errors import NotFoundError
 from studio.workspaces.mlflow.rest import MlflowNotFoundError, MlflowRequestError, MlflowRestClient
 from tests.fault_proxy import FaultProxy
-from tests.workspaces.mlflow.conftest import MlflowFixture
+from tests.mlflow_fixtures import MlflowFixture
 from tests.workspaces.mlflow.content import BIG_POINTS, PAGING_RUNS, SMALL_METRICS, SMALL_POINTS, Filled
 
 

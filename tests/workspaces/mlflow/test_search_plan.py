@@ -18,7 +18,7 @@ from studio.core.status import RunStatus
 from studio.core.types import RunInfo, RunQuery
 from studio.workspaces.mlflow.rest import MlflowRestClient, Run
 from studio.workspaces.mlflow.search_plan import HIDDEN_TAGS, MLFLOW_STATUS, ServerPlan, plan_query
-from tests.workspaces.mlflow.conftest import MlflowFixture
+from tests.mlflow_fixtures import MlflowFixture
 
 TOP = "tags.`mlflow.parentRunId` IS NULL"
 

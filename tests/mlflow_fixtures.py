@@ -1,5 +1,8 @@
 """One real ``mlflow server`` for the MLflow tests (session scope), filled by MLflow's own client.
 
+A pytest plugin (tests/conftest.py lists it), so the REST tests, the backend's and the window's share one
+server; it starts only when a test asks for it, and such a test is skipped where mlflow is not installed.
+
 Setup: schema in-process (~1.5 s), then the server starts while the store is filled in-process (the two run
 side by side on the two cores), then artifacts are logged through the server and its two workers are warmed.
 The times are printed with ``-s`` and kept in ``MlflowFixture`` for the report.
@@ -17,8 +20,6 @@ import pytest
 from tests.fault_proxy import FaultProxy
 from tests.mlflow_server import MlflowServer, launch_mlflow_server, quiet_mlflow_environment, wait_until_healthy
 from tests.workspaces.mlflow.content import Filled, fill_store, log_artifacts
-
-pytest.importorskip("mlflow", reason="mlflow is in the test extra: pip install -e '.[test]'")
 
 
 @dataclass
@@ -38,6 +39,7 @@ class MlflowFixture:
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowFixture]:
     """A filled ``mlflow server`` on 127.0.0.1 for the whole session, stopped (process group) at the end."""
+    pytest.importorskip("mlflow", reason="mlflow is in the test extra: pip install -e '.[test]'")
     quiet_mlflow_environment()
     from mlflow import MlflowClient
 
