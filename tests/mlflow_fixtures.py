@@ -12,13 +12,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
 
 from tests.fault_proxy import FaultProxy
-from tests.mlflow_server import MlflowServer, launch_mlflow_server, quiet_mlflow_environment, wait_until_healthy
+from tests.mlflow_server import (
+    MlflowServer,
+    launch_mlflow_server,
+    quiet_mlflow_environment,
+    wait_until_healthy,
+    warm_workers,
+)
 from tests.workspaces.mlflow.content import Filled, fill_store, log_artifacts
 
 
@@ -52,7 +57,7 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowFi
         fill_store(store, filled)
         wait_until_healthy(server)
         log_artifacts(MlflowClient(server.url), filled, root / "scratch")
-        _warm_workers(server.url)
+        warm_workers(server.url)
         fixture = MlflowFixture(server, filled, time.monotonic() - started)
         print(
             f"\nmlflow fixture: {fixture.setup_s:.1f} s (store filled in {filled.fill_s:.1f} s, "
@@ -61,23 +66,6 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MlflowFi
         yield fixture
     finally:
         server.stop()
-
-
-def _warm_workers(url: str) -> None:
-    """A few concurrent searches, so each worker process has imported its store before a test is timed."""
-    import urllib.request
-
-    def search(_: int) -> None:
-        request = urllib.request.Request(
-            f"{url}/api/2.0/mlflow/experiments/search",
-            data=b'{"max_results": 10}',
-            headers={"Content-Type": "application/json"},
-        )
-        with urllib.request.urlopen(request, timeout=60) as answer:
-            answer.read()
-
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(search, range(4)))
 
 
 @pytest.fixture

@@ -104,6 +104,7 @@ BASELINE_FILES = {
     "outputs/r\u00e9sum\u00e9 \u2713.txt": "\u00e7a marche \u2713\n".encode(),
     "outputs/with space.txt": b"a name with a space",
     "outputs/100% done #1.txt": b"percent and hash",
+    "outputs/50% off.txt": b"a percent sign alone",  # a name that MLflow's server accepts ("#" it refuses)
     "outputs/\u30c7\u30fc\u30bf.csv": b"a,b\n1,2\n",
     "snapshot/train.py": b"print('training')\n",
 }
@@ -195,16 +196,56 @@ CONTENT = WorkspaceContent(
 )
 
 
-#: Whether each builder writes RunSpec.params: local runs have properties, not params (tests of params skip
-#: the kinds that cannot hold them).
-WRITES_PARAMS = {"local": False, "fake": True}
+@dataclass(frozen=True)
+class KindTraits:
+    """What a kind's runs can hold of the content; the contract suite expects only that of the kind.
+
+    Where a kind lacks something, the suite expects what a workspace without it answers (no properties: a
+    properties comparison matches nothing; no recorded errors: ``RunInfo.error`` is None) or skips the check.
+    """
+
+    writes_params: bool = True
+    """Whether the builder writes RunSpec.params (local runs have properties, not params)."""
+    has_properties: bool = True
+    records_errors: bool = True
+    """Whether a Failed run keeps its error message."""
+    metric_kinds: frozenset[MetricKind] = frozenset(MetricKind)
+    """The metric kinds the kind can hold; metrics of the other kinds are not written."""
+    metric_file_folders: tuple[str, ...] = ("images/",)
+    """Folders of files that record metrics add to a run's own files (one file each in the content)."""
+    refused_file_characters: str = ""
+    """Characters the kind refuses in a file's path; files whose paths hold one are not written."""
+
+    def metric_kinds_of(self, spec: RunSpec) -> dict[str, MetricKind]:
+        """The metrics of ``spec`` that the kind holds, with their kinds."""
+        return {name: kind for name, kind in spec.metric_kinds().items() if kind in self.metric_kinds}
+
+    def files_of(self, spec: RunSpec) -> dict[str, bytes]:
+        """The files of ``spec`` that the kind holds, with their bytes."""
+        return {path: data for path, data in spec.files.items() if not set(path) & set(self.refused_file_characters)}
+
+
+#: What each builder's kind holds. MLflow: metrics are numbers (tables and images are artifacts), runs have no
+#: properties and record no error; log_table writes tables/<name>.json beside the images; the server refuses an
+#: artifact path holding "#" ("Invalid path", mlflow.utils.uri.validate_path_is_safe).
+TRAITS = {
+    "local": KindTraits(writes_params=False),
+    "fake": KindTraits(),
+    "mlflow": KindTraits(
+        has_properties=False,
+        records_errors=False,
+        metric_kinds=frozenset({MetricKind.SCALAR, MetricKind.TABLE, MetricKind.IMAGE}),
+        metric_file_folders=("images/", "tables/"),
+        refused_file_characters="#",
+    ),
+}
 
 
 def build_local(path: Path, content: WorkspaceContent = CONTENT) -> tuple[WorkspaceBackend, dict[str, str], Any]:
     """Log ``content`` into a new local workspace through the SDK; returns its backend, run ids and SDK workspace.
 
     The backend is opened by location through ``studio.workspaces.open_workspace``, as tools open it.
-    ``params`` are not written (``WRITES_PARAMS``).
+    ``params`` are not written (``TRAITS["local"]``).
     """
     from studio.sdk import Experiment, Workspace
     from studio.workspaces import open_workspace
