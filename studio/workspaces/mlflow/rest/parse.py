@@ -8,6 +8,8 @@ The metric-history parser is the hot path (100,000 points): it walks the decoded
 
 from __future__ import annotations
 
+import math
+import sys
 from typing import Any
 
 import numpy as np
@@ -19,6 +21,9 @@ from studio.workspaces.mlflow.rest.types import (
     MetricHistory,
     Run,
 )
+
+_LARGEST = sys.float_info.max
+"""MLflow's SQL stores keep a logged ±inf as ± the largest double: read back, it is infinity again."""
 
 
 def experiment_from_json(item: dict[str, Any]) -> Experiment:
@@ -69,6 +74,9 @@ def history_columns(points: list[dict[str, Any]]) -> tuple[np.ndarray, np.ndarra
     steps = _column([p.get("step", 0) for p in points], np.int64)
     values = _column([p.get("value", 0.0) for p in points], np.float64)
     timestamps = _column([p.get("timestamp", 0) for p in points], np.int64)
+    stored_infinities = np.abs(values) == _LARGEST
+    if stored_infinities.any():
+        values[stored_infinities] = np.copysign(np.inf, values[stored_infinities])
     return steps, values, timestamps
 
 
@@ -122,6 +130,7 @@ def _int_or_none(value: Any) -> int | None:
 
 def _float(value: Any) -> float:
     try:
-        return float(value)
+        number = float(value)
     except (TypeError, ValueError):
         return float("nan")
+    return math.copysign(math.inf, number) if abs(number) == _LARGEST else number
