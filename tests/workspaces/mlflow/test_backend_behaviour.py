@@ -1,0 +1,92 @@
+"""What the MLflow backend does beyond the contract: round trips it saves, live changes it sees, notes it gives.
+
+Against the shared real server (tests/mlflow_fixtures.py), through the fault proxy, which counts requests.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from studio.core.status import RunStatus
+from studio.core.types import RunQuery
+from studio.workspaces import open_workspace
+from studio.workspaces.mlflow.backend import MlflowBackend
+from tests.fault_proxy import FaultProxy
+from tests.mlflow_fixtures import MlflowFixture
+from tests.workspaces.mlflow.content import PAGING_RUNS, Filled
+
+
+@pytest.fixture
+def backend(proxy: FaultProxy) -> Iterator[MlflowBackend]:
+    opened = open_workspace("mlflow+" + proxy.url)
+    assert isinstance(opened, MlflowBackend)
+    yield opened
+    opened.close()
+
+
+def test_a_first_page_in_the_default_order_is_one_search_plus_the_child_counts(
+    backend: MlflowBackend, proxy: FaultProxy
+) -> None:
+    before = proxy.count
+    page = backend.list_runs("paging", page_size=50)
+    assert [r.display_name for r in page.runs] == [f"p{i:03d}" for i in range(PAGING_RUNS - 1, PAGING_RUNS - 51, -1)]
+    assert page.note == "" and page.next_token is not None
+    assert proxy.count - before <= 3  # the experiment list (first use), the page, the child counts
+    before = proxy.count
+    backend.list_runs("paging", page_token=page.next_token, page_size=50)
+    assert proxy.count - before == 1  # child counts are kept
+
+
+def test_what_the_server_cannot_answer_is_done_here_and_said(backend: MlflowBackend) -> None:
+    query = RunQuery(filter="tags.parity IN ('even') AND params.i IN ('3', '4', '6')", order_by=("attributes.status",))
+    page = backend.list_runs("paging", query)
+    assert sorted(r.display_name for r in page.runs) == ["p004", "p006"]
+    assert "order by attributes.status" in page.note and "Studio" in page.note
+    assert backend.count_runs("paging", query) == 2
+
+
+def test_reading_a_file_twice_asks_the_server_once(backend: MlflowBackend, filled: Filled, proxy: FaultProxy) -> None:
+    run_id = filled.run_ids["parent"]
+    first = backend.read_file_range(run_id, "logs/train.log", 1000, 5000)
+    before = proxy.count
+    again = backend.read_file_range(run_id, "logs/train.log", 1000, 5000)
+    assert again == first == filled.log_text[1000:6000]
+    assert proxy.count == before  # the block and the folder listing are both kept for a finished run
+    assert backend.read_file_range(run_id, "logs/train.log", len(filled.log_text) - 3, 100) == filled.log_text[-3:]
+
+
+def test_metrics_are_listed_with_counts_and_their_histories_kept_for_the_charts(
+    backend: MlflowBackend, filled: Filled, proxy: FaultProxy
+) -> None:
+    run_id = filled.run_ids["many-metrics"]
+    infos = backend.list_metrics(run_id)
+    assert len(infos) == 20 and all(i.count == 300 for i in infos)
+    before = proxy.count
+    series = backend.get_series(run_id, "m07", start=100)
+    assert len(series) == 200 and series.start == 100 and series.values[0] == pytest.approx(7.1)
+    assert proxy.count == before  # a running run's histories are kept for a second: the chart asks right after
+
+
+def test_a_run_changed_by_another_client_is_seen_by_the_next_poll(
+    backend: MlflowBackend, mlflow_server: MlflowFixture
+) -> None:
+    from mlflow import MlflowClient
+
+    client: Any = MlflowClient(mlflow_server.url)
+    experiment = client.create_experiment("live-poll")
+    run_id = client.create_run(experiment, run_name="live").info.run_id
+    backend.poller.interval = 0.0  # poll at every call instead of every 3 s
+    token = backend.change_token()
+    assert backend.list_changed_runs(token) == ([], token)
+    client.log_metric(run_id, "loss", 0.5, step=1)
+    token2 = backend.change_token()
+    changed, _ = backend.list_changed_runs(token)
+    assert token2 > token and [r.id for r in changed] == [run_id] and changed[0].metrics == {"loss": 0.5}
+    client.set_terminated(run_id, "KILLED")
+    token3 = backend.change_token()
+    changed, _ = backend.list_changed_runs(token2)
+    assert token3 > token2 and changed[-1].status is RunStatus.CANCELED
+    client.delete_experiment(experiment)
