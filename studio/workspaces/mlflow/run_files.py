@@ -61,12 +61,18 @@ class RunFiles:
                 self._folders.popitem(last=False)
         return entries
 
-    def listing(self, run_id: str, prefix: str, final: bool, modified_at: float) -> list[FileInfo]:
-        """The run's files whose path starts with ``prefix``, sorted by path."""
+    def listing(
+        self, run_id: str, prefix: str, final: bool, modified_at: float, depth: int | None = None
+    ) -> list[FileInfo]:
+        """The run's files whose path starts with ``prefix``, sorted by path (``depth``: folder levels to go down)."""
         start = posixpath.dirname(prefix) if prefix else ""
         level = [start]
         files: list[FileInfo] = []
         while level:
+            if depth is not None:
+                if depth < 0:
+                    break
+                depth -= 1
             listed = list(self.pool.map(lambda f: self.folder(run_id, f, final), level))
             level = []
             for entries in listed:

@@ -2,12 +2,12 @@
 
 Every MLflow metric is numeric. ``list_metrics`` fetches the histories of a run's metrics at once (concurrent
 requests, see the REST client) when there are at most ``COUNTED_METRICS`` of them, which gives exact point
-counts and leaves the histories cached for the charts that ask next: opening a run costs ``runs/get`` plus one
-concurrent round of ``metrics/get-history``. A finished run's histories stay cached (LRU by points); a running
+counts and leaves the histories cached for the charts that ask next: opening a run costs ``runs/get``, then one
+concurrent round of ``metrics/get-history`` beside the two rounds of ``artifacts/list`` that find its images. A finished run's histories stay cached (LRU by points); a running
 run's are fetched again after ``LIVE_HISTORY_S``, whole, since MLflow cannot send only the points after an index.
 
 Tables are the JSON files ``mlflow.log_table`` writes (listed in the tag ``mlflow.loggedArtifacts``). Images are
-the run's image files (png, jpg, gif, svg), found in its whole artifact listing (kept, see ``run_files``):
+the run's image files (png, jpg, gif, svg) in the root of its artifacts and the folders there (``IMAGE_DEPTH``):
 ``mlflow.log_image`` writes ``images/<key>%step%<step>%timestamp%<ms>%<uuid>.png``, one metric per key with a
 record per step; ``images/<name>.png`` is metric "<name>", and any other image "<folder>/<name>".
 """
@@ -37,6 +37,9 @@ COUNTED_METRICS = 50
 LIVE_HISTORY_S = 1.0
 CACHED_POINTS = 20_000_000
 IMAGE_FOLDER = "images"
+IMAGE_DEPTH = 1
+"""Images are looked for in the root and its folders (``images/``, ``plots/``), not deeper: each level is a round
+trip on the way to the first chart (a logged model alone is two or three levels deep)."""
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".gif", ".svg")
 MAX_TABLE_BYTES = 64 << 20
 _LOGGED_IMAGE = re.compile(r"(?P<key>.+)%step%(?P<step>-?\d+)%timestamp%(?P<ms>\d+)%[^/]*")
@@ -129,7 +132,7 @@ class RunMetrics:
         """The run's logged tables (from its tags) and image files (anywhere in its artifacts)."""
         tables = _logged_tables(run)
         images: dict[str, list[MetricRecord]] = {}
-        for file in self.files.listing(run.run_id, "", final, 0.0):
+        for file in self.files.listing(run.run_id, "", final, 0.0, depth=IMAGE_DEPTH):
             if not file.path.lower().endswith(IMAGE_SUFFIXES):
                 continue
             folder, base = posixpath.split(file.path)
