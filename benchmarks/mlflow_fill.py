@@ -1,19 +1,21 @@
-"""A big MLflow store in seconds: one template run logged with MlflowClient, copied with plain SQL.
+"""A big MLflow store in about a minute: one template run logged with MlflowClient, copied with plain SQL.
 
     python benchmarks/mlflow_fill.py [--runs 10000] [--root benchmarks/.data/mlflow10k] [--rebuild]
 
-Creating 10,000 runs through ``MlflowClient`` takes many minutes (a few REST-less ORM round trips per
-run). Instead, one template run of experiment ``big`` is logged with ``MlflowClient`` on
+Creating 10,000 runs through ``MlflowClient`` takes many minutes (several ORM transactions a run).
+Instead, one template run of experiment ``big`` is logged with ``MlflowClient`` on
 ``sqlite:///<root>/mlflow.db`` (params, tags, metrics ``loss`` / ``accuracy`` / ``lr`` of ``POINTS``
 steps each), so MLflow writes every row its server expects, and then its rows in ``runs``, ``tags``,
 ``params``, ``metrics`` and ``latest_metrics`` are copied with ``executemany``: new run ids, names,
 start and end times and artifact URIs, metric values scaled per run (``latest_metrics`` agrees with
 the last point), a few runs failed or killed. Columns are read from the file, so a schema change
-in a later MLflow keeps working as long as those five tables keep these key columns.
+in a later MLflow keeps working as long as those five tables keep these key columns. Runs 0 to 999 also
+get the artifacts of a logged model and an image (``artifact_files``: three levels of folders), written
+straight into the server's artifact folder.
 
 ``ensure_store`` builds the store once and checks it through a real ``mlflow server`` with
-``MlflowClient.search_runs`` (newest-first names, one run's metrics by filter, the count); a marker
-file records the check, and later calls reuse the store.
+``MlflowClient`` (``search_runs``: newest-first names, one run's metrics by filter, the count; a run's
+history and artifacts); a marker file records the check, and later calls reuse the store.
 """
 
 from __future__ import annotations
@@ -22,9 +24,11 @@ import argparse
 import json
 import shutil
 import sqlite3
+import struct
 import sys
 import time
 import uuid
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +46,8 @@ TAGS = {"model": "resnet50", "dataset": "imagenet-1k", "team": "vision"}
 STEP_MS = 60_000
 """Runs start a minute apart: run 0 is the newest, so newest first is run-00000, run-00001, ..."""
 MARKER = "checked.json"
+ARTIFACT_RUNS = 1000
+"""Runs 0 to 999 have the artifacts of a logged model and an image (written straight into the artifact folder)."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +166,42 @@ def build(root: Path, runs: int) -> Store:
     return Store(root, experiment, runs)
 
 
+def artifact_files() -> dict[str, bytes]:
+    """What ``mlflow.pytorch.log_model`` and ``mlflow.log_image`` leave in a run: three levels of folders."""
+    mlmodel = b"artifact_path: model\nflavors:\n  pytorch:\n    model_data: data\n    pytorch_version: 2.5.1\n"
+    return {
+        "model/MLmodel": mlmodel,
+        "model/conda.yaml": b"name: mlflow-env\ndependencies:\n- python=3.11\n",
+        "model/python_env.yaml": b"python: 3.11\n",
+        "model/requirements.txt": b"mlflow==3.17.2\ntorch==2.5.1\n",
+        "model/data/model.pth": bytes(range(256)) * 16,
+        "model/data/pickle_module_info.txt": b"mlflow.pytorch.pickle_module\n",
+        "images/confusion%step%99%timestamp%1796395817467%0f3a.png": _png(8, 8),
+    }
+
+
+def _png(width: int, height: int) -> bytes:
+    """A small grey PNG image."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def add_artifacts(store: Store) -> None:
+    """Write ``artifact_files()`` for runs 0 to ARTIFACT_RUNS - 1 where the server keeps their artifacts."""
+    files = artifact_files()
+    for i in range(min(store.runs, ARTIFACT_RUNS)):
+        base = store.root / "artifacts" / EXPERIMENT / _run_id(i) / "artifacts"
+        for path, data in files.items():
+            target = base / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+
+
 def check(store: Store, url: str) -> str:
     """Ask the server what a user would see; raise if it differs from what was copied. Returns a summary."""
     quiet_mlflow_environment()
@@ -185,6 +227,9 @@ def check(store: Store, url: str) -> str:
     history = client.get_metric_history(run.info.run_id, "loss")
     if len(history) != POINTS or abs(history[-1].value - want_loss) > 1e-9:
         raise RuntimeError(f"{run_name(k)}'s loss has {len(history)} points, not {POINTS} ending at the last value")
+    listed = [f.path for f in client.list_artifacts(first[0].info.run_id, "model/data")]
+    if listed != ["model/data/model.pth", "model/data/pickle_module_info.txt"]:
+        raise RuntimeError(f"{run_name(0)}'s model/data holds {listed}")
     # The count: pages of 5,000 (the server builds whole runs, so this is the slow part of the check).
     seen = 0
     token = None
@@ -196,21 +241,24 @@ def check(store: Store, url: str) -> str:
             break
     if seen != store.runs:
         raise RuntimeError(f"the server lists {seen} runs, not {store.runs}")
-    return f"{seen:,} runs listed; first page newest first; {run_name(k)}'s params, last loss and {POINTS}-point history as copied"
+    return f"{seen:,} runs listed; first page newest first; {run_name(k)}'s params, last loss and {POINTS}-point history as copied; {run_name(0)}'s artifacts listed"
 
 
 def ensure_store(runs: int = 10_000, root: Path | None = None, rebuild: bool = False) -> Store:
     """The checked store of ``runs`` runs under ``root`` (default ``benchmarks/.data/mlflow<N>``), built if needed."""
     root = root or DATA / f"mlflow{runs // 1000}k"
     marker = root / MARKER
-    if not rebuild and marker.exists():
-        saved = json.loads(marker.read_text())
-        if saved.get("runs") == runs and saved.get("points") == POINTS:
-            return Store(root, saved["experiment_id"], runs)
-    started = time.perf_counter()
-    store = build(root, runs)
-    built = time.perf_counter() - started
-    print(f"filled {runs:,} runs in {built:.1f} s ({store.db.stat().st_size / 1e6:.0f} MB)", flush=True)
+    saved = json.loads(marker.read_text()) if marker.exists() and not rebuild else {}
+    if saved.get("runs") == runs and saved.get("points") == POINTS:
+        store = Store(root, saved["experiment_id"], runs)
+        if saved.get("artifacts") == ARTIFACT_RUNS:
+            return store
+    else:
+        started = time.perf_counter()
+        store = build(root, runs)
+        built = time.perf_counter() - started
+        print(f"filled {runs:,} runs in {built:.1f} s ({store.db.stat().st_size / 1e6:.0f} MB)", flush=True)
+    add_artifacts(store)
     server = start_mlflow_server(root, workers=2)
     print(f"mlflow server answered /health after {server.started_in_s:.1f} s", flush=True)
     try:
@@ -220,7 +268,8 @@ def ensure_store(runs: int = 10_000, root: Path | None = None, rebuild: bool = F
     finally:
         server.stop()
     print(f"checked through mlflow server: {summary}", flush=True)
-    marker.write_text(json.dumps({"runs": runs, "points": POINTS, "experiment_id": store.experiment_id}))
+    saved = {"runs": runs, "points": POINTS, "artifacts": ARTIFACT_RUNS, "experiment_id": store.experiment_id}
+    marker.write_text(json.dumps(saved))
     return store
 
 
