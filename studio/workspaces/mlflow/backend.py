@@ -3,11 +3,13 @@
 What it costs (round trips; each may take the network's latency):
 - ``list_experiments``: one ``experiments/search`` page per 1,000 experiments, then one ``runs/search`` of 100
   top-level runs per experiment (concurrent, 8 at a time) for the counts ("100+" beyond).
-- ``list_runs``: a page in an order MLflow shares is one ``runs/search`` (plus one for the experiment's child
-  counts, kept 5 s); a part of the query the server cannot answer is checked here on larger server pages, and an
+- ``list_runs``: a page in an order MLflow shares is one ``runs/search`` (and beside it one for the experiment's
+  child counts, kept 5 s; a first page holds at most 50 runs); a part of the query the server cannot answer is checked here on larger server pages, and an
   order it cannot give makes the backend read every matching run (see ``run_search``).
 - ``count_runs``: every page of the answer (MLflow has no count), kept 5 s.
-- opening a run: ``runs/get`` (kept 1 s) then one concurrent round of ``metrics/get-history`` (``run_metrics``).
+- opening a run: ``runs/get`` (kept 1 s), then one concurrent round of ``metrics/get-history`` beside two rounds of
+  ``artifacts/list`` (``run_metrics``): three round trips to the first chart. The same request asked from two
+  places at once (the Overview and the Metrics tab) goes out once (``SingleFlight``).
 - live refresh: ``polling.ChangePoller``, two or three requests per 3 s whatever the server's size.
 MLflow cannot stop a run (it only records what scripts send): ``cancel_run`` raises UnsupportedOperation and
 ``info().can_cancel`` is False, so the window offers no Cancel.
@@ -52,8 +54,10 @@ from studio.workspaces.mlflow.rest.types import NOTE_TAG, PARENT_RUN_TAG, Experi
 from studio.workspaces.mlflow.run_files import RunFiles
 from studio.workspaces.mlflow.run_metrics import RunMetrics
 from studio.workspaces.mlflow.run_search import RunSearch
+from studio.workspaces.mlflow.single_flight import SingleFlight
 
 COUNT_PAGE = 100
+FIRST_PAGE = 50
 RUN_TTL_S = 1.0
 CHILDREN_TTL_S = 5.0
 CHILDREN_SCAN_LIMIT = 10_000
@@ -68,9 +72,13 @@ class MlflowBackend:
         self.client = client
         self.location = location
         self.name = name
+        # Two pools, so that no task waits on a task of its own pool (8 list_metrics at once deadlocked on one):
+        # the general one runs tasks that may wait; the listing one only sends single artifacts/list requests.
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mlflow-backend")
-        self.files = RunFiles(client, self._pool)
-        self.metrics = RunMetrics(client, self.files)
+        self._listing_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mlflow-listing")
+        self._flights = SingleFlight()
+        self.files = RunFiles(client, self._listing_pool, self._flights)
+        self.metrics = RunMetrics(client, self.files, self._pool, self._flights)
         self.search = RunSearch(client, self._infos)
         self.poller = ChangePoller(client, self._experiment_ids, self._infos_any)
         self._lock = threading.Lock()
@@ -150,6 +158,11 @@ class MlflowBackend:
         """A page of runs; the server answers what it can (see ``run_search``)."""
         query = query or RunQuery()
         found = self._experiment(experiment)
+        if page_token is None:
+            # The child counts are asked beside the page, not after it; a first page is kept small because the
+            # server spends about a millisecond a run on it, and the table asks for more as it scrolls.
+            self._pool.submit(self._child_counts, found.experiment_id)
+            page_size = min(page_size, FIRST_PAGE)
         if query.parent_id is not None:
             self._run(query.parent_id)
         return self.search.page(found.experiment_id, found.name, query, page_token, page_size)
@@ -204,16 +217,26 @@ class MlflowBackend:
 
     def _run(self, run_id: str, fresh: bool = False) -> Run:
         check_run_id(run_id)
-        now = time.monotonic()
+        cached = None if fresh else self._cached_run(run_id)
+        if cached is not None:
+            return cached
+        return self._flights.run(("run", run_id, fresh), lambda: self._fetch_run(run_id, fresh))
+
+    def _cached_run(self, run_id: str) -> Run | None:
         with self._lock:
             cached = self._runs.get(run_id)
-        if cached is not None and not fresh and now - cached[0] < RUN_TTL_S:
-            return cached[1]
+        return cached[1] if cached is not None and time.monotonic() - cached[0] < RUN_TTL_S else None
+
+    def _fetch_run(self, run_id: str, fresh: bool) -> Run:
+        # Looked up again inside the flight: a caller that missed the cache just as another filled it finds it.
+        cached = None if fresh else self._cached_run(run_id)
+        if cached is not None:
+            return cached
         run = self.client.get_run(run_id)
         with self._lock:
             if len(self._runs) > 10_000:
                 self._runs.clear()
-            self._runs[run_id] = (now, run)
+            self._runs[run_id] = (time.monotonic(), run)
         return run
 
     def _infos(self, runs: list[Run], experiment: str, with_children: bool = True) -> list[RunInfo]:
@@ -225,11 +248,21 @@ class MlflowBackend:
 
     def _child_counts(self, experiment_id: str) -> dict[str, int]:
         """Children per parent in one experiment, from one search of the runs that have a parent (kept 5 s)."""
-        now = time.monotonic()
+        cached = self._cached_children(experiment_id)
+        if cached is not None:
+            return cached
+        return self._flights.run(("children", experiment_id), lambda: self._count_children(experiment_id))
+
+    def _cached_children(self, experiment_id: str) -> dict[str, int] | None:
         with self._lock:
             cached = self._children.get(experiment_id)
-        if cached is not None and now - cached[0] < CHILDREN_TTL_S:
-            return cached[1]
+        return cached[1] if cached is not None and time.monotonic() - cached[0] < CHILDREN_TTL_S else None
+
+    def _count_children(self, experiment_id: str) -> dict[str, int]:
+        cached = self._cached_children(experiment_id)  # again, inside the flight (see _fetch_run)
+        if cached is not None:
+            return cached
+        now = time.monotonic()
         counts: dict[str, int] = {}
         token: str | None = None
         seen = 0
@@ -347,6 +380,7 @@ class MlflowBackend:
     def close(self) -> None:
         """Stop the worker threads and close the connections."""
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._listing_pool.shutdown(wait=True, cancel_futures=True)
         self.client.close()
 
     def __repr__(self) -> str:

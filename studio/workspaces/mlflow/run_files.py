@@ -25,6 +25,7 @@ from studio.core.types import FileInfo
 from studio.core.validation import relative_file_name
 from studio.workspaces.mlflow.rest.client import MlflowRestClient
 from studio.workspaces.mlflow.rest.types import ArtifactEntry
+from studio.workspaces.mlflow.single_flight import SingleFlight
 
 BLOCK = 1 << 20
 CACHE_BYTES = 64 << 20
@@ -35,9 +36,10 @@ MAX_LISTINGS = 512
 class RunFiles:
     """Files of the runs of one MLflow server."""
 
-    def __init__(self, client: MlflowRestClient, pool: ThreadPoolExecutor) -> None:
+    def __init__(self, client: MlflowRestClient, pool: ThreadPoolExecutor, flights: SingleFlight) -> None:
         self.client = client
-        self.pool = pool
+        self.pool = pool  # only for single artifacts/list requests: nothing on it waits on it
+        self.flights = flights
         self._lock = threading.Lock()
         # (run id, folder) -> (when fetched, final?, entries)
         self._folders: OrderedDict[tuple[str, str], tuple[float, bool, list[ArtifactEntry]]] = OrderedDict()
@@ -48,15 +50,27 @@ class RunFiles:
 
     def folder(self, run_id: str, folder: str, final: bool) -> list[ArtifactEntry]:
         """One folder's entries (cached; ``final`` when the run has ended and its files can no longer change)."""
+        cached = self._cached_folder(run_id, folder)
+        if cached is not None:
+            return cached
+        return self.flights.run(("folder", run_id, folder), lambda: self._fetch_folder(run_id, folder, final))
+
+    def _cached_folder(self, run_id: str, folder: str) -> list[ArtifactEntry] | None:
         key = (run_id, folder)
         with self._lock:
             cached = self._folders.get(key)
             if cached is not None and (cached[1] or time.monotonic() - cached[0] < LIVE_LISTING_S):
                 self._folders.move_to_end(key)
                 return cached[2]
+        return None
+
+    def _fetch_folder(self, run_id: str, folder: str, final: bool) -> list[ArtifactEntry]:
+        cached = self._cached_folder(run_id, folder)  # again, inside the flight: it may have just been filled
+        if cached is not None:
+            return cached
         entries = self.client.list_artifacts(run_id, folder).entries
         with self._lock:
-            self._folders[key] = (time.monotonic(), final, entries)
+            self._folders[(run_id, folder)] = (time.monotonic(), final, entries)
             while len(self._folders) > MAX_LISTINGS:
                 self._folders.popitem(last=False)
         return entries

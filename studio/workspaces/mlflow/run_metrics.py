@@ -21,6 +21,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,6 +33,7 @@ from studio.workspaces.mlflow.mapping import LOGGED_ARTIFACTS_TAG
 from studio.workspaces.mlflow.rest.client import MlflowRestClient
 from studio.workspaces.mlflow.rest.types import MetricHistory, Run
 from studio.workspaces.mlflow.run_files import RunFiles
+from studio.workspaces.mlflow.single_flight import SingleFlight
 
 COUNTED_METRICS = 50
 LIVE_HISTORY_S = 1.0
@@ -56,9 +58,11 @@ class RunMedia:
 class RunMetrics:
     """Metrics of the runs of one MLflow server, with a cache of histories."""
 
-    def __init__(self, client: MlflowRestClient, files: RunFiles) -> None:
+    def __init__(self, client: MlflowRestClient, files: RunFiles, pool: Executor, flights: SingleFlight) -> None:
         self.client = client
         self.files = files
+        self.pool = pool
+        self.flights = flights
         self._lock = threading.Lock()
         self._histories: OrderedDict[tuple[str, str], tuple[float, bool, MetricHistory]] = OrderedDict()
         self._points = 0
@@ -67,19 +71,31 @@ class RunMetrics:
 
     def histories(self, run: Run, names: list[str], final: bool) -> dict[str, MetricHistory]:
         """The histories of ``names``; cached ones are reused, the others fetched concurrently."""
+        found = self._cached(run.run_id, names)
+        missing = [n for n in names if n not in found]
+        if missing:
+            key = ("histories", run.run_id, tuple(missing))
+            found.update(self.flights.run(key, lambda: self._fetch(run.run_id, missing, final)))
+        return found
+
+    def _cached(self, run_id: str, names: list[str]) -> dict[str, MetricHistory]:
         found: dict[str, MetricHistory] = {}
         now = time.monotonic()
         with self._lock:
             for name in names:
-                cached = self._histories.get((run.run_id, name))
+                cached = self._histories.get((run_id, name))
                 if cached is not None and (cached[1] or now - cached[0] < LIVE_HISTORY_S):
                     found[name] = cached[2]
+        return found
+
+    def _fetch(self, run_id: str, names: list[str], final: bool) -> dict[str, MetricHistory]:
+        found = self._cached(run_id, names)  # again, inside the flight: another caller may have just filled it
         missing = [n for n in names if n not in found]
         if missing:
-            fetched = self.client.get_histories(run.run_id, missing)
+            fetched = self.client.get_histories(run_id, missing)
             with self._lock:
                 for name, history in fetched.items():
-                    self._remember(run.run_id, name, final, history)
+                    self._remember(run_id, name, final, history)
             found.update(fetched)
         return found
 
@@ -118,7 +134,7 @@ class RunMetrics:
     def infos(self, run: Run, final: bool) -> list[MetricInfo]:
         """The run's metrics: numeric ones (counted when there are few), then its tables and images."""
         names = sorted(run.metrics)
-        media_future = self.files.pool.submit(self.media, run, final)
+        media_future = self.pool.submit(self.media, run, final)
         histories = self.histories(run, names, final) if len(names) <= COUNTED_METRICS else {}
         infos = [_numeric_info(run, name, histories.get(name)) for name in names]
         media = media_future.result()

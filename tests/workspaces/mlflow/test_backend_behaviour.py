@@ -6,6 +6,7 @@ Against the shared real server (tests/mlflow_fixtures.py), through the fault pro
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -90,3 +91,21 @@ def test_a_run_changed_by_another_client_is_seen_by_the_next_poll(
     changed, _ = backend.list_changed_runs(token2)
     assert token3 > token2 and changed[-1].status is RunStatus.CANCELED
     client.delete_experiment(experiment)
+
+
+def test_many_callers_opening_one_run_at_once_share_each_request(
+    proxy: FaultProxy, filled: Filled, mlflow_server: MlflowFixture
+) -> None:
+    run_id = filled.run_ids["parent"]  # 100,000 points and artifacts in several folders
+    alone = open_workspace("mlflow+" + proxy.url)
+    before = proxy.count
+    expected = alone.list_metrics(run_id)
+    one_caller = proxy.count - before
+    alone.close()
+    crowd = open_workspace("mlflow+" + proxy.url)
+    before = proxy.count
+    with ThreadPoolExecutor(12) as pool:  # more callers than the backend's pools have threads
+        answers = list(pool.map(lambda _: crowd.list_metrics(run_id), range(12), timeout=60))
+    assert all(a == expected for a in answers)
+    assert proxy.count - before == one_caller  # the Overview and the Metrics tab ask once between them
+    crowd.close()
