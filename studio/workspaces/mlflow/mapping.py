@@ -8,7 +8,9 @@ MLflow runs have no properties, no error record and no creation time apart from 
 
 from __future__ import annotations
 
-from studio.core.search.evaluate import RunValues
+from dataclasses import replace
+
+from studio.core.search.evaluate import RunValues, run_values
 from studio.core.status import RunStatus
 from studio.core.types import ExperimentInfo, RunInfo, StatusChange
 from studio.workspaces.mlflow.rest.types import NOTE_TAG, PARENT_RUN_TAG, RUN_NAME_TAG, Experiment, Run
@@ -60,21 +62,7 @@ def run_info(run: Run, experiment: str, child_count: int = 0) -> RunInfo:
 
 def search_values(run: Run, info: RunInfo) -> RunValues:
     """What a filter sees of the run: its RunInfo's values, but every tag the server sees (hidden ones too)."""
-    return RunValues(
-        metrics=info.metrics,
-        params=info.params,
-        tags=run.tags,
-        properties={},
-        attributes={
-            "status": info.status.value,
-            "run_name": info.display_name,
-            "run_id": info.id,
-            "start_time": info.started_at,
-            "end_time": info.ended_at,
-            "created": info.created_at,
-            "duration": info.duration,
-        },
-    )
+    return replace(run_values(info), tags=run.tags)
 
 
 def status_history(info: RunInfo) -> list[StatusChange]:
