@@ -276,12 +276,15 @@ def test_a_run_opened_while_the_server_fails_says_so_in_each_tab_and_f5_brings_i
     assert "loss" in metrics.infos and not metrics.message.isVisible()
 
 
-def test_a_server_that_dies_while_the_user_only_looks_is_said_by_live_refresh(
+def test_live_refresh_polls_the_server_and_says_once_when_it_dies(
     browsing: MainWindow, qtbot: QtBot, proxy: FaultProxy
 ) -> None:
     window = browsing
     window.backend._inner.poller.interval = 0.05  # polled at every tick, not every 3 s
     window.live.timer.setInterval(50)
+    proxy.reset_counts()
+    searches = lambda: sum(path.endswith("runs/search") for path in proxy.paths)  # noqa: E731
+    wait_until(lambda: searches() >= 4, "polls reaching the server (two searches each)", qtbot=qtbot)
     notified: list[str] = []
     window.notifier.sig_notified.connect(notified.append)
     proxy.fail_all(Drop())
