@@ -4,6 +4,8 @@
     proxy.fail_next(Status(429, retry_after="1"))    # the next request gets a 429; later ones pass
     proxy.fail_next(Drop(), times=2)                 # the two after that see the connection closed
     proxy.latency_s = 0.05                           # every forwarded request waits 50 ms first
+    proxy.fail_all(Status(503))                      # every request fails so until fail_all(None): a server down
+    proxy.fail_all(Drop(), path_contains="runs/search")   # ...or only those
     proxy.require_header("Authorization", "Basic ...")   # 401 without it
     proxy.count, proxy.paths                         # round trips seen (faulted ones included)
 
@@ -82,6 +84,8 @@ class FaultProxy:
         self.paths: list[str] = []
         self.headers_seen: list[dict[str, str]] = []
         self._faults: deque[Fault] = deque()
+        self._always: Fault | None = None
+        self._always_on = ""
         self._required: tuple[str, str] | None = None
         self._lock = threading.Lock()
         self._released = threading.Event()
@@ -93,7 +97,10 @@ class FaultProxy:
             self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
             scheme = "https"
         self.url = f"{scheme}://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fault-proxy", daemon=True)
+        # Polled every 50 ms, so that stop() (at the end of each test) takes that long, not half a second.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), name="fault-proxy", daemon=True
+        )
         self._thread.start()
 
     def __enter__(self) -> FaultProxy:
@@ -106,6 +113,18 @@ class FaultProxy:
         """The next ``times`` requests get ``fault`` (after faults queued before)."""
         with self._lock:
             self._faults.extend([fault] * times)
+
+    def fail_all(self, fault: Fault | None, path_contains: str = "") -> None:
+        """Every request from now on (whose path has ``path_contains`` in it) gets ``fault``, after those queued by
+        ``fail_next``; None: back to forwarding.
+
+        ``fail_all(Hang())`` holds each request until the proxy stops or ``fail_all`` changes again.
+        """
+        with self._lock:
+            self._always = fault
+            self._always_on = path_contains
+            self._released.set()  # requests hanging so far end (closed without an answer)
+            self._released = threading.Event()
 
     def require_header(self, name: str, value: str | None) -> None:
         """Answer 401 to requests without ``name: value`` (None: stop checking)."""
@@ -130,7 +149,9 @@ class FaultProxy:
             self.count += 1
             self.paths.append(path)
             self.headers_seen.append(headers)
-            return self._faults.popleft() if self._faults else None
+            if self._faults:
+                return self._faults.popleft()
+            return self._always if self._always_on in path else None
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         proxy = self
@@ -171,7 +192,8 @@ class FaultProxy:
                         pass
                     return
                 if isinstance(fault, Hang):
-                    proxy._released.wait(60)
+                    released = proxy._released  # fail_all() and stop() set it
+                    released.wait(60)
                     self.close_connection = True
                     return
                 if isinstance(fault, Html):

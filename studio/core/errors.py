@@ -11,6 +11,13 @@ class WorkspaceError(StudioError):
     """A workspace cannot be opened or written (corrupt, newer version, read-only, disk full)."""
 
 
+class AuthenticationError(WorkspaceError):
+    """A server refused the credentials it was sent, or asked for some and got none (HTTP 401 / 403).
+
+    The window offers "Sign in…" for it; the message names the server and never holds a secret.
+    """
+
+
 class NotFoundError(StudioError, KeyError):
     """A named experiment, run, metric or file does not exist."""
 

@@ -105,3 +105,15 @@ def test_ok_does_nothing_while_disabled(qtbot: QtBot) -> None:
     dialog.url.setText("nonsense")
     dialog.buttons.accepted.emit()  # Enter in a field
     assert dialog.isVisible() and dialog.result() == 0
+
+
+def test_sign_in_fills_the_servers_url_and_asks_for_a_user_name_and_password(qtbot: QtBot) -> None:
+    dialog = AddServerDialog(sign_in="mlflow+https://tracking.example.com:8443/ml")
+    qtbot.addWidget(dialog)
+    dialog.show()
+    assert dialog.url.text() == "https://tracking.example.com:8443/ml"
+    assert dialog.location() == "mlflow+https://tracking.example.com:8443/ml"
+    assert dialog.windowTitle() == "Sign in to tracking.example.com:8443/ml" and dialog.ok.text() == "Sign in and open"
+    assert dialog.scheme() == "basic" and dialog.username.isVisible() and dialog.password.isVisible()
+    wait_until(dialog.username.hasFocus, "the cursor in the user name", qtbot=qtbot)
+    assert not dialog.ok.isEnabled() and dialog.ok.toolTip() == "Type the user name."

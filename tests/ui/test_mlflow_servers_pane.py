@@ -154,3 +154,27 @@ def test_forget_password_and_remove_from_list_forget_the_saved_secret(
     assert load_credentials(SERVER) is None
     window.close()
     assert mlflow.violations == [] and local.violations == []
+
+
+def test_a_failed_open_over_an_empty_server_can_be_dismissed_and_a_success_clears_it(
+    servers: Any, qtbot: QtBot
+) -> None:
+    window, mlflow, _file = servers
+    pane = window.experiment_pane
+    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
+        window.open_workspace(SERVER)  # no experiments: the pane shows its empty state
+    wait_until(lambda: pane.stack.currentIndex() == 1, "the empty state", qtbot=qtbot)
+    window.open_workspace("mlflow+http://gone.test:5000")
+    failure = wait_until(lambda: pane.failure, "the failure", qtbot=qtbot)
+    assert failure.title == "Could not open gone.test:5000" and "Cannot reach" in failure.message
+    page = pane.failure_page
+    assert pane.stack.currentIndex() == 2 and page.dismiss_button.isVisible()  # SERVER is open behind it
+    assert not page.sign_in_button.isVisible()  # not refused: unreachable
+    page.dismiss_button.click()
+    assert pane.failure is None and pane.stack.currentIndex() == 1  # back to the open server's empty state
+    window.open_workspace("mlflow+http://gone.test:5000")
+    wait_until(lambda: pane.failure, "the failure again", qtbot=qtbot)
+    mlflow._inner.servers["mlflow+http://gone.test:5000"] = FakeServerBackend(location="mlflow+http://gone.test:5000")
+    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
+        page.retry_button.click()
+    assert pane.failure is None and window.location == "mlflow+http://gone.test:5000"

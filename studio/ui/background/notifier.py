@@ -21,6 +21,12 @@ def readable(exc: BaseException) -> str:
     return text
 
 
+def sentence(exc: BaseException) -> str:
+    """``readable`` on one line: what a pane shows in place of what could not be loaded."""
+    lines = readable(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
 class Notifier(QObject):
     """Shows errors in the status bar; ``show_details`` opens the last one with its traceback."""
 

@@ -62,6 +62,10 @@ class ExperimentTreeModel(QStandardItemModel):
     """A page of runs of this experiment arrived."""
     sig_failed = Signal(object, str)
     """Loading failed: (exception, what was being loaded)."""
+    sig_placeholder_failed = Signal(QModelIndex)
+    """Loading the rows under this index failed: its "Loading…" row now says why."""
+    sig_experiments_failed = Signal(object)
+    """The experiment list of the workspace shown could not be loaded (the exception; also in sig_failed)."""
 
     def __init__(self, runner: TaskRunner, parent: Any = None) -> None:
         super().__init__(parent)
@@ -112,7 +116,7 @@ class ExperimentTreeModel(QStandardItemModel):
         self._runner.submit(
             backend.list_experiments,
             success=lambda exps: self._on_experiments(gen, exps),
-            failure=lambda e: self.sig_failed.emit(e, "Loading experiments"),
+            failure=lambda e: self._on_experiments_failed(gen, e),
             label="Loading experiments",
             owner=self,
         )
@@ -171,6 +175,11 @@ class ExperimentTreeModel(QStandardItemModel):
             else:
                 self._insert_experiment(info)
         self.sig_loaded.emit()
+
+    def _on_experiments_failed(self, gen: int, exc: BaseException) -> None:
+        if gen == self._generation:  # not about a workspace (or a query) left since
+            self.sig_failed.emit(exc, "Loading experiments")
+            self.sig_experiments_failed.emit(exc)
 
     def _insert_experiment(self, info: ExperimentInfo) -> None:
         lowered = [n.lower() for n in self._names]
@@ -304,6 +313,8 @@ class ExperimentTreeModel(QStandardItemModel):
         if gen == self._generation and self._is_current(branch):
             branch.fetching, branch.error = False, str(exc) or type(exc).__name__  # no retry loop; F5 retries
             self._repaint_placeholder(branch)
+            if branch.placeholder:
+                self.sig_placeholder_failed.emit(self._index_of_branch(branch))
             self.sig_failed.emit(exc, what)
 
     def _repaint_placeholder(self, branch: Branch) -> None:

@@ -1,4 +1,9 @@
-"""The experiment pane: a filter box over the lazy experiment/run tree, with an empty state."""
+"""The experiment pane: a filter box over the lazy experiment/run tree, with an empty state and failure notices.
+
+What the stack shows: the tree, the empty state ("No runs yet", with the sample experiment), or a failure page
+(a workspace that could not be opened or listed, with Retry). A failure while experiments are shown is a banner
+above the tree instead, so what is there stays usable.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +12,13 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
+    QFrame,
     QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
     QPushButton,
+    QScrollArea,
     QStackedWidget,
     QTreeView,
     QVBoxLayout,
@@ -24,8 +31,11 @@ from studio.core.types import RunInfo
 from studio.ui.background.debounce import qdebounced
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.experiments.experiment_model import ExperimentTreeModel
+from studio.ui.experiments.failure_notice import Failure, FailureNotice
 
 FILTER_DELAY_MS = 300
+TREE, EMPTY, FAILURE = 0, 1, 2
+"""The pages of the pane's stack."""
 
 
 class ExperimentTreePane(QDockWidget):
@@ -45,6 +55,10 @@ class ExperimentTreePane(QDockWidget):
     """The user asked to run the sample experiment."""
     sig_selection_changed = Signal(list)
     """The selected run ids changed."""
+    sig_retry = Signal()
+    """Retry was pressed on the failure shown (``failure``)."""
+    sig_sign_in = Signal()
+    """Sign in… was pressed on the failure shown."""
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__("Experiments", parent)
@@ -67,19 +81,38 @@ class ExperimentTreePane(QDockWidget):
         self.view = self._make_view()
         self.stack.addWidget(self.view)
         self.stack.addWidget(self._make_empty_state())
+        # In a scroll area: the page does not make the pane's least height that of its buttons.
+        scroll = QScrollArea(self.stack)
+        scroll.setObjectName("failureScroll")
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        self.failure_page = FailureNotice(centered=True, parent=scroll)
+        scroll.setWidget(self.failure_page)
+        self.stack.addWidget(scroll)
+        self.failure_banner = FailureNotice(centered=False, parent=body)
+        self.failure_banner.hide()
+        for notice in (self.failure_page, self.failure_banner):
+            notice.sig_retry.connect(self.sig_retry)
+            notice.sig_sign_in.connect(self.sig_sign_in)
+        self.failure_page.sig_dismissed.connect(self._page_dismissed)
+        self._has_workspace = False
+        self._listed = False  # the experiment list of this workspace arrived once
         layout.addWidget(self.filter_box)
         layout.addWidget(self.filter_error)
+        layout.addWidget(self.failure_banner)
         layout.addWidget(self.stack)
         self.setWidget(body)
         self._filter_typed = qdebounced(self._apply_filter, FILTER_DELAY_MS, self)
         self.filter_box.textChanged.connect(self._filter_typed)
-        self.model.sig_loaded.connect(self._update_empty_state)
+        self.model.sig_loaded.connect(self._experiments_listed)
         self.model.sig_page_loaded.connect(lambda _e: self._fetch_if_near_end())
         self.view.verticalScrollBar().valueChanged.connect(lambda _v: self._fetch_if_near_end())
         self.view.verticalScrollBar().rangeChanged.connect(lambda _a, _b: self._fetch_if_near_end())
         self.view.expanded.connect(lambda _i: self._fetch_if_near_end())
         self.model.rowsAboutToBeInserted.connect(self._remember_scroll)
         self.model.rowsInserted.connect(self._keep_scroll)
+        # A failed "Loading…" row spans the columns: it says why in a sentence wider than a name.
+        self.model.sig_placeholder_failed.connect(self._span_failed_row)
         self._scroll_anchor: tuple[int, QModelIndex] | None = None
 
     def _make_view(self) -> QTreeView:
@@ -144,8 +177,59 @@ class ExperimentTreePane(QDockWidget):
     def set_backend(self, backend: WorkspaceBackend | None, can_cancel: bool = True) -> None:
         """Show another workspace; without ``can_cancel`` the runs' menu has no Cancel run."""
         self.can_cancel = can_cancel
+        self._has_workspace, self._listed = backend is not None, False
+        self._hide_banner()
+        self.failure_page.failure = None
         self.model.set_backend(backend)
-        self.stack.setCurrentIndex(0)
+        self._show_content()
+
+    @property
+    def failure(self) -> Failure | None:
+        """The failure shown (on the failure page or in the banner), or None."""
+        if self.stack.currentIndex() == FAILURE and self.failure_page.failure is not None:
+            return self.failure_page.failure
+        return self.failure_banner.failure
+
+    def show_failure(self, failure: Failure) -> None:
+        """Say what failed, with Retry (and Sign in…): as the pane's page when the tree is empty, else above it.
+
+        Dismiss is offered when a workspace is open behind the failure (what failed was opening another), not
+        for a workspace whose experiments could not be listed: behind that page there is nothing.
+        """
+        if self.model.rowCount() == 0:
+            self._hide_banner()
+            self.failure_page.show_failure(failure, dismissable=self._has_workspace and failure.key == "open")
+            self._show_page(FAILURE)
+        else:
+            if self.stack.currentIndex() == FAILURE:
+                self.failure_page.failure = None
+                self._show_content()
+            self.failure_banner.show_failure(failure, dismissable=True)
+            self.failure_banner.show()
+
+    def show_busy(self, text: str) -> None:
+        """Say that something is being opened: on the failure shown, or (no workspace open yet) as the page."""
+        if self.failure is not None:
+            notice = self.failure_page if self.stack.currentIndex() == FAILURE else self.failure_banner
+            notice.show_busy(text)
+        elif not self._has_workspace:
+            self.failure_page.failure = None
+            self.failure_page.show_busy(text)
+            self._show_page(FAILURE)
+
+    def clear_failure(self, key: str) -> None:
+        """The work that failed as ``key`` ("open", "experiments") succeeded: its failure goes."""
+        if self.failure_banner.failure is not None and self.failure_banner.failure.key == key:
+            self._hide_banner()
+        page = self.failure_page.failure
+        if self.stack.currentIndex() == FAILURE and (page is None or page.key == key):
+            self.failure_page.failure = None
+            self._show_content()
+
+    def show_runs(self) -> None:
+        """Runs arrived (live refresh): the tree instead of the empty state, unless a failure is shown."""
+        if self.stack.currentIndex() == EMPTY:
+            self._show_page(TREE)
 
     def focus_filter(self) -> None:
         """Ctrl+F: put the cursor in the filter box."""
@@ -190,10 +274,28 @@ class ExperimentTreePane(QDockWidget):
         # Experiment rows stay, and so does whether they are expanded.
         self.model.set_query(query)
 
-    def _update_empty_state(self) -> None:
-        empty = self.model.is_empty_workspace() and not self.filter_box.text()
-        self.stack.setCurrentIndex(1 if empty else 0)
-        self.filter_box.setVisible(not empty)
+    def _experiments_listed(self) -> None:
+        self._listed = True
+        self.clear_failure("experiments")
+        if self.stack.currentIndex() != FAILURE:  # a failure stays until its work succeeds or is dismissed
+            self._show_content()
+
+    def _page_dismissed(self) -> None:
+        self.failure_page.show()  # the stack shows and hides its pages itself
+        self._show_content()
+
+    def _show_content(self) -> None:
+        """The tree, or the empty state once the experiments are known to hold no run."""
+        empty = self._listed and self.model.is_empty_workspace() and not self.filter_box.text()
+        self._show_page(EMPTY if empty else TREE)
+
+    def _show_page(self, page: int) -> None:
+        self.stack.setCurrentIndex(page)
+        self.filter_box.setVisible(page == TREE)
+
+    def _hide_banner(self) -> None:
+        self.failure_banner.failure = None
+        self.failure_banner.hide()
 
     def _header_menu(self, pos: QPoint) -> None:
         menu = QMenu(self.view)
@@ -267,6 +369,9 @@ class ExperimentTreePane(QDockWidget):
             rect = view.visualRect(last)
             if last.isValid() and rect.isValid() and rect.top() < reach:
                 model.fetch_next_page(experiment)
+
+    def _span_failed_row(self, parent: QModelIndex) -> None:
+        self.view.setFirstColumnSpanned(0, parent, True)
 
     def _remember_scroll(self, parent: QModelIndex, first: int, _last: int) -> None:
         # Rows inserted above what the user looks at must not push it down the list.

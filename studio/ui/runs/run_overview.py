@@ -14,6 +14,7 @@ from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QSc
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import MetricInfo, RunInfo
+from studio.ui.background.notifier import sentence
 from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.shell.status_style import STATUS_COLOURS, format_duration
@@ -89,6 +90,10 @@ class RunOverview(QWidget):
             label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.fields[name] = label
             self.form.addRow(f"{name}:", label)
+        self.fields["Status"].setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
+        )
+        self.fields["Status"].linkActivated.connect(self._retry)  # "Retry" after a failure
         scroll.setWidget(body)
         outer.addWidget(scroll)
         self._ticker = QTimer(self)
@@ -128,9 +133,16 @@ class RunOverview(QWidget):
             owner=self,
         )
 
+    def _retry(self, _link: str) -> None:
+        self.reload()
+
     def _failed(self, exc: BaseException) -> None:
+        if self.run is None:  # nothing known yet: the sentence alone, not a form full of "…"
+            for name, label in self.fields.items():
+                self.form.setRowVisible(label, name == "Status")
         self.fields["Status"].setText(
-            f"<span style='color:#d9363e'>Could not load this run: {html.escape(str(exc))}</span>"
+            f"<span style='color:#d9363e'>Could not load this run: {html.escape(sentence(exc))}</span>"
+            " &nbsp;<a href='retry'>Retry</a> <small>(F5)</small>"
         )
 
     def _show(self, loaded: tuple[RunInfo, dict[str, Any], list[MetricInfo]]) -> None:
@@ -173,6 +185,8 @@ class RunOverview(QWidget):
 
     def _show_rows_that_apply(self, run: RunInfo, details: dict[str, Any]) -> None:
         """Rows a run of this kind can fill: an MLflow run has params and a user, but no compute or properties."""
+        for label in self.fields.values():
+            self.form.setRowVisible(label, True)  # those a failure hid come back
         recorded_only = details.get("runType") == "mlflow"  # a run a script logged to a server, not one it ran
         hidden = {
             "Compute": recorded_only,

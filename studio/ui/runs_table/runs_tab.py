@@ -8,6 +8,7 @@ per experiment (``TableMemory``) as soon as they change.
 
 from __future__ import annotations
 
+import html
 from dataclasses import replace
 from typing import Any
 
@@ -116,6 +117,8 @@ class RunsTableTab(QWidget):
         self.chooser.sig_toggled.connect(self._column_toggled)
         self.compare_button.clicked.connect(lambda: self.sig_compare_runs.emit(self.view.selected_run_ids()))
         self.new_runs_button.clicked.connect(self.refresh)
+        for line in (self.load_error, self.empty):
+            line.linkActivated.connect(self._retry)  # "Retry" after a failed load
         self.view.sig_open_runs.connect(self.sig_open_runs)
         self.view.sig_compare_runs.connect(self.sig_compare_runs)
         header = self.view.horizontalHeader()
@@ -285,6 +288,7 @@ class RunsTableTab(QWidget):
             self.empty.setText(
                 f"No runs match “{text}”." if filtered and text else f"No runs in “{self.experiment}” yet."
             )
+            self.empty.setTextFormat(Qt.TextFormat.PlainText)  # the filter's text is not markup
             self.empty.setEnabled(False)  # drawn like the other hints: a note, not content
             self.stack.setCurrentWidget(self.empty)
 
@@ -293,14 +297,21 @@ class RunsTableTab(QWidget):
         if isinstance(exc, QueryError):
             self._show_filter_error(exc)  # a filter this kind of workspace cannot answer
             return
-        message = f"Could not load the runs: {_sentence(exc)} (F5 to try again)"
-        if self.model.rowCount():
+        message = (
+            f"<span style='color:#d9363e'>Could not load the runs: {html.escape(_sentence(exc))}</span>"
+            " <a href='retry'>Retry</a> <small>(F5)</small>"
+        )
+        if self.model.rowCount():  # the rows shown stay, the line above says they may be stale
             self.load_error.setText(message)
             self.load_error.show()
         else:
+            self.empty.setTextFormat(Qt.TextFormat.RichText)
             self.empty.setText(message)
             self.empty.setEnabled(True)
             self.stack.setCurrentWidget(self.empty)
+
+    def _retry(self, _link: str) -> None:
+        self.refresh()
 
     def _new_runs(self, count: int) -> None:
         self.new_runs_button.setText(f"{count:,} new run{'' if count == 1 else 's'} — refresh")

@@ -42,6 +42,7 @@ class TableBar(QWidget):
         self.query_note.setObjectName("runsTableQueryNote")
         self.filter_error = self._error_line("runsTableFilterError")
         self.load_error = self._error_line("runsTableLoadError")
+        self.load_error.setTextFormat(Qt.TextFormat.RichText)  # with a Retry link
         row = QHBoxLayout()
         row.addWidget(self.filter_box, 1)
         row.addWidget(self.columns_button)

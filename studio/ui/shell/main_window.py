@@ -55,6 +55,8 @@ class MainWindow(WorkspaceSwitching):
         self._pending_run: str | None = None
         self._compute_hidden_for_kind = False
         self._restore_selection: tuple[str, str] | None = None
+        self._opening = ""
+        self._recoveries = {}
         self.runner = TaskRunner(self)
         self.notifier = Notifier(self.statusBar(), self)
         self.runner.sig_unhandled_failure.connect(lambda exc, tb, label: self.notifier.error(exc, tb, label))
@@ -118,12 +120,18 @@ class MainWindow(WorkspaceSwitching):
         tree.sig_compare_runs.connect(self.compare_runs)
         tree.sig_selection_changed.connect(self._remember_selection)
         tree.model.sig_failed.connect(lambda exc, what: self.notifier.error(exc, context=what))
+        tree.model.sig_experiments_failed.connect(self.experiments_failed)
+        tree.sig_retry.connect(self.retry_failed)
+        tree.sig_sign_in.connect(self.sign_in_failed)
         tree.model.sig_loaded.connect(self._after_experiments_loaded)
         tree.model.sig_page_loaded.connect(self._after_page_loaded)
         self.run_detail.sig_cancel_requested.connect(lambda run_id: self.cancel_runs([run_id]))
         self.run_detail.sig_open_run.connect(self.open_run)
         self.run_detail.sig_compare_runs.connect(self.compare_runs)
         self.live.sig_runs_changed.connect(self._on_runs_changed)
+        self.live.sig_failed.connect(
+            lambda exc: self.notifier.error(exc, context="Live refresh (it goes on when the workspace answers)")
+        )
         self.workspace_pane.sig_open_workspace.connect(
             lambda loc: self.open_workspace(loc, create=loc == self.default_location())  # made on first use
         )
@@ -318,7 +326,11 @@ class MainWindow(WorkspaceSwitching):
         self.open_run(run_id)
 
     def refresh(self) -> None:
-        """F5: reload the experiment list, the compute list and the open tabs."""
+        """F5: reload the experiment list, the compute list and the open tabs (or, with none open, open again the
+        workspace that could not be)."""
+        if self.backend is None and self.experiment_pane.failure is not None:
+            self.retry_failed()
+            return
         self.experiment_pane.model.reload()
         self.compute_pane.refresh()
         self.run_detail.refresh_runs(set(self.run_detail.open_run_ids()))
@@ -329,7 +341,7 @@ class MainWindow(WorkspaceSwitching):
     def _on_runs_changed(self, runs: list[RunInfo]) -> None:
         self.experiment_pane.model.apply_changes(runs)
         if runs:
-            self.experiment_pane.stack.setCurrentIndex(0)  # not an empty workspace any more
+            self.experiment_pane.show_runs()  # not an empty workspace any more
         self.run_detail.runs_changed(runs)
 
     def _after_experiments_loaded(self) -> None:

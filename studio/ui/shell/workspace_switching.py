@@ -1,10 +1,14 @@
 """Switching workspaces: the window's half that opens, lists and forgets workspaces of any kind.
 
 A mixin of ``MainWindow`` (its attributes are declared below), kept apart so the window's
-module holds the wiring and the runs' actions.
+module holds the wiring and the runs' actions. A workspace that cannot be opened (or listed) is
+said in the status bar and in the Experiments pane, with Retry and, when the server refused the
+credentials, "Sign in…" (the Add server dialog on that server's URL).
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from PySide6.QtCore import SignalInstance
 from PySide6.QtGui import QAction
@@ -12,14 +16,15 @@ from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
 
 from studio.core.backend import ComputeBackend, WorkspaceBackend
 from studio.core.credentials import ServerCredentials, forget_credentials, save_credentials
-from studio.core.errors import StudioError
+from studio.core.errors import AuthenticationError, StudioError
 from studio.core.opener import WorkspaceOpener, pick_opener
 from studio.core.types import WorkspaceInfo
 from studio.ui.background.live_refresh import LiveRefresh
-from studio.ui.background.notifier import Notifier
+from studio.ui.background.notifier import Notifier, readable
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.compute.compute_pane import ComputePane
 from studio.ui.experiments.experiment_tree import ExperimentTreePane
+from studio.ui.experiments.failure_notice import Failure
 from studio.ui.runs.run_detail import RunDetailArea
 from studio.ui.shell.settings import WindowSettings
 from studio.ui.workspaces.add_server_dialog import AddServerDialog
@@ -49,6 +54,15 @@ class WorkspaceSwitching(QMainWindow):
     _compute_hidden_for_kind: bool
     can_cancel: bool
     """Whether the open workspace's kind can cancel runs (``WorkspaceInfo.can_cancel``); no Cancel is offered if not."""
+    _opening: str
+    """The location asked for last: the failure of an open asked before it is not shown in the pane."""
+    _recoveries: dict[str, tuple[Callable[[], None], str]]
+    """Per failure key shown in the Experiments pane ("open", "experiments"): what Retry does, and the location
+    "Sign in…" is for."""
+
+    def refresh(self) -> None:
+        """F5 (the window's)."""
+        raise NotImplementedError
 
     def open_run(self, run_id: str) -> None:
         """Open a run's tab (the window's)."""
@@ -63,21 +77,63 @@ class WorkspaceSwitching(QMainWindow):
             return
         location = location.strip()
         self._pending_run = open_run
+        self._opening = location
+        name = opener.display_name(location)
+        self.experiment_pane.show_busy(f"Opening {name}…")
         self.runner.submit(
             _open_and_describe,
             opener,
             location,
             create,
             success=lambda opened: self._set_backend(opener, location, *opened),
-            failure=lambda exc: self.notifier.error(exc, context=f"Opening {location}"),
-            label=f"Opening {opener.display_name(location)}",
+            failure=lambda exc: self._open_failed(location, create, open_run, exc),
+            label=f"Opening {name}",
         )
+
+    def _open_failed(self, location: str, create: bool, open_run: str | None, exc: BaseException) -> None:
+        """The status bar says it; so does the Experiments pane, with Retry (and Sign in… if refused)."""
+        self.notifier.error(exc, context=f"Opening {location}")
+        if location != self._opening:
+            return  # another workspace was asked for since: this one's failure is old news
+        retry = lambda: self.open_workspace(location, create, open_run)  # noqa: E731
+        self._show_failure("open", f"Could not open {self._name_of(location)}", exc, location, retry)
+
+    def experiments_failed(self, exc: BaseException) -> None:
+        """The open workspace's experiments could not be listed: the pane says so, with Retry (F5)."""
+        name = self._name_of(self.location)
+        listed = self.experiment_pane.model.rowCount() > 0
+        title = f"Could not {'refresh' if listed else 'load'} the experiments of {name}"
+        self._show_failure("experiments", title, exc, self.location, self.refresh)
+
+    def _show_failure(self, key: str, title: str, exc: BaseException, location: str, retry: Callable[[], None]) -> None:
+        sign_in = isinstance(exc, AuthenticationError) and self._keeps_password(location)
+        self._recoveries[key] = (retry, location)
+        self.experiment_pane.show_failure(Failure(key, title, readable(exc), sign_in=sign_in))
+
+    def retry_failed(self) -> None:
+        """Retry on the failure the Experiments pane shows: open the workspace again, or list it again."""
+        failure = self.experiment_pane.failure
+        recovery = None if failure is None else self._recoveries.get(failure.key)
+        if failure is None or recovery is None:
+            return
+        name = self._name_of(recovery[1])
+        self.experiment_pane.show_busy(
+            f"Opening {name}…" if failure.key == "open" else f"Loading the experiments of {name}…"
+        )
+        recovery[0]()
+
+    def sign_in_failed(self) -> AddServerDialog | None:
+        """Sign in… on the failure the Experiments pane shows: the Add server dialog on that server's URL."""
+        failure = self.experiment_pane.failure
+        recovery = None if failure is None else self._recoveries.get(failure.key)
+        return None if recovery is None else self.sign_in(recovery[1])
 
     def _set_backend(
         self, opener: WorkspaceOpener, location: str, backend: WorkspaceBackend, info: WorkspaceInfo
     ) -> None:
         old = self.backend
         self.backend, self.location, self.can_cancel = backend, location, info.can_cancel
+        self._recoveries.clear()
         if old is not None:
             self.runner.submit(old.close)
         self.setWindowTitle(f"Studio — {opener.display_name(location)}")
@@ -147,23 +203,57 @@ class WorkspaceSwitching(QMainWindow):
         dialog.open()
         return dialog
 
-    def add_server_location(self, location: str, credentials: ServerCredentials | None) -> None:
+    def sign_in(self, location: str) -> AddServerDialog:
+        """Sign in…: the Add server dialog on a server's URL; the new sign-in replaces the saved one, then it opens.
+
+        Choosing no authentication there forgets the saved one (it was refused), so that the opener
+        falls back on MLflow's environment variables.
+        """
+        dialog = AddServerDialog(self, sign_in=location)
+        dialog.accepted.connect(
+            lambda: self.add_server_location(dialog.location(), dialog.credentials(), forget_if_none=True)
+        )
+        dialog.finished.connect(lambda _code: dialog.deleteLater())
+        dialog.open()
+        return dialog
+
+    def add_server_location(
+        self, location: str, credentials: ServerCredentials | None, forget_if_none: bool = False
+    ) -> None:
         """The second half of Add server…: save the credentials in the keyring (on a worker), then open the server.
 
-        Without credentials nothing is saved (nor forgotten: the opener may still find a password
-        kept before, or MLflow's environment variables).
+        Without credentials nothing is saved (nor forgotten, unless ``forget_if_none``: the opener may
+        still find a password kept before, or MLflow's environment variables).
         """
-        if credentials is None:
+        name = self._name_of(location)
+        if credentials is None and not forget_if_none:
             self.open_workspace(location)
             return
-        name = self._name_of(location)
+        doing = f"{'Saving' if credentials else 'Forgetting'} the password of {name}"
+
+        def not_kept(exc: BaseException) -> None:
+            self.notifier.error(exc, context=doing)
+            retry = lambda: self.add_server_location(location, credentials, forget_if_none)  # noqa: E731
+            self._show_failure("open", f"Could not open {name}", exc, location, retry)
+
+        self.experiment_pane.show_busy(f"Opening {name}…")
+        self._opening = location
+        if credentials is None:
+            self.runner.submit(
+                forget_credentials,
+                location,
+                success=lambda _none: self.open_workspace(location),
+                failure=not_kept,
+                label=doing,
+            )
+            return
         self.runner.submit(
             save_credentials,
             location,
             credentials,
             success=lambda _none: self.open_workspace(location),
-            failure=lambda exc: self.notifier.error(exc, context=f"Saving the password of {name}"),
-            label=f"Saving the password of {name}",
+            failure=not_kept,
+            label=doing,
         )
 
     def _keeps_password(self, location: str) -> bool:

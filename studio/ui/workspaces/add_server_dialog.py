@@ -36,10 +36,11 @@ class AddServerDialog(QDialog):
     """URL and authentication of an MLflow server (objectName ``addServerDialog``).
 
     Once accepted, ``location()`` is the ``mlflow+http(s)://…`` location and ``credentials()`` the
-    sign-in to keep (None for no authentication).
+    sign-in to keep (None for no authentication). With ``sign_in`` (a server's location) it is the
+    "Sign in…" of a server that refused its credentials: its URL filled in, user name and password chosen.
     """
 
-    def __init__(self, parent: QWidget | None = None) -> None:
+    def __init__(self, parent: QWidget | None = None, sign_in: str | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("addServerDialog")
         self.setWindowTitle("Add MLflow server")
@@ -110,6 +111,16 @@ class AddServerDialog(QDialog):
         self.auth.buttonToggled.connect(lambda _b, _on: self._show_fields())
         self._show_fields()
         self._update(show_error=False)
+        if sign_in is not None:
+            self._prefill(sign_in)
+
+    def _prefill(self, location: str) -> None:
+        url = location.strip().removeprefix("mlflow+")
+        self.setWindowTitle(f"Sign in to {url.split('://', 1)[-1]}")
+        self.ok.setText("Sign in and open")
+        self.url.setText(url)
+        self.radios[BASIC].setChecked(True)  # the usual sign-in; Token is one click away
+        self.username.setFocus()
 
     # -- state ---------------------------------------------------------------------------------
 

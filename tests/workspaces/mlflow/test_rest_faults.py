@@ -170,9 +170,10 @@ def test_an_untrusted_certificate_is_a_tls_error_and_a_given_ca_bundle_works(
 def test_plain_http_on_a_tls_client_is_a_tls_error(proxy: FaultProxy) -> None:
     with (
         MlflowRestClient(proxy.url.replace("http://", "https://"), retry=QUICK) as client,
-        pytest.raises(MlflowTlsError),
+        pytest.raises(MlflowTlsError) as caught,
     ):
         client.search_experiments()
+    assert "answered in plain HTTP, not TLS. Open it with http:// instead of https://" in str(caught.value)
 
 
 def test_credentials_in_the_url_are_refused_without_echoing_them() -> None:

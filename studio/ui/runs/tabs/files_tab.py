@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import bisect
+import html
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -14,6 +15,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QTreeView, QVBox
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import FileInfo, RunInfo
+from studio.ui.background.notifier import sentence
 from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import Task, TaskRunner, TaskState
 from studio.ui.previews.base import human_size
@@ -167,6 +169,8 @@ class FilesTab(RunTab):
         self.preview.sig_preview_shown.connect(self._preview_shown)
         self.status = QLabel("Loading files…", self)
         self.status.setObjectName("filesStatus")
+        self.status.setWordWrap(True)  # a failure's sentence is long; the pane may be narrow
+        self.status.linkActivated.connect(self._retry)  # "Retry" after a failure
         left = QWidget(self)
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -208,13 +212,25 @@ class FilesTab(RunTab):
         """List the files again (once at a time; a request meanwhile lists once more afterwards)."""
         self._listing.request(self.backend.list_files, self.run_id, self.prefix)
 
+    def _retry(self, _link: str) -> None:
+        self.refresh()
+
     def _listing_failed(self, exc: BaseException) -> None:
-        self.status.setText(f"Could not list the files: {exc}")
+        self._say(
+            f"<span style='color:#d9363e'>Could not list the files: {html.escape(sentence(exc))}</span>"
+            " <a href='retry'>Retry</a> <small>(F5)</small>",
+            rich=True,
+        )
+
+    def _say(self, text: str, rich: bool = False) -> None:
+        """Put a line under the files (plain text unless ``rich``: file names are not markup)."""
+        self.status.setTextFormat(Qt.TextFormat.RichText if rich else Qt.TextFormat.PlainText)
+        self.status.setText(text)
 
     def _files_arrived(self, files: list[FileInfo]) -> None:
         self.model.update([f for f in files if self.include(f.path)])
         total = sum(f.size for f in self.model.files.values())
-        self.status.setText(f"{len(self.model.files):,} files · {human_size(total)}")
+        self._say(f"{len(self.model.files):,} files · {human_size(total)}")
         shown = self.preview.file
         if shown is not None and shown.path in self.model.files:
             self.preview.file_changed(self.model.files[shown.path])
@@ -256,7 +272,7 @@ class FilesTab(RunTab):
         """Ask for a folder and download every file of the tab (or ``paths``) into it."""
         paths = sorted(self.model.files) if paths is None else paths
         if not paths:
-            self.status.setText("Select files or folders to download.")
+            self._say("Select files or folders to download.")
             return
         folder = qw.QFileDialog.getExistingDirectory(self, f"Download {len(paths)} files to")
         if folder:
@@ -283,14 +299,14 @@ class FilesTab(RunTab):
             Path(folder),
             self.strip_prefix,
             overwrite,
-            success=lambda _paths: self.status.setText(f"Downloaded {count} to {folder}."),
+            success=lambda _paths: self._say(f"Downloaded {count} to {folder}."),
             failure=lambda exc: self._download_failed(exc, paths, folder, overwrite),
             label=f"Downloading {count}",
             cancellable=True,
             with_state=True,
             owner=self,
         )
-        self.status.setText(f"Downloading {count}…")
+        self._say(f"Downloading {count}…")
         self.last_download = task
         return task
 
@@ -299,9 +315,9 @@ class FilesTab(RunTab):
             if self.confirm("Replace files?", f"{exc}. Replace the files that exist?"):
                 self.download_to(paths, folder, overwrite=True)
             else:
-                self.status.setText("Download cancelled: nothing was replaced.")
+                self._say("Download cancelled: nothing was replaced.")
             return
-        self.status.setText(f"Download stopped: {exc}")
+        self._say(f"Download stopped: {sentence(exc)}")
 
 
 class OutputsTab(FilesTab):

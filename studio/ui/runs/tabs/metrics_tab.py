@@ -11,6 +11,7 @@ options reach the built charts a few per event-loop turn, nearest first.
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,6 +28,7 @@ from PySide6.QtWidgets import (
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import MetricInfo, MetricKind, RunInfo
+from studio.ui.background.notifier import sentence
 from studio.ui.background.sliced_work import SlicedWork, Turn
 from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
@@ -53,6 +55,7 @@ stall is shorter with one. (A remote workspace, whose calls wait on the network,
 FETCH_BATCH = 5
 """Metrics fetched one after the other by one task (the in-view ones first)."""
 _SHOWN_KINDS = (MetricKind.SCALAR, MetricKind.STRING, MetricKind.LIST)
+LOADING = "Loading metrics…"
 
 
 def fetch_series(
@@ -143,6 +146,7 @@ class MetricsTab(RunTab):
         self._in_flight: set[str] = set()
         self._again: set[str] = set()
         self._tasks_running = 0
+        self._errors: dict[str, str] = {}  # what failed ("" the listing, else a metric) -> the sentence shown
         self._listing = TaskSlot(runner, success=self._listed, failure=self._list_failed, owner=self)
         self._applying = SlicedWork(self._apply_some, APPLY_BUDGET_S, self, pace_ms=APPLY_PACE_MS)
         self._build()
@@ -153,12 +157,15 @@ class MetricsTab(RunTab):
         self.options.sig_changed.connect(self._apply_all)
         self.x_mode_combo, self.log_y_check = self.options.x_mode_combo, self.options.log_y_check
         self.smoothing_slider, self.outliers_check = self.options.smoothing_slider, self.options.outliers_check
+        # A line of its own under the options, wrapped: a server's sentence is long, and beside the options it
+        # made the tab (and the window) as wide as the sentence.
         self.message = QLabel(self)
         self.message.setObjectName("metricsMessage")
+        self.message.setWordWrap(True)
+        self.message.hide()
         bar = QHBoxLayout()
         bar.addWidget(self.options)
         bar.addStretch(1)
-        bar.addWidget(self.message)
         self.chooser = MetricChooser(self)
         self.chooser.sig_visibility_changed.connect(self._visibility_changed)
         self.chooser.sig_combine.connect(self.combine)
@@ -169,8 +176,13 @@ class MetricsTab(RunTab):
         self.empty.setObjectName("metricsEmpty")
         self.empty.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty.setEnabled(False)
-        self.loading = QLabel("Loading metrics…", self)
+        self.loading = QLabel(LOADING, self)
+        self.loading.setObjectName("metricsLoading")
         self.loading.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.loading.setWordWrap(True)
+        # Bound methods, not lambdas: a lambda holding the tab made a cycle only the garbage collector freed.
+        self.loading.linkActivated.connect(self._retry)  # "Retry" after a failed listing
+        self.message.linkActivated.connect(self._retry)
         self.stack = QStackedWidget(self)
         for page in (self.loading, self.empty, self.grid):
             self.stack.addWidget(page)
@@ -182,6 +194,7 @@ class MetricsTab(RunTab):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addLayout(bar)
+        layout.addWidget(self.message)
         layout.addWidget(splitter, 1)
 
     # -- loading and live refresh --------------------------------------------------------------
@@ -197,9 +210,23 @@ class MetricsTab(RunTab):
         self._listing.request(self.backend.list_metrics, self.run_id)
 
     def _list_failed(self, exc: BaseException) -> None:
-        self._show_error(f"Could not list metrics: {exc}")
+        text = f"Could not list the metrics: {sentence(exc)}"
+        if not self.infos:  # nothing to show: the sentence takes the charts' place
+            self.loading.setTextFormat(Qt.TextFormat.RichText)
+            self.loading.setText(f"{html.escape(text)}<br><a href='retry'>Retry</a> <small>(F5)</small>")
+        self._show_error(text, key="")
+
+    def _retry(self, _link: str = "") -> None:
+        """Retry (a link): list again; what failed is fetched again with what is new."""
+        for name in self._errors:
+            if name:
+                self._fetch(name)
+        self._list()
 
     def _listed(self, infos: list[MetricInfo]) -> None:
+        self._clear_error("")
+        self.loading.setTextFormat(Qt.TextFormat.PlainText)
+        self.loading.setText(LOADING)
         new = [i.name for i in infos if i.kind in _SHOWN_KINDS and i.name not in self.infos]
         if new:
             self.grid.setUpdatesEnabled(False)  # the new panels go in with one layout pass and one paint
@@ -298,6 +325,8 @@ class MetricsTab(RunTab):
                     self.records[job.name].add_records(result)
             else:
                 self._fetched_series(job, *result)
+            if not isinstance(result, BaseException):
+                self._clear_error(job.name)
             self.sig_updated.emit(job.name)
             if job.name in self._again:
                 self._again.discard(job.name)
@@ -324,11 +353,30 @@ class MetricsTab(RunTab):
             chart.set_loading(name, False)  # the plot is built without it
             self.grid.schedule_build()
         self._again.discard(name)
-        self._show_error(f"Could not read metric {name!r}: {exc}")
+        self._show_error(f"Could not read metric {name!r}: {sentence(exc)}", key=name)
 
-    def _show_error(self, text: str) -> None:
-        self.message.setText(text)
+    def _show_error(self, text: str, key: str | None = None) -> None:
+        """Say what failed above the charts; with ``key`` (what failed) it goes once that succeeds, with Retry."""
+        if key is not None:
+            self._errors[key] = text
+        self._show_message(text, retry=key is not None)
         self.sig_error.emit(text)
+
+    def _clear_error(self, key: str) -> None:
+        if self._errors.pop(key, None) is not None:
+            latest = next(reversed(self._errors.values()), "")
+            self._show_message(latest, retry=bool(latest))
+
+    def _show_message(self, text: str, retry: bool) -> None:
+        self.message.setVisible(bool(text))
+        if not retry:
+            self.message.setTextFormat(Qt.TextFormat.PlainText)
+            self.message.setText(text)
+            return
+        self.message.setTextFormat(Qt.TextFormat.RichText)
+        self.message.setText(
+            f"<span style='color:#d9363e'>{html.escape(text)}</span> <a href='retry'>Retry</a> <small>(F5)</small>"
+        )
 
     # -- charts --------------------------------------------------------------------------------
     @property

@@ -50,12 +50,24 @@ def not_api_error(response: requests.Response, base_url: str) -> MlflowNotApiErr
     )
 
 
-def error_for_status(response: requests.Response, base_url: str, tries: int = 1) -> MlflowRestError:
-    """The error for a non-2xx answer, with MLflow's error_code and message when it sent them."""
+def error_for_status(
+    response: requests.Response, base_url: str, tries: int = 1, *, sent_credentials: bool = True
+) -> MlflowRestError:
+    """The error for a non-2xx answer, with MLflow's error_code and message when it sent them.
+
+    ``sent_credentials``: whether the request carried any; a 401 to one without is "asks for", not "refused".
+    """
     status = response.status_code
     code, message = _mlflow_error(response)
     detail = f": {message}" if message else "."
     after = f" (after {tries} tries)" if tries > 1 else ""
+    if status == 401 and not sent_credentials:
+        return MlflowAuthError(
+            f"The MLflow server at {base_url} asks for a user name and password or a token (HTTP 401): "
+            "sign in with them, or set MLFLOW_TRACKING_USERNAME and MLFLOW_TRACKING_PASSWORD (or MLFLOW_TRACKING_TOKEN).",
+            status=status,
+            error_code=code,
+        )
     if status in (401, 403):
         what = "refused the credentials" if status == 401 else "refused access"
         hint = (
@@ -96,8 +108,14 @@ def error_for_exception(
     """The error for a request that got no answer: refused, unresolvable, dropped, timed out, TLS."""
     after = f" (after {tries} tries)" if tries > 1 else ""
     if isinstance(exc, requests.exceptions.SSLError):
+        reason = _tls_reason(exc)
+        if reason == "wrong version number":  # what OpenSSL says when plain HTTP answers the handshake
+            return MlflowTlsError(
+                f"The secure connection to the MLflow server at {base_url} failed: it answered in plain HTTP, "
+                "not TLS. Open it with http:// instead of https://."
+            )
         return MlflowTlsError(
-            f"The secure connection to the MLflow server at {base_url} failed: {_tls_reason(exc)}. "
+            f"The secure connection to the MLflow server at {base_url} failed: {reason}. "
             "If the server uses a private certificate authority, set MLFLOW_TRACKING_SERVER_CERT_PATH to its bundle.",
         )
     if isinstance(exc, requests.exceptions.ConnectTimeout):

@@ -8,7 +8,7 @@ by its base URL (never a credential: the URL carries none, see ``auth.py``) and 
 
 from __future__ import annotations
 
-from studio.core.errors import NotFoundError, WorkspaceError
+from studio.core.errors import AuthenticationError, NotFoundError, WorkspaceError
 
 
 class MlflowRestError(WorkspaceError):
@@ -40,8 +40,9 @@ class MlflowNotApiError(MlflowRestError):
     """The URL answered, but not as MLflow's REST API (an HTML page, a proxy's login form)."""
 
 
-class MlflowAuthError(MlflowRestError):
-    """401 or 403: credentials missing, wrong, or without the right to do this."""
+class MlflowAuthError(MlflowRestError, AuthenticationError):
+    """401 or 403: credentials missing, wrong, or without the right to do this (the core's AuthenticationError, so the
+    window offers "Sign in…" without knowing this client)."""
 
 
 class MlflowNotFoundError(MlflowRestError, NotFoundError):

@@ -87,7 +87,20 @@ class Transport:
         return self._sent
 
     def close(self) -> None:
-        """Close the pooled connections."""
+        """Close the pooled connections.
+
+        Each pool is closed here: urllib3 (2.x) only drops its pools when the session closes, and a pool still
+        referenced (by an answer an exception's traceback keeps) would keep its idle sockets open until the
+        garbage collector ran.
+        """
+        for adapter in set(self._session.adapters.values()):
+            manager = getattr(adapter, "poolmanager", None)
+            if manager is None:
+                continue
+            for key in list(manager.pools.keys()):
+                pool = manager.pools.get(key)
+                if pool is not None:
+                    pool.close()
         self._session.close()
 
     def url(self, path: str) -> str:
@@ -163,11 +176,12 @@ class Transport:
             else:
                 if response.status_code in ok:
                     return response
+                sent = self.auth is not None
                 if not policy.status_is_retried(response.status_code, repeat) or tries >= policy.attempts:
-                    error = error_for_status(response, self.base_url, tries)
+                    error = error_for_status(response, self.base_url, tries, sent_credentials=sent)
                     response.close()
                     raise error
-                last = error_for_status(response, self.base_url, tries)
+                last = error_for_status(response, self.base_url, tries, sent_credentials=sent)
                 retry_after = parse_retry_after(response.headers.get("Retry-After"))
                 response.close()
             wait = policy.wait_s(tries, retry_after)
