@@ -23,6 +23,7 @@ from studio.core.types import RunPage, RunQuery
 from studio.ui.compare.compare_view import CompareView
 from studio.ui.runs.run_detail import RunPage as RunTabPage
 from studio.ui.runs_table.runs_tab import RunsTableTab
+from studio.ui.runs_table.table_state import TableState
 from studio.ui.shell.main_window import MainWindow
 from studio.ui.shell.settings import WindowSettings
 from tests.fake_backend import FakeBackend
@@ -117,8 +118,13 @@ def studio(qtbot: QtBot, tmp_path: Path) -> Iterator[dict[str, Any]]:
     assert opener.violations == [], "a backend call was made on the GUI thread"
 
 
-def open_table(qtbot: QtBot, window: MainWindow, experiment: str) -> RunsTableTab:
-    """Open an experiment's table the way the main window does and wait for its first page."""
+def open_table(qtbot: QtBot, window: MainWindow, experiment: str, arranged: bool = True) -> RunsTableTab:
+    """Open an experiment's table the way the main window does and wait for its first page.
+
+    ``arranged``: as if the user had arranged it before (no columns suggested), unless a state is saved already.
+    """
+    if arranged and not window.settings.runs_table_state(window.location, experiment):
+        window.settings.save_runs_table_state(window.location, experiment, TableState().to_json())
     window.open_runs_table(experiment)
     tab = next(t for t in window.run_detail.runs_tables() if t.experiment == experiment)
     wait_until(lambda: tab.model.loaded_once or tab.model.error is not None, "first page", qtbot=qtbot)
@@ -525,3 +531,15 @@ def test_the_run_charts_panel_sits_above_the_table_with_the_loaded_runs(studio: 
     with qtbot.waitSignal(panel.sig_run_clicked):
         panel.sig_run_clicked.emit(studio["ids"]["run-400"])
     assert tab.view.selected_run_ids() == [studio["ids"]["run-400"]]
+
+
+def test_a_table_never_arranged_starts_with_the_metrics_most_runs_have(studio: dict[str, Any], qtbot: QtBot) -> None:
+    tab = open_table(qtbot, studio["window"], "mnist", arranged=False)
+    wait_until(lambda: tab.model.rowCount() > 0, "the rows", qtbot=qtbot)
+    # loss: 5 of mnist's top-level runs; epoch and lr: only baseline (ties broken by name)
+    assert tab.model.chosen == [Key("metrics", "loss"), Key("metrics", "epoch"), Key("metrics", "lr")]
+    assert cell(tab, "trial-4", Key("metrics", "loss")) == "0.1"
+    tab.close()
+    again = open_table(qtbot, studio["window"], "search", arranged=True)
+    wait_until(lambda: again.model.rowCount() > 0, "the rows", qtbot=qtbot)
+    assert again.model.chosen == []  # a table arranged before keeps what it had, even no columns

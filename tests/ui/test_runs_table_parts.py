@@ -115,6 +115,7 @@ def local_table(qtbot: QtBot, tmp_path: Path) -> Iterator[dict[str, Any]]:
     backend = GuardedBackend(inner)
     runner = TaskRunner()
     memory = TableMemory(WindowSettings(str(tmp_path / "settings.ini")), str(tmp_path / "ws"))
+    memory.save("mnist", TableState())  # arranged before: no columns suggested
     tab = RunsTableTab(backend, runner, "mnist", memory)  # type: ignore[arg-type]
     qtbot.addWidget(tab)
     tab.resize(900, 500)

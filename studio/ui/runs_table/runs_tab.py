@@ -32,7 +32,7 @@ from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.runs_table.chart_feed import ChartFeed
 from studio.ui.runs_table.column_chooser import ColumnChooser
-from studio.ui.runs_table.columns import FIXED_KEYS, ID, NAME, is_numeric, label, order_item, parse_key
+from studio.ui.runs_table.columns import FIXED_KEYS, ID, METRICS, NAME, is_numeric, label, order_item, parse_key
 from studio.ui.runs_table.runs_model import RunsTableModel
 from studio.ui.runs_table.runs_view import RunsTableView
 from studio.ui.runs_table.table_bar import TableBar
@@ -40,6 +40,8 @@ from studio.ui.runs_table.table_state import TableMemory, TableState
 
 FILTER_DELAY_MS = 300
 CHART_MAX_RUNS = 10_000
+SUGGESTED_COLUMNS = 4
+"""Metric columns a table never arranged before starts with."""
 
 
 class RunsTableTab(QWidget):
@@ -74,6 +76,8 @@ class RunsTableTab(QWidget):
         self._naming = TaskSlot(runner, success=self._named, failure=self._naming_failed, owner=self)
         self._build()
         self._restore(memory.load(experiment) if memory is not None else TableState())
+        # A table never arranged before shows the metrics most of its first runs have (and charts them).
+        self._suggest_columns = memory is None or not memory.has(experiment)
         self._connect()
         self._apply(count=True)
         self._runner = runner  # the chart panel is loaded once the first rows are in (it imports pyqtgraph)
@@ -279,6 +283,12 @@ class RunsTableTab(QWidget):
         self.load_error.hide()
         self.new_runs_button.hide()
         self.bar.set_query_note(self.model.note)  # the latest query's, or none: an older note does not linger
+        if self._suggest_columns and self.model.rowCount():
+            self._suggest_columns = False
+            if not self.model.chosen:
+                for key in suggested_columns(self.model.loaded_runs()):
+                    self.model.add_column(key)
+                self._show_sort()
         if self.model.rowCount():
             self.stack.setCurrentWidget(self.view)
             self.view.scrollToTop()
@@ -364,6 +374,16 @@ class RunsTableTab(QWidget):
         runs = self.model.loaded_runs()[:CHART_MAX_RUNS]
         values = self.model.numbers(keys, CHART_MAX_RUNS)
         return [label(k) for k in keys], values, [r[ID] for r in runs], [r[NAME] or r[ID] for r in runs]
+
+
+def suggested_columns(runs: list[Any], most: int = SUGGESTED_COLUMNS) -> list[Key]:
+    """The metrics most of the loaded runs have (most common first, then by name), as columns to start with."""
+    counts: dict[str, int] = {}
+    for run in runs:
+        for name in run[METRICS]:
+            counts[name] = counts.get(name, 0) + 1
+    ranked = sorted(counts, key=lambda name: (-counts[name], name))
+    return [Key("metrics", name) for name in ranked[:most]]
 
 
 def _sentence(exc: BaseException) -> str:

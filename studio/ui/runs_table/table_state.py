@@ -49,6 +49,10 @@ class TableMemory:
         """The experiment's saved state (the defaults if none)."""
         return TableState.from_json(self.settings.runs_table_state(self.location, experiment))
 
+    def has(self, experiment: str) -> bool:
+        """Whether a state was ever saved for the experiment (else the table may suggest columns)."""
+        return bool(self.settings.runs_table_state(self.location, experiment))
+
     def save(self, experiment: str, state: TableState) -> None:
         """Remember the experiment's state."""
         self.settings.save_runs_table_state(self.location, experiment, state.to_json())
