@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import psutil
 from bench_common import Row
-from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer
+from PySide6.QtCore import QEvent, QEventLoop, QObject, Qt, QTimer
 
 TICK_MS = 5
 STALL_MS = 50.0
@@ -22,6 +22,20 @@ STALL_MS = 50.0
 def rss() -> int:
     """This process's resident memory in bytes."""
     return int(psutil.Process().memory_info().rss)
+
+
+class PaintStamp(QObject):
+    """An event filter noting when a widget last started to paint (the paint itself follows at once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.at = 0.0
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        """Note the time of a paint event; let every event through."""
+        if event.type() == QEvent.Type.Paint:
+            self.at = time.perf_counter()
+        return False
 
 
 class PhaseMeter(QObject):

@@ -330,26 +330,14 @@ def bench_table(server: MlflowServer, repeat: int, page_size: int | None) -> lis
 
 def _open_table(make: Callable[[], Any], log: CallLog, meter: Any) -> TableOpen:
     """Make and show one runs table; wait for its first page painted, its count, and its chart panel."""
-    from PySide6.QtCore import QEvent, QObject
-
-    class Painted(QObject):
-        """Notes the start of each paint of the table's viewport (the paint follows at once)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.at = 0.0
-
-        def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint:
-                self.at = time.perf_counter()
-            return False
+    from bench_meter import PaintStamp
 
     gc.collect()
     meter.idle(0.2)
     meter.reset()
     start = time.perf_counter()
     tab = make()
-    painted = Painted()
+    painted = PaintStamp()
     tab.view.viewport().installEventFilter(painted)
     tab.resize(*TABLE_SIZE)
     tab.show()

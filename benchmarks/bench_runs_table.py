@@ -40,8 +40,7 @@ FILTERS = (
 def bench(workspace: Path, repeat: int) -> list[Row]:
     """Drive one runs table through sorts, filters and scrolling; rows for the result table."""
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    from bench_meter import PhaseMeter
-    from PySide6.QtCore import QEvent, QObject
+    from bench_meter import PaintStamp, PhaseMeter
 
     from studio.core.search import Key
     from studio.ui.background.gc_policy import freeze_start_up_objects
@@ -51,18 +50,6 @@ def bench(workspace: Path, repeat: int) -> list[Row]:
     from studio.ui.shell.app import create_app
     from studio.ui.shell.settings import WindowSettings
     from studio.workspaces.local.backend import LocalBackend
-
-    class Painted(QObject):
-        """Notes the end of each paint of the table's viewport."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.at = 0.0
-
-        def eventFilter(self, obj: QObject, event: QEvent) -> bool:
-            if event.type() == QEvent.Type.Paint:
-                self.at = time.perf_counter()  # close enough: the paint itself follows at once
-            return False
 
     app = create_app([sys.argv[0]])
     freeze_start_up_objects(0)  # as the window does once it has started
@@ -76,7 +63,7 @@ def bench(workspace: Path, repeat: int) -> list[Row]:
         meter.reset()
         start = time.perf_counter()
         tab = RunsTableTab(backend, runner, EXPERIMENT, memory)  # type: ignore[arg-type]
-        painted = Painted()
+        painted = PaintStamp()
         tab.view.viewport().installEventFilter(painted)
         tab.resize(1200, 800)
         tab.show()
