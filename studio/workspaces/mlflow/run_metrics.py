@@ -3,8 +3,10 @@
 Every MLflow metric is numeric. ``list_metrics`` fetches the histories of a run's metrics at once (concurrent
 requests, see the REST client) when there are at most ``COUNTED_METRICS`` of them, which gives exact point
 counts and leaves the histories cached for the charts that ask next: opening a run costs ``runs/get``, then one
-concurrent round of ``metrics/get-history`` beside the two rounds of ``artifacts/list`` that find its images. A finished run's histories stay cached (LRU by points); a running
-run's are fetched again after ``LIVE_HISTORY_S``, whole, since MLflow cannot send only the points after an index.
+concurrent round of ``metrics/get-history`` beside the two rounds of ``artifacts/list`` that find its images.
+A finished run's histories stay cached (LRU by points). A running run's go stale after ``LIVE_HISTORY_S``; a
+stale one is then extended with the points after it (an OSS server pages histories by offset, so a page token
+for that offset asks for only the new points), and a server that pages another way sends whole histories again.
 
 Tables are the JSON files ``mlflow.log_table`` writes (listed in the tag ``mlflow.loggedArtifacts``). Images are
 the run's image files (png, jpg, gif, svg) in the root of its artifacts and the folders there (``IMAGE_DEPTH``):
@@ -31,6 +33,7 @@ from studio.core.errors import NotFoundError, WorkspaceError
 from studio.core.types import MetricInfo, MetricKind, MetricRecord, MetricSeries
 from studio.workspaces.mlflow.mapping import LOGGED_ARTIFACTS_TAG
 from studio.workspaces.mlflow.rest.client import MlflowRestClient
+from studio.workspaces.mlflow.rest.parse import join_history
 from studio.workspaces.mlflow.rest.types import MetricHistory, Run
 from studio.workspaces.mlflow.run_files import RunFiles
 from studio.workspaces.mlflow.single_flight import SingleFlight
@@ -65,6 +68,7 @@ class RunMetrics:
         self.flights = flights
         self._lock = threading.Lock()
         self._histories: OrderedDict[tuple[str, str], tuple[float, bool, MetricHistory]] = OrderedDict()
+        self.offsets_work = True  # whether the server pages histories by offset (OSS MLflow does)
         self._points = 0
 
     # -- numeric series -----------------------------------------------------------------------
@@ -72,6 +76,10 @@ class RunMetrics:
     def histories(self, run: Run, names: list[str], final: bool) -> dict[str, MetricHistory]:
         """The histories of ``names``; cached ones are reused, the others fetched concurrently."""
         found = self._cached(run.run_id, names)
+        stale = [n for n in names if n not in found and self._kept(run.run_id, n) is not None]
+        if stale and self.offsets_work:
+            extended = self.pool.map(lambda n: self._extended(run.run_id, n, final), stale)
+            found.update((n, h) for n, h in zip(stale, extended, strict=True) if h is not None)
         missing = [n for n in names if n not in found]
         if missing:
             key = ("histories", run.run_id, tuple(missing))
@@ -98,6 +106,27 @@ class RunMetrics:
                     self._remember(run_id, name, final, history)
             found.update(fetched)
         return found
+
+    def _kept(self, run_id: str, name: str) -> MetricHistory | None:
+        with self._lock:
+            kept = self._histories.get((run_id, name))
+        return None if kept is None else kept[2]
+
+    def _extended(self, run_id: str, name: str, final: bool) -> MetricHistory | None:
+        """A kept history that went stale (a running run's), with the points logged since appended; None if none."""
+        old = self._kept(run_id, name)
+        if old is None or not self.offsets_work:
+            return None
+        new = self.flights.run(
+            ("after", run_id, name, len(old)), lambda: self.client.get_history_after(run_id, name, len(old))
+        )
+        if new is None:
+            self.offsets_work = False  # this server pages another way: fetch whole histories from now on
+            return None
+        joined = join_history(name, [(h.steps, h.values, h.timestamps_ms) for h in (old, new) if len(h)])
+        with self._lock:
+            self._remember(run_id, name, final, joined)
+        return joined
 
     def _remember(self, run_id: str, name: str, final: bool, history: MetricHistory) -> None:
         old = self._histories.pop((run_id, name), None)

@@ -5,6 +5,7 @@ Against the shared real server (tests/mlflow_fixtures.py), through the fault pro
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -15,6 +16,7 @@ from studio.core.status import RunStatus
 from studio.core.types import RunQuery
 from studio.workspaces import open_workspace
 from studio.workspaces.mlflow.backend import MlflowBackend
+from studio.workspaces.mlflow.rest import MlflowRestClient
 from tests.fault_proxy import FaultProxy
 from tests.mlflow_fixtures import MlflowFixture
 from tests.workspaces.mlflow.content import PAGING_RUNS, Filled
@@ -109,3 +111,39 @@ def test_many_callers_opening_one_run_at_once_share_each_request(
     assert all(a == expected for a in answers)
     assert proxy.count - before == one_caller  # the Overview and the Metrics tab ask once between them
     crowd.close()
+
+
+def test_a_running_runs_new_points_are_asked_for_alone(
+    proxy: FaultProxy, mlflow_server: MlflowFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    from studio.workspaces.mlflow import backend as backend_module
+    from studio.workspaces.mlflow import run_metrics
+
+    client: Any = MlflowClient(mlflow_server.url)
+    experiment = client.create_experiment("live-tail")
+    run_id = client.create_run(experiment, run_name="tail").info.run_id
+    now = int(time.time() * 1000)
+
+    def log(steps: range) -> None:
+        client.log_batch(run_id, metrics=[Metric("loss", 1 / (s + 1), now + s, s) for s in steps])
+
+    log(range(25))
+    monkeypatch.setattr(run_metrics, "LIVE_HISTORY_S", 0.0)  # every read of the running run is a live update
+    monkeypatch.setattr(backend_module, "RUN_TTL_S", 0.0)
+    rest = MlflowRestClient(proxy.url, history_page_size=10)  # a whole history of 30 points is 3 pages or more
+    live = MlflowBackend(rest, "mlflow+" + proxy.url, "tail")
+    assert len(live.get_series(run_id, "loss")) == 25
+    log(range(25, 30))
+    before = proxy.count
+    tail = live.get_series(run_id, "loss", start=25)
+    assert proxy.count - before == 2  # runs/get, and one page holding only the 5 new points
+    assert tail.start == 25 and tail.steps.tolist() == list(range(25, 30))
+    assert tail.values.tolist() == [1 / (s + 1) for s in range(25, 30)]
+    whole = live.get_series(run_id, "loss")
+    assert whole.steps.tolist() == list(range(30)) and len(live.list_metrics(run_id)) == 1
+    assert live.list_metrics(run_id)[0].count == 30
+    live.close()
+    client.delete_experiment(experiment)

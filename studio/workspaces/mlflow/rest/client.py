@@ -172,6 +172,10 @@ class MlflowRestClient:
         """Every point of one metric (an empty history if the run never logged it)."""
         return self._histories.fetch(run_id, [key], speculate=speculate, cancel=cancel)[key]
 
+    def get_history_after(self, run_id: str, key: str, offset: int) -> MetricHistory | None:
+        """The points of one metric from index ``offset`` on, or None when the server cannot page from an offset."""
+        return self._histories.fetch_after(run_id, key, offset)
+
     def get_histories(
         self, run_id: str, keys: Iterable[str], *, cancel: CancelToken | None = None
     ) -> dict[str, MetricHistory]:

@@ -175,6 +175,27 @@ class HistoryFetcher:
             position += len(page[0])
         state.result = join_history(state.key, ordered)
 
+    def fetch_after(self, run_id: str, key: str, offset: int) -> MetricHistory | None:
+        """The points of ``key`` from index ``offset`` on, asked with an OSS page token built for that offset.
+
+        None when the server does not take such a token (it refused it, or answered with a token of another
+        kind): the caller then fetches the whole history. Used for a running run's new points, so a live chart of
+        a long run costs its new points, not all of them again.
+        """
+        token: str | None = offset_token(offset)
+        pages: list[Columns] = []
+        position = offset
+        while token is not None:
+            try:
+                columns, token = self._page(run_id, key, token, self.page_size)
+            except MlflowRequestError:
+                return None
+            pages.append(columns)
+            position += len(columns[0])
+            if token is not None and token_offset(token) != position:
+                return None  # not an offset token: the server pages some other way
+        return join_history(key, pages)
+
     def _page(self, run_id: str, key: str, token: str | None, size: int) -> tuple[Columns, str | None]:
         """One request: a page of ``key``'s points and the next token (None on the last page)."""
         params: dict[str, str | int] = {"run_id": run_id, "metric_key": key, "max_results": size}
