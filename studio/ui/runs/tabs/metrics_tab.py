@@ -12,7 +12,6 @@ options reach the built charts a few per event-loop turn, nearest first.
 from __future__ import annotations
 
 import html
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
@@ -32,8 +31,7 @@ from studio.ui.background.notifier import sentence
 from studio.ui.background.sliced_work import SlicedWork, Turn
 from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
-from studio.ui.charts.axes import XMode
-from studio.ui.charts.chart_lines import Points, Prepared, Smoothed, prepare
+from studio.ui.charts.chart_lines import Prepared
 from studio.ui.charts.chart_options import ChartOptionsBar
 from studio.ui.charts.export import write_csv
 from studio.ui.charts.metric_chart import MetricChart
@@ -41,6 +39,7 @@ from studio.ui.charts.metric_chooser import MetricChooser
 from studio.ui.charts.metric_grid import MetricGrid
 from studio.ui.charts.metric_panels import ChartPanel, RecordsPanel
 from studio.ui.runs.tabs.base import RunTab
+from studio.ui.runs.tabs.metric_fetches import MetricFetch, run_fetches
 
 MAX_SHOWN_AT_FIRST = 30
 """Numeric metrics past this many start unchecked (each one fetched costs memory and a worker's time)."""
@@ -56,65 +55,6 @@ FETCH_BATCH = 5
 """Metrics fetched one after the other by one task (the in-view ones first)."""
 _SHOWN_KINDS = (MetricKind.SCALAR, MetricKind.STRING, MetricKind.LIST)
 LOADING = "Loading metrics…"
-
-
-def fetch_series(
-    backend: WorkspaceBackend,
-    run_id: str,
-    name: str,
-    start: int,
-    base: Points | None,
-    mode: XMode,
-    weight: float,
-    smoothed: Smoothed | None,
-) -> tuple[int, Prepared]:
-    """(next start, the line's points prepared for drawing): runs on a worker thread.
-
-    ``base``: the points the chart has (None from the start); the new ones are added to them.
-    """
-    series = backend.get_series(run_id, name, start)
-    points = Points.of(series.steps, series.values, series.times)
-    if base is not None:
-        points = base.extended(points.steps, points.values, points.times)
-    return series.next_start, prepare(points, mode, weight, smoothed)
-
-
-def run_fetches(backend: WorkspaceBackend, run_id: str, jobs: list[_Fetch]) -> list[tuple[_Fetch, Any]]:
-    """Each job with its result (or its exception), one after the other (worker thread)."""
-    return [(job, job.run(backend, run_id)) for job in jobs]
-
-
-@dataclass(frozen=True)
-class _Fetch:
-    """What to fetch for one metric (and what its chart has of it)."""
-
-    name: str
-    start: int
-    records: bool  # a string or list metric
-    base: Prepared | None = None
-    mode: XMode = XMode.STEP
-    weight: float = 0.0
-
-    def run(self, backend: WorkspaceBackend, run_id: str) -> Any:
-        """The records, or (next start, prepared points); the exception if it failed (worker thread)."""
-        try:
-            if self.records:
-                return backend.get_metric_records(run_id, self.name, self.start)
-            base = self.base
-            smoothed = None if base is None else base.smoothed
-            return fetch_series(
-                backend,
-                run_id,
-                self.name,
-                self.start,
-                None if base is None else base.points,
-                self.mode,
-                self.weight,
-                smoothed,
-            )
-        except Exception as exc:
-            # One metric's failure is reported; the others of the batch still arrive.
-            return exc
 
 
 class MetricsTab(RunTab):
@@ -292,17 +232,17 @@ class MetricsTab(RunTab):
             self._start_fetches(batch)
 
     def _start_fetches(self, names: list[str]) -> None:
-        jobs: list[_Fetch] = []
+        jobs: list[MetricFetch] = []
         for name in names:
             self._in_flight.add(name)
             start = self._have(name)
             if self.infos[name].kind is not MetricKind.SCALAR:
-                jobs.append(_Fetch(name, start, records=True))
+                jobs.append(MetricFetch(name, start, records=True))
                 continue
             chart = self.chart_of(name)
             base = chart.prepared(name) if chart is not None and start > 0 and name in chart else None
             mode, weight = (chart.x_mode, chart.smoothing) if chart is not None else (self.options.x_mode, 0.0)
-            jobs.append(_Fetch(name, start, False, base, mode, weight))
+            jobs.append(MetricFetch(name, start, False, base, mode, weight))
         self._tasks_running += 1
         self.runner.submit(
             run_fetches,
@@ -314,7 +254,7 @@ class MetricsTab(RunTab):
             owner=self,
         )
 
-    def _fetched(self, results: list[tuple[_Fetch, Any]]) -> None:
+    def _fetched(self, results: list[tuple[MetricFetch, Any]]) -> None:
         self._tasks_running -= 1
         for job, result in results:
             self._in_flight.discard(job.name)
@@ -333,7 +273,7 @@ class MetricsTab(RunTab):
                 self._fetch(job.name)
         self._pump()
 
-    def _fetched_series(self, job: _Fetch, next_start: int, prepared: Prepared) -> None:
+    def _fetched_series(self, job: MetricFetch, next_start: int, prepared: Prepared) -> None:
         name, base = job.name, None if job.base is None else job.base.points
         chart = self.chart_of(name)
         if chart is None:
