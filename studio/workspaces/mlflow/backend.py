@@ -217,21 +217,15 @@ class MlflowBackend:
 
     def _run(self, run_id: str, fresh: bool = False) -> Run:
         check_run_id(run_id)
-        cached = None if fresh else self._cached_run(run_id)
-        if cached is not None:
-            return cached
-        return self._flights.run(("run", run_id, fresh), lambda: self._fetch_run(run_id, fresh))
+        kept = (lambda: None) if fresh else (lambda: self._kept_run(run_id))
+        return self._flights.kept_or_fetched(("run", run_id, fresh), kept, lambda: self._fetch_run(run_id))
 
-    def _cached_run(self, run_id: str) -> Run | None:
+    def _kept_run(self, run_id: str) -> Run | None:
         with self._lock:
-            cached = self._runs.get(run_id)
-        return cached[1] if cached is not None and time.monotonic() - cached[0] < RUN_TTL_S else None
+            kept = self._runs.get(run_id)
+        return kept[1] if kept is not None and time.monotonic() - kept[0] < RUN_TTL_S else None
 
-    def _fetch_run(self, run_id: str, fresh: bool) -> Run:
-        # Looked up again inside the flight: a caller that missed the cache just as another filled it finds it.
-        cached = None if fresh else self._cached_run(run_id)
-        if cached is not None:
-            return cached
+    def _fetch_run(self, run_id: str) -> Run:
         run = self.client.get_run(run_id)
         with self._lock:
             if len(self._runs) > 10_000:
@@ -248,20 +242,18 @@ class MlflowBackend:
 
     def _child_counts(self, experiment_id: str) -> dict[str, int]:
         """Children per parent in one experiment, from one search of the runs that have a parent (kept 5 s)."""
-        cached = self._cached_children(experiment_id)
-        if cached is not None:
-            return cached
-        return self._flights.run(("children", experiment_id), lambda: self._count_children(experiment_id))
+        return self._flights.kept_or_fetched(
+            ("children", experiment_id),
+            lambda: self._kept_children(experiment_id),
+            lambda: self._count_children(experiment_id),
+        )
 
-    def _cached_children(self, experiment_id: str) -> dict[str, int] | None:
+    def _kept_children(self, experiment_id: str) -> dict[str, int] | None:
         with self._lock:
-            cached = self._children.get(experiment_id)
-        return cached[1] if cached is not None and time.monotonic() - cached[0] < CHILDREN_TTL_S else None
+            kept = self._children.get(experiment_id)
+        return kept[1] if kept is not None and time.monotonic() - kept[0] < CHILDREN_TTL_S else None
 
     def _count_children(self, experiment_id: str) -> dict[str, int]:
-        cached = self._cached_children(experiment_id)  # again, inside the flight (see _fetch_run)
-        if cached is not None:
-            return cached
         now = time.monotonic()
         counts: dict[str, int] = {}
         token: str | None = None

@@ -50,24 +50,22 @@ class RunFiles:
 
     def folder(self, run_id: str, folder: str, final: bool) -> list[ArtifactEntry]:
         """One folder's entries (cached; ``final`` when the run has ended and its files can no longer change)."""
-        cached = self._cached_folder(run_id, folder)
-        if cached is not None:
-            return cached
-        return self.flights.run(("folder", run_id, folder), lambda: self._fetch_folder(run_id, folder, final))
+        return self.flights.kept_or_fetched(
+            ("folder", run_id, folder),
+            lambda: self._kept_folder(run_id, folder),
+            lambda: self._fetch_folder(run_id, folder, final),
+        )
 
-    def _cached_folder(self, run_id: str, folder: str) -> list[ArtifactEntry] | None:
+    def _kept_folder(self, run_id: str, folder: str) -> list[ArtifactEntry] | None:
         key = (run_id, folder)
         with self._lock:
-            cached = self._folders.get(key)
-            if cached is not None and (cached[1] or time.monotonic() - cached[0] < LIVE_LISTING_S):
+            kept = self._folders.get(key)
+            if kept is not None and (kept[1] or time.monotonic() - kept[0] < LIVE_LISTING_S):
                 self._folders.move_to_end(key)
-                return cached[2]
+                return kept[2]
         return None
 
     def _fetch_folder(self, run_id: str, folder: str, final: bool) -> list[ArtifactEntry]:
-        cached = self._cached_folder(run_id, folder)  # again, inside the flight: it may have just been filled
-        if cached is not None:
-            return cached
         entries = self.client.list_artifacts(run_id, folder).entries
         with self._lock:
             self._folders[(run_id, folder)] = (time.monotonic(), final, entries)

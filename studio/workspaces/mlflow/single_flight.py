@@ -41,3 +41,18 @@ class SingleFlight:
         finally:
             with self._lock:
                 del self._flying[key]
+
+    def kept_or_fetched(self, key: Hashable, kept: Callable[[], T | None], fetch: Callable[[], T]) -> T:
+        """``kept()`` if it has the answer, else ``fetch()`` once for everyone asking ``key`` meanwhile.
+
+        ``kept`` is asked again inside the flight: a caller that missed it just as another caller's fetch filled it
+        finds the answer there instead of asking the server a second time. ``fetch`` keeps what it fetched.
+        """
+        found = kept()
+        if found is not None:
+            return found
+        return self.run(key, lambda: _first_of(kept(), fetch))
+
+
+def _first_of(found: T | None, fetch: Callable[[], T]) -> T:
+    return found if found is not None else fetch()
