@@ -17,10 +17,37 @@ STATUS_COLOURS = {
     RunStatus.RUNNING: "#1e88e5",
     RunStatus.FINALIZING: "#1e88e5",
     RunStatus.CANCEL_REQUESTED: "#f0a30a",
+    RunStatus.PROVISIONING: "#f0a30a",
+    RunStatus.NOT_RESPONDING: "#e8590c",
+    RunStatus.PAUSED: "#9e9e9e",
+    RunStatus.UNKNOWN: "#bdbdbd",
     RunStatus.COMPLETED: "#2e9d4f",
     RunStatus.FAILED: "#d9363e",
     RunStatus.CANCELED: "#757575",
 }
+
+STATUS_LABELS = {
+    RunStatus.NOT_STARTED: "Not started",
+    RunStatus.QUEUED: "Queued",
+    RunStatus.PREPARING: "Preparing",
+    RunStatus.STARTING: "Starting",
+    RunStatus.RUNNING: "Running",
+    RunStatus.FINALIZING: "Finalizing",
+    RunStatus.CANCEL_REQUESTED: "Cancel requested",
+    RunStatus.COMPLETED: "Completed",
+    RunStatus.FAILED: "Failed",
+    RunStatus.CANCELED: "Canceled",
+    RunStatus.PROVISIONING: "Provisioning",
+    RunStatus.NOT_RESPONDING: "Not responding",
+    RunStatus.PAUSED: "Paused",
+    RunStatus.UNKNOWN: "Unknown",
+}
+"""Words for each status, for tooltips and texts (the tables show RunStatus values, Azure's names)."""
+
+
+def status_label(status: RunStatus) -> str:
+    """The status in words ("Cancel requested")."""
+    return STATUS_LABELS.get(status, status.value)
 
 
 @cache
@@ -32,7 +59,7 @@ def status_icon(status: RunStatus) -> QIcon:
     painter.setRenderHint(QPainter.RenderHint.Antialiasing)
     colour = QColor(STATUS_COLOURS[status])
     rect = QRectF(3, 3, 10, 10)
-    if status in (RunStatus.QUEUED, RunStatus.NOT_STARTED):
+    if status in (RunStatus.QUEUED, RunStatus.NOT_STARTED, RunStatus.PAUSED, RunStatus.UNKNOWN):
         painter.setPen(QPen(colour, 2))
         painter.drawEllipse(rect)
     else:
@@ -43,6 +70,10 @@ def status_icon(status: RunStatus) -> QIcon:
             painter.setPen(QPen(QColor("white"), 1.6))
             painter.drawLine(6, 6, 10, 10)
             painter.drawLine(10, 6, 6, 10)
+        elif status == RunStatus.NOT_RESPONDING:  # an exclamation mark: the job stopped answering
+            painter.setPen(QPen(QColor("white"), 1.6))
+            painter.drawLine(8, 5, 8, 9)
+            painter.drawPoint(8, 11)
     painter.end()
     return QIcon(pix)
 
