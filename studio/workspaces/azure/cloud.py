@@ -13,11 +13,9 @@ with it ``azure.ai.ml``, about a second) only when a built-in cloud is asked for
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import threading
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -88,33 +86,14 @@ class AzureCloud:
         return f"https://{account}.blob.{self.storage_suffix}"
 
 
-def settings_path() -> Path:
-    """The Azure kind's settings file (the same one ``settings_store`` writes)."""
-    import platformdirs
-
-    return Path(platformdirs.user_config_dir("studio", appauthor=False)) / "azure.json"
-
-
 def _saved_cloud() -> str | None:
-    # TODO: read through studio.workspaces.azure.settings_store.load_settings() once SIGN-IN commits it.
-    import importlib
+    from studio.workspaces.azure.settings_store import load_settings
 
     try:
-        settings_store: Any = importlib.import_module("studio.workspaces.azure.settings_store")
-    except ImportError:
-        settings_store = None
-    if settings_store is not None and hasattr(settings_store, "load_settings"):
-        try:
-            value = settings_store.load_settings().cloud
-        except Exception:  # an unreadable settings file is reported where it is edited, not here
-            value = None
-        return str(value) if value else None
-    try:
-        document = json.loads(settings_path().read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        value = load_settings().cloud
+    except Exception:  # an unreadable settings file is reported where it is edited, not here
         return None
-    value = document.get("cloud") if isinstance(document, dict) else None
-    return value if isinstance(value, str) and value.strip() else None
+    return value.strip() if isinstance(value, str) and value.strip() else None
 
 
 def cloud_setting() -> str:
