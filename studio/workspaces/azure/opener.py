@@ -8,10 +8,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.errors import UnknownLocationError, WorkspaceError
 from studio.core.opener import RemoteLocationOpener
+
+if TYPE_CHECKING:
+    from studio.core.accounts import AccountDirectory
 
 SCHEME = "azureml://"
 _FORM = "azureml://subscriptions/<subscription id>/resourcegroups/<resource group>/workspaces/<name>"
@@ -78,3 +82,9 @@ class AzureWorkspaceOpener(RemoteLocationOpener):
             f"Cannot open the Azure ML workspace {parsed.workspace_name!r}: "
             "this version of Studio opens local workspaces only."
         )
+
+    def account_directory(self) -> AccountDirectory:
+        """The Azure kind's accounts (``studio.core.accounts.SignsIn``): cheap; azure loads on its first network call."""
+        from studio.workspaces.azure.directory import AzureAccountDirectory
+
+        return AzureAccountDirectory()
