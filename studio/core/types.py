@@ -36,6 +36,12 @@ class WorkspaceInfo:
     # Whether cancel_run can stop runs here. An MLflow server cannot (it only records runs): the GUI offers no
     # Cancel and cancel_run raises UnsupportedOperation.
     can_cancel: bool = True
+    # A sentence on where the answers come from when it is not simply the workspace: a kind answering from its
+    # offline cache says "Cached 12:03 — refreshing…" or "Offline: showing the cache of 12:03. <why>"; empty otherwise.
+    # It changes while the workspace is open: the window reads info() again to show it.
+    note: str = ""
+    # True while the workspace's service cannot be reached and what shows comes from the offline cache.
+    offline: bool = False
 
 
 @dataclass(frozen=True)
