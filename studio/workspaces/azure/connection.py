@@ -155,6 +155,7 @@ class AzureConnection:
             if self._ml_client is None:
                 from azure.ai.ml import MLClient
 
+                kwargs: dict[str, Any] = dict(self.cloud.ml_client_kwargs())
                 self._ml_client = MLClient(
                     self.credential,
                     self.subscription_id,
@@ -162,7 +163,7 @@ class AzureConnection:
                     self.workspace_name,
                     connection_timeout=self.timeouts.connect_s,
                     read_timeout=self.timeouts.read_s,
-                    **self.cloud.ml_client_kwargs(),
+                    **kwargs,
                 )
             return self._ml_client
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -51,9 +52,10 @@ from studio.workspaces.mlflow.mapping import (
 from studio.workspaces.mlflow.polling import ChangePoller
 from studio.workspaces.mlflow.rest.client import MlflowRestClient
 from studio.workspaces.mlflow.rest.types import NOTE_TAG, PARENT_RUN_TAG, Experiment, Run
-from studio.workspaces.mlflow.run_files import RunFiles
+from studio.workspaces.mlflow.run_files import ArtifactFiles, RunFiles
 from studio.workspaces.mlflow.run_metrics import RunMetrics
 from studio.workspaces.mlflow.run_search import RunSearch
+from studio.workspaces.mlflow.search_plan import MLFLOW, SearchDialect
 from studio.workspaces.mlflow.single_flight import SingleFlight
 
 COUNT_PAGE = 100
@@ -64,11 +66,24 @@ CHILDREN_SCAN_LIMIT = 10_000
 MAX_TAG_KEY = 250
 MAX_TAG_VALUE = 8000
 
+FilesFactory = Callable[[ThreadPoolExecutor, SingleFlight], ArtifactFiles]
+"""Makes a backend's run files from its listing pool and its single-flight table (another kind's storage)."""
+
 
 class MlflowBackend:
     """One MLflow tracking server as a workspace (see the module docstring for what each call costs)."""
 
-    def __init__(self, client: MlflowRestClient, location: str, name: str) -> None:
+    def __init__(
+        self,
+        client: MlflowRestClient,
+        location: str,
+        name: str,
+        *,
+        files: FilesFactory | None = None,
+        dialect: SearchDialect = MLFLOW,
+    ) -> None:
+        """``files`` replaces the server's artifacts with another store (the Azure kind's blob storage);
+        ``dialect`` says what the server's ``runs/search`` answers."""
         self.client = client
         self.location = location
         self.name = name
@@ -77,9 +92,13 @@ class MlflowBackend:
         self._pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mlflow-backend")
         self._listing_pool = ThreadPoolExecutor(max_workers=8, thread_name_prefix="mlflow-listing")
         self._flights = SingleFlight()
-        self.files = RunFiles(client, self._listing_pool, self._flights)
+        self.files: ArtifactFiles = (
+            files(self._listing_pool, self._flights)
+            if files is not None
+            else RunFiles(client, self._listing_pool, self._flights)
+        )
         self.metrics = RunMetrics(client, self.files, self._pool, self._flights)
-        self.search = RunSearch(client, self._infos)
+        self.search = RunSearch(client, self._infos, dialect=dialect)
         self.poller = ChangePoller(client, self._experiment_ids, self._infos_any)
         self._lock = threading.Lock()
         self._experiments: dict[str, Experiment] = {}

@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Protocol
 
 from studio.core.errors import NotFoundError, WorkspaceError
 from studio.core.tasks import CancelToken, ProgressCallback
@@ -31,6 +32,43 @@ BLOCK = 1 << 20
 CACHE_BYTES = 64 << 20
 LIVE_LISTING_S = 2.0
 MAX_LISTINGS = 512
+
+
+class ArtifactFiles(Protocol):
+    """What the backend and ``RunMetrics`` ask of a run's files: ``RunFiles`` here, the Azure kind's blob files."""
+
+    def folder(self, run_id: str, folder: str, final: bool) -> list[ArtifactEntry]:
+        """One folder's entries."""
+        ...
+
+    def listing(
+        self, run_id: str, prefix: str, final: bool, modified_at: float, depth: int | None = None
+    ) -> list[FileInfo]:
+        """The run's files under ``prefix``, sorted by path."""
+        ...
+
+    def entry(self, run_id: str, path: str, final: bool) -> ArtifactEntry:
+        """The file's entry; NotFoundError for a missing file or a folder."""
+        ...
+
+    def read(self, run_id: str, path: str, offset: int, length: int, final: bool) -> bytes:
+        """Up to ``length`` bytes from ``offset``."""
+        ...
+
+    def download(
+        self,
+        run_id: str,
+        paths: list[str],
+        destination: Path,
+        *,
+        final: bool,
+        strip_prefix: str,
+        overwrite: bool,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> list[Path]:
+        """Files into ``destination`` (each complete or absent)."""
+        ...
 
 
 class RunFiles:

@@ -35,7 +35,7 @@ from studio.workspaces.mlflow.mapping import LOGGED_ARTIFACTS_TAG
 from studio.workspaces.mlflow.rest.client import MlflowRestClient
 from studio.workspaces.mlflow.rest.parse import join_history
 from studio.workspaces.mlflow.rest.types import MetricHistory, Run
-from studio.workspaces.mlflow.run_files import RunFiles
+from studio.workspaces.mlflow.run_files import ArtifactFiles
 from studio.workspaces.mlflow.single_flight import SingleFlight
 
 COUNTED_METRICS = 50
@@ -61,7 +61,7 @@ class RunMedia:
 class RunMetrics:
     """Metrics of the runs of one MLflow server, with a cache of histories."""
 
-    def __init__(self, client: MlflowRestClient, files: RunFiles, pool: Executor, flights: SingleFlight) -> None:
+    def __init__(self, client: MlflowRestClient, files: ArtifactFiles, pool: Executor, flights: SingleFlight) -> None:
         self.client = client
         self.files = files
         self.pool = pool

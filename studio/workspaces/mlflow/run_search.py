@@ -27,7 +27,7 @@ from studio.workspaces.mlflow.mapping import search_values
 from studio.workspaces.mlflow.rest.client import MlflowRestClient
 from studio.workspaces.mlflow.rest.errors import MlflowRequestError
 from studio.workspaces.mlflow.rest.types import PARENT_RUN_TAG, Run
-from studio.workspaces.mlflow.search_plan import ServerPlan, plan_query
+from studio.workspaces.mlflow.search_plan import MLFLOW, SearchDialect, ServerPlan, plan_query
 
 SCAN_PAGE = 500
 """Runs a page when reading a whole answer: a page's JSON is decoded in one call holding Python's lock, so pages
@@ -46,9 +46,10 @@ Decorate = Callable[[list[Run], str, bool], list[RunInfo]]
 class RunSearch:
     """Answers RunQuery pages and counts for one server."""
 
-    def __init__(self, client: MlflowRestClient, decorate: Decorate) -> None:
+    def __init__(self, client: MlflowRestClient, decorate: Decorate, *, dialect: SearchDialect = MLFLOW) -> None:
         self.client = client
         self.decorate = decorate
+        self.dialect = dialect
         self.is_null_supported = True
         self._lock = threading.Lock()
         self._scans: OrderedDict[tuple[object, ...], tuple[float, list[RunInfo]]] = OrderedDict()
@@ -58,7 +59,7 @@ class RunSearch:
 
     def plan(self, query: RunQuery) -> ServerPlan:
         """The server request for the query (raises QueryError for a malformed one)."""
-        return plan_query(query, top_level_is_null=self.is_null_supported)
+        return plan_query(query, top_level_is_null=self.is_null_supported, dialect=self.dialect)
 
     def _search(
         self, experiment_id: str, query: RunQuery, size: int, token: str | None

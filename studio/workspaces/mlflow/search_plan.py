@@ -13,12 +13,18 @@ note. Where a clause cannot be sent as written, a looser one that can is sent in
 - times: Studio's are seconds, MLflow's milliseconds, so bounds are rounded outwards by a millisecond;
 - status: MLflow knows five statuses and no list comparison for them, so any status comparison becomes ``=`` one
   status or ``!=`` each status it excludes (a single quick status likewise).
+
+A ``SearchDialect`` says what one kind of server answers. ``MLFLOW`` is an MLflow 3 server. Azure ML's endpoint
+(``AZURE``) orders by attributes only (not by metrics, params or tags: the runs are then read and sorted here, and
+the note says so) and knows only MLflow's five coarse statuses for Azure's fourteen, so a status comparison goes
+to it as the coarse statuses that can hold the wanted ones, and the exact status is checked here.
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from studio.core.search import Comparison, Filter, OrderKey, RunValues, compile_query, key_text, matches, to_text
 from studio.core.status import RunStatus
@@ -30,6 +36,7 @@ PARENT_TAG = PARENT_RUN_TAG
 # Tags the backend maps elsewhere or hides (mapping.HIDDEN_TAGS), so Studio's runs never have them: ordering on one
 # is a tie.
 MLFLOW_STATUS: dict[RunStatus, str] = {status: name for name, status in STATUS_FROM_MLFLOW.items()}
+_ACTIVE_MLFLOW = ("RUNNING", "SCHEDULED")
 _TIME_ATTRIBUTES = {"start_time": "start_time", "created": "start_time", "end_time": "end_time"}
 _ORDERABLE_ATTRIBUTES = {**_TIME_ATTRIBUTES, "run_name": "run_name"}
 _BOUND_OPS = ("<", "<=", ">", ">=", "=")
@@ -72,15 +79,48 @@ class ServerPlan:
 NOTHING = ServerPlan(filter="", order_by=(), client_order=False, nothing=True, client_parts=())
 
 
+@dataclass(frozen=True)
+class SearchDialect:
+    """What one kind of server's ``runs/search`` can answer."""
+
+    name: str = "MLflow"
+    orders_by_values: bool = True
+    """Whether ``order_by`` may name metrics, params and tags (else only attributes)."""
+    statuses: Mapping[RunStatus, tuple[str, ...]] = field(
+        default_factory=lambda: {status: (name,) for status, name in MLFLOW_STATUS.items()}
+    )
+    """The server's statuses a run of each Studio status may have (a status missing here: no run has it)."""
+    exact_statuses: bool = True
+    """Whether a server status names one Studio status (else a status comparison is also checked here)."""
+
+
+MLFLOW = SearchDialect()
+AZURE = SearchDialect(
+    name="Azure ML",
+    orders_by_values=False,
+    statuses={
+        **{status: _ACTIVE_MLFLOW for status in RunStatus if status.is_active},
+        RunStatus.COMPLETED: ("FINISHED",),
+        RunStatus.FAILED: ("FAILED",),
+        RunStatus.CANCELED: ("KILLED",),
+    },
+    exact_statuses=False,
+)
+"""Azure ML's MLflow endpoint: attributes-only order; its MLflow status of an active job is Scheduled or Running
+whatever Azure's own status is (Queued, Preparing, Finalizing, NotResponding…), which the backend reads from the
+job and this computer checks."""
+
+
 class _NoRun(Exception):
     """A clause no MLflow run can pass."""
 
 
-def plan_query(query: RunQuery, *, top_level_is_null: bool = True) -> ServerPlan:
+def plan_query(query: RunQuery, *, top_level_is_null: bool = True, dialect: SearchDialect = MLFLOW) -> ServerPlan:
     """The server part of ``query``: its answer always holds every run ``query`` matches.
 
     ``top_level_is_null=False`` is for servers before MLflow 3, which reject ``IS NULL``: the top-level check
-    becomes a client part. Raises studio.core.errors.QueryError for a malformed filter or order.
+    becomes a client part. ``dialect``: what the server can answer (``MLFLOW``, ``AZURE``). Raises
+    studio.core.errors.QueryError for a malformed filter or order.
     """
     compiled = compile_query(query)
     pushed: list[str] = []
@@ -95,36 +135,41 @@ def plan_query(query: RunQuery, *, top_level_is_null: bool = True) -> ServerPlan
     else:
         parts.append(f"which runs are children of {query.parent_id!r}")
     if query.status is not None:
-        if query.status not in MLFLOW_STATUS:
+        names = dialect.statuses.get(query.status, ())
+        if not names:
             return NOTHING
-        pushed.append(f"attributes.status = '{MLFLOW_STATUS[query.status]}'")
+        pushed.extend(_status_names_clauses(set(names), dialect))
+        if not dialect.exact_statuses and not _exact(query.status, dialect):
+            parts.append(f"the status {query.status.value}")
     if query.text:
         parts.append(f"the words {query.text!r}")
     if query.tag:
         parts.append(f"tags containing {query.tag!r}")
     try:
         for comparison in compiled.filter.comparisons:
-            clauses = _clauses(comparison)
+            clauses = _clauses(comparison, dialect)
             if clauses is None:
                 parts.append(to_text(Filter((comparison,))))
             else:
                 pushed.extend(clauses)
+                if _is_status(comparison) and not dialect.exact_statuses and not _status_exact(comparison, dialect):
+                    parts.append(to_text(Filter((comparison,))))
     except _NoRun:
         return NOTHING
-    order_by, unordered = _order(compiled.order, query.newest_first)
+    order_by, unordered = _order(compiled.order, query.newest_first, dialect)
     if unordered:
         parts.append("order by " + ", ".join(unordered))
     return ServerPlan(" AND ".join(pushed), () if unordered else order_by, bool(unordered), False, tuple(parts))
 
 
-def _clauses(comparison: Comparison) -> list[str] | None:
+def _clauses(comparison: Comparison, dialect: SearchDialect = MLFLOW) -> list[str] | None:
     """MLflow clauses that together keep every run the comparison keeps ([] = all), or None if there are none."""
     key, op, value = comparison.key, comparison.op, comparison.value
     if key.kind == "properties":
         raise _NoRun  # MLflow runs have no properties, and a run lacking the key never matches
     if key.kind == "attributes":
         if key.name == "status":
-            return _status_clauses(comparison)
+            return _status_clauses(comparison, dialect)
         if key.name in _TIME_ATTRIBUTES:
             return _time_clauses(f"attributes.{_TIME_ATTRIBUTES[key.name]}", op, value)
         if key.name == "run_id":
@@ -157,19 +202,48 @@ def _clauses(comparison: Comparison) -> list[str] | None:
     return None  # !=, IN, NOT IN on params and tags
 
 
-def _status_clauses(comparison: Comparison) -> list[str]:
-    """The MLflow statuses whose Studio names pass the comparison (by the reference semantics), as clauses."""
-    kept = [
-        mlflow
-        for studio, mlflow in MLFLOW_STATUS.items()
-        if matches(Filter((comparison,)), RunValues(attributes={"status": studio.value}))
-    ]
+def _passing(comparison: Comparison) -> list[RunStatus]:
+    """The Studio statuses that pass the comparison (by the reference semantics)."""
+    return [s for s in RunStatus if matches(Filter((comparison,)), RunValues(attributes={"status": s.value}))]
+
+
+def _status_clauses(comparison: Comparison, dialect: SearchDialect = MLFLOW) -> list[str]:
+    """The server statuses a run passing the comparison may have, as clauses."""
+    kept = {name for status in _passing(comparison) for name in dialect.statuses.get(status, ())}
     if not kept:
         raise _NoRun
+    return _status_names_clauses(kept, dialect)
+
+
+def _status_names_clauses(kept: set[str], dialect: SearchDialect) -> list[str]:
+    everything = sorted({name for names in dialect.statuses.values() for name in names})
     if len(kept) == 1:
-        return [f"attributes.status = '{kept[0]}'"]
+        return [f"attributes.status = '{next(iter(kept))}'"]
     # MLflow compares no list with status: exclude the others one by one (none when every status passes).
-    return [f"attributes.status != '{s}'" for s in MLFLOW_STATUS.values() if s not in kept]
+    return [f"attributes.status != '{s}'" for s in _ordered(everything) if s not in kept]
+
+
+def _ordered(names: list[str]) -> list[str]:
+    """Server statuses in MLflow's order (as MLFLOW_STATUS lists them), others after."""
+    order = list(MLFLOW_STATUS.values())
+    return sorted(names, key=lambda n: (order.index(n) if n in order else len(order), n))
+
+
+def _is_status(comparison: Comparison) -> bool:
+    return comparison.key.kind == "attributes" and comparison.key.name == "status"
+
+
+def _exact(status: RunStatus, dialect: SearchDialect) -> bool:
+    """Whether a run with one of ``status``'s server statuses surely has ``status`` (no other status shares them)."""
+    names = set(dialect.statuses.get(status, ()))
+    return not any(other is not status and names & set(n) for other, n in dialect.statuses.items())
+
+
+def _status_exact(comparison: Comparison, dialect: SearchDialect) -> bool:
+    """Whether the server's answer to the comparison's clauses holds only runs that pass it."""
+    passing = set(_passing(comparison))
+    kept = {name for status in passing for name in dialect.statuses.get(status, ())}
+    return all(status in passing for status, names in dialect.statuses.items() if set(names) & kept)
 
 
 def _time_clauses(name: str, op: str, seconds: object) -> list[str] | None:
@@ -187,7 +261,9 @@ def _time_clauses(name: str, op: str, seconds: object) -> list[str] | None:
     return clauses
 
 
-def _order(order: tuple[OrderKey, ...], newest_first: bool) -> tuple[tuple[str, ...], list[str]]:
+def _order(
+    order: tuple[OrderKey, ...], newest_first: bool, dialect: SearchDialect = MLFLOW
+) -> tuple[tuple[str, ...], list[str]]:
     """MLflow order_by items, and the keys the server cannot order by (then the client sorts)."""
     if not order:
         return (f"attributes.start_time {'DESC' if newest_first else 'ASC'}",), []
@@ -203,6 +279,9 @@ def _order(order: tuple[OrderKey, ...], newest_first: bool) -> tuple[tuple[str, 
                 unordered.append(key_text(key))  # status (MLflow's names sort differently), duration, run_id
                 continue
             name = f"attributes.{_ORDERABLE_ATTRIBUTES[key.name]}"
+        elif not dialect.orders_by_values:
+            unordered.append(key_text(key))  # Azure ML orders by attributes only
+            continue
         elif not key.name or any(c in key.name for c in "`'\"\\"):
             unordered.append(key_text(key))  # MLflow splits order items with shlex: quotes would break it
             continue
