@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.mlflow_fixtures"]  # the shared `mlflow server` (started only for tests that ask)
+pytest_plugins = ["tests.mlflow_fixtures", "tests.azure_fixtures"]  # the shared `mlflow server` (started only for tests that ask)
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # No test reaches the user's keyring, in this process or in the ones it starts: without the
