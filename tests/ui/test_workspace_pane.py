@@ -17,7 +17,6 @@ from PySide6.QtWidgets import QPushButton
 from studio.ui.shell.main_window import MainWindow
 from studio.ui.shell.settings import MAX_RECENT, WindowSettings
 from studio.ui.workspaces.recent_labels import distinguishing_suffixes
-from studio.workspaces.azure.opener import AzureWorkspaceOpener
 from studio.workspaces.local.opener import LocalWorkspaceOpener
 from studio.workspaces.mlflow.opener import MlflowServerOpener
 from tests.compute_helpers import stop_everything
@@ -95,16 +94,21 @@ def test_one_section_per_kind_local_first_with_its_entries_and_actions(
     close(window, local, mlflow, fake)
 
 
-def test_a_kind_opened_in_a_later_version_shows_a_note_instead_of_actions(qtbot: Any, tmp_path: Path) -> None:
-    local, azure = GuardedOpener(LocalWorkspaceOpener()), GuardedOpener(AzureWorkspaceOpener())
-    window = new_window(qtbot, [azure, local], tmp_path / "s.ini")
+def test_a_kind_opened_in_a_later_version_shows_a_note_instead_of_actions(
+    qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import studio.ui.workspaces.kind_actions as kind_actions
+
+    monkeypatch.setattr(kind_actions, "OPENED_LATER", frozenset({"fake"}))  # no built-in kind is any more
+    local, fake = GuardedOpener(LocalWorkspaceOpener()), GuardedOpener(FakeKindOpener())
+    window = new_window(qtbot, [fake, local], tmp_path / "s.ini")
     pane = window.workspace_pane
-    assert pane.section_rows("Azure Machine Learning") == ["Coming in a later version"]
+    assert pane.section_rows("Fake servers") == ["Coming in a later version"]
     note = pane.tree.topLevelItem(1).child(0)
     assert not note.flags() & Qt.ItemFlag.ItemIsEnabled
-    assert note.toolTip(0) == "Opening Azure Machine Learning comes in a later version of Studio."
+    assert note.toolTip(0) == "Opening Fake servers comes in a later version of Studio."
     assert note.font(0).italic()  # not only grey: a "(missing)" entry is grey too
-    close(window, local, azure)
+    close(window, local, fake)
 
 
 def test_workspaces_with_the_same_name_show_their_parent_folder(qtbot: Any, tmp_path: Path) -> None:

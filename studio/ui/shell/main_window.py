@@ -138,6 +138,9 @@ class MainWindow(WorkspaceSwitching):
         self.workspace_pane.sig_kind_action.connect(self._kind_action)
         self.workspace_pane.sig_remove_recent.connect(self.remove_recent)
         self.workspace_pane.sig_forget_password.connect(self.forget_password)
+        self.workspace_pane.sig_pin.connect(self.pin_workspace)
+        self.workspace_pane.sig_failed.connect(lambda exc, what: self.notifier.error(exc, context=what))
+        self.workspace_pane.sig_notice.connect(self.notifier.info)
         self.workspace_pane.sig_missing_activated.connect(
             lambda loc: self.notifier.info(
                 f"{loc}: the folder is gone (moved or deleted). Right-click it to remove it."

@@ -56,6 +56,20 @@ class WindowSettings:
         self.q.setValue("workspaces/recent", recent)
         return recent
 
+    def pinned_workspaces(self) -> list[str]:
+        """Workspaces pinned in the Workspaces pane (kinds that sign in), in the order pinned."""
+        value = self.q.value("workspaces/pinned", [])
+        if isinstance(value, str):
+            return [value]
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def set_pinned(self, location: str, pinned: bool) -> list[str]:
+        """Pin or unpin a workspace; returns the pinned list."""
+        location = location.strip()
+        kept = [p for p in self.pinned_workspaces() if p != location]
+        self.q.setValue("workspaces/pinned", [*kept, location] if pinned else kept)
+        return self.pinned_workspaces()
+
     def last_selection(self, location: str) -> tuple[str, str] | None:
         """(experiment, run id) selected last in a workspace."""
         value = self.q.value(f"selection/{_key(location)}")

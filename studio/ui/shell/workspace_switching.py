@@ -169,8 +169,17 @@ class WorkspaceSwitching(QMainWindow):
 
     def _show_workspaces(self) -> None:
         self.workspace_pane.set_workspaces(
-            self.kinds, self.default_location(), self.settings.recent_workspaces(), self.location
+            self.kinds,
+            self.default_location(),
+            self.settings.recent_workspaces(),
+            self.location,
+            pinned=self.settings.pinned_workspaces(),
         )
+
+    def pin_workspace(self, location: str, pinned: bool) -> None:
+        """Pin or unpin a workspace in the Workspaces pane (kept in the window's settings)."""
+        self.settings.set_pinned(location, pinned)
+        self._show_workspaces()
 
     def remove_recent(self, location: str) -> None:
         """Forget a recent workspace ("Remove from list"); its folder is left alone, a server's password is forgotten."""

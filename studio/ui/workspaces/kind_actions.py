@@ -2,8 +2,8 @@
 
 A kind's actions are rows of (label, action id); the window maps action ids to what they do.
 A kind listed in ``OPENED_LATER`` has an opener but no backend in this version: its section
-shows its recent entries and a note instead of actions. The issues that bring those backends
-add their rows here ("Sign in…") and take the kind out of ``OPENED_LATER``.
+shows its recent entries and a note instead of actions. The actions of a kind that signs in
+("Sign in…", "Add from config.json…") are handled by its accounts rows (azure_section.py), not the window.
 Kinds this table does not name (plug-ins) show their recent entries only. The recent entries of a
 kind in ``KEEPS_PASSWORDS`` offer "Forget password", and forget it when removed from the list.
 """
@@ -27,6 +27,8 @@ class KindAction:
 NEW_FOLDER = "new-folder"
 OPEN_FOLDER = "open-folder"
 ADD_SERVER = "add-server"
+AZURE_SIGN_IN = "azure-sign-in"
+AZURE_ADD_FROM_CONFIG = "azure-add-config"
 
 KIND_ACTIONS: dict[str, tuple[KindAction, ...]] = {
     "local": (
@@ -36,9 +38,17 @@ KIND_ACTIONS: dict[str, tuple[KindAction, ...]] = {
     "mlflow": (
         KindAction("Add server…", ADD_SERVER, "Open an MLflow tracking server by its URL, with or without a password"),
     ),
+    "azure": (
+        KindAction("Sign in…", AZURE_SIGN_IN, "Sign in to Azure to list your subscriptions and their workspaces"),
+        KindAction(
+            "Add from config.json…",
+            AZURE_ADD_FROM_CONFIG,
+            "Open the workspace a config.json names (the file downloaded from the Azure ML studio)",
+        ),
+    ),
 }
 
-OPENED_LATER: frozenset[str] = frozenset({"azure"})
+OPENED_LATER: frozenset[str] = frozenset()
 KEEPS_PASSWORDS: frozenset[str] = frozenset({"mlflow"})
 """Kinds whose passwords or tokens Studio keeps in the system keyring (studio.core.credentials)."""
 

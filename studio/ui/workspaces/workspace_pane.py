@@ -4,6 +4,9 @@ The pane knows kinds only through their ``WorkspaceOpener`` (studio.core): the s
 ``opener.label``, entries read ``opener.display_name``, and the actions come from the table in
 ``kind_actions``. Whether a recent workspace is gone is file-system I/O, so it is asked on the
 runner's threads after each rebuild; the answer greys the entries that are.
+A kind whose opener signs in (``SignsIn``: Azure ML) gets accounts rows in its section
+(azure_section.py): a filter box, its pinned workspaces, then its recent ones, then accounts →
+subscriptions → workspaces, fetched on expand; its action rows are handled there too.
 """
 
 from __future__ import annotations
@@ -14,16 +17,17 @@ from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QDockWidget, QMenu, QTreeWidget, QTreeWidgetItem, QWidget
 
+from studio.core.accounts import SignsIn
 from studio.core.errors import StudioError
 from studio.core.opener import WorkspaceOpener, pick_opener
 from studio.ui.background.tasks import TaskRunner
+from studio.ui.workspaces.azure_section import PIN, AzureSection
 from studio.ui.workspaces.kind_actions import KEEPS_PASSWORDS, actions_for, later_note
+from studio.ui.workspaces.pane_roles import ACTION_ROLE, KIND_ROLE, LOCATION_ROLE, MISSING_ROLE, PINNED_ROLE
 from studio.ui.workspaces.recent_labels import SEPARATOR, distinguishing_suffixes
 
-LOCATION_ROLE = Qt.ItemDataRole.UserRole + 1
-ACTION_ROLE = Qt.ItemDataRole.UserRole + 2
-KIND_ROLE = Qt.ItemDataRole.UserRole + 3
-MISSING_ROLE = Qt.ItemDataRole.UserRole + 4
+__all__ = ["ACTION_ROLE", "KIND_ROLE", "LOCATION_ROLE", "MISSING_ROLE", "WorkspacePane"]
+
 SECTION_GAP = 8
 """Pixels of space above each section title after the first."""
 
@@ -43,6 +47,12 @@ class WorkspacePane(QDockWidget):
     """The user activated a recent workspace known to be gone (its location)."""
     sig_missing_checked = Signal(list)
     """The background check of the recent entries ended: the locations found missing."""
+    sig_pin = Signal(str, bool)
+    """Pin (True) or unpin (False) a workspace of a kind that signs in (its location)."""
+    sig_failed = Signal(object, str)
+    """Something the accounts rows asked failed: (exception, what was being done)."""
+    sig_notice = Signal(str)
+    """A passing message from the accounts rows ("Signed out of …")."""
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__("Workspaces", parent)
@@ -57,16 +67,30 @@ class WorkspacePane(QDockWidget):
         self.tree.customContextMenuRequested.connect(self._context_menu)
         self.tree.itemActivated.connect(self._activated)
         self.tree.itemClicked.connect(self._clicked)
+        self.tree.itemExpanded.connect(lambda item: self._accounts_of(item, "expanded"))
+        self.tree.itemCollapsed.connect(lambda item: self._accounts_of(item, "collapsed"))
         self.setWidget(self.tree)
         self.current = ""
         self.default = ""
+        self.pinned: list[str] = []
+        self.accounts: dict[str, AzureSection] = {}
+        """The accounts rows of each kind that signs in, kept across rebuilds (with what they fetched)."""
         self._generation = 0  # answers of an older check are dropped
 
     # -- building ------------------------------------------------------------------------------
 
-    def set_workspaces(self, kinds: Sequence[WorkspaceOpener], default: str, recent: list[str], current: str) -> None:
-        """Rebuild: a section per kind (local first), its recent entries and its actions; then check for missing."""
-        self.default, self.current = default, current
+    def set_workspaces(
+        self,
+        kinds: Sequence[WorkspaceOpener],
+        default: str,
+        recent: list[str],
+        current: str,
+        pinned: Sequence[str] = (),
+    ) -> None:
+        """Rebuild: a section per kind (local first), its recent entries and its actions; then check for missing.
+
+        ``pinned`` workspaces show first in the section of a kind that signs in (others ignore them)."""
+        self.default, self.current, self.pinned = default, current, list(pinned)
         self.tree.clear()
         by_kind: dict[str, list[str]] = {}
         openers: dict[str, WorkspaceOpener] = {}
@@ -79,7 +103,10 @@ class WorkspacePane(QDockWidget):
             openers[location] = opener
         for opener in sorted(kinds, key=lambda o: o.kind != "local"):
             self._add_section(opener, by_kind.get(opener.kind, []))
-        self.tree.expandAll()
+        for section in self._sections():  # not expandAll: an account row expanded is a network call
+            section.setExpanded(True)
+        for accounts in self.accounts.values():
+            accounts.restore()
         if (open_item := self.entry_item(current)) is not None:
             self.tree.setCurrentItem(open_item)  # not the first section's title
         self._check_missing([(openers[loc], loc) for loc in openers if loc not in (default, current)])
@@ -92,19 +119,29 @@ class WorkspacePane(QDockWidget):
         if self.tree.topLevelItemCount() > 1:  # a little air above every section but the first
             section.setSizeHint(0, QSize(0, self.tree.fontMetrics().height() + SECTION_GAP))
             section.setTextAlignment(0, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom)
-        names = {loc: opener.display_name(loc) for loc in locations}
+        accounts = self._accounts_section(opener)
+        pinned = [loc for loc in self.pinned if opener.owns(loc)] if accounts is not None else []
+        if accounts is not None:
+            accounts.add_filter_row(section)
+            locations = [loc for loc in locations if loc not in pinned]
+        names = {loc: opener.display_name(loc) for loc in [*pinned, *locations]}
         suffixes = distinguishing_suffixes([(loc, name) for loc, name in names.items() if loc != self.default])
-        for location in locations:
+        for location in [*pinned, *locations]:
             name = "Default" if location == self.default else names[location]
             if location in suffixes:
                 name = f"{name}{SEPARATOR}{suffixes[location]}"
+            if location in pinned:
+                name = f"{PIN}{name}"
             item = QTreeWidgetItem(section, [name])
             item.setData(0, LOCATION_ROLE, location)
             item.setData(0, KIND_ROLE, opener.kind)
+            item.setData(0, PINNED_ROLE, location in pinned)
             item.setToolTip(0, location)
             if location == self.current:
                 item.setFont(0, _bold())
                 item.setText(0, f"{name}  (open)")
+        if accounts is not None:
+            accounts.add_account_rows(section, set(pinned), self.current)
         for action in actions_for(opener.kind):
             item = QTreeWidgetItem(section, [action.label])
             item.setData(0, ACTION_ROLE, action.action_id)
@@ -120,6 +157,26 @@ class WorkspacePane(QDockWidget):
             italic = item.font(0)
             italic.setItalic(True)  # told apart from a greyed "(missing)" entry by more than its words
             item.setFont(0, italic)
+
+    def _accounts_section(self, opener: WorkspaceOpener) -> AzureSection | None:
+        """The accounts rows of a kind that signs in (made once per kind), else None."""
+        if not isinstance(opener, SignsIn):
+            return None
+        if opener.kind not in self.accounts:
+            section = AzureSection(opener.account_directory(), self.runner, self.tree, opener.kind)
+            section.sig_open_workspace.connect(self.sig_open_workspace)
+            section.sig_pin.connect(self.sig_pin)
+            section.sig_failed.connect(self.sig_failed)
+            section.sig_notice.connect(self.sig_notice)
+            self.accounts[opener.kind] = section
+        return self.accounts[opener.kind]
+
+    def _accounts_of(self, item: QTreeWidgetItem, what: str) -> None:
+        accounts = self.accounts.get(str(item.data(0, KIND_ROLE)))
+        if accounts is not None and what == "expanded":
+            accounts.expanded(item)
+        elif accounts is not None:
+            accounts.collapsed(item)
 
     # -- missing entries -----------------------------------------------------------------------
 
@@ -178,12 +235,23 @@ class WorkspacePane(QDockWidget):
 
     def context_menu_for(self, item: QTreeWidgetItem | None) -> QMenu | None:
         """The context menu of a row: "Remove from list" for recent entries (not the default one), after
-        "Forget password" for the servers of a kind whose passwords are kept."""
-        location = item.data(0, LOCATION_ROLE) if item is not None else None
-        if item is None or not location or location == self.default:
+        "Forget password" for the servers of a kind whose passwords are kept; the accounts rows' own
+        entries (Pin/Unpin, Refresh, Sign out) for a kind that signs in."""
+        if item is None:
             return None
+        location = item.data(0, LOCATION_ROLE)
         menu = QMenu(self.tree)
         menu.setObjectName("workspaceEntryMenu")
+        accounts = self.accounts.get(str(item.data(0, KIND_ROLE)))
+        if accounts is not None:
+            accounts.add_menu_actions(item, str(location or ""), menu)
+            if item.data(0, PINNED_ROLE):
+                location = None  # a pinned row is not the recent entry: Unpin, not Remove from list
+        if not location or location == self.default:
+            if menu.isEmpty():
+                menu.deleteLater()
+                return None
+            return menu
         if item.data(0, KIND_ROLE) in KEEPS_PASSWORDS:
             forget = menu.addAction("Forget password")
             forget.setObjectName("actionForgetPassword")
@@ -200,11 +268,15 @@ class WorkspacePane(QDockWidget):
             menu.popup(self.tree.viewport().mapToGlobal(pos))
 
     def _clicked(self, item: QTreeWidgetItem, _column: int) -> None:
-        if item.data(0, ACTION_ROLE):
+        accounts = self.accounts.get(str(item.data(0, KIND_ROLE)))
+        if item.data(0, ACTION_ROLE) or (accounts is not None and accounts.is_link(item)):
             self._activated(item)
 
     def _activated(self, item: QTreeWidgetItem) -> None:
         action, location = item.data(0, ACTION_ROLE), item.data(0, LOCATION_ROLE)
+        accounts = self.accounts.get(str(item.data(0, KIND_ROLE)))
+        if accounts is not None and (accounts.handle_action(str(action)) if action else accounts.activate(item)):
+            return
         if action:
             self.sig_kind_action.emit(str(item.data(0, KIND_ROLE)), str(action))
         elif location and item.data(0, MISSING_ROLE):
