@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from studio.core.backend import WorkspaceBackend
-from studio.core.errors import UnknownLocationError, WorkspaceError
+from studio.core.errors import UnknownLocationError
 from studio.core.opener import RemoteLocationOpener
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def parse_location(location: str) -> AzureLocation:
 
 
 class AzureWorkspaceOpener(RemoteLocationOpener):
-    """The opener of Azure Machine Learning workspaces (the backend comes with its own issue)."""
+    """The opener of Azure Machine Learning workspaces: ``open`` signs in and connects (``backend.py``)."""
 
     kind = "azure"
     label = "Azure Machine Learning"
@@ -71,17 +71,50 @@ class AzureWorkspaceOpener(RemoteLocationOpener):
         """True for ``azureml://`` locations."""
         return location.strip().lower().startswith(SCHEME)
 
+    def canonical_location(self, location: str) -> str:
+        """``azureml://subscriptions/<sub>/resourcegroups/<rg>/workspaces/<name>`` spelled one way."""
+        return str(parse_location(location))
+
     def short_name(self, location: str) -> str:
         """The workspace's name."""
         return parse_location(location).workspace_name
 
+    def preload(self) -> None:
+        """Import what ``open`` needs (azure-ai-ml, about a second), before a window waits on it."""
+        import azure.ai.ml  # noqa: F401
+
+        import studio.workspaces.azure.backend
+        import studio.workspaces.azure.identity  # noqa: F401
+
     def open(self, location: str, create: bool = False) -> WorkspaceBackend:
-        """Not yet: this version opens local workspaces only."""
+        """Sign in silently and connect; checked with one cheap call (one ``experiments/search``).
+
+        The credential: the account remembered for the location, else the first saved account, else the
+        environment's service principal, else the Azure CLI, else AuthenticationError saying how to sign in
+        (``identity.credential_for_location``). The cloud is the Azure kind's setting (``cloud.load_cloud``).
+        ``create`` is meaningless for Azure and ignored. Failures are studio errors with one sentence.
+        """
+        from studio.workspaces.azure.backend import AzureBackend
+        from studio.workspaces.azure.cloud import load_cloud
+        from studio.workspaces.azure.identity import credential_for_location
+
         parsed = parse_location(location)
-        raise WorkspaceError(
-            f"Cannot open the Azure ML workspace {parsed.workspace_name!r}: "
-            "this version of Studio opens local workspaces only."
+        cloud = load_cloud()
+        credential = credential_for_location(parsed, cloud)
+        backend = AzureBackend(
+            credential,
+            parsed.subscription_id,
+            parsed.resource_group,
+            parsed.workspace_name,
+            cloud,
+            location=str(parsed),
         )
+        try:
+            backend.check()
+        except BaseException:
+            backend.close()
+            raise
+        return backend
 
     def account_directory(self) -> AccountDirectory:
         """The Azure kind's accounts (``studio.core.accounts.SignsIn``): cheap; azure loads on its first network call."""

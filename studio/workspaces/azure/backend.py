@@ -1,0 +1,517 @@
+"""AzureBackend: an Azure Machine Learning workspace, built on the MLflow kind (decision 4 of the shared brief).
+
+Experiments, runs, metrics and tag removals go through the MLflow REST client at the workspace's MLflow endpoint
+(``connection.py``) with a bearer token for the cloud's ARM scope; what Azure's endpoint cannot answer is planned
+by ``search_plan.AZURE``. What only Azure knows comes from Azure's own endpoints:
+
+- statuses: MLflow says Scheduled/Running for an active job whatever Azure's status is, so the active runs of a
+  listing or ``get_run`` get their status from the ARM job (``GET {WS}/jobs/{name}``, the call ``jobs.get``
+  makes), concurrently (``STATUS_WORKERS`` at a time), each kept ``STATUS_TTL_S``; all fourteen of Azure's
+  statuses are kept (``status_map``);
+- details: ``ml_client.jobs.get`` (type, compute, command, environment, inputs and outputs, services with the
+  Studio link), with the times from MLflow (ARM jobs have none);
+- children: run history's ``runs/{id}/children``, following every page (azure-ai-ml 1.35.2's
+  ``jobs.list(parent_job_name=…)`` stops after the first), then one MLflow search per 100 children for their
+  metrics, params and tags;
+- edits: ``ml_client.jobs.update`` (display name, description, tags merged) and MLflow's ``delete-tag`` for the
+  tags taken away; cancel: ``ml_client.jobs.begin_cancel``, returning CancelRequested at once (the poller
+  runs on azure-core's own thread, never waited on here);
+- files: the workspace's artifact store in blob storage (``blob_files.BlobRunFiles``), resolved at first use.
+
+Every failure is a studio error with a sentence (``errors.py``); the MLflow client's messages are said again in
+Azure's terms. Round trips per action: opening = ``workspaces.get`` + one ``experiments/search``; a page of runs =
+one ``runs/search`` + one ARM GET per active run on it not seen in the last ``STATUS_TTL_S``; details = ``runs/get``
++ one ARM GET; children = one run-history page per 100 children + one ``runs/search`` per 100.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+from studio.core.errors import RunStateError, StudioError
+from studio.core.status import RunStatus
+from studio.core.tasks import CancelToken, ProgressCallback
+from studio.core.types import FileInfo, RunInfo, StatusChange, WorkspaceInfo
+from studio.core.validation import check_run_id
+from studio.workspaces.azure.arm_client import ArmTimeouts
+from studio.workspaces.azure.cloud import AzureCloud
+from studio.workspaces.azure.connection import AzureConnection
+from studio.workspaces.azure.errors import AzureError, AzureNotFoundError, from_mlflow_error
+from studio.workspaces.azure.jobs import iso_seconds, job_details
+from studio.workspaces.azure.status_map import BEFORE_START, run_status
+from studio.workspaces.mlflow.backend import MlflowBackend, _check_edit
+from studio.workspaces.mlflow.mapping import HIDDEN_TAGS, seconds
+from studio.workspaces.mlflow.mapping import run_status as mlflow_status
+from studio.workspaces.mlflow.rest.errors import MlflowRestError
+from studio.workspaces.mlflow.rest.types import ArtifactEntry, Run
+from studio.workspaces.mlflow.run_files import ArtifactFiles
+from studio.workspaces.mlflow.search_plan import AZURE
+from studio.workspaces.mlflow.single_flight import SingleFlight
+
+log = logging.getLogger(__name__)
+
+JOBS_API = "2024-01-01-preview"
+STATUS_TTL_S = 3.0
+STATUS_WORKERS = 8
+MAX_REFINED = 500
+"""At most this many active runs get their Azure status per call; more keep MLflow's coarse status."""
+CHILDREN_PAGE = 100
+IDS_PER_SEARCH = 100
+MAX_CHILD_PAGES = 10_000
+
+T = TypeVar("T")
+
+
+class JobStatuses:
+    """Azure's status of jobs, fetched concurrently on a pool of its own and kept ``ttl`` seconds."""
+
+    def __init__(self, fetch: Callable[[str], str | None], *, ttl: float = STATUS_TTL_S) -> None:
+        self._fetch = fetch
+        self.ttl = ttl
+        self._pool = ThreadPoolExecutor(max_workers=STATUS_WORKERS, thread_name_prefix="azure-status")
+        self._lock = threading.Lock()
+        self._kept: dict[str, tuple[float, str]] = {}
+        self.fetched = 0
+
+    def get_many(self, names: list[str], *, fresh: bool = False) -> dict[str, str]:
+        """The Azure status of each job that has one (a job whose status cannot be read is left out)."""
+        now = time.monotonic()
+        found: dict[str, str] = {}
+        missing: list[str] = []
+        with self._lock:
+            for name in dict.fromkeys(names):
+                kept = self._kept.get(name)
+                if kept is not None and not fresh and now - kept[0] < self.ttl:
+                    found[name] = kept[1]
+                else:
+                    missing.append(name)
+        futures = {name: self._pool.submit(self._fetch, name) for name in missing[:MAX_REFINED]}
+        for name, future in futures.items():
+            try:
+                status = future.result()
+            except StudioError as exc:  # MLflow's coarse status stays: the listing itself did not fail
+                log.debug("status of job %s not read: %s", name, exc)
+                continue
+            if status:
+                found[name] = status
+                self.note(name, status)
+        self.fetched += len(futures)
+        return found
+
+    def note(self, name: str, status: str) -> None:
+        """Keep a status this backend learned elsewhere (run history's children, a cancel)."""
+        with self._lock:
+            if len(self._kept) > 20_000:
+                self._kept.clear()
+            self._kept[name] = (time.monotonic(), status)
+
+    def close(self) -> None:
+        """Stop the pool."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+class LazyBlobFiles:
+    """The workspace's blob files, with the artifact store resolved (one ARM GET) at the first use, not at open."""
+
+    def __init__(self, build: Callable[[], ArtifactFiles]) -> None:
+        self._build = build
+        self._lock = threading.Lock()
+        self._files: ArtifactFiles | None = None
+
+    @property
+    def files(self) -> ArtifactFiles:
+        """The real files object (built on first use)."""
+        with self._lock:
+            if self._files is None:
+                self._files = self._build()
+            return self._files
+
+    def folder(self, run_id: str, folder: str, final: bool) -> list[ArtifactEntry]:
+        """See ``BlobRunFiles.folder``."""
+        return self.files.folder(run_id, folder, final)
+
+    def listing(
+        self, run_id: str, prefix: str, final: bool, modified_at: float, depth: int | None = None
+    ) -> list[FileInfo]:
+        """See ``BlobRunFiles.listing``."""
+        return self.files.listing(run_id, prefix, final, modified_at, depth)
+
+    def entry(self, run_id: str, path: str, final: bool) -> ArtifactEntry:
+        """See ``BlobRunFiles.entry``."""
+        return self.files.entry(run_id, path, final)
+
+    def read(self, run_id: str, path: str, offset: int, length: int, final: bool) -> bytes:
+        """See ``BlobRunFiles.read``."""
+        return self.files.read(run_id, path, offset, length, final)
+
+    def download(
+        self,
+        run_id: str,
+        paths: list[str],
+        destination: Path,
+        *,
+        final: bool,
+        strip_prefix: str,
+        overwrite: bool,
+        progress: ProgressCallback | None,
+        cancel: CancelToken | None,
+    ) -> list[Path]:
+        """See ``BlobRunFiles.download``."""
+        return self.files.download(
+            run_id,
+            paths,
+            destination,
+            final=final,
+            strip_prefix=strip_prefix,
+            overwrite=overwrite,
+            progress=progress,
+            cancel=cancel,
+        )
+
+    def close(self) -> None:
+        """Close the store's clients, if they were built."""
+        with self._lock:
+            files = self._files
+        close = getattr(files, "close", None)
+        if close is not None:
+            close()
+        store = getattr(files, "store", None)
+        close_store = getattr(store, "close", None)
+        if close_store is not None:
+            close_store()
+
+
+def _translated(method: Callable[..., T]) -> Callable[..., T]:
+    """Say the MLflow client's errors in Azure's terms (and drop a refused token)."""
+
+    @functools.wraps(method)
+    def wrapper(self: AzureBackend, *args: Any, **kwargs: Any) -> T:
+        try:
+            return method(self, *args, **kwargs)
+        except MlflowRestError as exc:
+            if exc.status == 401:
+                self.connection.refused_token()
+            raise from_mlflow_error(exc, host=self.mlflow_host, workspace=repr(self.name)) from None
+
+    return wrapper
+
+
+class AzureBackend(MlflowBackend):
+    """One Azure ML workspace (see the module docstring)."""
+
+    def __init__(
+        self,
+        credential: Any,
+        subscription_id: str,
+        resource_group: str,
+        workspace_name: str,
+        cloud: AzureCloud,
+        *,
+        location: str,
+        timeouts: ArmTimeouts | None = None,
+    ) -> None:
+        """Connect (``workspaces.get``: one ARM request); no other request is made until asked."""
+        connection = AzureConnection(
+            credential, subscription_id, resource_group, workspace_name, cloud, timeouts=timeouts
+        )
+        try:
+            client = connection.mlflow_client()
+        except BaseException:
+            connection.close()
+            raise
+        self.connection = connection
+        self.cloud = cloud
+        self.mlflow_host = client.base_url.split("/")[2]
+        self.statuses = JobStatuses(self._azure_status)
+        self._blob_files: LazyBlobFiles | None = None
+        super().__init__(client, location, workspace_name, files=self._make_files, dialect=AZURE)
+
+    def _make_files(self, pool: ThreadPoolExecutor, flights: SingleFlight) -> ArtifactFiles:
+        def build() -> ArtifactFiles:
+            from studio.workspaces.azure.artifact_store import ArtifactStore
+            from studio.workspaces.azure.blob_files import BlobRunFiles
+
+            store = ArtifactStore.resolve(
+                self.connection.arm, self.connection.ws_path, self.connection.credential, self.cloud
+            )
+            return BlobRunFiles(store, pool, flights)
+
+        self._blob_files = LazyBlobFiles(build)
+        return self._blob_files
+
+    # -- workspace ------------------------------------------------------------------------------
+
+    def info(self) -> WorkspaceInfo:
+        """The workspace's name and location; Azure can cancel jobs."""
+        return WorkspaceInfo(name=self.name, kind="azure", location=self.location, can_cancel=True)
+
+    def check(self) -> None:
+        """One cheap call that proves the workspace's MLflow endpoint answers with this sign-in."""
+        self.client.search_experiments(max_results=1)
+
+    # -- statuses -------------------------------------------------------------------------------
+
+    def _azure_status(self, name: str) -> str | None:
+        """One job's Azure status: the ARM job, else (a pipeline's child, which ARM does not serve) run history."""
+        try:
+            document = self.connection.arm.get_json(
+                f"{self.connection.ws_path}/jobs/{name}", {"api-version": JOBS_API}, what=f"the job {name!r}"
+            )
+        except AzureNotFoundError:
+            try:
+                document = {
+                    "properties": self.connection.arm.get_json(f"{self.connection.run_history_base()}/runs/{name}")
+                }
+            except AzureNotFoundError:
+                return None
+        status = (document.get("properties") or {}).get("status")
+        return str(status) if status else None
+
+    def _infos(self, runs: list[Run], experiment: str, with_children: bool = True) -> list[RunInfo]:
+        infos = super()._infos(runs, experiment, with_children)
+        if not with_children:
+            return infos  # counts and keys: no status is shown
+        active = [info.id for info in infos if info.status.is_active]
+        if not active:
+            return infos
+        statuses = self.statuses.get_many(active)
+        return [refined(info, statuses.get(info.id)) for info in infos]
+
+    def status_history(self, run_id: str) -> list[StatusChange]:
+        """The statuses the run's times imply, ending in its Azure status (no public timeline exists)."""
+        info = self.get_run(run_id)
+        history: list[StatusChange] = [StatusChange(RunStatus.NOT_STARTED, info.created_at)]
+        if info.started_at is not None:
+            history.append(StatusChange(RunStatus.RUNNING, max(info.started_at, info.created_at)))
+        if info.status is not history[-1].status:
+            at = info.ended_at if info.ended_at is not None else history[-1].at
+            history.append(StatusChange(info.status, max(at, history[-1].at)))
+        return history
+
+    # -- details and children -------------------------------------------------------------------
+
+    def get_run_details(self, run_id: str) -> dict[str, object]:
+        """What Azure says of the job (``jobs.get``), with MLflow's times and user."""
+        run = self._run(run_id)
+        job = self.connection.sdk_call(f"the job {run_id!r}", self.connection.ml_client.jobs.get, run_id)
+        details = job_details(job)
+        status, reason = run_status(getattr(job, "status", None))
+        details["status"] = status.value
+        if reason:
+            details["statusReason"] = reason
+        details["user"] = run.user_id
+        started, ended = seconds(run.start_time_ms), seconds(run.end_time_ms)
+        if started is not None:
+            details["startedAt"] = started
+        if ended is not None and status.is_terminal:
+            details["endedAt"] = ended
+        self.statuses.note(run_id, status.value)
+        return details
+
+    def list_children(self, run_id: str) -> list[RunInfo]:
+        """Direct children, oldest first: run history's children endpoint (every page), MLflow's values."""
+        run = self._run(run_id)
+        name = self._experiment_name(run.experiment_id)
+        items = sorted(
+            self._history_children(run_id), key=lambda i: (iso_seconds(i.get("createdUtc")) or 0.0, str(i.get("runId")))
+        )
+        ids = [str(i["runId"]) for i in items if i.get("runId")]
+        for item in items:
+            if item.get("runId") and item.get("status"):
+                self.statuses.note(str(item["runId"]), str(item["status"]))
+        found = self._mlflow_runs(run.experiment_id, ids)
+        infos = {info.id: info for info in self._infos([found[i] for i in ids if i in found], name)}
+        result: list[RunInfo] = []
+        for item in items:
+            child = str(item.get("runId") or "")
+            if child in infos:
+                result.append(infos[child])
+            elif child:
+                result.append(history_info(item, name, run_id))
+        return result
+
+    def _history_children(self, run_id: str) -> Iterator[dict[str, Any]]:
+        check_run_id(run_id)
+        url = f"{self.connection.run_history_base()}/runs/{run_id}/children"
+        params: dict[str, Any] | None = {"$top": CHILDREN_PAGE}
+        what = f"the children of job {run_id!r}"
+        for _ in range(MAX_CHILD_PAGES):
+            page = self.connection.arm.get_json(url, params, what=what)
+            for item in page.get("value") or ():
+                if isinstance(item, dict):
+                    yield item
+            link, token = page.get("nextLink"), page.get("continuationToken")
+            if link:
+                url, params = str(link), None
+            elif token:
+                url = f"{self.connection.run_history_base()}/runs/{run_id}/children"
+                params = {"$top": CHILDREN_PAGE, "$continuationtoken": token}
+            else:
+                return
+
+    def _mlflow_runs(self, experiment_id: str, ids: list[str]) -> dict[str, Run]:
+        """MLflow's records of ``ids`` (one ``runs/search`` per ``IDS_PER_SEARCH``)."""
+        quotable = [i for i in ids if "'" not in i and "\\" not in i]
+        found: dict[str, Run] = {}
+        for first in range(0, len(quotable), IDS_PER_SEARCH):
+            chunk = quotable[first : first + IDS_PER_SEARCH]
+            listed = ", ".join(f"'{i}'" for i in chunk)
+            token: str | None = None
+            while True:
+                page = self.client.search_runs(
+                    [experiment_id], filter=f"attributes.run_id IN ({listed})", max_results=len(chunk), page_token=token
+                )
+                found.update((r.run_id, r) for r in page.items)
+                token = page.next_page_token
+                if not token:
+                    break
+        return found
+
+    # -- edits and cancel -----------------------------------------------------------------------
+
+    def set_run_metadata(
+        self,
+        run_id: str,
+        *,
+        display_name: str | None = None,
+        description: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> RunInfo:
+        """``jobs.update`` (name, description, changed tags), then MLflow's ``delete-tag`` for each tag taken away."""
+        _check_edit(display_name, description, tags)
+        run = self._run(run_id, fresh=True)
+        changes: dict[str, Any] = {}
+        if display_name is not None and display_name != run.run_name:
+            changes["display_name"] = display_name
+        if description is not None and description != run.description:
+            changes["description"] = description
+        if tags is not None:
+            changed = {k: v for k, v in tags.items() if run.tags.get(k) != v}
+            if changed:
+                changes["tags"] = changed
+        if changes:
+            self._update_job(run_id, run, changes)
+        if tags is not None:
+            for key in sorted(k for k in run.tags if k not in HIDDEN_TAGS and k not in tags):
+                self.client.delete_tag(run_id, key)
+        self.search.forget()
+        now = self._run(run_id, fresh=True)
+        info = self._infos([now], self._experiment_name(now.experiment_id))[0]
+        self.poller.note(now, info)
+        return info
+
+    def _update_job(self, run_id: str, run: Run, changes: dict[str, Any]) -> None:
+        try:
+            self.connection.sdk_call(f"the job {run_id!r}", self.connection.ml_client.jobs.update, run_id, **changes)
+        except AzureError as exc:
+            if "PipelineChildJob" not in type(exc.__cause__).__name__ and "pipeline child" not in str(exc).lower():
+                raise
+            self._update_through_mlflow(run_id, run, changes)
+
+    def _update_through_mlflow(self, run_id: str, run: Run, changes: dict[str, Any]) -> None:
+        """A pipeline's child cannot be edited through ``jobs.update``: MLflow's own calls instead."""
+        from studio.workspaces.mlflow.rest.types import NOTE_TAG
+
+        if "display_name" in changes:
+            self.client.update_run_name(run_id, changes["display_name"])
+        if "description" in changes:
+            self.client.set_tag(run_id, NOTE_TAG, changes["description"])
+        for key, value in changes.get("tags", {}).items():
+            self.client.set_tag(run_id, key, value)
+
+    def cancel_run(self, run_id: str) -> RunStatus:
+        """``jobs.begin_cancel`` (not waited on): CancelRequested at once. RunStateError for a finished job."""
+        run = self._run(run_id, fresh=True)
+        current = self.statuses.get_many([run_id], fresh=True).get(run_id)
+        status = run_status(current)[0] if current else mlflow_status(run)
+        if status.is_terminal:
+            label = run.run_name or run_id
+            raise RunStateError(f"The job {label!r} is {status.value}: only a job that has not ended can be canceled.")
+        self.connection.sdk_call(f"the job {run_id!r}", self.connection.ml_client.jobs.begin_cancel, run_id)
+        self.statuses.note(run_id, RunStatus.CANCEL_REQUESTED.value)
+        self.search.forget()
+        info = self._infos([run], self._experiment_name(run.experiment_id))[0]
+        self.poller.note(run, info)
+        return RunStatus.CANCEL_REQUESTED
+
+    # -- lifetime -------------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Stop the pools and close every client."""
+        super().close()
+        self.statuses.close()
+        if self._blob_files is not None:
+            self._blob_files.close()
+        self.connection.close()
+
+    def __repr__(self) -> str:
+        return f"AzureBackend({self.location!r})"
+
+
+def refined(info: RunInfo, azure_status: str | None) -> RunInfo:
+    """``info`` with Azure's own status of the job (MLflow's coarse one kept when Azure said none)."""
+    if not azure_status:
+        return info
+    status, reason = run_status(azure_status)
+    if status is info.status and not reason:
+        return info
+    started = None if status in BEFORE_START else (info.started_at if info.started_at is not None else info.created_at)
+    ended = info.ended_at if status.is_terminal else None
+    return replace(info, status=status, started_at=started, ended_at=ended, status_reason=reason)
+
+
+def history_info(item: dict[str, Any], experiment: str, parent_id: str) -> RunInfo:
+    """A RunInfo from run history's record of a run MLflow does not know (no metrics or params then)."""
+    status, reason = run_status(item.get("status"))
+    created = iso_seconds(item.get("createdUtc")) or 0.0
+    started = iso_seconds(item.get("startTimeUtc"))
+    ended = iso_seconds(item.get("endTimeUtc")) if status.is_terminal else None
+    tags = item.get("tags") if isinstance(item.get("tags"), dict) else {}
+    return RunInfo(
+        id=str(item.get("runId")),
+        experiment=experiment,
+        number=int(item.get("runNumber") or 0),
+        display_name=str(item.get("displayName") or item.get("runId")),
+        status=status,
+        created_at=created,
+        started_at=None if status in BEFORE_START else started,
+        ended_at=ended,
+        parent_id=str(item.get("parentRunId") or parent_id),
+        description=str(item.get("description") or ""),
+        tags={str(k): str(v) for k, v in (tags or {}).items()},
+        status_reason=reason,
+    )
+
+
+_PUBLIC = (
+    "check",
+    "list_experiments",
+    "list_runs",
+    "count_runs",
+    "list_run_keys",
+    "get_run",
+    "get_run_details",
+    "list_children",
+    "status_history",
+    "list_metrics",
+    "get_series",
+    "get_metric_records",
+    "list_files",
+    "read_file_range",
+    "download_files",
+    "set_run_metadata",
+    "cancel_run",
+    "change_token",
+    "list_changed_runs",
+)
+for _name in _PUBLIC:
+    setattr(AzureBackend, _name, _translated(getattr(AzureBackend, _name)))
+del _name

@@ -1,0 +1,178 @@
+"""Job details as the Overview shows them, from azure-ai-ml's job entity (``ml_client.jobs.get``).
+
+``job_details`` reads the entity defensively (every attribute through ``getattr``): command, sweep, pipeline and
+AutoML jobs carry different fields, and a pipeline's child comes from run history with fewer. ARM jobs have no
+start or end time; the backend adds those from MLflow. Run history's children (``children_page``) are plain
+JSON: ``runId``, ``displayName``, ``status``, ``createdUtc``, ``startTimeUtc``, ``endTimeUtc``, ``tags``….
+"""
+
+from __future__ import annotations
+
+import shlex
+from datetime import datetime
+from typing import Any
+
+JOB_TYPES = {"command": "command", "sweep": "sweep", "pipeline": "pipeline", "automl": "AutoML", "spark": "spark"}
+
+
+def job_details(job: Any) -> dict[str, object]:
+    """A JSON-able dict of what the job is: type, names, status, compute, command, environment, inputs…"""
+    details: dict[str, object] = {}
+    raw_type = str(getattr(job, "type", "") or "")
+    details["runType"] = JOB_TYPES.get(raw_type.lower(), raw_type or "job")
+    _put(details, "name", getattr(job, "name", None))
+    _put(details, "displayName", getattr(job, "display_name", None))
+    _put(details, "description", getattr(job, "description", None))
+    _put(details, "experimentName", getattr(job, "experiment_name", None))
+    _put(details, "azureStatus", getattr(job, "status", None))
+    compute = getattr(job, "compute", None)
+    details["target"] = _last_segment(str(compute)) if compute else "serverless"
+    command = getattr(job, "command", None)
+    if isinstance(command, str) and command:
+        details["command"] = command
+        script, arguments = split_command(command)
+        _put(details, "script", script)
+        if arguments:
+            details["arguments"] = arguments
+    environment = getattr(job, "environment", None)
+    if environment is not None:
+        details["environment"] = _text(environment)
+    code = getattr(job, "code", None)
+    if code:
+        details["codeId"] = _text(code)
+    inputs = _io(getattr(job, "inputs", None))
+    if inputs:
+        details["inputs"] = inputs
+    outputs = _io(getattr(job, "outputs", None))
+    if outputs:
+        details["outputs"] = outputs
+    tags = getattr(job, "tags", None)
+    if isinstance(tags, dict):
+        details["azureTags"] = {str(k): str(v) for k, v in tags.items()}
+    properties = getattr(job, "properties", None)
+    if isinstance(properties, dict) and properties:
+        details["properties"] = {str(k): str(v) for k, v in properties.items()}
+    services = _services(getattr(job, "services", None))
+    if services:
+        details["services"] = services
+    studio = getattr(job, "studio_url", None) or services.get("Studio")
+    if studio:
+        details["studioUrl"] = str(studio)
+    context = getattr(job, "creation_context", None)
+    if context is not None:
+        _put(details, "createdBy", getattr(context, "created_by", None))
+        created = getattr(context, "created_at", None)
+        if isinstance(created, datetime):
+            details["createdAt"] = created.timestamp()
+    _type_specific(job, details)
+    return details
+
+
+def split_command(command: str) -> tuple[str | None, list[str]]:
+    """(script, arguments) of ``python train.py --lr 0.1``-like commands; (None, []) when it is not one."""
+    try:
+        words = shlex.split(command)
+    except ValueError:
+        return None, []
+    for index, word in enumerate(words):
+        if word.endswith(".py"):
+            return word, words[index + 1 :]
+    return None, []
+
+
+def _type_specific(job: Any, details: dict[str, object]) -> None:
+    """Sweep objective and limits, a pipeline's steps, AutoML's task."""
+    objective = getattr(job, "objective", None)
+    if objective is not None:
+        goal = getattr(objective, "goal", None)
+        metric = getattr(objective, "primary_metric", None)
+        if metric:
+            details["objective"] = f"{goal or ''} {metric}".strip()
+    algorithm = getattr(job, "sampling_algorithm", None)
+    if algorithm is not None:
+        details["samplingAlgorithm"] = str(getattr(algorithm, "type", None) or algorithm)
+    limits = getattr(job, "limits", None)
+    if limits is not None:
+        for attribute in ("max_total_trials", "max_concurrent_trials", "timeout"):
+            value = getattr(limits, attribute, None)
+            if value is not None:
+                details.setdefault("limits", {})[attribute] = value  # type: ignore[index]
+    steps = getattr(job, "jobs", None)
+    if isinstance(steps, dict) and steps:
+        details["steps"] = sorted(str(k) for k in steps)
+    task = getattr(job, "task_type", None)
+    if task:
+        details["task"] = str(task)
+    metric = getattr(job, "primary_metric", None)
+    if metric and "objective" not in details:
+        details["primaryMetric"] = str(metric)
+
+
+def _services(services: Any) -> dict[str, str]:
+    found: dict[str, str] = {}
+    if isinstance(services, dict):
+        for name, service in services.items():
+            endpoint = getattr(service, "endpoint", None)
+            if endpoint is None and isinstance(service, dict):
+                endpoint = service.get("endpoint")
+            if endpoint:
+                found[str(name)] = str(endpoint)
+    return found
+
+
+def _io(items: Any) -> dict[str, str]:
+    """Inputs or outputs by name: a path or URI, or the literal value."""
+    found: dict[str, str] = {}
+    if not isinstance(items, dict):
+        return found
+    for name, item in items.items():
+        if isinstance(item, str | int | float | bool):
+            found[str(name)] = str(item)
+            continue
+        path = getattr(item, "path", None) or getattr(item, "uri", None)
+        kind = getattr(item, "type", None)
+        if path:
+            found[str(name)] = f"{path}" + (f" ({kind})" if kind else "")
+        elif kind:
+            found[str(name)] = str(kind)
+        else:
+            found[str(name)] = _text(item)
+    return found
+
+
+def _text(value: Any) -> str:
+    """An entity's name (and version) or id, else its text."""
+    if isinstance(value, str):
+        return value
+    name = getattr(value, "name", None)
+    version = getattr(value, "version", None)
+    if name:
+        return f"{name}:{version}" if version else str(name)
+    identifier = getattr(value, "id", None)
+    return str(identifier) if identifier else str(value)
+
+
+def _last_segment(value: str) -> str:
+    return value.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _put(details: dict[str, object], key: str, value: Any) -> None:
+    if value is not None and value != "":
+        details[key] = value if isinstance(value, int | float | bool) else str(value)
+
+
+def iso_seconds(text: Any) -> float | None:
+    """Seconds since the epoch of run history's ISO 8601 times (``2026-12-04T17:20:00.123Z``); None if absent."""
+    if not isinstance(text, str) or not text:
+        return None
+    value = text.strip().replace("Z", "+00:00")
+    # Run history sends up to seven fractional digits; fromisoformat takes six.
+    if "." in value:
+        head, _, tail = value.partition(".")
+        digits = "".join(c for c in tail if c.isdigit())
+        zone = tail[len(digits) :]
+        value = f"{head}.{digits[:6].ljust(6, '0')}{zone}"
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
