@@ -78,8 +78,8 @@ class Aad:
     device_codes: dict[str, DeviceCode] = field(default_factory=dict)
     refresh_tokens: dict[str, tuple[str, str, str]] = field(default_factory=dict)
     """Refresh token → (user, client id, tenant)."""
-    auth_codes: dict[str, tuple[str, str, str, str]] = field(default_factory=dict)
-    """Authorization code → (user, client id, tenant, scope)."""
+    auth_codes: dict[str, tuple[str, str, str, str, str]] = field(default_factory=dict)
+    """Authorization code → (user, client id, tenant, scope, nonce)."""
     prompts: list[str] = field(default_factory=list)
     """User codes issued, oldest first."""
     grants: list[str] = field(default_factory=list)
@@ -326,8 +326,8 @@ def _token(request: Request, tenant: str, aad: Aad, revoked: bool) -> Response:
             issued = aad.auth_codes.pop(form.get("code", ""), None)
         if issued is None:
             return _oauth_error("invalid_grant", "The authorization code is invalid or was already used.")
-        user, client_id, user_tenant, scope = issued
-        return _user_tokens(request, aad, user, client_id, user_tenant, form.get("scope", "") or scope)
+        user, client_id, user_tenant, scope, nonce = issued
+        return _user_tokens(request, aad, user, client_id, user_tenant, form.get("scope", "") or scope, nonce)
     return _oauth_error("unsupported_grant_type", f"The grant type {grant!r} is not supported here.")
 
 
@@ -386,13 +386,16 @@ def _authorize(request: Request, tenant: str, aad: Aad) -> Response:
             request.query.get("client_id", ""),
             _tenant_of(aad, tenant),
             request.query.get("scope", ""),
+            request.query.get("nonce", ""),
         )
     params = {"code": code, "state": request.query.get("state", ""), "session_state": str(uuid.uuid4())}
     joiner = "&" if "?" in redirect else "?"
     return Response(302, b"", {"Location": f"{redirect}{joiner}{urlencode(params)}"})
 
 
-def _user_tokens(request: Request, aad: Aad, user: str, client_id: str, tenant: str, scope: str) -> Response:
+def _user_tokens(
+    request: Request, aad: Aad, user: str, client_id: str, tenant: str, scope: str, nonce: str = ""
+) -> Response:
     oid = aad.add_user(user)
     now = int(time.time())
     claims = {
@@ -408,6 +411,8 @@ def _user_tokens(request: Request, aad: Aad, user: str, client_id: str, tenant: 
         "tid": tenant,
         "ver": "2.0",
     }
+    if nonce:
+        claims["nonce"] = nonce  # the authorize request's, as MSAL checks in the browser flow
     refresh = "studio-test-rt-" + uuid.uuid4().hex
     with aad.lock:
         aad.refresh_tokens[refresh] = (user, client_id, tenant)
