@@ -251,6 +251,9 @@ class CachedBackend:
         with self._lock:
             offline, stale_at, refreshing = self._offline, self._stale_at, bool(self._refreshing)
             error = self.last_refresh_error
+        if stale_at is None and self._inner is None and offline is None:
+            stale_at = self.store.stored_at("experiments")  # still signing in: whatever shows comes from the cache
+            refreshing = stale_at is not None
         if offline is not None:
             cached = f" of {_clock_text(stale_at)}" if stale_at else ""
             return f"Offline: showing the cache{cached}. {offline}".strip()
@@ -309,15 +312,17 @@ class CachedBackend:
         self._record(runs)
 
     def _record(self, runs: list[RunInfo]) -> None:
-        """Changes to report (each once: a change reported by two sources is one), and the cache made to agree."""
-        for run in runs:
-            text = _dumps(_run_json(run))
-            with self._lock:
+        """Changes to report (each once: a change reported by two sources is one, and a batch lands at once), and
+        the cache made to agree."""
+        texts = [_dumps(_run_json(run)) for run in runs]
+        with self._lock:
+            for run, text in zip(runs, texts, strict=True):
                 if self._last_seen.get(run.id) == text:
                     continue
                 self._last_seen[run.id] = text
                 self._seq += 1
                 self._changes.append((self._seq, run))
+        for run in runs:
             self._keep_run(run, only_if_cached=True)
 
     # -- experiments and pages ----------------------------------------------------------------------------
@@ -754,11 +759,13 @@ class CachedBackend:
             self._closed = True
             inner, opening = self._inner, self._opening
         self._pool.shutdown(wait=False, cancel_futures=True)
-        if inner is not None:
-            inner.close()
-        elif opening is not None:
-            opening.add_done_callback(_close_opened)
-        self.store.close()
+        try:
+            if inner is not None:
+                inner.close()
+            elif opening is not None:
+                opening.add_done_callback(_close_opened)
+        finally:
+            self.store.close()
 
     def __repr__(self) -> str:
         return f"CachedBackend({self.location!r})"

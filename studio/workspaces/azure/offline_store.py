@@ -48,7 +48,7 @@ T = TypeVar("T")
 # What a credential looks like in text: a SAS signature, a bearer token, a JWT, an account key or connection string,
 # a PEM private key. A value holding one is not cached at all.
 _SECRET_TEXT = re.compile(
-    r"(?:[?&]sig=[A-Za-z0-9%/+=]{8,})"
+    r"(?:[?&]sig=[^&\s\"']{4,})"
     r"|(?:\bbearer\s+[A-Za-z0-9._~+/=-]{8,})"
     r"|(?:eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,})"
     r"|(?:AccountKey=)|(?:SharedAccessSignature=)"
@@ -57,7 +57,7 @@ _SECRET_TEXT = re.compile(
 )
 # Field names that hold secrets in service answers (job details, environment variables).
 _SECRET_KEY = re.compile(
-    r"password|passwd|secret|credential|access_?token|api_?key|auth_?token|connection_?string|sas_?token|private_?key",
+    r"password|passwd|secret|credential|api_?key|connection_?string|private_?key|(?:^|[^a-z])token(?:$|[^a-z])",
     re.IGNORECASE,
 )
 
