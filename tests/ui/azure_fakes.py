@@ -235,5 +235,6 @@ class FakeAzureOpener(AzureWorkspaceOpener):
         assert threading.current_thread() is not threading.main_thread(), "opener.open on the GUI thread"
         self.opened.append(location)
         backend = FakeBackend(name=self.short_name(location), location=location)
-        backend.add_experiment("train")
+        for k, name in enumerate(("baseline", "lr-3e-4", "wide-256")):
+            backend.add_run("train", name, tags={"trial": str(k)})
         return backend  # type: ignore[return-value]

@@ -100,7 +100,7 @@ def test_accounts_show_checked_and_an_expired_one_offers_to_sign_in_again(
         "Sign in…",
         "Add from config.json…",
     ]
-    assert azure.filter_box is not None and azure.filter_box.placeholderText() == "Filter subscriptions and workspaces"
+    assert azure.filter_box is not None and azure.filter_box.placeholderText() == "Filter workspaces"
     bob = item(azure, BOB)
     assert azure.rows_under(bob) == ["Sign in again…"]  # no subscriptions asked for an expired account
     assert bob.toolTip(0).endswith("The sign-in expired: sign in again.")

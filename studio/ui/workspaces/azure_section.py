@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QSize, Qt, Signal
-from PySide6.QtGui import QFont, QPalette
+from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import QFileDialog, QLineEdit, QMenu, QTreeWidget, QTreeWidgetItem
 
 from studio.core.accounts import AccountDirectory, AccountInfo, RemoteWorkspaceInfo, SubscriptionInfo
@@ -55,6 +55,8 @@ LOADING, ERROR, RETRY, SIGN_IN_AGAIN, EMPTY = "loading", "error", "retry", "sign
 ACCOUNTS_KEY = ("accounts",)
 """The key of the accounts list itself (its Loading/error rows)."""
 FILTER_DELAY_MS = 200
+ERROR_COLOUR = "#d9363e"
+"""The colour of errors elsewhere in the window (runs table, dialogs): readable on light and dark."""
 PIN = "★ "
 """Put before the name of a pinned workspace."""
 
@@ -99,7 +101,8 @@ class AzureSection(QObject):
         item.setFlags(Qt.ItemFlag.ItemIsEnabled)
         box = QLineEdit()
         box.setObjectName("azureFilter")
-        box.setPlaceholderText("Filter subscriptions and workspaces")
+        box.setPlaceholderText("Filter workspaces")
+        box.setToolTip("Show the subscriptions and workspaces whose names hold these words")
         box.setClearButtonEnabled(True)
         box.setText(self.state.filter_text)
         box.textChanged.connect(self._filter_later)
@@ -231,7 +234,7 @@ class AzureSection(QObject):
         text = sentence(exc)
         error = _note_row(ERROR, f"⚠ {text}", key)
         error.setToolTip(0, f"{title}: {text}")
-        error.setForeground(0, self.tree.palette().brush(QPalette.ColorRole.BrightText))
+        error.setForeground(0, QColor(ERROR_COLOUR))
         return [error, self._link_row(RETRY, "Retry", key)]
 
     def _link_row(self, row_kind: str, text: str, key: tuple[str, ...]) -> QTreeWidgetItem:
@@ -443,11 +446,23 @@ class AzureSection(QObject):
             self.open_workspace(str(item.data(0, WORKSPACE_LOCATION_ROLE)), str(item.data(0, ACCOUNT_ROLE)))
         elif row == RETRY:
             self.retry(tuple(key))
+        elif row == ERROR:
+            self.sig_failed.emit(self._error_of(tuple(key)), str(item.toolTip(0)).split(": ", 1)[0])
         elif row == SIGN_IN_AGAIN or (row == ACCOUNT and (a := self.state.account(key[0])) and is_expired(a)):
             self.sign_in(self.state.account(key[0]))
         else:
             return row is not None
         return True
+
+    def _error_of(self, key: tuple[str, ...]) -> BaseException | None:
+        lazy: Lazy[Any] = (
+            self.state.accounts
+            if key == ACCOUNTS_KEY
+            else self.state.subs_of(key[0])
+            if len(key) == 1
+            else self.state.workspaces_of(*key)
+        )
+        return lazy.error
 
     def is_link(self, item: QTreeWidgetItem) -> bool:
         """True for rows a single click activates (Retry, Sign in again…)."""

@@ -47,6 +47,7 @@ from studio.ui.background.tasks import Task, TaskRunner, TaskState
 from studio.ui.workspaces.azure_device_code import DeviceCodePanel
 
 ERROR_STYLE = "color: #d9363e"
+MIN_WIDTH = 400
 CONSENT_TITLE = "Keep the sign-in?"
 CONSENT_TEXT = (
     "Your system has no encrypted store for sign-in tokens (such as the Secret Service keyring).\n\n"
@@ -128,6 +129,8 @@ class AzureSignInDialog(QDialog):
         self.buttons.rejected.connect(self.reject)
         layout = QVBoxLayout(self)
         layout.setSizeConstraint(QLayout.SizeConstraint.SetFixedSize)  # grows and shrinks with the chosen form
+        for wide in (self.device_code, self.error, self.status):  # a fixed-size dialog is as wide as its widest row:
+            wide.setMinimumWidth(MIN_WIDTH)  # without a form, the code's page and an error wrapped in a narrow column
         heading = QLabel("Sign in with:", self)
         layout.addWidget(heading)
         layout.addLayout(methods_box)
