@@ -174,12 +174,14 @@ def main() -> None:
 
 
 def vertical() -> Any:
+    """Qt's vertical orientation (Qt is imported only once the platform is set)."""
     from PySide6.QtCore import Qt
 
     return Qt.Orientation.Vertical
 
 
 def horizontal() -> Any:
+    """Qt's horizontal orientation."""
     from PySide6.QtCore import Qt
 
     return Qt.Orientation.Horizontal
