@@ -46,6 +46,8 @@ MAX_PROPERTIES = 4096
 PAGE = 5000
 PARALLEL_FILES = 8
 RANGES_PER_FILE = 4
+CHANGED_TRIES = 3
+"""Tries of a file that changes while it downloads (a running job's log growing between two ranges)."""
 RUN_ROOT = "ExperimentRun/dcid.{run_id}/"
 
 
@@ -270,7 +272,16 @@ class BlobRunFiles:
                 if getattr(exc, "status_code", None) == 416:
                     return b"", None, ""
                 raise
-            data = downloader.readall()
+            try:
+                data = downloader.readall()
+            except Exception as exc:
+                if _changed(exc):  # it grew between two 4 MiB pieces of this read: read again, once
+                    downloader = container.get_blob_client(name).download_blob(
+                        offset=offset, length=length, max_concurrency=1
+                    )
+                    data = downloader.readall()
+                else:
+                    raise
             props = downloader.properties
             return data, _whole_size(props, offset + len(data)), _etag(props)
 
@@ -390,7 +401,8 @@ class _Download:
         except OSError as exc:
             raise WorkspaceError(f"Cannot write {target}: {exc.strerror or exc}.") from exc
         partial = target.with_name(target.name + ".part")
-        for attempt in (1, 2):
+        renewed = False
+        for attempt in range(1, CHANGED_TRIES + 1):
             container = store.container()
             written = [0]
             try:
@@ -404,8 +416,11 @@ class _Download:
                     raise
                 if isinstance(exc, OSError) and not _is_storage_error(exc):
                     raise WorkspaceError(f"Cannot write {target}: {exc.strerror or exc}.") from exc
-                if attempt == 1 and is_auth_refusal(exc) and store.renew_secret(container):
+                if not renewed and is_auth_refusal(exc) and store.renew_secret(container):
+                    renewed = True
                     continue
+                if attempt < CHANGED_TRIES and _changed(exc):
+                    continue  # a running job's log grew between two ranges: start the file again
                 if isinstance(exc, Exception):
                     raise store.error(exc, what) from None
                 raise
@@ -449,6 +464,11 @@ class _Sink:
 
     def seekable(self) -> bool:
         return True
+
+
+def _changed(exc: BaseException) -> bool:
+    """Storage refused a range because the blob changed since the first one (412 ConditionNotMet)."""
+    return getattr(exc, "status_code", None) == 412
 
 
 def _etag(props: Any) -> str:

@@ -452,6 +452,18 @@ def test_range_reads_fetch_only_the_blocks_asked(blob: Setup, uploader: Any, pro
     assert blob.files.read(run, "outputs/big.bin", BLOCK - 3, 6, final=True) == content[BLOCK - 3 : BLOCK + 3]
 
 
+def test_a_listed_file_is_previewed_in_one_request_then_from_the_cache(
+    blob: Setup, uploader: Any, proxy: StorageProxy
+) -> None:
+    content = os.urandom(2 * MiB)
+    run = new_run(uploader, {"outputs/log.txt": content})
+    blob.files.folder(run, "outputs", final=True)  # the Outputs tab lists the folder first
+    proxy.reset()
+    assert blob.files.read(run, "outputs/log.txt", 0, 4096, final=True) == content[:4096]
+    assert blob.files.read(run, "outputs/log.txt", 4096, 4096, final=True) == content[4096:8192]
+    assert len(proxy.gets()) == 1  # the listing's ETag and the download's are the same key
+
+
 def test_read_past_the_end_of_an_unknown_file_is_empty(blob: Setup, uploader: Any, proxy: StorageProxy) -> None:
     run = new_run(uploader, {"outputs/small.txt": b"hello", "outputs/empty.txt": b""})
     assert blob.files.read(run, "outputs/small.txt", 5 * MiB, 10, final=True) == b""  # 416 InvalidRange
@@ -788,3 +800,120 @@ def test_a_hang_ends_with_a_timeout(uploader: Any, proxy: StorageProxy) -> None:
     assert time.monotonic() - started < 8
     assert re.search(r"(did not answer|Cannot reach)", str(caught.value))
     store.close()
+
+
+# -- end to end: the shared Azure emulator, the real host names, TLS through the CONNECT proxy -------------
+
+
+@dataclass
+class Workspace:
+    files: BlobRunFiles
+    store: ArtifactStore
+    arm: Any
+    pool: ThreadPoolExecutor
+
+
+@pytest.fixture
+def workspace_files(azure_env: Any) -> Iterator[Workspace]:
+    """BlobRunFiles as the Azure backend builds it: the artifact store resolved over ARM with a test token."""
+    from studio.workspaces.azure.arm_client import ArmClient
+    from studio.workspaces.azure.cloud import load_cloud
+
+    cloud = load_cloud("AzureCloud")
+    credential = azure_env.credential()
+    arm = ArmClient(credential, cloud)
+    store = ArtifactStore.resolve(arm, azure_env.workspace_arm_id, credential, cloud)
+    pool = ThreadPoolExecutor(4)
+    yield Workspace(BlobRunFiles(store, pool, SingleFlight()), store, arm, pool)
+    pool.shutdown()
+    store.close()
+    arm.close()
+
+
+def azure_job(azure_env: Any, files: dict[str, bytes]) -> str:
+    """A job id with ``files`` in the shared Azurite's artifact container."""
+    return new_run(azure_env.container(), files)
+
+
+def emulator_calls(azure_env: Any, pattern: str) -> list[Any]:
+    return [r for r in azure_env.requests() if re.search(pattern, r.path)]
+
+
+def test_the_artifact_store_is_resolved_once_from_the_workspace(azure_env: Any, workspace_files: Workspace) -> None:
+    store = workspace_files.store
+    assert store.account_url == azure_env.blob_account_url  # https://devstoreaccount1.blob.core.windows.net
+    assert store.container_name == azure_env.artifact_container
+    assert store.credentials_type == "AccountKey"
+    run = azure_job(azure_env, ODD)
+    files = workspace_files.files
+    assert [f.path for f in files.listing(run, "", final=True, modified_at=0.0)] == sorted(ODD)
+    assert files.read(run, "outputs/ünïcødé/名前.txt", 0, 100, final=True) == b"unicode"
+    assert files.read(run, "user_logs/std_log.txt", 4, 100, final=False) == b"line\n"
+    assert len(emulator_calls(azure_env, r"/datastores/workspaceartifactstore$")) == 1
+    assert len(emulator_calls(azure_env, r"/listSecrets$")) == 1
+    assert "devstoreaccount1.blob.core.windows.net:443" in azure_env.proxy.tunnels  # the real host, via the proxy
+    assert repr(store).count("Eby8") == 0
+
+
+def test_an_expired_secret_is_listed_again_from_arm(
+    azure_env: Any, workspace_files: Workspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import studio.workspaces.azure.artifact_store as artifact_store
+
+    run = azure_job(azure_env, {"outputs/a.txt": b"abc"})
+    files = workspace_files.files
+    files.read(run, "outputs/a.txt", 0, 3, final=False)
+    files.read(run, "outputs/a.txt", 0, 3, final=False)
+    assert len(emulator_calls(azure_env, r"/listSecrets$")) == 1
+    monkeypatch.setattr(artifact_store, "SECRET_TTL_S", 0.0)  # every use finds the secret due
+    assert files.read(run, "outputs/a.txt", 1, 3, final=False) == b"bc"
+    assert len(emulator_calls(azure_env, r"/listSecrets$")) == 2
+
+
+def test_no_right_to_list_secrets_falls_back_to_the_users_identity(azure_env: Any) -> None:
+    from studio.workspaces.azure.arm_client import ArmClient
+    from studio.workspaces.azure.cloud import load_cloud
+
+    cloud = load_cloud("AzureCloud")
+    arm = ArmClient(azure_env.credential(), cloud)
+    azure_env.fail(
+        r"/listSecrets$",
+        403,
+        message="The client does not have authorization to perform action "
+        "'Microsoft.MachineLearningServices/workspaces/datastores/listSecrets/action'",
+    )
+    store = ArtifactStore.resolve(arm, azure_env.workspace_arm_id, azure_env.credential(), cloud)
+    run = azure_job(azure_env, {"outputs/a.txt": b"abc"})
+    files = BlobRunFiles(store, ThreadPoolExecutor(1), SingleFlight())
+    # Azurite (without --oauth) does not accept the test's token: the refusal names the role to ask for.
+    with pytest.raises(AuthenticationError, match="Storage Blob Data Reader") as caught:
+        files.read(run, "outputs/a.txt", 0, 3, final=True)
+    assert "studio-test" not in str(caught.value)
+    assert store.secrets_asked == 1
+    store.close()
+    arm.close()
+
+
+@pytest.mark.slow
+def test_a_100_mb_download_over_tls_through_the_proxy(
+    azure_env: Any, workspace_files: Workspace, tmp_path: Path
+) -> None:
+    content = big_content(100 * MiB)
+    run = azure_job(azure_env, {"outputs/checkpoint.pt": content})
+    progress: list[int] = []
+    started = time.perf_counter()
+    [path] = workspace_files.files.download(
+        run,
+        ["outputs/checkpoint.pt"],
+        tmp_path,
+        final=True,
+        strip_prefix="outputs/",
+        overwrite=False,
+        progress=lambda done, total: progress.append(done),
+        cancel=None,
+    )
+    seconds = time.perf_counter() - started
+    assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(content).digest()
+    assert progress[-1] == len(content) and progress == sorted(progress)
+    print(f"\n100 MiB over TLS through the CONNECT proxy: {len(content) / MiB / seconds:.0f} MiB/s ({seconds:.2f} s)")
+    azure_env.container().delete_blob(f"ExperimentRun/dcid.{run}/outputs/checkpoint.pt")
