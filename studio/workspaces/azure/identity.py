@@ -54,6 +54,8 @@ KEYRING_SERVICE = "studio-azure"
 CACHE_NAME = "studio"
 CLI_TIMEOUT_S = 10
 BROWSER_TIMEOUT_S = 300
+TOKEN_MARGIN_S = 300
+"""A token is used until this many seconds before it expires (MSAL's and azure-core's margin too)."""
 USER_METHODS = ("browser", "device_code")
 
 HOW_TO_SIGN_IN = (
@@ -238,6 +240,10 @@ class AccountCredential:
         self.account_id = account_id
         self._host = host
         self._scrub = tuple(s for s in scrub if s)
+        # Tokens handed out, kept until 5 minutes before they expire: every ARM pipeline and MLClient asks its
+        # credential once, and the Azure CLI answers each ask with a new `az` process (about a second).
+        self._tokens: dict[tuple[object, ...], Any] = {}
+        self._tokens_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"AccountCredential({self.label!r}, method={self.method_id!r})"
@@ -246,19 +252,40 @@ class AccountCredential:
 
     def get_token(self, *scopes: str, **kwargs: Any) -> AccessToken:
         """A token for ``scopes`` (azure-core's ``TokenCredential``)."""
-        return self._call(lambda: self._inner.get_token(*scopes, **kwargs))
+        key = ("token", scopes, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+        return self._cached(key, not kwargs.get("claims"), lambda: self._inner.get_token(*scopes, **kwargs))
 
     def get_token_info(self, *scopes: str, options: TokenRequestOptions | None = None) -> AccessTokenInfo:
         """A token for ``scopes`` (azure-core's ``SupportsTokenInfo``)."""
         if hasattr(self._inner, "get_token_info"):
-            return self._call(lambda: self._inner.get_token_info(*scopes, options=options))
+            key = ("info", scopes, tuple(sorted((k, repr(v)) for k, v in (options or {}).items())))
+            reuse = not (options or {}).get("claims")
+            return self._cached(key, reuse, lambda: self._inner.get_token_info(*scopes, options=options))
         from azure.core.credentials import AccessTokenInfo
 
         token = self.get_token(*scopes)
         return AccessTokenInfo(token.token, token.expires_on)
 
+    def forget_tokens(self) -> None:
+        """Drop the tokens kept here (the next ask goes to the inner credential)."""
+        with self._tokens_lock:
+            self._tokens.clear()
+
+    def _cached(self, key: tuple[object, ...], reuse: bool, fetch: Callable[[], T]) -> T:
+        if reuse:
+            with self._tokens_lock:
+                kept = self._tokens.get(key)
+            if kept is not None and kept.expires_on - time.time() > TOKEN_MARGIN_S:
+                return kept  # type: ignore[no-any-return]
+        token = self._call(fetch)
+        if reuse:
+            with self._tokens_lock:
+                self._tokens[key] = token
+        return token
+
     def close(self) -> None:
-        """Close the inner credential's HTTP client."""
+        """Close the inner credential's HTTP client and drop the tokens kept."""
+        self.forget_tokens()
         close = getattr(self._inner, "close", None)
         if close is not None:
             close()
@@ -383,11 +410,10 @@ def _certificate_credential(cloud: AzureCloud, tenant_id: str, client_id: str, p
         raise AuthenticationError(
             f"Cannot read the certificate {path} ({exc.strerror or type(exc).__name__}): choose it again."
         ) from None
-    except ValueError:
-        raise AuthenticationError(
-            f"The certificate {path} could not be loaded (not a PEM or PKCS12 file with its private key, "
-            "or a wrong password)."
-        ) from None
+    except ValueError as exc:  # azure-identity's reasons name the file's problem, never the password
+        reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else ""
+        hint = reason if "RSA" in reason else "not a PEM or PKCS12 file with its private key, or a wrong password"
+        raise AuthenticationError(f"The certificate {path} could not be loaded ({hint}).") from None
 
 
 def credential_for_location(

@@ -117,7 +117,7 @@ class AzureWorkspaceOpener(RemoteLocationOpener):
         return backend
 
     def account_directory(self) -> AccountDirectory:
-        """The Azure kind's accounts (``studio.core.accounts.SignsIn``): cheap; azure loads on its first network call."""
+        """The Azure kind's accounts (``SignsIn``): cheap; azure loads on the first network call."""
         from studio.workspaces.azure.directory import AzureAccountDirectory
 
         return AzureAccountDirectory()
