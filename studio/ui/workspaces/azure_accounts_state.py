@@ -126,13 +126,14 @@ def workspace_fields(ws: RemoteWorkspaceInfo) -> list[str]:
 
 
 def workspace_label(ws: RemoteWorkspaceInfo) -> str:
-    """A workspace row's text: its display name when it has one, else its name."""
-    return ws.display_name or ws.name
+    """A workspace row's text: its name, as the recent and pinned rows (and ``--workspace``) spell it."""
+    return ws.name
 
 
 def workspace_tooltip(ws: RemoteWorkspaceInfo) -> str:
-    """A workspace row's tooltip: where it is, and its description."""
-    lines = [ws.location, f"Resource group: {ws.resource_group}"]
+    """A workspace row's tooltip: its display name, where it is, and its description."""
+    lines = [ws.display_name] if ws.display_name and ws.display_name != ws.name else []
+    lines += [ws.location, f"Resource group: {ws.resource_group}"]
     if ws.region:
         lines.append(f"Region: {ws.region}")
     if ws.description:

@@ -1,0 +1,131 @@
+"""End to end through the real Azure kind: the window signs in with the Azure CLI (the emulator's fake ``az`` on
+PATH), expands account → subscription → workspace in the Workspaces pane, and opens the workspace it activates;
+and signs in with a device code against the emulator's Entra ID, after the question about a plain-file cache.
+Every HTTPS call goes through the loopback proxy to the emulator (tests/azure_fixtures.py, decision 1).
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QPushButton
+from pytestqt.qtbot import QtBot
+
+from studio.ui.shell.main_window import MainWindow
+from studio.ui.shell.settings import WindowSettings
+from studio.ui.workspaces.azure_section import AzureSection
+from studio.ui.workspaces.azure_sign_in_dialog import AzureSignInDialog
+from studio.workspaces.azure import identity
+from studio.workspaces.azure.opener import AzureWorkspaceOpener
+from studio.workspaces.local.opener import LocalWorkspaceOpener
+from tests.azure_fixtures import AzureService
+from tests.waiting import wait_until
+
+LEFT = Qt.MouseButton.LeftButton
+TIMEOUT_MS = 30_000
+
+
+@pytest.fixture
+def window(
+    azure_env: AzureService, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[MainWindow]:
+    """The real window on the real Azure and local kinds, with a home of its own and no encrypted token store."""
+    home = tmp_path / "home"
+    home.mkdir()
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setattr(identity, "_encryption_available", False)
+    win = MainWindow([AzureWorkspaceOpener(), LocalWorkspaceOpener()], WindowSettings(str(tmp_path / "s.ini")))
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+    # The Azure SDK's clients hold pooled connections (and so the emulator's threads serving them) until they
+    # are collected: MLClient has reference cycles.
+    gc.collect()
+
+
+def section(window: MainWindow) -> AzureSection:
+    return window.workspace_pane.accounts["azure"]
+
+
+def sign_in_dialog(qtbot: QtBot, window: MainWindow) -> AzureSignInDialog:
+    """Click the section's "Sign in…" row; the dialog that opens."""
+    azure = section(window)
+    wait_until(lambda: azure.state.accounts.items is not None, "the saved accounts read", qtbot=qtbot)
+    pane = window.workspace_pane
+    azure_title = pane.tree.topLevelItem(1)
+    row = next(
+        azure_title.child(i) for i in range(azure_title.childCount()) if azure_title.child(i).text(0) == "Sign in…"
+    )
+    qtbot.mouseClick(pane.tree.viewport(), LEFT, pos=pane.tree.visualItemRect(row).center())
+    dialog = wait_until(lambda: azure.dialog, "the sign-in dialog", qtbot=qtbot)
+    assert isinstance(dialog, AzureSignInDialog)
+    return dialog
+
+
+def test_sign_in_with_the_azure_cli_then_find_and_open_a_workspace(
+    qtbot: QtBot, window: MainWindow, azure_env: AzureService
+) -> None:
+    azure = section(window)
+    assert window.workspace_pane.section_rows("Azure Machine Learning")[1:] == ["Sign in…", "Add from config.json…"]
+    dialog = sign_in_dialog(qtbot, window)
+    assert dialog.radios["cli"].isEnabled()  # the fake az is on PATH
+    dialog.radios["cli"].click()
+    with qtbot.waitSignal(dialog.sig_signed_in, timeout=TIMEOUT_MS) as signed:
+        qtbot.mouseClick(dialog.sign_in_button, LEFT)
+    account = signed.args[0]
+    assert account.method_id == "cli" and account.state == "signed-in"
+    # Signed in: the account shows expanded, its subscriptions fetched (every page) on a worker.
+    wait_until(lambda: azure.state.subs_of(account.account_id).items, "the subscriptions", qtbot=qtbot, timeout=30)
+    row = azure.item_for(account.account_id)
+    assert row is not None and row.isExpanded()
+    names = azure.rows_under(row)
+    assert {"Research (dev)", "Research (prod)"} <= set(names) and len(names) >= 4  # more than one page of 2
+    sub = azure.item_for(account.account_id, azure_env.subscription_id)
+    assert sub is not None
+    with qtbot.waitSignal(
+        azure.sig_loaded, timeout=TIMEOUT_MS, check_params_cb=lambda k: k[-1] == azure_env.subscription_id
+    ):
+        sub.setExpanded(True)
+    workspaces = azure.rows_under(azure.item_for(account.account_id, azure_env.subscription_id))
+    assert {"vision-ws", "nlp-ws", "tabular-ws", azure_env.workspace_name} <= set(workspaces)
+    assert "shared-hub" not in workspaces  # a hub holds no jobs
+    target = azure.workspace_item(azure_env.location)
+    assert target is not None
+    with qtbot.waitSignal(window.sig_workspace_opened, timeout=60_000) as opened:
+        window.workspace_pane.tree.itemActivated.emit(target, 0)
+    assert opened.args == [azure_env.location] and window.location == azure_env.location
+    assert window.backend is not None and window.backend.info().kind == "azure"
+    assert window.settings.recent_workspaces()[0] == azure_env.location
+    assert azure.directory.unencrypted_cache_allowed() is None  # the CLI keeps its own tokens: nothing asked
+    from studio.workspaces.azure.settings_store import load_settings
+
+    assert load_settings().workspace_accounts == {azure_env.location: account.account_id}
+    hosts = {r.host for r in azure_env.requests()}
+    assert "management.azure.com" in hosts
+
+
+def test_sign_in_with_a_device_code_asks_before_a_plain_file_cache_and_closes_when_the_code_is_entered(
+    qtbot: QtBot, window: MainWindow, azure_env: AzureService
+) -> None:
+    azure = section(window)
+    dialog = sign_in_dialog(qtbot, window)
+    dialog.radios["device_code"].click()
+    qtbot.mouseClick(dialog.sign_in_button, LEFT)
+    box = wait_until(lambda: dialog.consent_box, "the question about a plain-file cache", qtbot=qtbot)
+    qtbot.mouseClick(box.findChild(QPushButton, "azureConsentYes"), LEFT)
+    wait_until(lambda: dialog.device_code.isVisible(), "the device code", qtbot=qtbot, timeout=30)
+    code = dialog.device_code.code.text()
+    assert code and code in str(dialog.device_code.prompt)
+    with qtbot.waitSignal(dialog.finished, timeout=TIMEOUT_MS):
+        azure_env.emulator.aad.approve(code, "alice@studiotest.onmicrosoft.com")  # type: ignore[attr-defined]
+    assert dialog.account is not None and dialog.account.label == "alice@studiotest.onmicrosoft.com"
+    assert azure.directory.unencrypted_cache_allowed() is True
+    wait_until(lambda: azure.item_for(dialog.account.account_id), "the new account's row", qtbot=qtbot)
+    with qtbot.waitSignal(azure.sig_loaded, timeout=TIMEOUT_MS, check_params_cb=lambda k: k[0] == "signed-out"):
+        azure.sign_out(dialog.account.account_id)  # also closes the account's HTTP sessions (MSAL's)
+    assert azure.item_for(dialog.account.account_id) is None
