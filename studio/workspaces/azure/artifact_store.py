@@ -16,6 +16,7 @@ Failures become studio errors with sentences (``storage_error``). Imported only 
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -43,6 +44,7 @@ SECRET_TYPES = ("AccountKey", "Sas")
 READER_ROLE = "Storage Blob Data Reader"
 BLOCK_GET = 4 << 20
 """Bytes per GET of a download (the SDK's first GET defaults to 32 MiB in one piece, too coarse to cancel)."""
+_SIGNATURE = re.compile(r"\b((?:sig|skoid|sktid)=)[^&\s'\"]+", re.IGNORECASE)
 POOL_SIZE = 40
 """Pooled connections per host: 8 files at a time, 4 ranges of each, and the listings beside them."""
 
@@ -326,7 +328,11 @@ class ArtifactStore:
                 status=status,
                 code=code,
             )
-        return from_azure_exception(exc, host=self.host, what=what)
+        error = from_azure_exception(exc, host=self.host, what=what)
+        scrubbed = _SIGNATURE.sub(r"\1<hidden>", str(error))
+        if scrubbed != str(error):  # a SAS signature in a URL the exception quoted: never in a message
+            error.args = (scrubbed,)
+        return error
 
 
 def _list_secret(arm: ArmCalls, datastore_path: str) -> Secret | None:

@@ -123,7 +123,9 @@ class BlobRunFiles:
                     entries.append(ArtifactEntry(name[len(root) :], False, int(item.size or 0)))
                     if final:
                         self._remember(run_id, name[len(root) :], int(item.size or 0), _etag(item))
-            return entries
+            # A hierarchical-namespace account also lists a folder as an empty blob of the folder's name.
+            folders = {e.path for e in entries if e.is_dir}
+            return [e for e in entries if e.is_dir or e.path not in folders]
 
         entries: list[ArtifactEntry] = self._call(f"the folder {folder or '/'!r} of run {run_id}", walk)
         _keep(self._lock, self._folders, (run_id, folder), final, entries)
@@ -160,6 +162,13 @@ class BlobRunFiles:
 
         files: list[FileInfo] = self._call(f"the files of run {run_id}", flat)
         files.sort(key=lambda f: f.path)
+        # A hierarchical-namespace account lists each folder as an empty blob too: drop an empty "file" that
+        # other files are inside of (sorted, such a file's contents follow it: "a" < "a/b").
+        files = [
+            f
+            for i, f in enumerate(files)
+            if not (f.size == 0 and i + 1 < len(files) and files[i + 1].path.startswith(f.path + "/"))
+        ]
         _keep(self._lock, self._listings, (run_id, prefix), final, files)
         return files
 
