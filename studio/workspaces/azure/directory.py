@@ -197,9 +197,13 @@ class AzureAccountDirectory:
         return _info(record, "signed-in")
 
     def sign_out(self, account_id: str) -> None:
-        """Forget the account: its entry in ``azure.json`` (and the workspaces remembered for it), its token
-        cache entries (user sign-ins), its keyring secret (service principals). The Azure CLI's own sign-in
-        stays (``az logout`` ends it)."""
+        """Forget the account: its entry in ``azure.json`` (and the workspaces remembered for it), every entry of
+        its home account in the persistent token cache (refresh, access and id tokens, the account: removed from
+        the cache directly, as MSAL's ``remove_account`` does), its keyring secret (service principals).
+
+        What stays: the Azure CLI's own sign-in (``az logout`` ends it); the browser's session cookie at the
+        sign-in page (the next browser sign-in may not ask for the password); tokens already held in memory by
+        workspaces open with this account, until they close."""
         holder: dict[str, AccountRecord | None] = {}
 
         def change(settings: AzureSettings) -> None:
@@ -226,6 +230,12 @@ class AzureAccountDirectory:
             finally:
                 arm.close()
         except AuthenticationError as exc:
+            if record.method_id in identity.USER_METHODS and _cache_kept_in_memory():
+                detail = (
+                    f"The sign-in of {record.label} is not kept between starts (you chose not to keep the token "
+                    "cache in a file): sign in again."
+                )
+                return _info(record, "expired", detail)
             return _info(record, "expired", _expired_sentence(record, exc))
         except StudioError as exc:
             return _info(record, "unknown", str(exc))
@@ -309,6 +319,11 @@ def _record_tenant(record: AccountRecord) -> str:
     except (ValueError, AttributeError):
         return ""
     return tenant if isinstance(tenant, str) else ""
+
+
+def _cache_kept_in_memory() -> bool:
+    """True when user sign-ins live only for the run: no encrypted store, and the user refused a plain file."""
+    return load_settings().allow_unencrypted_cache is False and not identity.encrypted_cache_available()
 
 
 def _expired_sentence(record: AccountRecord, exc: AuthenticationError) -> str:

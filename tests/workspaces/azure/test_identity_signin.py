@@ -99,7 +99,10 @@ def test_refusing_the_plain_cache_still_signs_in_for_this_run(signin_env: AzureS
     # Nothing kept across starts: the next start says so instead of prompting.
     checked = AzureAccountDirectory().check_account(info.account_id)
     assert checked.state == "expired"
-    assert "sign in again" in checked.detail
+    assert checked.detail == (
+        f"The sign-in of {USER} is not kept between starts (you chose not to keep the token cache in a file): "
+        "sign in again."
+    )
 
 
 def test_cancelling_a_device_code_returns_at_once_and_stops_polling(signin_env: AzureService) -> None:
