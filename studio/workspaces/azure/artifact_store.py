@@ -296,7 +296,8 @@ class ArtifactStore:
                     status=404,
                     code=code,
                 )
-            return AzureNotFoundError(f"There is no{about or ' such file'} in {where}.", status=404, code=code)
+            subject = what[:1].upper() + what[1:] if what else "The file"
+            return AzureNotFoundError(f"{subject} is not in {where}.", status=404, code=code)
         if status == 403:
             if self._uses_secret:
                 reason = (

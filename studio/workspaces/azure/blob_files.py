@@ -240,14 +240,17 @@ class BlobRunFiles:
 
     def _block(self, run_id: str, path: str, block: int) -> bytes:
         """One aligned block of a finished run's file (``b""`` past its end), cached by ETag."""
-        known = self._known(run_id, path)
-        if known is not None:
+
+        def kept() -> bytes | None:
+            known = self._known(run_id, path)
+            if known is None:
+                return None
             key = (run_id, path, known[1], block)
             with self._lock:
                 data = self._blocks.get(key)
                 if data is not None:
                     self._blocks.move_to_end(key)
-                    return data
+                return data
 
         def fetch() -> bytes:
             data, size, etag = self._range(run_id, path, block * BLOCK, BLOCK)
@@ -256,7 +259,7 @@ class BlobRunFiles:
                 self._cache_block((run_id, path, etag, block), data)
             return data
 
-        return self.flights.run(("blob-block", run_id, path, block), fetch)
+        return self.flights.kept_or_fetched(("blob-block", run_id, path, block), kept, fetch)
 
     def _cache_block(self, key: tuple[str, str, str, int], data: bytes) -> None:
         with self._lock:

@@ -263,7 +263,7 @@ def test_read_past_the_end_of_an_unknown_file_is_empty(blob: Setup, uploader: An
     assert blob.files.read(run, "outputs/empty.txt", 0, 10, final=True) == b""
     assert blob.files.read(run, "outputs/empty.txt", 0, 10, final=False) == b""
     assert blob.files.read(run, "outputs/small.txt", 1, 100, final=True) == b"ello"
-    with pytest.raises(NotFoundError):
+    with pytest.raises(NotFoundError, match=r"^The file 'outputs/nothing\.txt' of run \S+ is not in the workspace's "):
         blob.files.read(run, "outputs/nothing.txt", 0, 10, final=True)
     with pytest.raises(NotFoundError):
         blob.files.read(run, "outputs", 0, 10, final=False)
