@@ -21,7 +21,8 @@ from studio.core.accounts import SignsIn
 from studio.core.errors import StudioError
 from studio.core.opener import WorkspaceOpener, pick_opener
 from studio.ui.background.tasks import TaskRunner
-from studio.ui.workspaces.azure_section import PIN, AzureSection
+from studio.ui.workspaces.azure_rows import PIN
+from studio.ui.workspaces.azure_section import AzureSection
 from studio.ui.workspaces.kind_actions import KEEPS_PASSWORDS, actions_for, later_note
 from studio.ui.workspaces.pane_roles import ACTION_ROLE, KIND_ROLE, LOCATION_ROLE, MISSING_ROLE, PINNED_ROLE
 from studio.ui.workspaces.recent_labels import SEPARATOR, distinguishing_suffixes
