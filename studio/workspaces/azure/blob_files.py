@@ -419,6 +419,7 @@ class _Download:
             written = [0]
             try:
                 self._fetch(container, name, partial, written)
+                self.check()  # cancelled as its last bytes came: the file is not kept
                 os.replace(partial, target)
                 return
             except BaseException as exc:

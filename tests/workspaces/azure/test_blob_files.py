@@ -386,6 +386,25 @@ def test_cancel_midway_leaves_nothing(
     assert len(proxy.gets("weights.bin")) <= 12  # stopped soon after, not the 26 ranges of the whole file
 
 
+def test_a_file_whose_bytes_were_all_written_when_cancelled_is_not_kept(
+    blob: Setup, uploader: Any, tmp_path: Path
+) -> None:
+    run = new_run(uploader, {"outputs/one.txt": b"1" * 100})
+    cancel = CancelToken()
+    with pytest.raises(CancelledError):
+        blob.files.download(
+            run,
+            ["outputs/one.txt"],
+            tmp_path,
+            final=True,
+            strip_prefix="",
+            overwrite=False,
+            progress=lambda done, total: cancel.cancel() if done else None,
+            cancel=cancel,
+        )
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+
+
 def test_existing_files_and_escaping_names_refused_before_anything_is_written(
     blob: Setup, uploader: Any, proxy: StorageProxy, tmp_path: Path
 ) -> None:
