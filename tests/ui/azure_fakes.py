@@ -227,12 +227,16 @@ class FakeAzureOpener(AzureWorkspaceOpener):
     def __init__(self, directory: FakeDirectory) -> None:
         self.directory = directory
         self.opened: list[str] = []
+        self.needs_account: set[str] = set()
+        """Locations refused (AuthenticationError) until an account is remembered for them."""
 
     def account_directory(self) -> FakeDirectory:
         return self.directory
 
     def open(self, location: str, create: bool = False) -> WorkspaceBackend:
         assert threading.current_thread() is not threading.main_thread(), "opener.open on the GUI thread"
+        if location in self.needs_account and location not in self.directory.remembered:
+            raise AuthenticationError(f"Azure refused the sign-in for {self.short_name(location)}: sign in again.")
         self.opened.append(location)
         backend = FakeBackend(name=self.short_name(location), location=location)
         for k, name in enumerate(("baseline", "lr-3e-4", "wide-256")):

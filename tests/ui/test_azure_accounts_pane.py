@@ -279,3 +279,53 @@ def test_the_kind_actions_are_sign_in_and_add_from_config(
     )
     assert asked == ["config"]
     assert window.notifier.last is None  # the window did not say "not available in this version"
+
+
+def test_accounts_being_read_show_loading(qtbot: QtBot, directory: FakeDirectory, tmp_path: Path) -> None:
+    directory.hold("accounts")
+    window, _opener = new_window(qtbot, directory, tmp_path)
+    assert window.workspace_pane.section_rows(SECTION)[1:] == ["Loading accounts…", "Sign in…", "Add from config.json…"]
+    with qtbot.waitSignal(section(window).sig_loaded, timeout=10_000):
+        directory.release("accounts")
+    assert window.workspace_pane.section_rows(SECTION)[1:3] == ["alice@contoso.com", "Azure CLI"]
+
+
+def test_signing_in_again_brings_an_expired_account_back_with_its_subscriptions(
+    qtbot: QtBot, directory: FakeDirectory, tmp_path: Path
+) -> None:
+    robot = "service_principal:t1:app-1"
+    directory.add_account(robot, "service principal app-1", method_id="service_principal")
+    directory.add_subscription(robot, SUB_C, "Automation")
+    directory.expired.add(robot)
+    window, _opener = new_window(qtbot, directory, tmp_path)
+    azure = checked(qtbot, window, robot)
+    assert item(azure, robot).text(0) == "service principal app-1  (expired — sign in again)"
+    window.workspace_pane.tree.itemActivated.emit(item(azure, robot), 0)  # the expired account itself offers it
+    dialog = wait_until(lambda: azure.dialog, "the sign-in dialog", qtbot=qtbot)
+    assert dialog.method_id() == "service_principal" and dialog.fields["service_principal"]["tenant_id"].text() == "t1"
+    qtbot.keyClicks(dialog.fields["service_principal"]["client_id"], "app-1")
+    qtbot.keyClicks(dialog.fields["service_principal"]["client_secret"], "s3cret")
+    with qtbot.waitSignal(azure.sig_loaded, timeout=10_000, check_params_cb=lambda k: k == (robot,)):
+        qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    assert item(azure, robot).text(0) == "service principal app-1" and item(azure, robot).isExpanded()
+    assert azure.rows_under(item(azure, robot)) == ["Automation"]
+    assert window.notifier.last is None
+
+
+def test_a_workspace_refusing_its_sign_in_offers_the_azure_sign_in_and_opens_after_it(
+    qtbot: QtBot, directory: FakeDirectory, tmp_path: Path
+) -> None:
+    window, opener = new_window(qtbot, directory, tmp_path)
+    opener.needs_account.add(WS_PROD)
+    azure = checked(qtbot, window, ALICE)
+    window.open_workspace(WS_PROD)
+    failure = wait_until(lambda: window.experiment_pane.failure, "the failure in the Experiments pane", qtbot=qtbot)
+    assert failure.sign_in and "sign in again" in failure.message
+    dialog = window.sign_in_failed()
+    assert isinstance(dialog, AzureSignInDialog) and dialog is azure.dialog
+    dialog.radios["device_code"].click()
+    qtbot.mouseClick(dialog.sign_in_button, Qt.MouseButton.LeftButton)
+    wait_until(lambda: dialog.device_code.isVisible(), "the device code", qtbot=qtbot)
+    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000) as opened:
+        directory.device_code_entered.set()
+    assert opened.args == [WS_PROD] and directory.remembered == {WS_PROD: "device_code:t1:new@contoso.com"}

@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import SignalInstance
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QFileDialog, QMainWindow, QMessageBox
+from PySide6.QtWidgets import QDialog, QFileDialog, QMainWindow, QMessageBox
 
 from studio.core.backend import ComputeBackend, WorkspaceBackend
 from studio.core.credentials import ServerCredentials, forget_credentials, save_credentials
@@ -28,6 +28,7 @@ from studio.ui.experiments.failure_notice import Failure
 from studio.ui.runs.run_detail import RunDetailArea
 from studio.ui.shell.settings import WindowSettings
 from studio.ui.workspaces.add_server_dialog import AddServerDialog
+from studio.ui.workspaces.azure_section import AzureSection
 from studio.ui.workspaces.kind_actions import ADD_SERVER, KEEPS_PASSWORDS, NEW_FOLDER, OPEN_FOLDER
 from studio.ui.workspaces.workspace_pane import WorkspacePane
 
@@ -106,7 +107,9 @@ class WorkspaceSwitching(QMainWindow):
         self._show_failure("experiments", title, exc, self.location, self.refresh)
 
     def _show_failure(self, key: str, title: str, exc: BaseException, location: str, retry: Callable[[], None]) -> None:
-        sign_in = isinstance(exc, AuthenticationError) and self._keeps_password(location)
+        sign_in = isinstance(exc, AuthenticationError) and (
+            self._keeps_password(location) or self._accounts_of(location) is not None
+        )
         self._recoveries[key] = (retry, location)
         self.experiment_pane.show_failure(Failure(key, title, readable(exc), sign_in=sign_in))
 
@@ -122,11 +125,28 @@ class WorkspaceSwitching(QMainWindow):
         )
         recovery[0]()
 
-    def sign_in_failed(self) -> AddServerDialog | None:
-        """Sign in… on the failure the Experiments pane shows: the Add server dialog on that server's URL."""
+    def sign_in_failed(self) -> QDialog | None:
+        """Sign in… on the failure the Experiments pane shows: the Add server dialog on that server's URL, or for
+        a kind that signs in (Azure ML) its sign-in dialog, the workspace opened with the new account after it."""
         failure = self.experiment_pane.failure
         recovery = None if failure is None else self._recoveries.get(failure.key)
-        return None if recovery is None else self.sign_in(recovery[1])
+        if recovery is None:
+            return None
+        location = recovery[1]
+        accounts = self._accounts_of(location)
+        if accounts is None:
+            return self.sign_in(location)
+        dialog = accounts.sign_in()
+        dialog.sig_signed_in.connect(lambda info: accounts.open_workspace(location, info.account_id))
+        return dialog
+
+    def _accounts_of(self, location: str) -> AzureSection | None:
+        """The accounts rows of the kind of ``location`` when it signs in (Azure ML), else None."""
+        try:
+            kind = pick_opener(self.kinds, location).kind
+        except StudioError:
+            return None
+        return self.workspace_pane.accounts.get(kind)
 
     def _set_backend(
         self, opener: WorkspaceOpener, location: str, backend: WorkspaceBackend, info: WorkspaceInfo
