@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shlex
 from datetime import datetime
+from enum import Enum
 from typing import Any
 
 JOB_TYPES = {"command": "command", "sweep": "sweep", "pipeline": "pipeline", "automl": "AutoML", "spark": "spark"}
@@ -64,7 +65,7 @@ def job_details(job: Any) -> dict[str, object]:
         created = getattr(context, "created_at", None)
         if isinstance(created, datetime):
             details["createdAt"] = created.timestamp()
-    _type_specific(job, details)
+    _type_specific(job, details, str(details["runType"]))
     return details
 
 
@@ -80,8 +81,10 @@ def split_command(command: str) -> tuple[str | None, list[str]]:
     return None, []
 
 
-def _type_specific(job: Any, details: dict[str, object]) -> None:
+def _type_specific(job: Any, details: dict[str, object], kind: str) -> None:
     """Sweep objective and limits, a pipeline's steps, AutoML's task."""
+    if kind not in ("sweep", "pipeline", "AutoML"):
+        return
     objective = getattr(job, "objective", None)
     if objective is not None:
         goal = getattr(objective, "goal", None)
@@ -90,7 +93,8 @@ def _type_specific(job: Any, details: dict[str, object]) -> None:
             details["objective"] = f"{goal or ''} {metric}".strip()
     algorithm = getattr(job, "sampling_algorithm", None)
     if algorithm is not None:
-        details["samplingAlgorithm"] = str(getattr(algorithm, "type", None) or algorithm)
+        kind_of = getattr(algorithm, "type", None) or algorithm
+        details["samplingAlgorithm"] = str(kind_of.value if isinstance(kind_of, Enum) else kind_of)
     limits = getattr(job, "limits", None)
     if limits is not None:
         for attribute in ("max_total_trials", "max_concurrent_trials", "timeout"):
@@ -157,6 +161,8 @@ def _last_segment(value: str) -> str:
 
 
 def _put(details: dict[str, object], key: str, value: Any) -> None:
+    if isinstance(value, Enum):  # the SDK's enums print as "JobStatus.RUNNING"
+        value = value.value
     if value is not None and value != "":
         details[key] = value if isinstance(value, int | float | bool) else str(value)
 
