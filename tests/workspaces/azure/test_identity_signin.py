@@ -243,3 +243,20 @@ def test_browser_sign_in_with_a_stand_in_browser(
     assert "authorization_code" in signin_env.emulator.aad.grants  # type: ignore[attr-defined]
     assert AzureAccountDirectory().check_account(info.account_id).state == "signed-in"
     assert os.environ["BROWSER"] == str(script)
+
+
+def test_a_workspace_opens_with_the_account_remembered_for_it(signin_env: AzureService) -> None:
+    """Without the window: the opener takes the remembered account's credential (silent, from the token cache)."""
+    from studio.workspaces.azure.opener import AzureWorkspaceOpener
+
+    directory, account_id = _signed_in(signin_env)
+    signin_env.fake_az.sign_out()  # so only the saved account can work
+    directory.remember_account_for(signin_env.location, account_id)
+    prompts = len(signin_env.emulator.aad.prompts)  # type: ignore[attr-defined]
+    backend = AzureWorkspaceOpener().open(signin_env.location)
+    try:
+        assert backend.info().kind == "azure"
+    finally:
+        backend.close()
+    assert len(signin_env.emulator.aad.prompts) == prompts  # type: ignore[attr-defined]
+    assert signin_env.fake_az.calls() == []
