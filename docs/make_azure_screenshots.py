@@ -35,9 +35,11 @@ SHARED_REFUSED = PermissionError(
 
 def directory() -> Any:
     """Alice with four subscriptions; the Azure CLI account expired."""
+    from studio.workspaces.azure.directory import AzureAccountDirectory
     from tests.ui.azure_fakes import FakeDirectory
 
     d = FakeDirectory()
+    d.methods = AzureAccountDirectory().sign_in_methods()  # the kind's own ways and fields (reads PATH only)
     d.add_account(ALICE, "alice@contoso.com", tenant="72f988bf-86f1-41af-91ab-2d7cd011db47")
     d.add_account(EXPIRED, "Azure CLI", method_id="cli")
     d.add_subscription(ALICE, SUBS["Research"], "Research", ["vision-rg/vision-ws", "nlp-rg/nlp-finetune"])
@@ -108,9 +110,9 @@ def dialogs(window: Any, azure: Any, out: Path, suffix: str) -> None:
     d = azure.directory
     dialog = azure.sign_in()
     dialog.radios["service_principal"].click()
-    for name, text in (("tenant_id", "contoso.onmicrosoft.com"), ("client_id", "6731de76-14a6-49ae-97bc-6eba6914391e")):
+    for name, text in (("tenant", "contoso.onmicrosoft.com"), ("client_id", "6731de76-14a6-49ae-97bc-6eba6914391e")):
         dialog.fields["service_principal"][name].setText(text)
-    dialog.fields["service_principal"]["client_secret"].setText("not-the-secret")
+    dialog.fields["service_principal"]["secret"].setText("not-the-secret")
     dialog.start()
     wait("the refusal", lambda: dialog.error.isVisible())
     pump(200)

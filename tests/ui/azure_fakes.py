@@ -164,13 +164,14 @@ class FakeDirectory:
                     raise CancelledError("cancelled")
             account = AccountInfo("device_code:t1:new@contoso.com", "new@contoso.com", "device_code", "t1")
         elif method_id == "service_principal":
-            if values.get("client_secret") != "s3cret":
+            if (values.get("client_secret") or values.get("secret")) != "s3cret":  # this module's fields or the kind's
                 raise AuthenticationError(
                     f"Azure refused the service principal {values.get('client_id')}: check the tenant, client id and secret."
                 )
-            cid = values["client_id"]
-            account = AccountInfo(f"service_principal:{values['tenant_id']}:{cid}", f"service principal {cid}",
-                                  "service_principal", values["tenant_id"])  # fmt: skip
+            cid, tenant = values["client_id"], values.get("tenant_id") or values.get("tenant", "")
+            account = AccountInfo(
+                f"service_principal:{tenant}:{cid}", f"service principal {cid}", "service_principal", tenant
+            )
         else:
             account = AccountInfo(f"{method_id}:t1:someone", "someone@contoso.com", method_id, "t1")
         self.expired.discard(account.account_id)

@@ -94,6 +94,8 @@ class AzureSignInDialog(QDialog):
         self.forms: dict[str, QWidget] = {}
         self.fields: dict[str, dict[str, QLineEdit]] = {}
         self.group = QButtonGroup(self)
+        self.choices = QWidget(self)  # the ways and the chosen one's fields: hidden while a device code shows
+        self.choices.setObjectName("azureSignInChoices")
         methods_box = QVBoxLayout()
         methods_box.setSpacing(2)
         for method in self.methods.values():
@@ -131,11 +133,13 @@ class AzureSignInDialog(QDialog):
         layout.setSizeConstraint(QLayout.SizeConstraint.SetFixedSize)  # grows and shrinks with the chosen form
         for wide in (self.device_code, self.error, self.status):  # a fixed-size dialog is as wide as its widest row:
             wide.setMinimumWidth(MIN_WIDTH)  # without a form, the code's page and an error wrapped in a narrow column
-        heading = QLabel("Sign in with:", self)
-        layout.addWidget(heading)
-        layout.addLayout(methods_box)
-        layout.addSpacing(6)
-        layout.addLayout(self.form_box)
+        choices = QVBoxLayout(self.choices)
+        choices.setContentsMargins(0, 0, 0, 0)
+        choices.addWidget(QLabel("Sign in with:", self.choices))
+        choices.addLayout(methods_box)
+        choices.addSpacing(6)
+        choices.addLayout(self.form_box)
+        layout.addWidget(self.choices)
         layout.addWidget(self.device_code)
         layout.addWidget(self.status)
         layout.addWidget(self.progress)
@@ -161,6 +165,7 @@ class AzureSignInDialog(QDialog):
             note = QLabel(method.note, self)
             note.setObjectName(f"azureMethodNote:{method.method_id}")
             note.setWordWrap(True)
+            note.setTextFormat(Qt.TextFormat.MarkdownText)  # `az login` as code
             note.setEnabled(False)  # drawn as a hint
             note.setContentsMargins(radio.iconSize().width() + 8, 0, 0, 2)  # under the label, not the circle
             box.addWidget(note)
@@ -287,6 +292,7 @@ class AzureSignInDialog(QDialog):
     def _show_prompt(self, prompt: DeviceCodePrompt) -> None:
         if self._closing or not self.busy:
             return
+        self.choices.hide()  # the code is all there is to do now
         self.device_code.show_prompt(prompt)
         self.status.setText("Waiting for the code to be entered…")
 
@@ -309,6 +315,7 @@ class AzureSignInDialog(QDialog):
             return
         self._set_busy(False)
         self.device_code.hide()
+        self.choices.show()
         self.status.setText("")
         self.error.setText(sentence(exc))
         self.error.show()
