@@ -76,8 +76,8 @@ class HasStorageSuffix(Protocol):
 class StorageTimeouts:
     """Seconds to connect and between bytes of an answer; tries and backoff of storage's retry policy."""
 
-    connect_s: float = 20.0
-    read_s: float = 60.0
+    connect_s: float = 10.0
+    read_s: float = 30.0
     retry_total: int = 3
     backoff_s: float = 0.5
     backoff_base: float = 2.0
@@ -140,17 +140,19 @@ class ArtifactStore:
         cloud: HasStorageSuffix,
         *,
         timeouts: StorageTimeouts | None = None,
+        datastore: str = DATASTORE,
     ) -> ArtifactStore:
-        """Read the workspace's artifact store from ARM (one GET; the secret is asked at the first use)."""
-        path = f"{ws_arm_path.rstrip('/')}/datastores/{DATASTORE}"
-        document = arm.get_json(path, {"api-version": API_VERSION}, what="the workspace's artifact store")
+        """Read the workspace's artifact store (or another blob ``datastore`` of it, e.g. where a named output
+        went) from ARM: one GET; the secret is asked at the first use."""
+        path = f"{ws_arm_path.rstrip('/')}/datastores/{datastore}"
+        document = arm.get_json(path, {"api-version": API_VERSION}, what=f"the workspace's datastore {datastore!r}")
         props = document.get("properties") or {}
         account = str(props.get("accountName") or "")
         container = str(props.get("containerName") or "")
         if not account or not container:
             raise AzureError(
-                "The workspace's artifact store does not name its storage account and container: "
-                "its datastore 'workspaceartifactstore' may be damaged; check it in Azure ML studio."
+                f"The workspace's datastore {datastore!r} does not name a blob storage account and container: "
+                "it may be another kind of datastore, or damaged; check it in Azure ML studio."
             )
         endpoint = str(props.get("endpoint") or cloud.storage_suffix).strip(".")
         protocol = str(props.get("protocol") or "https")

@@ -42,6 +42,8 @@ BLOCK = 1 << 20
 CACHE_BYTES = 64 << 20
 LIVE_LISTING_S = 2.0
 MAX_LISTINGS = 512
+MAX_KEPT_ENTRIES = 200_000
+"""Files and folders kept over all listings of one kind (about 200 bytes each)."""
 MAX_PROPERTIES = 4096
 PAGE = 5000
 PARALLEL_FILES = 8
@@ -533,5 +535,8 @@ def _keep(
     with lock:
         cache[key] = (time.monotonic(), final, value)
         cache.move_to_end(key)
-        while len(cache) > MAX_LISTINGS:
+        # Bounded in listings and in entries (one job may hold 100,000 files); the newest is always kept.
+        while len(cache) > 1 and (
+            len(cache) > MAX_LISTINGS or sum(len(kept[2]) for kept in cache.values()) > MAX_KEPT_ENTRIES
+        ):
             cache.popitem(last=False)

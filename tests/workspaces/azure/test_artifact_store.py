@@ -103,7 +103,9 @@ def test_an_identity_based_datastore_uses_the_users_credential_and_the_clouds_su
 
 def test_a_datastore_without_account_or_container_is_a_sentence() -> None:
     arm = StubArm({"accountName": "", "credentials": {"credentialsType": "AccountKey"}}, {})
-    with pytest.raises(AzureError, match="does not name its storage account and container"):
+    with pytest.raises(
+        AzureError, match=r"datastore 'workspaceartifactstore' does not name a blob storage account and container"
+    ):
         ArtifactStore.resolve(arm, WS, credential=None, cloud=Cloud())
 
 

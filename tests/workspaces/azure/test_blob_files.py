@@ -683,3 +683,20 @@ def test_a_sas_secret_reads_and_never_shows_in_a_message(proxy: StorageProxy, up
         BlobRunFiles(down, ThreadPoolExecutor(1), SingleFlight()).read(run, "outputs/a.txt", 0, 1, final=True)
     assert signature.group(1) not in str(caught.value) and "sig=" not in str(caught.value)
     down.close()
+
+
+def test_kept_listings_are_bounded_by_their_entries(
+    blob: Setup, uploader: Any, proxy: StorageProxy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import studio.workspaces.azure.blob_files as blob_files
+
+    monkeypatch.setattr(blob_files, "MAX_KEPT_ENTRIES", 5)
+    first = new_run(uploader, {f"f{i}.txt": b"x" for i in range(3)})
+    second = new_run(uploader, {f"f{i}.txt": b"x" for i in range(3)})
+    blob.files.listing(first, "", final=True, modified_at=0.0)
+    blob.files.listing(second, "", final=True, modified_at=0.0)  # 6 entries kept > 5: the first listing goes
+    proxy.reset()
+    blob.files.listing(second, "", final=True, modified_at=0.0)
+    assert proxy.gets() == []
+    assert len(blob.files.listing(first, "", final=True, modified_at=0.0)) == 3
+    assert len(proxy.gets()) == 1
