@@ -239,3 +239,61 @@ def test_a_100_mb_download_over_tls_through_the_proxy(
     assert progress[-1] == len(content) and progress == sorted(progress)
     print(f"\n100 MiB over TLS through the CONNECT proxy: {len(content) / MiB / seconds:.0f} MiB/s ({seconds:.2f} s)")
     azure_env.container().delete_blob(f"ExperimentRun/dcid.{run}/outputs/checkpoint.pt")
+
+
+# -- through the Azure backend ----------------------------------------------------------------------------
+
+
+@pytest.fixture
+def backend_and_jobs(azure_env: Any) -> Iterator[tuple[Any, str, str]]:
+    """An AzureBackend on the shared workspace, a finished job and a running one (MLflow runs with files)."""
+    from mlflow import MlflowClient
+
+    from studio.workspaces.azure.backend import AzureBackend
+    from studio.workspaces.azure.cloud import load_cloud
+
+    client = MlflowClient(azure_env.mlflow_url)
+    name = f"blob-files-{time.time_ns()}"
+    experiment = client.create_experiment(name)
+    finished = client.create_run(experiment, run_name="finished").info.run_id
+    client.set_terminated(finished, "FINISHED")
+    running = client.create_run(experiment, run_name="running").info.run_id
+    container = azure_env.container()
+    for path, data in ODD.items():
+        container.upload_blob(f"ExperimentRun/dcid.{finished}/{path}", data)
+    log = container.get_blob_client(f"ExperimentRun/dcid.{running}/user_logs/std_log.txt")
+    log.create_append_blob()
+    log.append_block(b"step 1\n")
+    backend = AzureBackend(
+        azure_env.credential(),
+        azure_env.subscription_id,
+        azure_env.resource_group,
+        azure_env.workspace_name,
+        load_cloud("AzureCloud"),
+        location=azure_env.location,
+    )
+    yield backend, finished, running
+    backend.close()
+
+
+def test_the_backend_lists_reads_follows_and_downloads_a_jobs_files(
+    azure_env: Any, backend_and_jobs: tuple[Any, str, str], tmp_path: Path
+) -> None:
+    backend, finished, running = backend_and_jobs
+    container = azure_env.container()
+    assert [f.path for f in backend.list_files(finished)] == sorted(ODD)
+    assert [f.path for f in backend.list_files(finished, "outputs/sub")] == ["outputs/sub dir/with space.txt"]
+    assert backend.read_file_range(finished, "outputs/hash#and%25percent.txt", 1, 10) == b"dd"
+    written = backend.download_files(
+        finished, ["outputs/ünïcødé/名前.txt", "root.txt"], tmp_path, strip_prefix="outputs/"
+    )
+    assert [p.read_bytes() for p in written] == [b"unicode", b"root"]
+    # The running job's log, followed from the size last seen; each new line costs one request, only its bytes.
+    seen = backend.read_file_range(running, "user_logs/std_log.txt", 0, 65536)
+    assert seen == b"step 1\n"
+    container.get_blob_client(f"ExperimentRun/dcid.{running}/user_logs/std_log.txt").append_block(b"step 2\n")
+    assert backend.read_file_range(running, "user_logs/std_log.txt", len(seen), 65536) == b"step 2\n"
+    assert backend.read_file_range(running, "user_logs/std_log.txt", len(seen) + 7, 65536) == b""
+    # The artifact store was resolved once, at the first use.
+    assert len(emulator_calls(azure_env, r"/datastores/workspaceartifactstore$")) == 1
+    assert len(emulator_calls(azure_env, r"/listSecrets$")) == 1
