@@ -19,7 +19,6 @@ import importlib.util
 import os
 import uuid
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -225,11 +224,12 @@ class AzureService:
         return workspace
 
     def reset(self) -> None:
-        """Back to the session's start: no faults, no latency, empty log, MLflow statuses, tokens accepted."""
+        """Back to the session's start: the default directory (tenants, subscriptions, workspaces, page size),
+        no faults, no latency, empty log, MLflow statuses, tokens accepted, ``az`` signed in."""
         self.emulator.faults.clear()
         self.emulator.latency_s = 0.0
         self.emulator.tokens_revoked = False
-        self.state.reset_jobs()
+        self.state.restore()
         self.fake_az.reset()
         self.clear_log()
 
@@ -270,22 +270,20 @@ def azure_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureSer
     for module in ("mlflow", "azure.ai.ml", "trustme"):  # looked up, not imported: importing mlflow costs seconds
         if importlib.util.find_spec(module) is None:
             pytest.skip(f"{module} is not installed: pip install -e '.[test]'")
-    from tests.mlflow_server import launch_mlflow_server, quiet_mlflow_environment, wait_until_healthy
+    from tests.azure_emulator.tracking import BackgroundMlflow
+    from tests.mlflow_server import quiet_mlflow_environment
 
     quiet_mlflow_environment()
     root = tmp_path_factory.mktemp("azure")
     certs = make_certificates(root / "certs")
-    mlflow = launch_mlflow_server(root / "mlflow", workers=2)
+    mlflow = BackgroundMlflow(root / "mlflow")
     try:
         azurite = launch_azurite(root / "azurite", certs.azurite)
     except BaseException:
         mlflow.stop()
         raise
-    pool = ThreadPoolExecutor(1, thread_name_prefix="mlflow-wait")
-    healthy: Future[None] = pool.submit(wait_until_healthy, mlflow)
-    pool.shutdown(wait=False)
     state = EmulatorState(TENANT_ID, SUBSCRIPTION_ID, RESOURCE_GROUP, WORKSPACE_NAME)
-    upstream = MlflowUpstream(mlflow.url, ready=healthy.result)
+    upstream = MlflowUpstream(mlflow.url)
     emulator = Emulator(certs.emulator)
     emulator.state = state  # type: ignore[attr-defined]  # the route modules read it
     emulator.upstream = upstream  # type: ignore[attr-defined]
@@ -303,6 +301,7 @@ def azure_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureSer
                 if error.name != module:
                     raise
         _default_directory(service)
+        state.snapshot()
         azurite.wait_until_ready()
         service.container().create_container()
         yield service

@@ -175,9 +175,6 @@ def job_resource(
         "parameters": {},
         "queueSettings": {"jobTier": "Null"},
     }
-    parent = tags.get("mlflow.parentRunId")
-    if parent:
-        properties["parentJobName"] = parent
     properties.update(state.job_properties(name))
     return {
         "id": f"{ws}/jobs/{name}",
@@ -212,7 +209,7 @@ def history_run(state: EmulatorState, run: dict[str, Any], experiment_name: str,
         "upn": None,
     }
     return {
-        "runNumber": abs(hash(name)) % 100000,
+        "runNumber": uuid.uuid5(uuid.NAMESPACE_URL, name).int % 100000,
         "rootRunId": tags.get("azureml.rootRunId", parent or name),
         "createdUtc": start,
         "createdBy": user,

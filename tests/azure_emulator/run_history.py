@@ -99,7 +99,6 @@ class _History:
                 "target": full["target"],
                 "status": full["status"],
                 "parentRunId": full["parentRunId"],
-                "dataContainerId": full["dataContainerId"],
                 "createdTimeUtc": full["createdUtc"],
                 "startTimeUtc": full["startTimeUtc"],
                 "endTimeUtc": full["endTimeUtc"],
@@ -136,7 +135,6 @@ class _History:
                 "effectiveStartTimeUtc": full["effectiveStartTimeUtc"],
                 "runNumber": full["runNumber"],
                 "rootRunId": full["rootRunId"],
-                "experimentId": full["experimentId"],
                 "userId": full["userId"],
                 "statusRevision": full["statusRevision"],
                 "currentComputeTime": None,
@@ -146,7 +144,6 @@ class _History:
                 "duration": None,
                 "inputs": None,
                 "outputs": None,
-                "currentAttemptId": 1,
             },
         )
 

@@ -70,6 +70,25 @@ class EmulatorState:
         self._cancel_requested: dict[str, float] = {}
         self._job_properties: dict[str, dict[str, object]] = {}
         self._timers: list[threading.Timer] = []
+        self._saved: tuple[list[Tenant], list[Subscription], list[Workspace], int, float] = ([], [], [], 2, 1.0)
+
+    def snapshot(self) -> None:
+        """Remember the directory and settings as they are now (``restore`` goes back to it)."""
+        with self.lock:
+            self._saved = (
+                list(self.tenants),
+                list(self.subscriptions),
+                list(self.workspaces),
+                self.arm_page_size,
+                self.cancel_after_s,
+            )
+
+    def restore(self) -> None:
+        """The directory and settings of the last ``snapshot``; no job overrides."""
+        with self.lock:
+            tenants, subscriptions, workspaces, self.arm_page_size, self.cancel_after_s = self._saved
+            self.tenants, self.subscriptions, self.workspaces = list(tenants), list(subscriptions), list(workspaces)
+        self.reset_jobs()
 
     @property
     def main_workspace(self) -> Workspace:

@@ -31,29 +31,36 @@ class UpstreamError(Exception):
 
 
 class MlflowUpstream:
-    """Keep-alive connections to ``url`` (an ``http://127.0.0.1:port`` mlflow server), reused across threads.
+    """Keep-alive connections to an ``http://127.0.0.1:port`` mlflow server, reused across threads.
 
-    ``ready`` blocks until the server answers (the session fixture starts it in parallel with the rest).
+    ``start`` blocks until the server answers and returns its URL (the session fixture starts the server in
+    the background, so tests that need no MLflow do not wait for it).
     """
 
-    def __init__(self, url: str, ready: Callable[[], None] = lambda: None) -> None:
-        parts = urlsplit(url)
-        self.url = url
-        self._host = parts.hostname or "127.0.0.1"
-        self._port = parts.port or 80
-        self._ready = ready
-        self._ready_done = False
+    def __init__(self, start: Callable[[], str]) -> None:
+        self._start = start
+        self._url = ""
+        self._host = "127.0.0.1"
+        self._port = 80
         self._ready_lock = threading.Lock()
         self._pool: queue.LifoQueue[http.client.HTTPConnection] = queue.LifoQueue()
 
+    @property
+    def url(self) -> str:
+        """The server's base URL (waits until it answers)."""
+        self.wait_ready()
+        return self._url
+
     def wait_ready(self) -> None:
-        """Block until the server is up (once)."""
-        if self._ready_done:
+        """Block until the server is up (``start`` returns its URL once it answers; asked once)."""
+        if self._url:
             return
         with self._ready_lock:
-            if not self._ready_done:
-                self._ready()
-                self._ready_done = True
+            if not self._url:
+                url = self._start()
+                parts = urlsplit(url)
+                self._host, self._port = parts.hostname or "127.0.0.1", parts.port or 80
+                self._url = url
 
     def request(
         self, method: str, path: str, *, query: str = "", body: bytes = b"", content_type: str = "application/json"
