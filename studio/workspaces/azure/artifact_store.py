@@ -306,6 +306,8 @@ class ArtifactStore:
                     "the access key or SAS the workspace gave was refused; try again, and if it keeps failing "
                     "ask an owner to check the datastore's credentials"
                 )
+            elif code in ("AuthenticationFailed", "InvalidAuthenticationInfo"):
+                reason = "it did not accept your sign-in; sign in again"
             else:
                 reason = (
                     f"your account needs the {READER_ROLE} role on the storage account (or its firewall "

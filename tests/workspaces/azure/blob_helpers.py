@@ -23,6 +23,7 @@ from typing import Any
 
 from studio.workspaces.azure.artifact_store import StorageTimeouts
 from tests.azure_emulator.azurite import ACCOUNT_NAME, _free_port, azurite_executable
+from tests.azure_emulator.certs import ServerCert
 
 CONTAINER = "artifacts-under-test"  # any name: the code never assumes one
 FAST = StorageTimeouts(connect_s=5.0, read_s=10.0, retry_total=2, backoff_s=0.01, backoff_base=0)
@@ -197,8 +198,11 @@ class _QuietServer(ThreadingHTTPServer):
 
 
 @contextmanager
-def private_azurite(folder: Path) -> Iterator[int]:
-    """A private Azurite blob service (plain HTTP on loopback, in memory); its port."""
+def private_azurite(folder: Path, *, cert: ServerCert | None = None) -> Iterator[int]:
+    """A private Azurite blob service on loopback, in memory; its port. Plain HTTP, or with ``cert`` HTTPS and
+    bearer tokens checked the basic way (an unsigned JWT for storage's audience from a Microsoft issuer)."""
+    secure = ("--cert", str(cert.cert_path), "--key", str(cert.key_path), "--oauth", "basic") if cert else ()
+    folder.mkdir(parents=True, exist_ok=True)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if "PROXY" not in k.upper()}
     with open(folder / "azurite.log", "wb") as log:
@@ -207,6 +211,7 @@ def private_azurite(folder: Path) -> Iterator[int]:
                 azurite_executable(),
                 *("--blobHost", "127.0.0.1", "--blobPort", str(port)),
                 *("--inMemoryPersistence", "--disableTelemetry", "--skipApiVersionCheck", "--loose", "--silent"),
+                *secure,
             ],
             cwd=folder,
             env=env,

@@ -7,7 +7,9 @@ CONNECT proxy, TLS checked against the test CA from ``REQUESTS_CA_BUNDLE``, Azur
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -23,8 +25,8 @@ from studio.workspaces.azure.artifact_store import ArtifactStore
 from studio.workspaces.azure.blob_files import BlobRunFiles
 from studio.workspaces.azure.errors import AzureError, AzureServerError
 from studio.workspaces.mlflow.single_flight import SingleFlight
-from tests.azure_emulator.azurite import ACCOUNT_KEY
-from tests.workspaces.azure.blob_helpers import ODD, MiB, big_content, new_run
+from tests.azure_emulator.azurite import ACCOUNT_KEY, ACCOUNT_NAME
+from tests.workspaces.azure.blob_helpers import CONTAINER, ODD, MiB, big_content, new_run, private_azurite
 
 # -- resolving the store (ARM answers stubbed) -------------------------------------------------------------
 
@@ -297,3 +299,73 @@ def test_the_backend_lists_reads_follows_and_downloads_a_jobs_files(
     # The artifact store was resolved once, at the first use.
     assert len(emulator_calls(azure_env, r"/datastores/workspaceartifactstore$")) == 1
     assert len(emulator_calls(azure_env, r"/listSecrets$")) == 1
+
+
+# -- an identity-based datastore: the user's own token for storage ---------------------------------------
+
+
+class StorageTokens:
+    """A token credential handing out unsigned JWTs (Azurite's ``--oauth basic`` checks audience, issuer, times)."""
+
+    def __init__(self, audience: str = "https://storage.azure.com") -> None:
+        self.audience = audience
+        self.scopes: list[tuple[str, ...]] = []
+
+    def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+        from azure.core.credentials import AccessToken
+
+        self.scopes.append(scopes)
+        now = int(time.time())
+        claims = {
+            "aud": self.audience,
+            "iss": "https://sts.windows.net/72f988bf-0000-4000-8000-0000000057d1/",
+            "iat": now - 60,
+            "nbf": now - 60,
+            "exp": now + 3600,
+            "oid": "studio-test",
+        }
+
+        def part(document: dict[str, Any]) -> str:
+            return base64.urlsafe_b64encode(json.dumps(document).encode()).rstrip(b"=").decode()
+
+        return AccessToken(f"{part({'alg': 'none', 'typ': 'JWT'})}.{part(claims)}.", now + 3600)
+
+
+def test_an_identity_based_store_reads_with_the_users_storage_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from azure.storage.blob import ContainerClient
+
+    from tests.azure_emulator.certs import make_certificates
+
+    certs = make_certificates(tmp_path / "certs")
+    for name in ("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+        monkeypatch.setenv(name, str(certs.ca_path))
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    with private_azurite(tmp_path / "azurite", cert=certs.azurite) as port:
+        url = f"https://127.0.0.1:{port}/{ACCOUNT_NAME}"
+        uploader = ContainerClient(
+            url, CONTAINER, credential={"account_name": ACCOUNT_NAME, "account_key": ACCOUNT_KEY}
+        )
+        uploader.create_container()
+        run = new_run(uploader, {"outputs/a.txt": b"read with my own identity"})
+        tokens = StorageTokens()
+        store = ArtifactStore(account_url=url, container_name=CONTAINER, credential=tokens, credentials_type="None")
+        with ThreadPoolExecutor(2) as pool:
+            files = BlobRunFiles(store, pool, SingleFlight())
+            assert files.read(run, "outputs/a.txt", 10, 100, final=True) == b"my own identity"
+            assert [f.path for f in files.listing(run, "", final=True, modified_at=0.0)] == ["outputs/a.txt"]
+            assert set(tokens.scopes) == {("https://storage.azure.com/.default",)}
+            store.close()
+            # A token storage does not accept: sign in again (not a missing role).
+            wrong = ArtifactStore(
+                account_url=url,
+                container_name=CONTAINER,
+                credential=StorageTokens("https://management.azure.com"),
+                credentials_type="None",
+            )
+            with pytest.raises(AuthenticationError, match=r"did not accept your sign-in; sign in again\.$"):
+                BlobRunFiles(wrong, pool, SingleFlight()).read(run, "outputs/a.txt", 0, 1, final=True)
+            wrong.close()
+        uploader.close()
