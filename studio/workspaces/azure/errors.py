@@ -231,11 +231,26 @@ def from_mlflow_error(exc: BaseException, *, host: str, workspace: str) -> Studi
         return timed_out(host)
     if isinstance(exc, MlflowUnreachableError):
         return unreachable(host)
-    # Keep what the service said, without the "MLflow server at <url>" preamble.
-    said = re.sub(r"^The MLflow server at \S+ ", "", text)
-    said = said.replace("The MLflow server at ", "Azure ML at ")
-    error_type = AzureServerError if (status or 0) >= 500 else AzureError
-    return error_type(f"Azure ML's tracking service for {workspace} {said}", status=status, code=code)
+    said = _service_part(text)
+    if (status or 0) >= 500:
+        detail = f": {said.rstrip('.')}" if said else ""
+        return AzureServerError(
+            f"Azure ML's tracking service for {workspace} failed (HTTP {status}){detail}; try again later.",
+            status=status,
+            code=code,
+        )
+    label = f"HTTP {status}" if status else "no answer"
+    return AzureError(
+        f"Azure ML's tracking service for {workspace} refused the request ({label}){': ' + said if said else '.'}",
+        status=status,
+        code=code,
+    )
+
+
+def _service_part(text: str) -> str:
+    """What the service said, from an MLflow client message "... (HTTP 400, Code): <what the service said>"."""
+    match = re.search(r"\(HTTP \d+[^)]*\)(?: \(after \d+ tries\))?: (.+)$", text)
+    return match.group(1).strip() if match else ""
 
 
 def _exception_body(exc: BaseException) -> Any:
