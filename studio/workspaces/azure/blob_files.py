@@ -416,17 +416,16 @@ class _Download:
             raise WorkspaceError(f"Cannot write {target}: {exc.strerror or exc}.") from exc
         partial = target.with_name(target.name + ".part")
         renewed = False
+        credited = [0]  # bytes of this file already counted in the progress: a second try counts only beyond them
         for attempt in range(1, CHANGED_TRIES + 1):
             container = store.container()
-            written = [0]
             try:
-                self._fetch(container, name, partial, written)
+                self._fetch(container, name, partial, credited)
                 self.check()  # cancelled as its last bytes came: the file is not kept
                 os.replace(partial, target)
                 return
             except BaseException as exc:
                 partial.unlink(missing_ok=True)
-                self.add(-written[0])  # progress goes back by what this try wrote
                 if isinstance(exc, StudioError):
                     raise
                 if isinstance(exc, OSError) and not _is_storage_error(exc):
@@ -440,7 +439,7 @@ class _Download:
                     raise store.error(exc, what) from None
                 raise
 
-    def _fetch(self, container: Any, name: str, partial: Path, written: list[int]) -> None:
+    def _fetch(self, container: Any, name: str, partial: Path, credited: list[int]) -> None:
         def before_request(_request: Any) -> None:
             self.check()  # between the ranges of a file: a cancel stops at once, not after the whole file
 
@@ -448,27 +447,34 @@ class _Download:
             max_concurrency=RANGES_PER_FILE, raw_request_hook=before_request
         )
         with open(partial, "wb") as out:
-            sink = _Sink(out, self, written)
+            sink = _Sink(out, self, credited)
             downloader.readinto(sink)
-        if written[0] != downloader.size:
+        if sink.written != downloader.size:
             raise WorkspaceError(
-                f"The download of {name} stopped at {written[0]:,} of {downloader.size:,} bytes: try again."
+                f"The download of {name} stopped at {sink.written:,} of {downloader.size:,} bytes: try again."
             )
 
 
 class _Sink:
-    """The file a download writes into: checks the cancel token and counts progress at every write."""
+    """The file a download writes into: checks the cancel token and counts progress at every write.
 
-    def __init__(self, out: BinaryIO, download: _Download, written: list[int]) -> None:
+    Progress only grows: a file started again (it changed, or its secret was renewed) counts its bytes again only
+    past what its earlier try already counted (``credited``).
+    """
+
+    def __init__(self, out: BinaryIO, download: _Download, credited: list[int]) -> None:
         self.out = out
         self.download = download
-        self.written = written
+        self.credited = credited
+        self.written = 0
 
     def write(self, data: bytes) -> int:
         self.download.check()
         n = self.out.write(data)
-        self.written[0] += n
-        self.download.add(n)
+        self.written += n
+        if self.written > self.credited[0]:
+            self.download.add(self.written - self.credited[0])
+            self.credited[0] = self.written
         return n
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:

@@ -504,6 +504,7 @@ def test_a_file_growing_during_its_download_is_fetched_again_whole(
     grown = b"more lines\n"
     # After the first 4 MiB range, the job appends: the next range is refused (412) and the file starts over.
     proxy.before("std_log.txt", lambda: log.append_block(grown), after=1)
+    progress: list[int] = []
     [path] = blob.files.download(
         run,
         ["user_logs/std_log.txt"],
@@ -511,10 +512,11 @@ def test_a_file_growing_during_its_download_is_fetched_again_whole(
         final=False,
         strip_prefix="",
         overwrite=False,
-        progress=None,
+        progress=lambda done, total: progress.append(done),
         cancel=None,
     )
     assert path.read_bytes() == first + b"x" * 1000 + grown
+    assert progress == sorted(progress)  # the second try does not take the progress back
     assert 412 in [s.status for s in proxy.gets("std_log.txt")]
     assert [p.name for p in tmp_path.rglob("*.part")] == []
 
