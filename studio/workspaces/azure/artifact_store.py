@@ -30,6 +30,7 @@ from studio.workspaces.azure.errors import (
     AzureError,
     AzureNotFoundError,
     AzureServerError,
+    AzureUnreachableError,
     from_azure_exception,
 )
 
@@ -333,6 +334,11 @@ class ArtifactStore:
                 status=status,
                 code=code,
             )
+        if status is None and _broke_off(exc):
+            return AzureUnreachableError(
+                f"The connection to Azure storage ({self.host}) broke off while reading{about or ' a file'}: "
+                "check the network and try again."
+            )
         error = from_azure_exception(exc, host=self.host, what=what)
         scrubbed = _SIGNATURE.sub(r"\1<hidden>", str(error))
         if scrubbed != str(error):  # a SAS signature in a URL the exception quoted: never in a message
@@ -359,6 +365,24 @@ def _list_secret(arm: ArmCalls, datastore_path: str) -> Secret | None:
     if kind == "Sas" and document.get("sasToken"):
         return Secret("Sas", str(document["sasToken"]))
     return None
+
+
+def _broke_off(exc: BaseException) -> bool:
+    """The answer stopped mid-body (a dropped connection, an incomplete read), however the SDK wrapped it."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        names = {cls.__name__ for cls in type(current).__mro__}
+        if names & {"IncompleteReadError", "IncompleteRead", "ProtocolError", "ChunkedEncodingError"}:
+            return True
+        text = str(current).lower()
+        timed_out = "Timeout" in " ".join(names) or "timed out" in text or "timeout" in text
+        if "connection broken" in text or ("ServiceResponseError" in names and not timed_out):
+            return True
+        inner = getattr(current, "inner_exception", None) or getattr(current, "error", None)
+        current = inner if isinstance(inner, BaseException) else (current.__cause__ or current.__context__)
+    return False
 
 
 def is_auth_refusal(exc: BaseException) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -28,6 +29,7 @@ from tests.azure_emulator.certs import ServerCert
 CONTAINER = "artifacts-under-test"  # any name: the code never assumes one
 FAST = StorageTimeouts(connect_s=5.0, read_s=10.0, retry_total=2, backoff_s=0.01, backoff_base=0)
 MiB = 1 << 20
+CUT = -1  # a Fault's status meaning "answer, but stop halfway through the body"
 
 
 @dataclass
@@ -74,6 +76,11 @@ class StorageProxy:
     def hang(self, pattern: str, seconds: float, *, times: int = 1) -> None:
         with self.lock:
             self.faults.append(Fault(pattern, 0, times, 0, "", hang_s=seconds))
+
+    def cut(self, pattern: str, *, times: int = 1, after: int = 0) -> None:
+        """The matching answers stop halfway through their body and the connection closes (a dropped network)."""
+        with self.lock:
+            self.faults.append(Fault(pattern, CUT, times, after, ""))
 
     def before(self, pattern: str, callback: Any, *, after: int = 0) -> None:
         """Call ``callback()`` once, before forwarding the matching request that comes after ``after`` others."""
@@ -133,7 +140,7 @@ class StorageProxy:
                     time.sleep(fault.hang_s)
                     self.close_connection = True
                     return
-                if fault is not None:
+                if fault is not None and fault.status != CUT:
                     payload = (
                         f'<?xml version="1.0" encoding="utf-8"?><Error><Code>{fault.code}</Code>'
                         f"<Message>injected by the test</Message></Error>"
@@ -161,12 +168,21 @@ class StorageProxy:
                     size = int(answer.getheader("Content-Length") or 0)
                     self.send_header("Content-Length", str(size))
                     self.end_headers()
-                    while sent < size:
-                        chunk = answer.read(min(256 * 1024, size - sent))
+                    limit = size // 2 if fault is not None else size
+                    while sent < limit:
+                        chunk = answer.read(min(256 * 1024, limit - sent))
                         if not chunk:
                             break
                         self.wfile.write(chunk)
                         sent += len(chunk)
+                    if fault is not None:  # cut: drop both connections mid-body
+                        self.upstream.close()
+                        self.upstream = None
+                        self.close_connection = True
+                        self.wfile.flush()
+                        self.connection.shutdown(socket.SHUT_RDWR)
+                        proxy._record(self, -answer.status, sent)
+                        return
                 else:
                     data = answer.read()
                     self.send_header("Content-Length", str(len(data)))

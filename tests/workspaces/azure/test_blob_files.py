@@ -533,6 +533,42 @@ def test_folder_markers_of_a_hierarchical_account_are_not_files(blob: Setup, upl
     ]
 
 
+@pytest.mark.slow
+def test_a_connection_dropped_mid_body_is_retried_then_a_sentence(
+    blob: Setup, big_run: tuple[str, bytes], proxy: StorageProxy, tmp_path: Path
+) -> None:
+    run, content = big_run
+    proxy.cut("weights.bin", times=1, after=5)  # one range's body stops halfway: fetched again, unnoticed
+    [path] = blob.files.download(
+        run,
+        ["outputs/model/weights.bin"],
+        tmp_path / "once",
+        final=True,
+        strip_prefix="",
+        overwrite=False,
+        progress=None,
+        cancel=None,
+    )
+    assert hashlib.sha256(path.read_bytes()).digest() == hashlib.sha256(content).digest()
+    assert len([s for s in proxy.seen if s.status < 0]) == 1
+    proxy.reset()
+    proxy.cut("small.txt", times=100)  # the network keeps dropping: one sentence, nothing left behind
+    with pytest.raises(AzureError) as caught:
+        blob.files.download(
+            run,
+            ["outputs/small.txt"],
+            tmp_path / "always",
+            final=True,
+            strip_prefix="",
+            overwrite=False,
+            progress=None,
+            cancel=None,
+        )
+    message = str(caught.value)
+    assert "\n" not in message and "small.txt" in message and "try again" in message, message
+    assert [p for p in (tmp_path / "always").rglob("*") if p.is_file()] == []
+
+
 # -- secrets and failures ---------------------------------------------------------------------------------
 
 
