@@ -204,12 +204,18 @@ class CachedBackend:
             if self._inner is not None:
                 return self._inner
             opening = self._opening
-            if opening is None or (opening.done() and opening.exception() is not None and self._retry_due()):
+            if opening is None or (_open_error(opening) is not None and self._retry_due()):
                 opening = self._start_open()
         return opening.result()
 
     def _retry_due(self) -> bool:
-        return time.monotonic() - self._open_failed_at >= self.retry_open_s
+        """Whether to try opening again: after ``retry_open_s`` without a network, six times that after a refusal
+        (signing in again is the user's move; the poll need not ask the account every few seconds)."""
+        with self._lock:
+            opening, failed_at = self._opening, self._open_failed_at
+        error = None if opening is None else _open_error(opening)
+        wait = self.retry_open_s if error is None or is_network_error(error) else 6 * self.retry_open_s
+        return time.monotonic() - failed_at >= wait
 
     def _call(self, name: str, *args: Any, **kwargs: Any) -> Any:
         """The inner backend's answer, noting whether the network worked."""
@@ -269,7 +275,7 @@ class CachedBackend:
         with self._lock:
             inner, opening = self._inner, self._opening
         if inner is None:
-            if opening is not None and opening.done() and opening.exception() is not None and self._retry_due():
+            if opening is not None and _open_error(opening) is not None and self._retry_due():
                 self._start_open()
         else:
             try:
@@ -769,6 +775,13 @@ class CachedBackend:
 
     def __repr__(self) -> str:
         return f"CachedBackend({self.location!r})"
+
+
+def _open_error(opening: Future[WorkspaceBackend]) -> BaseException | None:
+    """Why an open failed (None while it runs, when it worked, or when it was cancelled at close)."""
+    if not opening.done() or opening.cancelled():
+        return None
+    return opening.exception()
 
 
 def _close_opened(opening: Future[WorkspaceBackend]) -> None:
