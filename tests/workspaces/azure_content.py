@@ -71,7 +71,8 @@ def private_azure(azure_service: Any, root: Path) -> Iterator[PrivateAzure]:
         )
         emulator = Emulator(azure_service.certs.emulator)
         emulator.state = state  # type: ignore[attr-defined]  # the route modules read it
-        emulator.upstream = MlflowUpstream(server.url)  # type: ignore[attr-defined]
+        url = server.url
+        emulator.upstream = MlflowUpstream(lambda: url)  # type: ignore[attr-defined]
         for module in ROUTE_MODULES + OPTIONAL_ROUTE_MODULES:
             emulator.mount(module)
         proxy = ConnectProxy(blob_or_emulator(emulator.port, azure_service.azurite.port))

@@ -20,7 +20,7 @@ from studio.core.types import MetricKind
 from tests.fake_backend import FakeComputeBackend
 from tests.workspace_content import CONTENT, TRAITS, KindTraits, RunSpec, WorkspaceContent, build_fake, build_local
 
-KINDS = ["local", "fake", "fake-compute", "mlflow"]
+KINDS = ["local", "fake", "fake-compute", "mlflow", "azure"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,30 @@ def mlflow_workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Popul
         if backend is not None:
             backend.close()
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def azure_workspace(azure_service: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Populated]:
+    """CONTENT in an Azure ML workspace on an emulator of this module's own (real azure-ai-ml over HTTPS, proxy mode).
+
+    Logged with MlflowClient into a private mlflow server that the private emulator fronts, the files in Azurite
+    (``tests/workspaces/azure_content.py``). The environment points at the private emulator's proxy while the
+    module runs. Skipped where the session's Azure service is (no mlflow, azure-ai-ml or Azurite).
+    """
+    from tests.workspaces.azure_content import AZURE_TRAITS, azure_environment, build_azure, private_azure
+
+    started = time.monotonic()
+    with (
+        private_azure(azure_service, tmp_path_factory.mktemp("azure-contract")) as private,
+        pytest.MonkeyPatch.context() as env,
+    ):
+        azure_environment(private.proxy_url, private.ca_path, env)
+        backend, ids, content_s = build_azure(azure_service, private.mlflow_url)
+        print(f"\nazure contract fixture: {time.monotonic() - started:.1f} s (content {content_s:.1f} s)")
+        try:
+            yield Populated("azure", backend, ids, AZURE_TRAITS)
+        finally:
+            backend.close()
 
 
 @pytest.fixture(scope="module", params=KINDS)
