@@ -91,6 +91,8 @@ class ConnectProxy:
         with self._lock:
             self.tunnels[target] += 1
         upstream.settimeout(None)
+        for sock in (client, upstream):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # pass small TLS records on at once
         client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
         _pipe(client, upstream)
 

@@ -46,6 +46,9 @@ class RecordedRequest:
     status: int
     """The status sent; 0 for a dropped or hung connection."""
     at: float = 0.0
+    """When the answer was sent (``time.time()``)."""
+    elapsed_s: float = 0.0
+    """Seconds from the request read to the answer ready (latency and faults included)."""
 
 
 @dataclass
@@ -238,11 +241,13 @@ class Emulator:
         self._server.server_close()
 
     # --- serving --------------------------------------------------------------------------------------
-    def record(self, request: Request, status: int) -> None:
+    def record(self, request: Request, status: int, elapsed_s: float = 0.0) -> None:
         """Append to the request log."""
         with self._lock:
             self._log.append(
-                RecordedRequest(request.method, request.host, request.path, dict(request.query), status, time.time())
+                RecordedRequest(
+                    request.method, request.host, request.path, dict(request.query), status, time.time(), elapsed_s
+                )
             )
 
     def dispatch(self, request: Request) -> Response:
@@ -308,6 +313,7 @@ class _TlsServer(ThreadingHTTPServer):
 
     def get_request(self) -> tuple[socket.socket, Any]:
         sock, address = self.socket.accept()
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle delay on small answers
         return self._context.wrap_socket(sock, server_side=True, do_handshake_on_connect=False), address
 
     def finish_request(self, request: Any, client_address: Any) -> None:
@@ -340,25 +346,29 @@ def _handler_class(emulator: Emulator) -> type[BaseHTTPRequestHandler]:
 
         def _serve(self) -> None:
             request = self._read_request()
+            started = time.perf_counter()
             try:
                 answer = self._answer(request)
             except _Dropped:
-                emulator.record(request, 0)
+                emulator.record(request, 0, time.perf_counter() - started)
                 self.close_connection = True
                 try:
                     self.connection.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
                 return
-            emulator.record(request, answer.status)
+            emulator.record(request, answer.status, time.perf_counter() - started)
             self.send_response(answer.status)
             headers = {"x-ms-request-id": uuid.uuid4().hex, **answer.headers}
             for name, value in headers.items():
                 self.send_header(name, value)
             self.send_header("Content-Length", str(len(answer.body)))
-            self.end_headers()
+            # Head and body in one write: one TLS record burst instead of two small sends.
+            self._headers_buffer.append(b"\r\n")
             if self.command != "HEAD":
-                self.wfile.write(answer.body)
+                self._headers_buffer.append(answer.body)
+            self.wfile.write(b"".join(self._headers_buffer))
+            self._headers_buffer = []
 
         def _answer(self, request: Request) -> Response:
             fault = emulator.faults.take(request.path)

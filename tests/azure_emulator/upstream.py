@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import queue
+import socket
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -110,7 +111,10 @@ class MlflowUpstream:
         try:
             return self._pool.get_nowait()
         except queue.Empty:
-            return http.client.HTTPConnection(self._host, self._port, timeout=120)
+            connection = http.client.HTTPConnection(self._host, self._port, timeout=120)
+            connection.connect()
+            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return connection
 
     def _give(self, connection: http.client.HTTPConnection) -> None:
         if self._pool.qsize() < POOL_SIZE:
