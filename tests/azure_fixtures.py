@@ -149,6 +149,10 @@ class AzureService:
         (``Retry-After`` in seconds and ``retry-after-ms`` when ``retry_after`` is given)."""
         self.emulator.fail(path_pattern, status, times=times, retry_after=retry_after, message=message)
 
+    def clear_faults(self) -> None:
+        """Drop the faults still queued and end every hung request (the network answers again)."""
+        self.emulator.faults.clear()
+
     def hang(self, path_pattern: str, *, times: int = 1) -> None:
         """The next ``times`` matching requests are never answered (released when the test ends)."""
         self.emulator.hang(path_pattern, times=times)

@@ -34,12 +34,12 @@ class UpstreamError(Exception):
 class MlflowUpstream:
     """Keep-alive connections to an ``http://127.0.0.1:port`` mlflow server, reused across threads.
 
-    ``start`` blocks until the server answers and returns its URL (the session fixture starts the server in
-    the background, so tests that need no MLflow do not wait for it).
+    ``start`` is the server's URL, or a callable that blocks until the server answers and returns its URL
+    (the session fixture starts the server in the background, so tests that need no MLflow do not wait).
     """
 
-    def __init__(self, start: Callable[[], str]) -> None:
-        self._start = start
+    def __init__(self, start: Callable[[], str] | str) -> None:
+        self._start = start if callable(start) else (lambda: start)
         self._url = ""
         self._host = "127.0.0.1"
         self._port = 80
