@@ -738,3 +738,14 @@ def test_kept_listings_are_bounded_by_their_entries(
     assert proxy.gets() == []
     assert len(blob.files.listing(first, "", final=True, modified_at=0.0)) == 3
     assert len(proxy.gets()) == 1
+
+
+def test_readers_of_the_same_block_at_once_share_one_request(blob: Setup, uploader: Any, proxy: StorageProxy) -> None:
+    content = os.urandom(MiB + 10)
+    run = new_run(uploader, {"outputs/shared.bin": content})
+    proxy.reset()
+    proxy.before("shared.bin", lambda: time.sleep(0.3))  # the first request is slow: the others arrive meanwhile
+    with ThreadPoolExecutor(8) as pool:
+        reads = list(pool.map(lambda i: blob.files.read(run, "outputs/shared.bin", i * 100, 50, final=True), range(8)))
+    assert reads == [content[i * 100 : i * 100 + 50] for i in range(8)]
+    assert len(proxy.gets("shared.bin")) == 1
