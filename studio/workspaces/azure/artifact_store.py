@@ -10,7 +10,7 @@ the secret (403), uses the user's own credential (the Storage Blob Data Reader r
 Every storage call goes through one requests session that keeps ``trust_env`` (``HTTPS_PROXY``, ``NO_PROXY``,
 ``REQUESTS_CA_BUNDLE`` apply), with connect and read timeouts so a hang ends, a pool large enough for the
 parallel downloads, and short retries of 5xx (storage's own policy waits 15 s and more between tries).
-Failures become studio errors with sentences (``storage_error``). Imported only when an Azure workspace opens;
+Failures become studio errors with sentences (``ArtifactStore.error``), never holding a key or a SAS signature. Imported only when an Azure workspace opens;
 ``azure.storage.blob`` itself is imported inside functions.
 """
 

@@ -14,7 +14,9 @@ size it last saw; a read at or past the end is ``b""`` (storage answers 416 Inva
 Downloads: up to ``PARALLEL_FILES`` files at a time, each a ``download_blob(max_concurrency=4)`` of 4 MiB
 ranges written into ``<name>.part`` and renamed when complete. The cancel token is checked before every range
 request and every write, progress counts bytes over all files, and a failure or cancel leaves no ``.part``
-and no partial file (files already complete stay, as with the other kinds).
+and no partial file (files already complete stay, as with the other kinds). A file that changes between two of
+its ranges (a running job's log: storage refuses the later range with 412) is started again, and progress only
+grows.
 """
 
 from __future__ import annotations
