@@ -331,6 +331,7 @@ class BlobRunFiles:
             more = f" (and {len(clashes) - 1:,} more of these files)" if len(clashes) > 1 else ""
             raise FileExistsError(f"{clashes[0]} already exists{more}; nothing was written")
         jobs = list(dict.fromkeys(zip(clean, targets, strict=True)))  # a file asked twice is fetched once
+        _refuse_shared_targets(jobs)
         _Download(self, run_id, jobs, sizes, progress, cancel).run()
         return targets
 
@@ -345,6 +346,15 @@ class BlobRunFiles:
                 raise NotFoundError(f"The run has no file {path!r}; nothing was written.")
             sizes[path] = found[0].size or 0
         return sizes
+
+
+def _refuse_shared_targets(jobs: list[tuple[str, Path]]) -> None:
+    """Two files that would land on one target (after ``strip_prefix``) are refused: in parallel they would clash."""
+    first: dict[Path, str] = {}
+    for path, target in jobs:
+        other = first.setdefault(target, path)
+        if other != path:
+            raise ValueError(f"{other!r} and {path!r} would both be written to {target}; nothing was written")
 
 
 class _Download:

@@ -408,7 +408,7 @@ def test_a_file_whose_bytes_were_all_written_when_cancelled_is_not_kept(
 def test_existing_files_and_escaping_names_refused_before_anything_is_written(
     blob: Setup, uploader: Any, proxy: StorageProxy, tmp_path: Path
 ) -> None:
-    run = new_run(uploader, {"outputs/a.txt": b"a", "outputs/b.txt": b"b"})
+    run = new_run(uploader, {"outputs/a.txt": b"a", "outputs/b.txt": b"b", "a.txt": b"root a"})
     (tmp_path / "outputs").mkdir()
     (tmp_path / "outputs" / "b.txt").write_bytes(b"mine")
     with pytest.raises(FileExistsError, match=r"b\.txt already exists"):
@@ -442,6 +442,18 @@ def test_existing_files_and_escaping_names_refused_before_anything_is_written(
         )
     assert not (tmp_path / "outputs" / "a.txt").exists()
     assert not [g for g in proxy.gets() if "a.txt" in g.path]  # checked, not fetched
+    with pytest.raises(ValueError, match="would both be written to"):
+        blob.files.download(
+            run,
+            ["outputs/a.txt", "a.txt"],
+            tmp_path / "flat",
+            final=True,
+            strip_prefix="outputs/",
+            overwrite=False,
+            progress=None,
+            cancel=None,
+        )
+    assert not (tmp_path / "flat").exists()
     blob.files.download(
         run,
         ["outputs/a.txt", "outputs/b.txt"],
