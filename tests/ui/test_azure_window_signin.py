@@ -7,6 +7,7 @@ Every HTTPS call goes through the loopback proxy to the emulator (tests/azure_fi
 from __future__ import annotations
 
 import gc
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -43,6 +44,9 @@ def window(
     win.show()
     yield win
     win.close()
+    for thread in threading.enumerate():  # the window closes its workspace on a thread of its own
+        if thread.name == "studio-close-workspace":
+            thread.join(timeout=10)
     # The Azure SDK's clients hold pooled connections (and so the emulator's threads serving them) until they
     # are collected: MLClient has reference cycles.
     gc.collect()
@@ -129,3 +133,30 @@ def test_sign_in_with_a_device_code_asks_before_a_plain_file_cache_and_closes_wh
     with qtbot.waitSignal(azure.sig_loaded, timeout=TIMEOUT_MS, check_params_cb=lambda k: k[0] == "signed-out"):
         azure.sign_out(dialog.account.account_id)  # also closes the account's HTTP sessions (MSAL's)
     assert azure.item_for(dialog.account.account_id) is None
+
+
+def test_an_account_whose_tokens_are_refused_says_expired_after_refresh_and_offers_to_sign_in_again(
+    qtbot: QtBot, window: MainWindow, azure_env: AzureService
+) -> None:
+    azure = section(window)
+    dialog = sign_in_dialog(qtbot, window)
+    dialog.radios["cli"].click()
+    with qtbot.waitSignal(dialog.sig_signed_in, timeout=TIMEOUT_MS) as signed:
+        qtbot.mouseClick(dialog.sign_in_button, LEFT)
+    account_id = signed.args[0].account_id
+    wait_until(lambda: azure.state.subs_of(account_id).items, "the subscriptions", qtbot=qtbot, timeout=30)
+    azure_env.revoke_tokens()  # the service refuses every token from now on (401 in Azure's shape)
+    menu = window.workspace_pane.context_menu_for(azure.item_for(account_id))
+    assert menu is not None
+    refresh = next(a for a in menu.actions() if a.objectName() == "actionAzureRefresh")
+    refresh.trigger()
+    wait_until(
+        lambda: "expired" in (azure.item_for(account_id) or refresh).text(0),
+        "the account expired",
+        qtbot=qtbot,
+        timeout=30,
+    )
+    row = azure.item_for(account_id)
+    assert row is not None and row.text(0).endswith("(expired — sign in again)")
+    assert azure.rows_under(row) == ["Sign in again…"]
+    assert "sign in" in row.toolTip(0).lower() and "studio-test-" not in row.toolTip(0)  # a sentence, no token

@@ -3,7 +3,7 @@
 The pane's tree is cleared and rebuilt whenever a workspace opens; the accounts, subscriptions
 and workspaces already fetched must not be fetched again for that, nor the rows the user
 expanded close. So the section keeps them here, as lazy lists: not asked yet, loading, loaded,
-or failed with an error. ``forget`` (Refresh, Sign out) bumps a list's epoch: an answer asked
+or failed with an error (kept as its type and message only: see ``detached``). ``forget`` (Refresh, Sign out) bumps a list's epoch: an answer asked
 before it is dropped when it arrives. The filter is matched here too.
 """
 
@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from studio.core.accounts import AccountInfo, RemoteWorkspaceInfo, SubscriptionInfo
+from studio.core.errors import StudioError
 
 T = TypeVar("T")
 
@@ -41,7 +42,7 @@ class Lazy(Generic[T]):
         if epoch != self.epoch:
             return False
         self.loading = False
-        self.items, self.error = (items, None) if error is None else (self.items, error)
+        self.items, self.error = (items, None) if error is None else (self.items, detached(error))
         return True
 
     def forget(self) -> None:
@@ -99,6 +100,21 @@ class AccountsState:
             for s in subs
             if (w := self.workspaces_of(account_id, s.subscription_id)).items is None and not w.loading
         ]
+
+
+def detached(exc: BaseException) -> BaseException:
+    """The error as a row keeps it: same type and message, without traceback, cause or attributes.
+
+    An SDK's error can hold the HTTP response it failed on, and so an open connection (and the server's
+    thread serving it) for as long as the row shows it.
+    """
+    try:
+        copy = type(exc)(*exc.args)
+    except Exception:  # a constructor that wants more than the message
+        copy = StudioError(str(exc))
+    if not isinstance(copy, BaseException) or str(copy) != str(exc):
+        copy = StudioError(str(exc))
+    return copy
 
 
 def is_expired(account: AccountInfo) -> bool:
