@@ -16,6 +16,7 @@ from pytestqt.qtbot import QtBot
 from studio.core.errors import AuthenticationError, WorkspaceError
 from studio.ui.shell.main_window import MainWindow
 from studio.ui.shell.settings import WindowSettings
+from studio.ui.workspaces.azure_accounts_state import Lazy
 from studio.ui.workspaces.azure_section import AzureSection
 from studio.ui.workspaces.azure_sign_in_dialog import AzureSignInDialog
 from studio.workspaces.local.opener import LocalWorkspaceOpener
@@ -329,3 +330,22 @@ def test_a_workspace_refusing_its_sign_in_offers_the_azure_sign_in_and_opens_aft
     with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000) as opened:
         directory.device_code_entered.set()
     assert opened.args == [WS_PROD] and directory.remembered == {WS_PROD: "device_code:t1:new@contoso.com"}
+
+
+def test_a_failed_list_keeps_only_the_errors_type_and_sentence() -> None:
+    class SdkError(Exception):
+        def __init__(self, message: str, response: object) -> None:
+            super().__init__(message)
+            self.response = response  # an SDK's error holds the HTTP response (and its open connection)
+
+    lazy: Lazy[str] = Lazy()
+    epoch = lazy.start()
+    try:
+        raise SdkError("Azure answered 500: try again later.", response=object())
+    except SdkError as exc:
+        assert lazy.arrived(epoch, None, exc)
+    kept = lazy.error
+    assert kept is not None and str(kept) == "Azure answered 500: try again later."
+    assert kept.__traceback__ is None and not hasattr(kept, "response")  # nothing holds the connection
+    lazy.forget()
+    assert not lazy.arrived(epoch, ["late"], None) and lazy.items is None  # asked before the forget: dropped
