@@ -40,6 +40,7 @@ def register(emulator: Emulator) -> None:
         arm.workspaces,
     )
     route("GET", ARM_HOST, WS, arm.workspace)
+    route("GET", ARM_HOST, WS + r"/jobs", arm.jobs)
     route("GET", ARM_HOST, WS + r"/jobs/(?P<job>[^/]+)", arm.job)
     route("POST", ARM_HOST, WS + r"/jobs/(?P<job>[^/]+)/cancel", arm.cancel)
     route(
@@ -175,6 +176,45 @@ class _Arm:
     # --- jobs -----------------------------------------------------------------------------------------
     def _job_not_found(self, request: Request, name: str) -> Response:
         return error_response(request, 404, f"Could not find job with name: {name}", "UserError")
+
+    def jobs(self, request: Request, match: re.Match[str]) -> Response:
+        """Every job of the workspace, newest first, ``jobs_page_size`` a page (``$skipToken`` = MLflow's page
+        token). Archived jobs (MLflow's deleted runs) only with ``listViewType=All``/``ArchivedOnly``."""
+        found = self._workspace(request, match)
+        if isinstance(found, Response):
+            return found
+        view = {"all": "ALL", "archivedonly": "DELETED_ONLY"}.get(
+            request.query.get("listViewType", "").lower(), "ACTIVE_ONLY"
+        )
+        experiments = self.upstream.post("experiments/search", {"max_results": 1000, "view_type": "ALL"}).get(
+            "experiments", []
+        )
+        if not experiments:
+            return json_response(200, {"value": []})
+        body: dict[str, Any] = {
+            "experiment_ids": [e["experiment_id"] for e in experiments],
+            "order_by": ["attributes.start_time DESC"],
+            "max_results": self.state.jobs_page_size,
+            "run_view_type": view,
+        }
+        if request.query.get("$skipToken"):
+            body["page_token"] = request.query["$skipToken"]
+        answer = self.upstream.post("runs/search", body)
+        tenant = self.state.tenants[0].tenant_id
+        names = {e["experiment_id"]: e["name"] for e in experiments}
+        page: dict[str, Any] = {
+            "value": [
+                job_model.job_resource(
+                    self.state, found, run, names.get(run["info"]["experiment_id"], ""), request.host, tenant
+                )
+                for run in answer.get("runs", [])
+            ]
+        }
+        if answer.get("next_page_token"):
+            query = {k: v for k, v in request.query.items() if k != "$skipToken"}
+            query["$skipToken"] = answer["next_page_token"]
+            page["nextLink"] = f"{request.base_url}{request.path}?{urlencode(query)}"
+        return json_response(200, page)
 
     def job(self, request: Request, match: re.Match[str]) -> Response:
         found = self._workspace(request, match)

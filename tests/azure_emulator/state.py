@@ -64,13 +64,22 @@ class EmulatorState:
         ]
         self.arm_page_size = 2
         """Items per page of ARM lists (subscriptions, tenants, workspaces): small, so every test pages."""
+        self.jobs_page_size = 20
+        """Jobs per page of ARM's job list (``GET {WS}/jobs``)."""
         self.cancel_after_s = 1.0
         """A canceled job reads CancelRequested this long, then Canceled."""
         self._job_status: dict[str, str] = {}
         self._cancel_requested: dict[str, float] = {}
         self._job_properties: dict[str, dict[str, object]] = {}
         self._timers: list[threading.Timer] = []
-        self._saved: tuple[list[Tenant], list[Subscription], list[Workspace], int, float] = ([], [], [], 2, 1.0)
+        self._saved: tuple[list[Tenant], list[Subscription], list[Workspace], int, float, int] = (
+            [],
+            [],
+            [],
+            2,
+            1.0,
+            20,
+        )
 
     def snapshot(self) -> None:
         """Remember the directory and settings as they are now (``restore`` goes back to it)."""
@@ -81,12 +90,15 @@ class EmulatorState:
                 list(self.workspaces),
                 self.arm_page_size,
                 self.cancel_after_s,
+                self.jobs_page_size,
             )
 
     def restore(self) -> None:
         """The directory and settings of the last ``snapshot``; no job overrides."""
         with self.lock:
-            tenants, subscriptions, workspaces, self.arm_page_size, self.cancel_after_s = self._saved
+            tenants, subscriptions, workspaces, self.arm_page_size, self.cancel_after_s, self.jobs_page_size = (
+                self._saved
+            )
             self.tenants, self.subscriptions, self.workspaces = list(tenants), list(subscriptions), list(workspaces)
         self.reset_jobs()
 

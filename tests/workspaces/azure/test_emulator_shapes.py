@@ -203,6 +203,17 @@ def test_sdk_lists_child_jobs(azure_env: AzureService, ml_client: Any, content: 
     assert children_requests and children_requests[0].query.get("api-version") == "v1.0"
 
 
+def test_sdk_lists_every_job_of_the_workspace_across_pages(
+    azure_env: AzureService, ml_client: Any, content: Content
+) -> None:
+    azure_env.state.jobs_page_size = 5
+    names = [job.name for job in ml_client.jobs.list()]
+    assert {content.finished, content.running, content.failed, content.parent} <= set(names)
+    assert len(names) == len(set(names))
+    pages = [r for r in azure_env.requests() if r.path.endswith("/jobs")]
+    assert len(pages) >= 4 and {r.query.get("api-version") for r in pages} == {"2024-01-01-preview"}
+
+
 # --- raw answers: paging and shapes ---------------------------------------------------------------------
 def _get(url: str, **params: str) -> dict[str, Any]:
     answer = requests.get(url, params=params or None, headers=HEADERS, timeout=30)
@@ -263,6 +274,10 @@ def test_every_answer_fits_the_sdks_rest_models(azure_env: AzureService, content
         answers.append(
             (arm.JobBase, f"job {job}", _get(f"{ARM}{ws}/jobs/{job}", **{"api-version": "2024-01-01-preview"}))
         )
+    answers += [
+        (arm.JobBase, "job list item", j)
+        for j in _get(f"{ARM}{ws}/jobs", **{"api-version": "2024-01-01-preview"})["value"]
+    ]
     for store in ("workspaceartifactstore", "workspaceblobstore"):
         answers.append(
             (arm.Datastore, store, _get(f"{ARM}{ws}/datastores/{store}", **{"api-version": "2024-10-01-preview"}))
