@@ -285,6 +285,11 @@ class AzureBackend(MlflowBackend):
         statuses = self.statuses.get_many(active)
         return [refined(info, statuses.get(info.id)) for info in infos]
 
+    def _observe(self, runs: list[Run]) -> dict[str, object]:
+        """A poll sees each active job's Azure status, so Queued → Preparing → Running is a change."""
+        active = [r.run_id for r in runs if not mlflow_status(r).is_terminal]
+        return dict(self.statuses.get_many(active)) if active else {}
+
     def status_history(self, run_id: str) -> list[StatusChange]:
         """The statuses the run's times imply, ending in its Azure status (no public timeline exists)."""
         info = self.get_run(run_id)
@@ -405,7 +410,7 @@ class AzureBackend(MlflowBackend):
         self.search.forget()
         now = self._run(run_id, fresh=True)
         info = self._infos([now], self._experiment_name(now.experiment_id))[0]
-        self.poller.note(now, info)
+        self.poller.note(now, info, self._observe([now]).get(run_id))
         return info
 
     def _update_job(self, run_id: str, run: Run, changes: dict[str, Any]) -> None:
@@ -439,7 +444,7 @@ class AzureBackend(MlflowBackend):
         self.statuses.note(run_id, RunStatus.CANCEL_REQUESTED.value)
         self.search.forget()
         info = self._infos([run], self._experiment_name(run.experiment_id))[0]
-        self.poller.note(run, info)
+        self.poller.note(run, info, RunStatus.CANCEL_REQUESTED.value)
         return RunStatus.CANCEL_REQUESTED
 
     # -- lifetime -------------------------------------------------------------------------------

@@ -163,6 +163,7 @@ class AzureConnection:
                     self.workspace_name,
                     connection_timeout=self.timeouts.connect_s,
                     read_timeout=self.timeouts.read_s,
+                    retry_total=self.timeouts.retry_total,
                     **kwargs,
                 )
             return self._ml_client

@@ -99,12 +99,16 @@ class MlflowBackend:
         )
         self.metrics = RunMetrics(client, self.files, self._pool, self._flights)
         self.search = RunSearch(client, self._infos, dialect=dialect)
-        self.poller = ChangePoller(client, self._experiment_ids, self._infos_any)
+        self.poller = ChangePoller(client, self._experiment_ids, self._infos_any, observe=self._observe)
         self._lock = threading.Lock()
         self._experiments: dict[str, Experiment] = {}
         self._names: dict[str, str] = {}
         self._runs: dict[str, tuple[float, Run]] = {}
         self._children: dict[str, tuple[float, dict[str, int]]] = {}
+
+    def _observe(self, runs: list[Run]) -> dict[str, object]:
+        """What a poll sees of runs beyond MLflow's record (nothing here; the Azure kind adds job statuses)."""
+        return {}
 
     # -- workspace and experiments ----------------------------------------------------------------
 

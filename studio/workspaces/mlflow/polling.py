@@ -32,6 +32,8 @@ LISTING_PAGE = 1000
 
 ToInfos = Callable[[list[Run]], list[RunInfo]]
 """RunInfos of runs of any experiments (the backend names their experiments and counts children)."""
+Observe = Callable[[list[Run]], dict[str, object]]
+"""What else a poll sees of some runs, by run id (the Azure kind: each active job's own status)."""
 
 
 def fingerprint(run: Run) -> tuple[object, ...]:
@@ -56,8 +58,12 @@ class ChangePoller:
         experiment_ids: Callable[[], list[str]],
         to_infos: ToInfos,
         interval: float = POLL_S,
+        *,
+        observe: Observe | None = None,
     ) -> None:
+        """``observe``: what else changes a run (its value joins the run's fingerprint)."""
         self.client = client
+        self.observe = observe
         self.experiment_ids = experiment_ids
         self.to_infos = to_infos
         self.interval = interval
@@ -78,10 +84,12 @@ class ChangePoller:
         with self._lock:
             return self._seq
 
-    def note(self, run: Run, info: RunInfo) -> None:
-        """A change this backend made itself (an edit): a change at once, without waiting for a poll."""
+    def note(self, run: Run, info: RunInfo, observed: object = None) -> None:
+        """A change this backend made itself (an edit): a change at once, without waiting for a poll.
+
+        ``observed``: what ``observe`` would now say of the run (so the next poll does not count it again)."""
         with self._lock:
-            self._seen[run.run_id] = fingerprint(run)
+            self._seen[run.run_id] = (*fingerprint(run), observed)
             self._record([info])
 
     def _poll(self) -> None:
@@ -97,13 +105,18 @@ class ChangePoller:
                 runs[run_id] = self.client.get_run(run_id)
             except MlflowNotFoundError:
                 continue  # deleted meanwhile
+        seen = self.observe(list(runs.values())) if self.observe is not None and runs else {}
         first = self._polled_at is None
         self._polled_at = time.monotonic()
         self.polls += 1
+
+        def print_of(run: Run) -> tuple[object, ...]:
+            return (*fingerprint(run), seen.get(run.run_id))
+
         with self._lock:
-            changed = [r for r in runs.values() if self._seen.get(r.run_id) != fingerprint(r)]
+            changed = [r for r in runs.values() if self._seen.get(r.run_id) != print_of(r)]
             for run in runs.values():
-                self._seen[run.run_id] = fingerprint(run)
+                self._seen[run.run_id] = print_of(run)
             self._active = now_active
         if changed and not first:
             infos = self.to_infos(sorted(changed, key=lambda r: (r.start_time_ms or 0, r.run_id)))

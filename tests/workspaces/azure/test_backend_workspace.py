@@ -260,3 +260,16 @@ def test_metric_history_falls_back_to_pages_of_1000_once_per_workspace(
     azure_env.clear_log()
     assert len(backend.get_series(small.id("second"), "acc")) == 1
     assert [r.query.get("max_results") for r in calls(azure_env, "/metrics/get-history")] == ["1000"]  # remembered
+
+
+def test_live_refresh_sees_a_change_of_azures_status(azure_env: Any, backend: Any, small: SmallContent) -> None:
+    backend.poller.interval = 0.0  # poll at every change_token (3 s otherwise)
+    backend.statuses.ttl = 0.0
+    live = small.id("live")
+    azure_env.set_job_status(live, "Running")
+    token = backend.change_token()
+    assert backend.change_token() == token  # nothing changed
+    azure_env.set_job_status(live, "Finalizing")  # MLflow still says RUNNING
+    assert backend.change_token() != token
+    changed, _ = backend.list_changed_runs(token)
+    assert [(r.id, r.status) for r in changed] == [(live, RunStatus.FINALIZING)]
