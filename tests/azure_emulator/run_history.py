@@ -183,6 +183,9 @@ class _History:
             return run
         body = request.json()
         name = match["run"]
+        experiment = match.groupdict().get("exp")
+        if experiment is not None and experiment != self.names.name(run["info"]["experiment_id"]):
+            return error_response(request, 404, f"Run {name} was not found in experiment {experiment}", "UserError")
         if body.get("displayName") is not None:
             self.upstream.post("runs/update", {"run_id": name, "run_uuid": name, "run_name": body["displayName"]})
         if body.get("description") is not None:

@@ -160,7 +160,9 @@ def test_sdk_updates_display_name_description_and_tags_into_mlflow(
     assert run.info.run_name == "broken, explained"
     assert run.data.tags["mlflow.note.content"] == "OOM at step 3"
     assert run.data.tags["cause"] == "oom"
-    patches = [r for r in azure_env.requests() if r.method == "PATCH"]
+    elsewhere = f"https://eastus.api.azureml.ms/history/v1.0{azure_env.workspace_arm_id}/experiments/other/runs/{content.failed}"
+    assert requests.patch(elsewhere, json={"tags": {"x": "y"}}, headers=HEADERS, timeout=30).status_code == 404
+    patches = [r for r in azure_env.requests() if r.method == "PATCH" and r.status == 200]
     assert [r.path.split("/history/v1.0", 1)[1] for r in patches] == [
         f"{azure_env.workspace_arm_id}/experiments/{content.experiment}/runs/{content.failed}"
     ]
