@@ -42,6 +42,8 @@ from studio.workspaces.mlflow.single_flight import SingleFlight
 
 BLOCK = 1 << 20
 CACHE_BYTES = 64 << 20
+BIG_READ = 8 << 20
+"""A finished run's read longer than this goes straight to storage in parallel ranges, not block by block."""
 LIVE_LISTING_S = 2.0
 MAX_LISTINGS = 512
 MAX_KEPT_ENTRIES = 200_000
@@ -210,7 +212,8 @@ class BlobRunFiles:
         clean = relative_file_name(path)
         if length == 0:
             return b""
-        if not final:
+        if not final or length > BIG_READ:
+            # A running run's file changes (never kept); a big read goes in parallel ranges past the cache.
             data, _size, _etag = self._range(run_id, clean, offset, length)
             return data
         end = offset + length
@@ -282,7 +285,7 @@ class BlobRunFiles:
             self._count()
             try:
                 downloader = container.get_blob_client(name).download_blob(
-                    offset=offset, length=length, max_concurrency=1
+                    offset=offset, length=length, max_concurrency=RANGES_PER_FILE
                 )
             except Exception as exc:
                 if getattr(exc, "status_code", None) == 416:
@@ -293,7 +296,7 @@ class BlobRunFiles:
             except Exception as exc:
                 if _changed(exc):  # it grew between two 4 MiB pieces of this read: read again, once
                     downloader = container.get_blob_client(name).download_blob(
-                        offset=offset, length=length, max_concurrency=1
+                        offset=offset, length=length, max_concurrency=RANGES_PER_FILE
                     )
                     data = downloader.readall()
                 else:

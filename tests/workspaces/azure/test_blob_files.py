@@ -244,6 +244,15 @@ def test_range_reads_fetch_only_the_blocks_asked(blob: Setup, uploader: Any, pro
     assert blob.files.read(run, "outputs/big.bin", BLOCK - 3, 6, final=True) == content[BLOCK - 3 : BLOCK + 3]
 
 
+def test_a_big_read_goes_in_parallel_ranges(blob: Setup, uploader: Any, proxy: StorageProxy) -> None:
+    content = os.urandom(20 * MiB + 5)
+    run = new_run(uploader, {"outputs/large.bin": content})
+    proxy.reset()
+    assert blob.files.read(run, "outputs/large.bin", 3, 30 * MiB, final=True) == content[3:]
+    ranges = proxy.gets("large.bin")
+    assert len(ranges) == 6 and sum(r.body_bytes for r in ranges) == len(content) - 3  # 4 MiB ranges, once each
+
+
 def test_a_listed_file_is_previewed_in_one_request_then_from_the_cache(
     blob: Setup, uploader: Any, proxy: StorageProxy
 ) -> None:
