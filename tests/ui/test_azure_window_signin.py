@@ -1,13 +1,15 @@
 """End to end through the real Azure kind: the window signs in with the Azure CLI (the emulator's fake ``az`` on
 PATH), expands account → subscription → workspace in the Workspaces pane, and opens the workspace it activates;
-and signs in with a device code against the emulator's Entra ID, after the question about a plain-file cache.
-Every HTTPS call goes through the loopback proxy to the emulator (tests/azure_fixtures.py, decision 1).
+a job of it shows its metric chart and its log and downloads its outputs (Azurite); a device-code sign-in after
+the question about a plain-file cache; refused tokens read as an expired account. Every HTTPS call goes through
+the loopback proxy to the emulator (tests/azure_fixtures.py, decision 1).
 """
 
 from __future__ import annotations
 
 import gc
 import threading
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +18,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QPushButton
 from pytestqt.qtbot import QtBot
 
+from studio.ui.charts.metric_chart import MetricChart
 from studio.ui.shell.main_window import MainWindow
 from studio.ui.shell.settings import WindowSettings
 from studio.ui.workspaces.azure_section import AzureSection
@@ -69,6 +72,26 @@ def sign_in_dialog(qtbot: QtBot, window: MainWindow) -> AzureSignInDialog:
     dialog = wait_until(lambda: azure.dialog, "the sign-in dialog", qtbot=qtbot)
     assert isinstance(dialog, AzureSignInDialog)
     return dialog
+
+
+def sign_in_with_cli_and_open(qtbot: QtBot, window: MainWindow, azure_env: AzureService) -> str:
+    """Sign in with the Azure CLI and open the emulator's workspace from its row; the account id."""
+    azure = section(window)
+    dialog = sign_in_dialog(qtbot, window)
+    dialog.radios["cli"].click()
+    with qtbot.waitSignal(dialog.sig_signed_in, timeout=TIMEOUT_MS) as signed:
+        qtbot.mouseClick(dialog.sign_in_button, LEFT)
+    account_id = signed.args[0].account_id
+    wait_until(lambda: azure.state.subs_of(account_id).items, "the subscriptions", qtbot=qtbot, timeout=30)
+    sub = azure.item_for(account_id, azure_env.subscription_id)
+    assert sub is not None
+    sub.setExpanded(True)
+    target = wait_until(
+        lambda: azure.workspace_item(azure_env.location), "the workspace's row", qtbot=qtbot, timeout=30
+    )
+    with qtbot.waitSignal(window.sig_workspace_opened, timeout=60_000):
+        window.workspace_pane.tree.itemActivated.emit(target, 0)
+    return account_id
 
 
 def test_sign_in_with_the_azure_cli_then_find_and_open_a_workspace(
@@ -160,3 +183,47 @@ def test_an_account_whose_tokens_are_refused_says_expired_after_refresh_and_offe
     assert row is not None and row.text(0).endswith("(expired — sign in again)")
     assert azure.rows_under(row) == ["Sign in again…"]
     assert "sign in" in row.toolTip(0).lower() and "studio-test-" not in row.toolTip(0)  # a sentence, no token
+
+
+def test_a_job_of_the_workspace_opened_from_the_accounts_shows_its_chart_and_log_and_downloads_its_outputs(
+    qtbot: QtBot, window: MainWindow, azure_env: AzureService, tmp_path: Path
+) -> None:
+    from mlflow import MlflowClient
+    from mlflow.entities import Metric
+
+    client = MlflowClient(azure_env.mlflow_url)
+    experiment = f"gui-{uuid.uuid4().hex[:8]}"
+    run = client.create_run(client.create_experiment(experiment), run_name="train-1")
+    job = run.info.run_id
+    client.log_batch(job, metrics=[Metric("loss", 2.0 / (1 + i), 1_700_000_000_000 + i, i) for i in range(200)])
+    client.set_terminated(job, "FINISHED")
+    log = "".join(f"epoch {e}: loss {2.0 / (1 + e):.4f}\n" for e in range(50)).encode()
+    container = azure_env.container()
+    container.upload_blob(f"ExperimentRun/dcid.{job}/user_logs/std_log.txt", log, overwrite=True)
+    container.upload_blob(f"ExperimentRun/dcid.{job}/outputs/model.txt", b"weights", overwrite=True)
+    sign_in_with_cli_and_open(qtbot, window, azure_env)
+    model = window.experiment_pane.model
+    wait_until(
+        lambda: model.index_of_experiment(experiment).isValid(), "the experiment in the tree", qtbot=qtbot, timeout=30
+    )
+    page = window.run_detail.open_run(job)
+    assert page is not None
+    page.show_tab("Metrics")
+    chart = wait_until(
+        lambda: page.findChild(MetricChart, "metricPlot:loss"), "the loss chart", qtbot=qtbot, timeout=30
+    )
+    wait_until(
+        lambda: "loss" in chart and len(chart.series("loss").values) == 200, "every point", qtbot=qtbot, timeout=30
+    )
+    page.show_tab("Outputs + logs")
+    files = page.tab("Outputs + logs")
+    wait_until(
+        lambda: files.model.index_of("user_logs/std_log.txt").isValid(), "the job's files", qtbot=qtbot, timeout=30
+    )
+    files.select("user_logs/std_log.txt")
+    wait_until(lambda: files.preview.preview is not None and files.preview.preview.loaded, "the preview", qtbot=qtbot)
+    assert files.preview.preview.editor.toPlainText().startswith("epoch 0: loss 2.0000\n")
+    out = tmp_path / "downloaded"
+    window.download_outputs_to(job, str(out))
+    got = wait_until(lambda: [p for p in out.rglob("model.txt")], "the outputs downloaded", qtbot=qtbot, timeout=30)
+    assert got[0].read_bytes() == b"weights"
