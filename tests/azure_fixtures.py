@@ -166,6 +166,11 @@ class AzureService:
         """``jobs.get`` and run history report this Azure status for the job (MLflow's status is not changed)."""
         self.state.set_job_status(job, azure_status)
 
+    def set_job_properties(self, job: str, properties: dict[str, Any]) -> None:
+        """Merge fields into the job's ARM ``properties`` (``jobs.get``): another compute, command, inputs, or another
+        type (``{"jobType": "Pipeline", "jobs": {}, ...}``: then only the fields every job has are kept, plus these)."""
+        self.state.set_job_properties(job, properties)
+
     def revoke_tokens(self) -> None:
         """Every request needing a token gets 401 from now on (until ``restore_tokens``)."""
         self.emulator.tokens_revoked = True

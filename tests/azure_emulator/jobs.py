@@ -28,6 +28,21 @@ MLFLOW_TO_AZURE = {
 TERMINAL = {"Completed", "Failed", "Canceled"}
 DEFAULT_COMPUTE = "cpu-cluster"
 DEFAULT_ENVIRONMENT = "azureml://registries/azureml/environments/sklearn-1.5/versions/19"
+COMMON_JOB_FIELDS = {
+    "description",
+    "tags",
+    "properties",
+    "displayName",
+    "status",
+    "experimentName",
+    "services",
+    "computeId",
+    "isArchived",
+    "identity",
+    "componentId",
+    "notificationSetting",
+}
+"""``JobBaseProperties``' own fields (what every job type has)."""
 CODE_ID = str(uuid.UUID(int=0x5D0C0DE))
 
 
@@ -175,7 +190,10 @@ def job_resource(
         "parameters": {},
         "queueSettings": {"jobTier": "Null"},
     }
-    properties.update(state.job_properties(name))
+    overrides = state.job_properties(name)
+    if overrides.get("jobType", "Command") != "Command":  # another type: only the fields every job has, then its own
+        properties = {k: v for k, v in properties.items() if k in COMMON_JOB_FIELDS}
+    properties.update(overrides)
     return {
         "id": f"{ws}/jobs/{name}",
         "name": name,

@@ -146,6 +146,19 @@ def test_a_test_set_status_wins_over_mlflows(azure_env: AzureService, ml_client:
     assert ml_client.jobs.get(content.running).status == "Preparing"
 
 
+def test_a_test_can_make_a_job_another_type(azure_env: AzureService, ml_client: Any, content: Content) -> None:
+    from azure.ai.ml._restclient.arm_ml_service import models as arm
+    from azure.ai.ml.entities import PipelineJob
+
+    azure_env.set_job_properties(
+        content.parent, {"jobType": "Pipeline", "jobs": {}, "inputs": {}, "outputs": {}, "settings": {}}
+    )
+    job = ml_client.jobs.get(content.parent)
+    assert isinstance(job, PipelineJob) and job.display_name == "sweep"
+    raw = _get(f"{ARM}{azure_env.workspace_arm_id}/jobs/{content.parent}", **{"api-version": "2024-01-01-preview"})
+    assert unknown_fields(arm.JobBase, raw) == []
+
+
 def test_sdk_updates_display_name_description_and_tags_into_mlflow(
     azure_env: AzureService, ml_client: Any, content: Content
 ) -> None:
