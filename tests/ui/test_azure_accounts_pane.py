@@ -106,7 +106,7 @@ def test_accounts_show_checked_and_an_expired_one_offers_to_sign_in_again(
     assert azure.rows_under(bob) == ["Sign in again…"]  # no subscriptions asked for an expired account
     assert bob.toolTip(0).endswith("The sign-in expired: sign in again.")
     assert not directory.called("subscriptions")  # nothing is fetched before a row is expanded
-    assert [c.args for c in directory.called("check_account")] == [(ALICE,), (BOB,)]
+    assert sorted(c.args for c in directory.called("check_account")) == [(BOB,), (ALICE,)]  # once each, in parallel
     pane = window.workspace_pane
     bob.setExpanded(True)
     again = bob.child(0)
@@ -349,3 +349,19 @@ def test_a_failed_list_keeps_only_the_errors_type_and_sentence() -> None:
     assert kept.__traceback__ is None and not hasattr(kept, "response")  # nothing holds the connection
     lazy.forget()
     assert not lazy.arrived(epoch, ["late"], None) and lazy.items is None  # asked before the forget: dropped
+
+
+def test_a_kind_whose_accounts_cannot_be_listed_still_shows_its_section(qtbot: QtBot, tmp_path: Path) -> None:
+    class BrokenOpener(FakeAzureOpener):
+        def account_directory(self) -> FakeDirectory:
+            raise ValueError("The Azure settings file is damaged: it was moved aside.")
+
+    window = MainWindow(
+        [BrokenOpener(FakeDirectory()), LocalWorkspaceOpener()], WindowSettings(str(tmp_path / "s.ini"))
+    )
+    qtbot.addWidget(window)
+    assert window.workspace_pane.section_rows(SECTION) == ["Sign in…", "Add from config.json…"]
+    assert window.notifier.last is not None
+    assert window.notifier.last[0] == (
+        "Listing the accounts of Azure Machine Learning: The Azure settings file is damaged: it was moved aside."
+    )

@@ -164,7 +164,12 @@ class WorkspacePane(QDockWidget):
         if not isinstance(opener, SignsIn):
             return None
         if opener.kind not in self.accounts:
-            section = AzureSection(opener.account_directory(), self.runner, self.tree, opener.kind)
+            try:
+                directory = opener.account_directory()
+            except Exception as exc:  # a broken kind shows its recent workspaces, not a broken window
+                self.sig_failed.emit(exc, f"Listing the accounts of {opener.label}")
+                return None
+            section = AzureSection(directory, self.runner, self.tree, opener.kind)
             section.sig_open_workspace.connect(self.sig_open_workspace)
             section.sig_pin.connect(self.sig_pin)
             section.sig_failed.connect(self.sig_failed)
