@@ -273,3 +273,31 @@ def test_live_refresh_sees_a_change_of_azures_status(azure_env: Any, backend: An
     assert backend.change_token() != token
     changed, _ = backend.list_changed_runs(token)
     assert [(r.id, r.status) for r in changed] == [(live, RunStatus.FINALIZING)]
+
+
+def test_a_custom_cloud_from_its_metadata_url(azure_env: Any, small: SmallContent) -> None:
+    from studio.workspaces.azure.backend import AzureBackend
+    from studio.workspaces.azure.cloud import forget_loaded_clouds, load_cloud
+
+    forget_loaded_clouds()
+    cloud = load_cloud(azure_env.custom_cloud_metadata_url)  # read through the proxy with the test CA
+    assert cloud.resource_manager == "https://management.studio-test-cloud.example/"
+    assert cloud.arm_scope == "https://management.studio-test-cloud.example/.default"
+    credential = azure_env.credential()
+    azure_env.clear_log()
+    backend = AzureBackend(
+        credential,
+        azure_env.subscription_id,
+        azure_env.resource_group,
+        azure_env.workspace_name,
+        cloud,
+        location=azure_env.location,
+    )
+    try:
+        assert small.experiment in [e.name for e in backend.list_experiments()]
+        assert backend.get_run_details(small.id("first"))["runType"] == "command"
+        hosts = {r.host for r in azure_env.requests()}
+        assert hosts == {"management.studio-test-cloud.example", "eastus.api.studio-test-cloud.example"}, hosts
+        assert {s for scopes in credential.scopes for s in scopes} == {cloud.arm_scope}  # one scope for everything
+    finally:
+        backend.close()
