@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMenu, QTreeWidgetItem
 from pytestqt.qtbot import QtBot
 
+from studio.core.accounts import SubscriptionInfo
 from studio.core.errors import AuthenticationError, WorkspaceError
 from studio.ui.shell.main_window import MainWindow
 from studio.ui.shell.settings import WindowSettings
@@ -128,7 +129,7 @@ def test_expanding_fetches_on_a_worker_showing_loading_then_the_rows_and_a_works
     wait_until(lambda: azure.rows_under(item(azure, ALICE)) == ["Loading subscriptions…"], qtbot=qtbot)
     with qtbot.waitSignal(azure.sig_loaded, timeout=10_000):
         directory.release("subscriptions")
-    assert azure.rows_under(item(azure, ALICE)) == ["Research", "Production", "Sandbox"]
+    assert azure.rows_under(item(azure, ALICE)) == ["Production", "Research", "Sandbox"]
     research = expand(qtbot, azure, ALICE, SUB_A)
     assert azure.rows_under(research) == ["eval-ws", "train-ws"]  # by name
     assert azure.rows_under(expand(qtbot, azure, ALICE, SUB_C)) == ["No workspaces"]
@@ -164,7 +165,7 @@ def test_a_failed_list_says_why_in_one_sentence_with_retry_and_a_refused_one_mar
     pane = window.workspace_pane
     with qtbot.waitSignal(azure.sig_loaded, timeout=10_000):
         qtbot.mouseClick(pane.tree.viewport(), Qt.MouseButton.LeftButton, pos=pane.tree.visualItemRect(retry).center())
-    assert azure.rows_under(item(azure, ALICE)) == ["Research", "Production", "Sandbox"]
+    assert azure.rows_under(item(azure, ALICE)) == ["Production", "Research", "Sandbox"]
     directory.fail("workspaces", AuthenticationError("Azure refused the sign-in of alice@contoso.com: sign in again."))
     item(azure, ALICE, SUB_B).setExpanded(True)
     wait_until(lambda: "expired" in item(azure, ALICE).text(0), "alice marked expired", qtbot=qtbot)
@@ -192,7 +193,7 @@ def test_the_filter_finds_workspaces_in_subscriptions_never_expanded(
     azure.set_filter("sandbox")  # a subscription's name shows it whole
     assert azure.rows_under(alice, visible_only=True) == ["Sandbox"]
     azure.set_filter("")
-    assert azure.rows_under(alice, visible_only=True) == ["Research", "Production", "Sandbox"]
+    assert azure.rows_under(alice, visible_only=True) == ["Production", "Research", "Sandbox"]
     assert not any(c.on_gui_thread for c in directory.calls if c.name != "sign_in_methods")
 
 
@@ -227,11 +228,15 @@ def test_sign_out_and_refresh_from_the_account_menu(qtbot: QtBot, directory: Fak
     azure = checked(qtbot, window, ALICE, BOB)
     expand(qtbot, azure, ALICE)
     directory.add_subscription(ALICE, "0000000d-0000-4000-8000-000000000000", "New team")
+    directory.subs[ALICE].insert(
+        0, SubscriptionInfo("0000000e-0000-4000-8000-000000000000", "Old trial", state="Disabled")
+    )
     menu = menu_of(window, item(azure, ALICE))
     assert [a.text() for a in menu.actions()] == ["Refresh", "Sign out"]
     with qtbot.waitSignal(azure.sig_loaded, timeout=10_000, check_params_cb=lambda k: k == (ALICE,)):
         trigger(menu, "actionAzureRefresh")
-    assert azure.rows_under(item(azure, ALICE))[-1] == "New team"
+    rows = azure.rows_under(item(azure, ALICE))
+    assert rows == ["New team", "Production", "Research", "Sandbox", "Old trial  (disabled)"]  # by name, usable first
     assert [a.text() for a in menu_of(window, item(azure, BOB)).actions()] == ["Sign in again…", "Refresh", "Sign out"]
     with qtbot.waitSignal(azure.sig_loaded, timeout=10_000, check_params_cb=lambda k: k == ("signed-out", BOB)):
         trigger(menu_of(window, item(azure, BOB)), "actionAzureSignOut")

@@ -54,6 +54,8 @@ class AzureRows:
         self.tree, self.kind = tree, kind
         self.pinned: set[str] = set()
         self.current = ""
+        self.method_labels: dict[str, str] = {}
+        """The sign-in methods' names by id ("device_code" → "Device code")."""
 
     def _row(self, text: str, row_kind: str, key: tuple[str, ...]) -> QTreeWidgetItem:
         item = QTreeWidgetItem([text])
@@ -66,7 +68,7 @@ class AzureRows:
         """An account's row: its label, greyed and saying so when its sign-in expired."""
         item = self._row(account_label(account), ACCOUNT, (account.account_id,))
         item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
-        tip = [account.label, f"Signed in with: {account.method_id}"]
+        tip = [account.label, f"Signed in with: {self.method_labels.get(account.method_id, account.method_id)}"]
         if account.tenant_id:
             tip.append(f"Tenant: {account.tenant_id}")
         if account.detail:
@@ -79,10 +81,16 @@ class AzureRows:
 
     def subscription(self, account_id: str, sub: SubscriptionInfo) -> QTreeWidgetItem:
         """A subscription's row (its name; its id in the tooltip)."""
-        item = self._row(sub.name or sub.subscription_id, SUBSCRIPTION, (account_id, sub.subscription_id))
+        usable = sub.state in ("", "Enabled")
+        text = sub.name or sub.subscription_id
+        item = self._row(
+            text if usable else f"{text}  ({sub.state.lower()})", SUBSCRIPTION, (account_id, sub.subscription_id)
+        )
         item.setChildIndicatorPolicy(QTreeWidgetItem.ChildIndicatorPolicy.ShowIndicator)
-        state = "" if sub.state in ("", "Enabled") else f"\nState: {sub.state}"
+        state = "" if usable else f"\nState: {sub.state}"
         item.setToolTip(0, f"{sub.name}\nSubscription: {sub.subscription_id}{state}")
+        if not usable:  # disabled or warned: listed, but last and grey
+            item.setForeground(0, self.tree.palette().brush(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
         return item
 
     def workspace(self, account_id: str, ws: RemoteWorkspaceInfo) -> QTreeWidgetItem:

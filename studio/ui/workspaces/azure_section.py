@@ -72,6 +72,10 @@ class AzureSection(AccountActions):
         self.directory, self.runner, self.tree, self.kind = directory, runner, tree, kind
         self.state = AccountsState()
         self.rows = AzureRows(tree, kind)
+        try:  # the ways' names for the accounts' tooltips (cheap: PATH and settings)
+            self.rows.method_labels = {m.method_id: m.label for m in directory.sign_in_methods()}
+        except Exception:  # not worth a failure: the tooltips say the method's id
+            pass
         self.section: QTreeWidgetItem | None = None
         self.filter_box: QLineEdit | None = None
         self.dialog: AzureSignInDialog | None = None
@@ -156,7 +160,7 @@ class AzureSection(AccountActions):
             return
         subs = self.state.subs_of(account_id)
         item.addChildren(self.rows.for_list(subs, (account_id,), "subscriptions", "No subscriptions"))
-        for sub in subs.items or []:
+        for sub in sorted(subs.items or [], key=lambda x: (x.state not in ("", "Enabled"), x.name.lower())):
             row = self.rows.subscription(account_id, sub)
             item.addChild(row)
             self._fill_subscription(row)
