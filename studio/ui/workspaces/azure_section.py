@@ -50,6 +50,7 @@ from studio.ui.workspaces.azure_sign_in_dialog import AzureSignInDialog
 from studio.ui.workspaces.pane_roles import KIND_ROLE
 
 FILTER_DELAY_MS = 200
+FILTER_STYLE = "QLineEdit { border: 1px solid palette(mid); border-radius: 3px; padding: 1px 4px; }"
 
 
 class AzureSection(AccountActions):
@@ -98,6 +99,8 @@ class AzureSection(AccountActions):
         box.setPlaceholderText("Filter workspaces")
         box.setToolTip("Show the subscriptions and workspaces whose names hold these words")
         box.setClearButtonEnabled(True)
+        # On the tree's own background the style's frame vanishes in the dark palette: draw it from the palette.
+        box.setStyleSheet(FILTER_STYLE)
         box.setText(self.state.filter_text)
         box.textChanged.connect(self._filter_later)
         box.returnPressed.connect(self._filter_later.flush)
