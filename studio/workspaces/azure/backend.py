@@ -39,7 +39,7 @@ from typing import Any, TypeVar
 from studio.core.errors import RunStateError, StudioError
 from studio.core.status import RunStatus
 from studio.core.tasks import CancelToken, ProgressCallback
-from studio.core.types import FileInfo, RunInfo, StatusChange, WorkspaceInfo
+from studio.core.types import FileInfo, MetricInfo, MetricSeries, RunInfo, StatusChange, WorkspaceInfo
 from studio.core.validation import check_run_id
 from studio.workspaces.azure.arm_client import ArmTimeouts
 from studio.workspaces.azure.cloud import AzureCloud
@@ -300,6 +300,22 @@ class AzureBackend(MlflowBackend):
             at = info.ended_at if info.ended_at is not None else history[-1].at
             history.append(StatusChange(info.status, max(at, history[-1].at)))
         return history
+
+    # -- metrics --------------------------------------------------------------------------------
+
+    def list_metrics(self, run_id: str) -> list[MetricInfo]:
+        """MLflow's metrics of the run (see MlflowBackend); the accepted history page size is remembered."""
+        try:
+            return super().list_metrics(run_id)
+        finally:
+            self.connection.remember_history_page_size(self.client.history_page_size)
+
+    def get_series(self, run_id: str, name: str, start: int = 0) -> MetricSeries:
+        """A metric's points (see MlflowBackend); the accepted history page size is remembered."""
+        try:
+            return super().get_series(run_id, name, start)
+        finally:
+            self.connection.remember_history_page_size(self.client.history_page_size)
 
     # -- details and children -------------------------------------------------------------------
 

@@ -30,6 +30,10 @@ PROVIDER = "Microsoft.MachineLearningServices"
 REFRESH_MARGIN_S = 300.0
 """A cached token is replaced this long before it expires."""
 
+_history_page_sizes: dict[str, int] = {}
+"""The metric-history page size each MLflow endpoint accepted, for this process (Azure refused 25,000)."""
+_history_lock = threading.Lock()
+
 
 def workspace_path(subscription_id: str, resource_group: str, workspace_name: str) -> str:
     """``WS``: the workspace's ARM resource path."""
@@ -248,13 +252,24 @@ class AzureConnection:
     def mlflow_client(self) -> Any:
         """The MLflow REST client at the workspace's MLflow endpoint, authenticated with the bearer-token hook."""
         from studio.workspaces.mlflow.rest.client import MlflowRestClient
+        from studio.workspaces.mlflow.rest.history import DEFAULT_PAGE_SIZE
         from studio.workspaces.mlflow.rest.transport import Timeouts
 
+        base = self.details().mlflow_base
+        with _history_lock:
+            page_size = _history_page_sizes.get(base, DEFAULT_PAGE_SIZE)
         return MlflowRestClient(
-            self.details().mlflow_base,
+            base,
             auth=self.token_hook,
             timeouts=Timeouts(connect_s=self.timeouts.connect_s, read_s=self.timeouts.read_s),
+            history_page_size=page_size,
         )
+
+    def remember_history_page_size(self, page_size: int) -> None:
+        """Keep the page size the workspace's MLflow endpoint accepted, so the next opening asks it at once."""
+        base = self.details().mlflow_base
+        with _history_lock:
+            _history_page_sizes[base] = page_size
 
     def refused_token(self) -> None:
         """A service answered 401: drop the cached token so the next request asks the credential again."""

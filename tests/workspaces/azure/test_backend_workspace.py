@@ -200,15 +200,20 @@ def test_edits_go_through_jobs_update_and_tag_removal_through_mlflow(
     azure_env: Any, backend: Any, small: SmallContent
 ) -> None:
     run_id = small.id("fifth")
+    backend.get_run(run_id)
+    azure_env.clear_log()
     updated = backend.set_run_metadata(
         run_id, display_name="fifth ✓", description="about it", tags={"a": "1", "b": "2"}
     )
     assert (updated.display_name, updated.description, updated.tags) == ("fifth ✓", "about it", {"a": "1", "b": "2"})
     assert len(calls(azure_env, "/history/v1.0/", "PATCH")) == 1
+    sent = azure_env.requests()
+    print(f"\nfirst edit: {len(sent)} requests ({', '.join(r.method + ' ' + r.path.rsplit('/', 1)[-1] for r in sent)})")
     azure_env.clear_log()
     again = backend.set_run_metadata(run_id, tags={"b": "3"})
     assert again.tags == {"b": "3"} and again.display_name == "fifth ✓"
     assert len(calls(azure_env, "/runs/delete-tag")) == 1 and len(calls(azure_env, "/history/v1.0/", "PATCH")) == 1
+    print(f"next edit (one tag changed, one removed): {len(azure_env.requests())} requests")
     assert backend.get_run(run_id) == again
     azure_env.clear_log()
     backend.set_run_metadata(run_id, tags={"b": "3"})  # nothing changes: nothing is sent to Azure
@@ -248,8 +253,11 @@ def test_cancel_returns_cancel_requested_at_once(azure_env: Any, backend: Any, s
 
 
 def test_metric_history_falls_back_to_pages_of_1000_once_per_workspace(
-    azure_env: Any, backend: Any, small: SmallContent
+    azure_env: Any, backend: Any, small: SmallContent, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    import studio.workspaces.azure.connection as connection
+
+    monkeypatch.setattr(connection, "_history_page_sizes", {})  # as in a new process
     run_id = small.id("first")
     series = backend.get_series(run_id, "long")
     assert len(series) == small.long_points and series.steps[-1] == small.long_points - 1
@@ -260,6 +268,27 @@ def test_metric_history_falls_back_to_pages_of_1000_once_per_workspace(
     azure_env.clear_log()
     assert len(backend.get_series(small.id("second"), "acc")) == 1
     assert [r.query.get("max_results") for r in calls(azure_env, "/metrics/get-history")] == ["1000"]  # remembered
+    reopened = _reopen(azure_env)
+    try:
+        azure_env.clear_log()
+        assert len(reopened.get_series(small.id("third"), "acc")) == 1
+        assert [r.query.get("max_results") for r in calls(azure_env, "/metrics/get-history")] == ["1000"]  # kept
+    finally:
+        reopened.close()
+
+
+def _reopen(azure_env: Any) -> Any:
+    from studio.workspaces.azure.backend import AzureBackend
+    from studio.workspaces.azure.cloud import load_cloud
+
+    return AzureBackend(
+        azure_env.credential(),
+        azure_env.subscription_id,
+        azure_env.resource_group,
+        azure_env.workspace_name,
+        load_cloud("AzureCloud"),
+        location=azure_env.location,
+    )
 
 
 def test_live_refresh_sees_a_change_of_azures_status(azure_env: Any, backend: Any, small: SmallContent) -> None:

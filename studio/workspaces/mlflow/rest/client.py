@@ -78,6 +78,11 @@ class MlflowRestClient:
         return self.transport.base_url
 
     @property
+    def history_page_size(self) -> int:
+        """Points asked per ``metrics/get-history`` page (1,000 once the server refused more)."""
+        return self._histories.page_size
+
+    @property
     def requests_sent(self) -> int:
         """Requests sent so far, retries included."""
         return self.transport.requests_sent
