@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from PySide6.QtCore import Qt, QUrl
 from PySide6.QtGui import QDesktopServices, QGuiApplication
-from PySide6.QtWidgets import QLineEdit, QMessageBox, QPushButton
+from PySide6.QtWidgets import QFileDialog, QLineEdit, QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
 from studio.core.accounts import AccountInfo
@@ -41,7 +41,9 @@ def field(dialog: AzureSignInDialog, method: str, name: str) -> QLineEdit:
     return dialog.fields[method][name]
 
 
-def test_the_methods_show_with_unavailable_ones_greyed_and_the_fields_each_needs(qtbot: QtBot) -> None:
+def test_the_methods_show_with_unavailable_ones_greyed_and_the_fields_each_needs(
+    qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
     runner = TaskRunner()
     dialog = new_dialog(qtbot, FakeDirectory(), runner)
     assert list(dialog.radios) == ["browser", "device_code", "cli", "service_principal"]
@@ -60,6 +62,9 @@ def test_the_methods_show_with_unavailable_ones_greyed_and_the_fields_each_needs
     qtbot.keyClicks(field(dialog, "service_principal", "tenant_id"), "t1")
     qtbot.keyClicks(field(dialog, "service_principal", "client_id"), "app-1")
     assert dialog.sign_in_button.isEnabled()  # the secret and the certificate are optional: either will do
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *_a, **_k: ("/keys/app-1.pem", ""))
+    qtbot.mouseClick(browse, LEFT)
+    assert field(dialog, "service_principal", "certificate_path").text() == "/keys/app-1.pem"
     dialog.reject()
     runner.shutdown()
 
