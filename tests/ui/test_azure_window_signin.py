@@ -31,6 +31,8 @@ from tests.waiting import wait_until
 
 LEFT = Qt.MouseButton.LeftButton
 TIMEOUT_MS = 30_000
+DEV_SUB = "6a1d0000-0000-4000-8000-000000000002"
+"""The emulator's "Research (dev)" subscription (tests/azure_fixtures.py): dev-ws and dev-ws-2 in dev-rg."""
 
 
 @pytest.fixture
@@ -121,6 +123,15 @@ def test_sign_in_with_the_azure_cli_then_find_and_open_a_workspace(
     workspaces = azure.rows_under(azure.item_for(account.account_id, azure_env.subscription_id))
     assert {"vision-ws", "nlp-ws", "tabular-ws", azure_env.workspace_name} <= set(workspaces)
     assert "shared-hub" not in workspaces  # a hub holds no jobs
+    # The filter finds a workspace in a subscription never expanded (its workspaces asked for by the filter).
+    dev2 = f"azureml://subscriptions/{DEV_SUB}/resourcegroups/dev-rg/workspaces/dev-ws-2"
+    azure.set_filter("dev-ws-2")
+    wait_until(lambda: azure.workspace_item(dev2), "the filter's workspace", qtbot=qtbot, timeout=30)
+    dev = azure.item_for(account.account_id, DEV_SUB)
+    assert dev is not None and not dev.isHidden() and dev.isExpanded()
+    assert azure.rows_under(dev, visible_only=True) == ["dev-ws-2"]
+    assert azure.item_for(account.account_id, azure_env.subscription_id).isHidden()  # nothing there matches
+    azure.set_filter("")
     target = azure.workspace_item(azure_env.location)
     assert target is not None
     with qtbot.waitSignal(window.sig_workspace_opened, timeout=60_000) as opened:
