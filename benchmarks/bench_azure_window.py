@@ -312,9 +312,21 @@ def _row(session: str, what: str, timer: Timer, painted_at: float, meter: Any, b
         f"{session}: {what}",
         ms,
         budget,
-        note=f"{answer_note}; {len(before)} answers before the paint ({chain(before)} RT in a row: {_names(before)}); "
-        f"longest GUI stall {stall.measured:.0f} ms",
+        note=f"{answer_note}; {len(before)} answers before the paint ({chain(before)} RT in a row: {_names(before)}"
+        f"{_service_note(before, timer.service.latency_s)}); longest GUI stall {_stall_note(stall)}",
     )
+
+
+def _service_note(requests: list[Request], latency_s: float) -> str:
+    """The slowest request's own time in the service (its time there less the latency added)."""
+    if not requests:
+        return ""
+    slowest = max(requests, key=lambda r: r.answered - r.arrived)
+    return f"; slowest {slowest.short}: {(slowest.answered - slowest.arrived - latency_s) * 1000:.0f} ms in the service"
+
+
+def _stall_note(stall: Row) -> str:
+    return f"{stall.measured:.0f} ms" + (f" ({stall.note})" if stall.note else "")
 
 
 def _open_job(window: Any, meter: Any, service: AzureServiceProcess, run_id: str, session: str) -> Row:
@@ -344,7 +356,7 @@ def _open_job(window: Any, meter: Any, service: AzureServiceProcess, run_id: str
         OPEN_RT,
         unit="RT",
         note=f"first chart at {timer.ms(first):,.0f} ms; {len(before)} requests before it ({_names(before)}); "
-        f"{len(in_all)} in all; longest GUI stall {stall.measured:.0f} ms",
+        f"{len(in_all)} in all; longest GUI stall {_stall_note(stall)}",
     )
 
 

@@ -164,18 +164,12 @@ class CachedBackend:
     # -- the inner backend ----------------------------------------------------------------------------
 
     def _adopt(self, inner: WorkspaceBackend) -> None:
-        """Take an opened inner backend: remember its info and its change token."""
+        """Take an opened inner backend and remember its info. Its change token is first asked at the first poll
+        (``_pull``), not here: a remote kind polls its service for it, which would hold up the opening."""
         info = inner.info()
         self.store.put_meta("info", json.dumps(asdict(info)))
-        since: int | None
-        try:
-            since = inner.change_token()
-        except Exception:  # the first poll asks again
-            since = None
         with self._lock:
             self._inner, self._info = inner, info
-            if self._inner_since is None:
-                self._inner_since = since
             closed = self._closed
         if closed:
             inner.close()
