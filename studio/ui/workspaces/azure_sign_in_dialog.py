@@ -182,7 +182,10 @@ class AzureSignInDialog(QDialog):
             edit = QLineEdit(page)
             edit.setObjectName(f"azureField:{method.method_id}:{spec.name}")
             edit.setMinimumWidth(320)
-            edit.setPlaceholderText(spec.placeholder or ("optional" if spec.optional else ""))
+            hint = spec.placeholder
+            edit.setPlaceholderText(
+                f"optional: {hint}" if spec.optional and hint else hint or ("optional" * spec.optional)
+            )
             if spec.secret:
                 edit.setEchoMode(QLineEdit.EchoMode.Password)
             edit.textChanged.connect(lambda _t: self._update())
