@@ -3,8 +3,10 @@
 The file is read in windows of ``WINDOW_BYTES`` around the scroll position. The scroll bar
 on the right is the position in the whole file (in bytes); the text box scrolls within the
 window, and reaching its edge loads the next window in the background. "Follow" polls the
-end of the file every second and appends new lines (a running run's log), dropping old ones
-so memory stays flat.
+end of the file at the window's poll rate (a range read from the last size, so a remote kind's
+growing blob is followed the same way) and appends new lines (a running run's log), dropping old
+ones so memory stays flat; ``finish_following`` reads the end once more when the run has ended,
+then stops.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QPlainTextEdit, QScrollBar
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import FileInfo
+from studio.ui.background.live_refresh import POLL_MS as LIVE_POLL_MS
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.previews.base import FilePreview, fixed_font, human_size, is_dark, note_label
 from studio.ui.previews.highlighter import SyntaxHighlighter
@@ -24,7 +27,8 @@ from studio.ui.previews.text_paging import window_bounds as _bounds
 
 EDGE_LINES = 10
 """Load the next window when the view comes this close to the edge of the current one."""
-POLL_MS = 1000
+POLL_MS = LIVE_POLL_MS
+"""Follow reads the file's end as often as the window polls the workspace for changed runs."""
 _MAX_SCROLL = 2**31 - 1
 
 
@@ -67,6 +71,7 @@ class TextPreview(FilePreview):
         self.following = False
         self._reading = False
         self._polling = False
+        self._finishing = ""  # "wanted": one last read of the end, then stop; "sent": that read is in flight
         self._syncing = False
         self._queued: tuple[int, bool, bool] | None = None
         layout = QVBoxLayout(self)
@@ -126,6 +131,13 @@ class TextPreview(FilePreview):
     def set_following(self, on: bool) -> None:
         """Follow the end of the file (poll every second) or stop."""
         self.follow_box.setChecked(on)
+
+    def finish_following(self) -> None:
+        """The file stopped growing (its run ended): read its end once more, show it all, then stop following."""
+        if not self.following:
+            return
+        self._finishing = "wanted"
+        self._poll()  # busy now: the next tick sends it
 
     def scroll_to_end(self) -> None:
         """Show the last lines of the file."""
@@ -244,6 +256,7 @@ class TextPreview(FilePreview):
 
     def _follow_toggled(self, on: bool) -> None:
         self.following = on
+        self._finishing = ""
         if on:
             self._timer.start()
             self.scroll_to_end()
@@ -255,6 +268,8 @@ class TextPreview(FilePreview):
         if self._reading or self._polling or window is None:
             return
         self._polling = True
+        if self._finishing == "wanted":
+            self._finishing = "sent"
         self.runner.submit(
             read_new_end, self.backend, self.run_id, self.file.path, window.end,
             success=self._append, failure=self._poll_failed, owner=self,
@@ -263,9 +278,18 @@ class TextPreview(FilePreview):
     def _poll_failed(self, exc: BaseException) -> None:
         self._polling = False
         self.show_error(exc)
+        self._after_poll()
+
+    def _after_poll(self) -> None:
+        if self._finishing == "sent":  # the last read is in: nothing more will be written
+            self.set_following(False)
 
     def _append(self, result: tuple[int, bytes, int]) -> None:
         self._polling = False
+        self._append_end(result)
+        self._after_poll()
+
+    def _append_end(self, result: tuple[int, bytes, int]) -> None:
         base, data, size = result
         window = self.text_window
         if window is None or base != window.end or not self.following:
@@ -276,7 +300,8 @@ class TextPreview(FilePreview):
             if size > base:
                 self.scroll_to_end()
             return
-        cut = data.rfind(b"\n") + 1
+        # A partial last line waits for its end, unless this is the last read (the run has ended).
+        cut = len(data) if self._finishing == "sent" else data.rfind(b"\n") + 1
         if cut == 0:
             return  # only a partial line so far
         body = data[:cut]

@@ -69,6 +69,7 @@ class RunPage(QTabWidget):
 
     def _run_changed(self, run: RunInfo) -> None:
         for tab in self.tabs:
+            tab.run_known(run)  # a tab opened later knows the run at once (a running job's log is followed)
             if tab.loaded:
                 tab.run_changed(run)
 
@@ -82,6 +83,8 @@ class RunDetailArea(QStackedWidget):
     """A run page (or a runs table) asked to open a run."""
     sig_compare_runs = Signal(list)
     """A runs table asked to compare these run ids."""
+    sig_run_loaded = Signal(str)
+    """An open run page's Overview (re)loaded (its run id): actions that depend on the run may change."""
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -124,6 +127,7 @@ class RunDetailArea(QStackedWidget):
             return None
         page = RunPage(self.backend, self.runner, run_id, self.tabs, can_cancel=self.can_cancel)
         page.overview.sig_loaded.connect(lambda run, p=page: self._retitle(p, run.display_name or run.id))
+        page.overview.sig_loaded.connect(lambda run: self.sig_run_loaded.emit(run.id))
         page.overview.sig_cancel_requested.connect(self.sig_cancel_requested)
         page.sig_open_run.connect(self.sig_open_run)
         index = self.tabs.addTab(page, run_id)
@@ -170,6 +174,22 @@ class RunDetailArea(QStackedWidget):
         self.tabs.setCurrentIndex(index)
         self.setCurrentIndex(1)
         return view
+
+    def current_run_page(self) -> RunPage | None:
+        """The run page in front, if the tab in front is one."""
+        page = self.tabs.currentWidget() if self.currentIndex() == 1 else None
+        return page if isinstance(page, RunPage) else None
+
+    def current_studio_url(self) -> str | None:
+        """The web studio page of the run in front (an Azure ML job's), once its Overview has loaded."""
+        page = self.current_run_page()
+        return page.overview.studio_url if page is not None else None
+
+    def open_current_in_studio(self) -> None:
+        """Open the run in front in its web studio (Run menu)."""
+        page = self.current_run_page()
+        if page is not None:
+            page.overview.open_in_studio()
 
     def open_run_ids(self) -> list[str]:
         """Run ids of the open tabs, in tab order."""

@@ -8,16 +8,42 @@ import time
 from datetime import datetime
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
-from PySide6.QtGui import QGuiApplication
-from PySide6.QtWidgets import QFormLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QVBoxLayout, QWidget
+from PySide6.QtCore import Qt, QTimer, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtWidgets import (
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
 
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import MetricInfo, RunInfo
 from studio.ui.background.notifier import sentence
 from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
-from studio.ui.shell.status_style import STATUS_COLOURS, format_duration
+from studio.ui.runs import job_rows
+from studio.ui.shell.status_style import STATUS_COLOURS, format_duration, status_label
+
+STUDIO_ACTION = "Open in Azure ML studio"
+"""The button's and menus' words for a run whose details carry a ``studioUrl`` (only Azure ML jobs do)."""
+FIELDS = (
+    "Status", "Type", "Experiment", "Parent run", "Compute", "Environment", "Command", "Script", "Arguments",
+    "Inputs", "Outputs", "Services", "Objective", "Sampling", "Limits", "Steps", "Task", "Created by", "Created",
+    "Started", "Ended", "Duration", "Tags", "Params", "Properties", "Description", "Metrics", "Error",
+)  # fmt: skip
+"""The Overview's rows, in order; a row with nothing to say for this run is hidden."""
+
+
+def open_web_page(url: str) -> bool:
+    """Open a web address in the system's browser (nothing else: a service's endpoint may be any URI)."""
+    if not url.startswith(job_rows.WEB_SCHEMES):
+        return False
+    return QDesktopServices.openUrl(QUrl(url))
 
 
 def load_overview(backend: WorkspaceBackend, run_id: str) -> tuple[RunInfo, dict[str, Any], list[MetricInfo]]:
@@ -52,6 +78,8 @@ class RunOverview(QWidget):
         self.can_cancel = can_cancel
         """False for a kind that cannot cancel runs (an MLflow server): the Cancel button never shows."""
         self.run: RunInfo | None = None
+        self.studio_url: str | None = None
+        """The run's page in its service's web studio (an Azure ML job's), once loaded; None otherwise."""
         self._loading = TaskSlot(runner, success=self._show, failure=self._failed, owner=self)
         outer = QVBoxLayout(self)
         bar = QHBoxLayout()
@@ -68,7 +96,13 @@ class RunOverview(QWidget):
         copy = QPushButton("Copy ID", self)
         copy.setObjectName("copyRunId")
         copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.run_id))
+        self.studio_button = QPushButton(STUDIO_ACTION, self)
+        self.studio_button.setObjectName("openInStudio")
+        self.studio_button.setToolTip("Open this job's page in the web studio of its workspace")
+        self.studio_button.clicked.connect(self.open_in_studio)
+        self.studio_button.hide()
         bar.addWidget(self.title, 1)
+        bar.addWidget(self.studio_button)
         bar.addWidget(self.cancel_button)
         bar.addWidget(self.edit_button)
         bar.addWidget(copy)
@@ -79,11 +113,7 @@ class RunOverview(QWidget):
         self.form = QFormLayout(body)
         self.form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
         self.fields: dict[str, QLabel] = {}
-        for name in (
-            "Status", "Experiment", "Parent run", "Compute", "Script", "Arguments", "Environment", "User",
-            "Created", "Started", "Ended", "Duration", "Tags", "Params", "Properties", "Description", "Metrics",
-            "Error",
-        ):  # fmt: skip
+        for name in FIELDS:
             label = QLabel("…", body)
             label.setObjectName(f"field:{name}")
             label.setWordWrap(True)
@@ -94,6 +124,13 @@ class RunOverview(QWidget):
             Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
         )
         self.fields["Status"].linkActivated.connect(self._retry)  # "Retry" after a failure
+        services = self.fields["Services"]
+        services.setTextInteractionFlags(
+            Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
+        )
+        services.linkActivated.connect(open_web_page)
+        for name in ("Command", "Inputs", "Outputs"):  # long words (URIs) break anywhere rather than widen the page
+            self.fields[name].setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         scroll.setWidget(body)
         outer.addWidget(scroll)
         self._ticker = QTimer(self)
@@ -133,6 +170,11 @@ class RunOverview(QWidget):
             owner=self,
         )
 
+    def open_in_studio(self) -> None:
+        """Open the run's page in the web studio (the system's browser)."""
+        if self.studio_url:
+            open_web_page(self.studio_url)
+
     def _retry(self, _link: str) -> None:
         self.reload()
 
@@ -154,51 +196,54 @@ class RunOverview(QWidget):
         reason = f" — {html.escape(short)}" if short else ""
         self.fields["Status"].setToolTip(run.status_reason)
         self.title.setText(f"<b>{html.escape(run.display_name or run.id)}</b> &nbsp; <small>{run.id}</small>")
-        f = self.fields
-        f["Status"].setText(f"<b style='color:{colour}'>● {run.status.value}</b>{reason}")
-        f["Experiment"].setText(html.escape(run.experiment))
-        f["Parent run"].setText(run.parent_id or "—")
-        f["Compute"].setText(str(details.get("target") or "local (inline run)"))
-        f["Script"].setText(str(details.get("script") or "—"))
-        f["Arguments"].setText(" ".join(map(str, details.get("arguments") or [])) or "—")
-        env = details.get("environment")
-        f["Environment"].setText(str(env.get("name")) if isinstance(env, dict) else "default")
-        f["Created"].setText(_when(run.created_at))
-        f["Started"].setText(_when(run.started_at))
-        f["Ended"].setText(_when(run.ended_at))
-        f["Tags"].setText(", ".join(f"{k}={v}" if v else k for k, v in run.tags.items()) or "—")
-        f["Properties"].setText(", ".join(f"{k}={v}" for k, v in run.properties.items()) or "—")
-        f["Params"].setText(html.escape(", ".join(f"{k}={v}" for k, v in run.params.items())) or "—")
-        f["User"].setText(html.escape(str(details.get("user") or "")) or "—")
-        f["Description"].setText(html.escape(run.description) or "—")
-        f["Metrics"].setText(_metrics_summary(metrics))
+        recorded_only = details.get("runType") in job_rows.RECORDED  # logged to a server by a script, not run by it
+        has_command = job_rows.command(details) is not None
+        arguments = " ".join(map(str, details.get("arguments") or []))
+        created = details.get("createdAt")
         error = run.error or {}
-        f["Error"].setText(
-            f"<pre style='color:#d9363e; white-space:pre-wrap'>{html.escape(str(error.get('message', '')))}</pre>"
-            if error
-            else "—"
-        )
-        self._show_rows_that_apply(run, details)
+        rows: dict[str, str | None] = {
+            "Status": f"<b style='color:{colour}'>● {html.escape(status_label(run.status))}</b>{reason}",
+            "Type": job_rows.run_type(details),
+            "Experiment": html.escape(run.experiment),
+            "Parent run": html.escape(run.parent_id or "—"),
+            "Compute": None if recorded_only else html.escape(str(details.get("target") or "local (inline run)")),
+            "Environment": None if recorded_only else job_rows.environment(details) or "default",
+            "Command": job_rows.command(details),
+            "Script": None if has_command else html.escape(str(details.get("script") or "—")),
+            "Arguments": None if recorded_only or has_command else html.escape(arguments) or "—",
+            "Inputs": job_rows.uris(details.get("inputs")),
+            "Outputs": job_rows.uris(details.get("outputs")),
+            "Services": job_rows.services(details),
+            **job_rows.sweep(details),
+            "Created by": job_rows.created_by(details),
+            "Created": _when(created if isinstance(created, int | float) and created else run.created_at),
+            "Started": _when(run.started_at),
+            "Ended": _when(run.ended_at),
+            "Tags": html.escape(", ".join(f"{k}={v}" if v else k for k, v in run.tags.items())) or "—",
+            "Params": html.escape(", ".join(f"{k}={v}" for k, v in run.params.items())) or None,
+            "Properties": job_rows.job_properties(run.properties, details) or (None if recorded_only else "—"),
+            "Description": html.escape(run.description) or "—",
+            "Metrics": _metrics_summary(metrics),
+            "Error": (
+                f"<pre style='color:#d9363e; white-space:pre-wrap'>{html.escape(str(error.get('message', '')))}</pre>"
+                if error
+                else None
+                if recorded_only
+                else "—"
+            ),
+        }
+        for name, label in self.fields.items():
+            text = rows.get(name, label.text())
+            if name in rows:
+                label.setText(text or "")
+            self.form.setRowVisible(label, text is not None)
+        env = details.get("environment")
+        self.fields["Environment"].setToolTip(env if isinstance(env, str) else "")
+        self.studio_url = job_rows.studio_url(details)
+        self.studio_button.setVisible(self.studio_url is not None)
         self.cancel_button.setVisible(self.can_cancel and run.status.is_active)
         self._tick()
         self.sig_loaded.emit(run)
-
-    def _show_rows_that_apply(self, run: RunInfo, details: dict[str, Any]) -> None:
-        """Rows a run of this kind can fill: an MLflow run has params and a user, but no compute or properties."""
-        for label in self.fields.values():
-            self.form.setRowVisible(label, True)  # those a failure hid come back
-        recorded_only = details.get("runType") == "mlflow"  # a run a script logged to a server, not one it ran
-        hidden = {
-            "Compute": recorded_only,
-            "Arguments": recorded_only,
-            "Environment": recorded_only,
-            "Properties": recorded_only and not run.properties,
-            "Error": recorded_only and run.error is None,
-            "Params": not run.params,
-            "User": not details.get("user"),
-        }
-        for name, hide in hidden.items():
-            self.form.setRowVisible(self.fields[name], not hide)
 
     def _tick(self) -> None:
         run = self.run

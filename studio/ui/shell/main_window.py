@@ -23,6 +23,7 @@ from studio.ui.background.tasks import TaskRunner
 from studio.ui.compute.compute_pane import ComputePane
 from studio.ui.experiments.experiment_tree import ExperimentTreePane
 from studio.ui.runs.run_detail import RunDetailArea
+from studio.ui.runs.run_overview import STUDIO_ACTION
 from studio.ui.runs_table.runs_tab import RunsTableTab
 from studio.ui.runs_table.table_state import TableMemory
 from studio.ui.shell.resources import app_icon, sample_experiment_dir
@@ -179,6 +180,9 @@ class MainWindow(WorkspaceSwitching):
             "Ctrl+Shift+C",
             "actionCompare",
         )
+        self.act_open_in_studio = action(
+            STUDIO_ACTION, self.run_detail.open_current_in_studio, None, "actionOpenInStudio"
+        )
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         file_menu.addActions([self.act_new_ws, self.act_open_ws])
@@ -190,7 +194,7 @@ class MainWindow(WorkspaceSwitching):
         for dock in (self.workspace_pane, self.experiment_pane, self.compute_pane):
             view.addAction(dock.toggleViewAction())
         run_menu = menu.addMenu("&Run")
-        run_menu.addActions([self.act_compare, self.act_cancel, self.act_close_tab])
+        run_menu.addActions([self.act_compare, self.act_cancel, self.act_open_in_studio, self.act_close_tab])
         run_menu.addSeparator()
         run_menu.addAction(self.act_sample)
         help_menu = menu.addMenu("&Help")
@@ -204,6 +208,7 @@ class MainWindow(WorkspaceSwitching):
         self._set_icons()
         self._update_actions()
         self.run_detail.tabs.currentChanged.connect(lambda _i: self._update_actions())
+        self.run_detail.sig_run_loaded.connect(lambda _id: self._update_actions())
         self.experiment_pane.sig_selection_changed.connect(lambda _ids: self._update_actions())
         self.addToolBar(toolbar)
         for act in (self.act_refresh, self.act_filter, self.act_close_tab, self.act_quit):
@@ -224,6 +229,7 @@ class MainWindow(WorkspaceSwitching):
     def _update_actions(self) -> None:
         runs = self.experiment_pane.selected_runs()
         self.act_close_tab.setEnabled(self.run_detail.tabs.count() > 0)
+        self.act_open_in_studio.setVisible(self.run_detail.current_studio_url() is not None)  # absent, not greyed
         self.act_compare.setEnabled(len(runs) >= 2)
         self.act_cancel.setEnabled(any(r.status.is_active for r in runs))
 

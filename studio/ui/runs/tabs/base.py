@@ -41,5 +41,8 @@ class RunTab(QWidget):
     def load(self) -> None:
         """Start fetching what the tab shows (background tasks only)."""
 
+    def run_known(self, run: RunInfo) -> None:
+        """The run as the Overview loaded it, told to every tab (loaded or not) before ``run_changed``."""
+
     def run_changed(self, run: RunInfo) -> None:
         """The run changed (status, new metric points, new files): refresh what is shown."""

@@ -203,9 +203,16 @@ class FilesTab(RunTab):
         """List the run's files in the background."""
         self.refresh()
 
+    def run_known(self, run: RunInfo) -> None:
+        """Keep the run's status: a log previewed while it runs is followed; once it ended, following stops."""
+        self.run = run
+        preview = self.preview.preview
+        if run.status.is_terminal and isinstance(preview, TextPreview) and preview.following:
+            preview.finish_following()  # its last lines, then no more reads
+
     def run_changed(self, run: RunInfo) -> None:
         """New files or a grown log: list again (selection, expansion and a followed log stay)."""
-        self.run = run
+        self.run_known(run)
         self.refresh()
 
     def refresh(self) -> None:
