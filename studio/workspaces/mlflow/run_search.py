@@ -114,7 +114,8 @@ class RunSearch:
             ordered = self._scan(experiment_id, name, query)
             chunk = ordered[offset : offset + size]
             more = offset + size < len(ordered)
-            return RunPage(chunk, f"c:{offset + size}" if more else None, plan.note)
+            note = f"{plan.note} Sorted over {len(ordered):,} run{'' if len(ordered) == 1 else 's'}."
+            return RunPage(chunk, f"c:{offset + size}" if more else None, note)
         skip, server_token = _server_position(token) if token is not None else (0, None)
         keep = self._keeper(query)
         server_size = size if not plan.client_parts else max(size, CHECKED_PAGE)

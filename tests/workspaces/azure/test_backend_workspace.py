@@ -123,6 +123,7 @@ def test_a_sort_by_a_metric_is_done_here_and_said(azure_env: Any, backend: Any, 
     expected = sorted(SMALL_ACC, key=lambda n: -SMALL_ACC[n])
     assert names(page.runs) == expected[:3]
     assert "metrics.acc" in page.note and "sorts" in page.note  # never silently wrong
+    assert f"Sorted over {len(NEWEST_FIRST)} runs." in page.note
     assert names(all_runs(backend, small.experiment, query))[:5] == expected
     refused = [r for r in azure_env.requests() if r.status == 400]
     assert refused == []  # nothing Azure cannot answer was asked of it
