@@ -334,8 +334,27 @@ class AzureBackend(MlflowBackend):
             details["startedAt"] = started
         if ended is not None and status.is_terminal:
             details["endedAt"] = ended
+        if status is RunStatus.FAILED:
+            error = self._run_error(run_id)
+            if error:
+                details["error"] = error
         self.statuses.note(run_id, status.value)
         return details
+
+    def _run_error(self, run_id: str) -> dict[str, str] | None:
+        """A failed job's error from run history's details (one more request, only for failed jobs)."""
+        try:
+            document = self.connection.arm.get_json(
+                f"{self.connection.run_history_base()}/runs/{run_id}/details", what=f"the job {run_id!r}"
+            )
+        except AzureError as exc:
+            log.debug("error of job %s not read: %s", run_id, exc)
+            return None
+        outer = document.get("error") or {}
+        inner = outer.get("error") if isinstance(outer, dict) else None
+        if not isinstance(inner, dict) or not inner.get("message"):
+            return None
+        return {"code": str(inner.get("code") or ""), "message": str(inner["message"])}
 
     def list_children(self, run_id: str) -> list[RunInfo]:
         """Direct children, oldest first: run history's children endpoint (every page), MLflow's values."""

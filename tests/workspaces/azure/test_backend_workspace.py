@@ -175,6 +175,9 @@ def test_job_details_come_from_azure_with_mlflows_times(azure_env: Any, backend:
         backend.get_run_details("0123456789abcdef0123456789abcdef")
     run = backend.get_run(run_id)
     assert details["startedAt"] == run.started_at and details["endedAt"] == run.ended_at
+    azure_env.set_job_status(small.id("third"), "Failed")
+    failed = backend.get_run_details(small.id("third"))
+    assert failed["status"] == "Failed" and "exited with status code 1" in failed["error"]["message"]  # type: ignore[index]
 
 
 def test_children_follow_every_page_of_run_history(
