@@ -1,0 +1,113 @@
+"""The real main window on a workspace behind the offline cache: reopened, it paints from the cache while the
+service has not answered anything, then the window's own live refresh shows what changed meanwhile. Nothing in the
+window knows about the cache (``CachedBackend`` is only a ``WorkspaceBackend``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QModelIndex
+from pytestqt.qtbot import QtBot
+
+from studio.core.status import RunStatus
+from studio.ui.shell.main_window import MainWindow
+from studio.ui.shell.settings import WindowSettings
+from studio.workspaces.azure.offline_cache import open_cached
+from tests.fake_backend import FakeBackend
+from tests.ui_helpers import GuardedOpener
+from tests.waiting import wait_until
+from tests.workspaces.azure.test_offline_cache import Recorder
+
+LOCATION = "cached://demo"
+
+
+class CachedOpener:
+    """Kind "cached": ``cached://demo`` is a FakeBackend seen through a ``Recorder``, behind the offline cache."""
+
+    kind = "cached"
+    label = "Cached workspaces"
+    location_form = "cached://<name>"
+
+    def __init__(self, service: Recorder, root: Path) -> None:
+        self.service, self.root = service, root
+        self.opened: list[Any] = []
+
+    def owns(self, location: str) -> bool:
+        return location.startswith("cached://")
+
+    def default_location(self) -> None:
+        return None
+
+    def display_name(self, location: str) -> str:
+        return location.removeprefix("cached://")
+
+    def is_workspace(self, location: str) -> bool:
+        return True
+
+    def is_missing(self, location: str) -> bool:
+        return False
+
+    def open(self, location: str, create: bool = False) -> Any:
+        def sign_in_and_connect() -> Any:
+            assert self.service.gate.wait(30)  # the network: held while the test says so
+            return self.service
+
+        self.opened.append(open_cached(location, sign_in_and_connect, root=self.root))
+        return self.opened[-1]
+
+
+def _runs_of(window: MainWindow, experiment: str) -> dict[str, str]:
+    """Display name -> status shown, of the experiment's rows in the tree."""
+    model = window.experiment_pane.model
+    parent = model.index_of_experiment(experiment)
+    rows = [model.index(r, 0, parent) for r in range(model.rowCount(parent))]
+    return {i.data(): model.index(i.row(), 1, parent).data() for i in rows if isinstance(i, QModelIndex)}
+
+
+def _session(qtbot: QtBot, opener: CachedOpener, settings: Path) -> tuple[MainWindow, GuardedOpener]:
+    guarded = GuardedOpener(opener)
+    window = MainWindow([guarded], WindowSettings(str(settings)))
+    qtbot.addWidget(window)
+    window.show()
+    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
+        window.open_workspace(LOCATION)
+    wait_until(lambda: window.experiment_pane.model.index_of_experiment("mnist").isValid(), "mnist", qtbot=qtbot)
+    window.experiment_pane.view.expand(window.experiment_pane.model.index_of_experiment("mnist"))
+    return window, guarded
+
+
+def test_a_reopened_window_paints_from_the_cache_then_shows_the_changes(qtbot: QtBot, tmp_path: Path) -> None:
+    fake = FakeBackend(name="demo", location=LOCATION)
+    done = fake.add_run("mnist", "done")
+    fake.set_status(done, RunStatus.COMPLETED)
+    running = fake.add_run("mnist", "running")
+    service = Recorder(fake)
+    opener = CachedOpener(service, tmp_path / "cache")
+    settings = tmp_path / "settings.ini"
+
+    window, guarded = _session(qtbot, opener, settings)
+    wait_until(lambda: _runs_of(window, "mnist") == {"done": "Completed", "running": "Running"}, "rows", qtbot=qtbot)
+    window.close()
+    assert guarded.violations == []
+
+    fake.set_status(running, RunStatus.COMPLETED)  # while Studio was closed
+    fake.add_run("mnist", "newer")
+    service.hold()  # no answer from the service until the cached paint is checked
+    before = sum(service.calls.values())
+    window, guarded = _session(qtbot, opener, settings)
+    wait_until(
+        lambda: _runs_of(window, "mnist") == {"done": "Completed", "running": "Running"}, "the cached rows", qtbot=qtbot
+    )
+    assert sum(service.calls.values()) == before  # painted with no call answered
+    assert opener.opened[-1].info().note.startswith("Cached ")  # what the window would say (see the report)
+    service.release()
+    wait_until(
+        lambda: _runs_of(window, "mnist") == {"newer": "Running", "done": "Completed", "running": "Completed"},
+        "the refreshed rows, through the window's live refresh",
+        timeout=30,
+        qtbot=qtbot,
+    )
+    assert opener.opened[-1].info().note == ""
+    window.close()
+    assert guarded.violations == []
