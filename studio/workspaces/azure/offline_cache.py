@@ -23,6 +23,9 @@ How it answers:
   opened), what is cached is answered, ``info().offline`` is True and ``info().note`` says so; what is not raises the
   inner error (a sentence). ``list_changed_runs`` raises it too, so the window's live refresh says it once.
 
+Without anyone to see a "Cached" mark (the command line, the SDK), ``paint_from_cache=False`` asks the service first
+for everything that can change; the cache then only answers without a network and spares what never changes.
+
 Change tokens of this wrapper count from ``BASE``; a token below (0: "everything") is the inner backend's own and is
 passed to it. Opening: ``open_cached`` returns at once when the workspace was cached before (the inner backend opens
 in the background), so reopening paints with no network answer; otherwise it opens the inner backend first, so an
@@ -101,17 +104,26 @@ def open_cached(
     *,
     root: Path | None = None,
     max_bytes: int = MAX_BYTES,
+    paint_from_cache: bool = True,
 ) -> CachedBackend:
-    """The workspace at ``location`` behind its offline cache (see the module docstring for when it waits)."""
+    """The workspace at ``location`` behind its offline cache (see the module docstring for when it waits).
+
+    ``paint_from_cache`` False (the command line, the SDK, scripts: nobody sees a "Cached" mark there) asks the
+    service first for everything that can change and answers from the cache only without a network; the inner
+    backend is then opened here, and a workspace cached before still opens when that fails for want of a network.
+    """
     store = OfflineStore(location, root, max_bytes)
-    if store.get_meta("info") is not None:
+    cached = store.get_meta("info") is not None
+    if cached and paint_from_cache:
         return CachedBackend(open_inner, location, store=store)
     try:
         inner = open_inner()
-    except BaseException:
+    except BaseException as exc:
+        if cached and is_network_error(exc):
+            return CachedBackend(open_inner, location, store=store, paint_from_cache=False)
         store.close()
         raise
-    return CachedBackend(inner, location, store=store)
+    return CachedBackend(inner, location, store=store, paint_from_cache=paint_from_cache)
 
 
 class CachedBackend:
@@ -127,10 +139,13 @@ class CachedBackend:
         max_bytes: int = MAX_BYTES,
         revalidate_s: float = REVALIDATE_S,
         retry_open_s: float = RETRY_OPEN_S,
+        paint_from_cache: bool = True,
     ) -> None:
         self.location = location
         self.store = store if store is not None else OfflineStore(location, root, max_bytes)
         self.revalidate_s = revalidate_s
+        self.paint_from_cache = paint_from_cache
+        """False: what can change is asked of the service first, the cache answers only without a network."""
         self.retry_open_s = retry_open_s
         self.experiments_version = 0
         """Bumped when a background refresh found the experiment list differs from what was painted."""
@@ -410,7 +425,7 @@ class CachedBackend:
 
         with self._lock:
             verified = key in self._verified
-        if not verified:
+        if not verified and self.paint_from_cache:
             cached = self._cached(key, from_json)
             if cached is not None:
                 value, stored_at = cached
@@ -525,7 +540,7 @@ class CachedBackend:
         """A finished run from the cache (checked in the background at most once per ``revalidate_s``); a run that
         has not finished from the service."""
         key = f"run\n{run_id}"
-        cached = self._cached(key, _run_from)
+        cached = self._cached(key, _run_from) if self.paint_from_cache else None
         if cached is not None:
             run = cached[0]
             with self._lock:

@@ -354,6 +354,43 @@ def test_an_inner_backend_that_could_not_open_is_tried_again(content: Content, r
         backend.close()
 
 
+def test_without_a_window_what_can_change_is_asked_first(content: Content, root: Path) -> None:
+    first = cached(Recorder(content.fake), root)
+    browse(first, content)
+    first.close()
+    content.fake.set_run_metadata(content.finished[0], display_name="renamed")
+    service = Recorder(content.fake)
+    backend = open_cached(LOCATION, lambda: service, root=root, paint_from_cache=False)  # type: ignore[arg-type,return-value]
+    try:
+        assert service.count("info") >= 1  # opened at once, as before the cache
+        assert backend.list_runs("mnist", page_size=200).note == ""  # fresh, not "Cached"
+        assert backend.get_run(content.finished[0]).display_name == "renamed"
+        assert service.count("list_runs", "get_run") == 2
+        assert len(backend.get_series(content.finished[0], "loss")) == 1000
+        assert service.count("get_series") == 0  # what never changes still comes from the cache
+        service.down = True
+        assert backend.get_run(content.finished[0]).display_name == "renamed"  # offline: the cache's copy
+        assert backend.list_runs("mnist", page_size=200).note.startswith("Offline: cached ")
+    finally:
+        backend.close()
+
+
+def test_without_a_window_a_cached_workspace_opens_offline(content: Content, root: Path) -> None:
+    cached(Recorder(content.fake), root).list_experiments()
+
+    def cannot_open() -> WorkspaceBackend:
+        raise MlflowUnreachableError(DOWN)
+
+    backend = open_cached(LOCATION, cannot_open, root=root, paint_from_cache=False)
+    try:
+        assert [e.name for e in backend.list_experiments()] == ["empty", "mnist"]
+        assert backend.info().offline
+    finally:
+        backend.close()
+    with pytest.raises(MlflowUnreachableError):
+        open_cached(LOCATION, cannot_open, root=root / "elsewhere", paint_from_cache=False)  # nothing cached
+
+
 def test_a_workspace_never_cached_opens_as_before(content: Content, root: Path) -> None:
     def refused() -> WorkspaceBackend:
         raise AuthenticationError("Azure refused the sign-in of alice@example.com: sign in again.")
