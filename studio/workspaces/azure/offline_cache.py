@@ -21,7 +21,8 @@ How it answers:
   nothing of it is kept as final: a series is kept only when the run was known finished *before* it was fetched.
 - With the network gone (the inner backend's errors whose class says unreachable or timeout, or it cannot even be
   opened), what is cached is answered, ``info().offline`` is True and ``info().note`` says so; what is not raises the
-  inner error (a sentence). ``list_changed_runs`` raises it too, so the window's live refresh says it once.
+  inner error (a sentence). ``list_changed_runs`` raises it too while offline, so the window's live refresh says it
+  once (``change_token`` never raises for it: the refresh keeps its timer and goes on when the network is back).
 
 Without anyone to see a "Cached" mark (the command line, the SDK), ``paint_from_cache=False`` asks the service first
 for everything that can change; the cache then only answers without a network and spares what never changes.
@@ -215,7 +216,12 @@ class CachedBackend:
             opening = self._opening
             if opening is None or (_open_error(opening) is not None and self._retry_due()):
                 opening = self._start_open()
-        return opening.result()
+        try:
+            return opening.result()
+        except BaseException as exc:
+            # The same failure is raised at every call until the next try: without its old traceback, or each
+            # raise would lengthen it (a poll a second, for as long as the network is gone).
+            raise exc.with_traceback(None) from None
 
     def _retry_due(self) -> bool:
         """Whether to try opening again: after ``retry_open_s`` without a network, six times that after a refusal
@@ -310,6 +316,10 @@ class CachedBackend:
         except BaseException as exc:
             self._failed(exc)
             raise
+        with self._lock:
+            offline = self._offline
+        if offline is not None:  # the window's live refresh says it (once), and goes on polling
+            raise offline.with_traceback(None)
         limit = max(1, limit)
         with self._lock:
             later = [(seq, info) for seq, info in self._changes if seq > since]
