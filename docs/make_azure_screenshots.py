@@ -1,8 +1,8 @@
 """Screenshots of the Azure accounts in the window: ``python docs/make_azure_screenshots.py`` (needs the test extra).
 
 The Workspaces pane's "Azure Machine Learning" section and the sign-in dialog, on the in-memory account
-directory of the GUI tests (tests/ui/azure_fakes.py: two accounts, one expired; three subscriptions, one
-failing), in the real window offscreen: light and dark at 1280x800, the pane alone in a narrow window, the
+directory of the GUI tests (tests/ui/azure_fakes.py: two accounts, one expired; four subscriptions, one
+refusing to list its workspaces) with the Azure kind's own sign-in methods, in the real window offscreen: light and dark at 1280x800, the pane alone in a narrow window, the
 filter, the sign-in form with a refusal, the device code and the question about a plain-file token cache.
 Writes docs/screenshots/azure-*.png. ``--out DIR`` writes them elsewhere (for a look before committing).
 """
