@@ -456,14 +456,11 @@ class CachedBackend:
         return value
 
     def _cached(self, key: str, from_json: Callable[[Any], T]) -> tuple[T, float] | None:
-        entry = self.store.get(key)
-        if entry is None:
-            return None
-        data = self.store.get_json(key)
-        if data is None:
+        found = self.store.get_json_stored(key)
+        if found is None:
             return None
         try:
-            return from_json(data), entry.stored_at
+            return from_json(found[0]), found[1]
         except (KeyError, TypeError, ValueError):
             self.store.delete(key)  # written by another version: a miss
             return None

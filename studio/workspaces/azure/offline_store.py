@@ -142,11 +142,16 @@ class OfflineStore:
 
     def get_json(self, key: str) -> Any | None:
         """The JSON value under ``key``, or None (also when it cannot be read: the entry is dropped)."""
+        found = self.get_json_stored(key)
+        return None if found is None else found[0]
+
+    def get_json_stored(self, key: str) -> tuple[Any, float] | None:
+        """The JSON value under ``key`` and when it was stored, or None (a damaged entry is dropped)."""
         entry = self.get(key)
         if entry is None:
             return None
         try:
-            return json.loads(zlib.decompress(entry.value))
+            return json.loads(zlib.decompress(entry.value)), entry.stored_at
         except (zlib.error, ValueError):
             self.delete(key)
             return None
