@@ -32,14 +32,25 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
+from studio.core.backend import DEFAULT_PAGE_SIZE
 from studio.core.errors import RunStateError, StudioError
 from studio.core.status import RunStatus
 from studio.core.tasks import CancelToken, ProgressCallback
-from studio.core.types import FileInfo, MetricInfo, MetricSeries, RunInfo, StatusChange, WorkspaceInfo
+from studio.core.types import (
+    FileInfo,
+    MetricInfo,
+    MetricSeries,
+    RunInfo,
+    RunPage,
+    RunQuery,
+    StatusChange,
+    WorkspaceInfo,
+)
 from studio.core.validation import check_run_id
 from studio.workspaces.azure.arm_client import ArmTimeouts
 from studio.workspaces.azure.cloud import AzureCloud
@@ -105,6 +116,20 @@ class JobStatuses:
                 self.note(name, status)
         self.fetched += len(futures)
         return found
+
+    def known(self, names: list[str]) -> tuple[dict[str, str], list[str]]:
+        """(the last status known of each job, however old; the jobs to ask again: unknown or older than ``ttl``)."""
+        now = time.monotonic()
+        found: dict[str, str] = {}
+        stale: list[str] = []
+        with self._lock:
+            for name in dict.fromkeys(names):
+                kept = self._kept.get(name)
+                if kept is not None:
+                    found[name] = kept[1]
+                if kept is None or now - kept[0] >= self.ttl:
+                    stale.append(name)
+        return found, stale
 
     def note(self, name: str, status: str) -> None:
         """Keep a status this backend learned elsewhere (run history's children, a cancel)."""
@@ -231,6 +256,10 @@ class AzureBackend(MlflowBackend):
         self.cloud = cloud
         self.mlflow_host = client.base_url.split("/")[2]
         self.statuses = JobStatuses(self._azure_status)
+        self._exactness = threading.local()
+        self._refiner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="azure-refine")
+        self._refining: set[str] = set()
+        self._refining_lock = threading.Lock()
         self._blob_files: LazyBlobFiles | None = None
         super().__init__(client, location, workspace_name, files=self._make_files, dialect=AZURE)
 
@@ -276,19 +305,90 @@ class AzureBackend(MlflowBackend):
         return str(status) if status else None
 
     def _infos(self, runs: list[Run], experiment: str, with_children: bool = True) -> list[RunInfo]:
+        """RunInfos with Azure's statuses: asked and waited for where exactness matters (a run, a status query),
+        else the last known ones, with the unknown or stale asked in the background (a page is not held up by a
+        round trip; a status that differs then arrives as a change, as live refresh reports it)."""
         infos = super()._infos(runs, experiment, with_children)
         if not with_children:
             return infos  # counts and keys: no status is shown
         active = [info.id for info in infos if info.status.is_active]
         if not active:
             return infos
-        statuses = self.statuses.get_many(active)
+        if getattr(self._exactness, "on", False):
+            statuses = self.statuses.get_many(active)
+        else:
+            statuses, stale = self.statuses.known(active)
+            if stale:
+                by_id = {info.id: (run, info) for run, info in zip(runs, infos, strict=True)}
+                self._refine_later([by_id[i] for i in stale if i in by_id])
         return [refined(info, statuses.get(info.id)) for info in infos]
+
+    @contextmanager
+    def _exact_statuses(self) -> Iterator[None]:
+        """Within: statuses are asked of Azure and waited for (a stale one is not shown)."""
+        before = getattr(self._exactness, "on", False)
+        self._exactness.on = True
+        try:
+            yield
+        finally:
+            self._exactness.on = before
+
+    def _refine_later(self, pairs: list[tuple[Run, RunInfo]]) -> None:
+        with self._refining_lock:
+            pairs = [(run, info) for run, info in pairs if run.run_id not in self._refining]
+            self._refining.update(run.run_id for run, _ in pairs)
+        if not pairs:
+            return
+        try:
+            self._refiner.submit(self._refine_now, pairs)
+        except RuntimeError:  # closing
+            with self._refining_lock:
+                self._refining.difference_update(run.run_id for run, _ in pairs)
+
+    def _refine_now(self, pairs: list[tuple[Run, RunInfo]]) -> None:
+        """Ask the statuses (on the status pool) and report each one that changes what was shown."""
+        try:
+            shown = {run.run_id: self.statuses.known([run.run_id])[0].get(run.run_id) for run, _ in pairs}
+            found = self.statuses.get_many([run.run_id for run, _ in pairs], fresh=True)
+            for run, info in pairs:
+                status = found.get(run.run_id)
+                if status and status != (shown.get(run.run_id) or info.status.value):
+                    self.poller.note(run, refined(info, status), status)
+        except Exception as exc:  # a background refinement never fails a listing; the coarse status stays
+            log.debug("statuses not refined: %s", exc)
+        finally:
+            with self._refining_lock:
+                self._refining.difference_update(run.run_id for run, _ in pairs)
 
     def _observe(self, runs: list[Run]) -> dict[str, object]:
         """A poll sees each active job's Azure status, so Queued → Preparing → Running is a change."""
         active = [r.run_id for r in runs if not mlflow_status(r).is_terminal]
         return dict(self.statuses.get_many(active)) if active else {}
+
+    def get_run(self, run_id: str) -> RunInfo:
+        """One run with Azure's current status of its job (asked if not known in the last few seconds)."""
+        with self._exact_statuses():
+            return super().get_run(run_id)
+
+    def list_runs(
+        self,
+        experiment: str,
+        query: RunQuery | None = None,
+        page_token: str | None = None,
+        page_size: int = DEFAULT_PAGE_SIZE,
+    ) -> RunPage:
+        """A page of runs (see MlflowBackend); Azure's statuses are waited for only when the query uses them."""
+        if _uses_status(query):
+            with self._exact_statuses():
+                return super().list_runs(experiment, query, page_token, page_size)
+        return super().list_runs(experiment, query, page_token, page_size)
+
+    def count_runs(self, experiment: str, query: RunQuery | None = None) -> int:
+        """How many runs match (see MlflowBackend); statuses waited for when the query uses them."""
+        if _uses_status(query):
+            with self._exact_statuses():
+                return super().count_runs(experiment, query)
+        return super().count_runs(experiment, query)
 
     def status_history(self, run_id: str) -> list[StatusChange]:
         """The statuses the run's times imply, ending in its Azure status (no public timeline exists)."""
@@ -426,6 +526,12 @@ class AzureBackend(MlflowBackend):
         tags: dict[str, str] | None = None,
     ) -> RunInfo:
         """``jobs.update`` (name, description, changed tags), then MLflow's ``delete-tag`` for each tag taken away."""
+        with self._exact_statuses():
+            return self._set_run_metadata(run_id, display_name, description, tags)
+
+    def _set_run_metadata(
+        self, run_id: str, display_name: str | None, description: str | None, tags: dict[str, str] | None
+    ) -> RunInfo:
         _check_edit(display_name, description, tags)
         run = self._run(run_id, fresh=True)
         changes: dict[str, Any] = {}
@@ -486,6 +592,7 @@ class AzureBackend(MlflowBackend):
 
     def close(self) -> None:
         """Stop the pools and close every client."""
+        self._refiner.shutdown(wait=True, cancel_futures=True)
         super().close()
         self.statuses.close()
         if self._blob_files is not None:
@@ -494,6 +601,14 @@ class AzureBackend(MlflowBackend):
 
     def __repr__(self) -> str:
         return f"AzureBackend({self.location!r})"
+
+
+def _uses_status(query: RunQuery | None) -> bool:
+    """Whether the query filters or orders by status (then exact statuses matter to which runs it gives)."""
+    if query is None:
+        return False
+    text = " ".join((query.filter, *query.order_by)).lower()
+    return query.status is not None or "status" in text
 
 
 def refined(info: RunInfo, azure_status: str | None) -> RunInfo:

@@ -63,6 +63,14 @@ def names(runs: list[RunInfo]) -> list[str]:
     return [r.display_name for r in runs]
 
 
+def wait_for(condition: Any, timeout: float = 10.0) -> None:
+    """Poll ``condition`` until true (background work), failing after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)
+
+
 def calls(azure_env: Any, fragment: str, method: str | None = None) -> list[Any]:
     """The logged requests whose path holds ``fragment``."""
     return [r for r in azure_env.requests() if fragment in r.path and (method is None or r.method == method)]
@@ -106,9 +114,11 @@ def test_experiments_and_pages_of_runs(azure_env: Any, backend: Any, small: Smal
     first = backend.list_runs(small.experiment, page_size=3)
     assert names(first.runs) == NEWEST_FIRST[:3] and first.next_token and first.note == ""
     searches = calls(azure_env, "/runs/search")
-    jobs = calls(azure_env, "/jobs/")
-    # One search for the page, one beside it for the child counts; one ARM GET for the one active run (live).
-    assert len(searches) == 2 and [j.path.rsplit("/", 1)[1] for j in jobs] == [small.id("live")]
+    # One search for the page, one beside it for the child counts; then, in the background, one ARM GET for the
+    # one active run (live), whose Azure status was not known yet.
+    assert len(searches) == 2
+    wait_for(lambda: len(calls(azure_env, "/jobs/")) == 1)
+    assert [j.path.rsplit("/", 1)[1] for j in calls(azure_env, "/jobs/")] == [small.id("live")]
     print(f"\nfirst page of 3 runs: {len(azure_env.requests())} requests")
     assert names(all_runs(backend, small.experiment)) == NEWEST_FIRST
     assert backend.count_runs(small.experiment) == len(NEWEST_FIRST)
@@ -334,3 +344,31 @@ def test_a_custom_cloud_from_its_metadata_url(azure_env: Any, small: SmallConten
         assert {s for scopes in credential.scopes for s in scopes} == {cloud.arm_scope}  # one scope for everything
     finally:
         backend.close()
+
+
+def test_a_page_is_not_held_up_by_statuses_and_azures_arrives_as_a_change(
+    azure_env: Any, backend: Any, small: SmallContent
+) -> None:
+    live = small.id("live")
+    token = backend.change_token()  # the first poll learns that live is Running
+    azure_env.set_job_status(live, "Preparing")
+    backend.statuses.ttl = 0.0  # what was learned is stale at once
+    azure_env.latency_s = 0.3
+    try:
+        started = time.monotonic()
+        page = backend.list_runs(small.experiment, page_size=2)
+        took = time.monotonic() - started
+    finally:
+        azure_env.latency_s = 0.0
+    assert took < 2 * 0.3 + 0.25, took  # one round trip (the page and the child counts go together)
+    assert page.runs[0].id == live and page.runs[0].status is RunStatus.RUNNING  # the last known, until Azure answers
+    changed: list[RunInfo] = []
+
+    def arrived() -> bool:
+        changed[:] = backend.list_changed_runs(token)[0]
+        return bool(changed)
+
+    wait_for(arrived)
+    assert [(r.id, r.status) for r in changed] == [(live, RunStatus.PREPARING)]
+    assert backend.list_runs(small.experiment, page_size=1).runs[0].status is RunStatus.PREPARING  # known now
+    assert backend.get_run(live).status is RunStatus.PREPARING
