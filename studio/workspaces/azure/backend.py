@@ -4,10 +4,12 @@ Experiments, runs, metrics and tag removals go through the MLflow REST client at
 (``connection.py``) with a bearer token for the cloud's ARM scope; what Azure's endpoint cannot answer is planned
 by ``search_plan.AZURE``. What only Azure knows comes from Azure's own endpoints:
 
-- statuses: MLflow says Scheduled/Running for an active job whatever Azure's status is, so the active runs of a
-  listing or ``get_run`` get their status from the ARM job (``GET {WS}/jobs/{name}``, the call ``jobs.get``
-  makes), concurrently (``STATUS_WORKERS`` at a time), each kept ``STATUS_TTL_S``; all fourteen of Azure's
-  statuses are kept (``status_map``);
+- statuses: MLflow says Scheduled/Running for an active job whatever Azure's status is, so active runs get their
+  status from the ARM job (``GET {WS}/jobs/{name}``, the call ``jobs.get`` makes), concurrently
+  (``STATUS_WORKERS`` at a time), kept ``STATUS_TTL_S``; all fourteen of Azure's statuses are kept
+  (``status_map``). A page of runs shows the last status known and asks the unknown or stale ones in the
+  background (a differing one arrives as a change, through ``list_changed_runs``); ``get_run``, edits, cancel
+  and queries on status wait for them. Live refresh observes each active job's status at every poll;
 - details: ``ml_client.jobs.get`` (type, compute, command, environment, inputs and outputs, services with the
   Studio link), with the times from MLflow (ARM jobs have none);
 - children: run history's ``runs/{id}/children``, following every page (azure-ai-ml 1.35.2's
@@ -19,9 +21,14 @@ by ``search_plan.AZURE``. What only Azure knows comes from Azure's own endpoints
 - files: the workspace's artifact store in blob storage (``blob_files.BlobRunFiles``), resolved at first use.
 
 Every failure is a studio error with a sentence (``errors.py``); the MLflow client's messages are said again in
-Azure's terms. Round trips per action: opening = ``workspaces.get`` + one ``experiments/search``; a page of runs =
-one ``runs/search`` + one ARM GET per active run on it not seen in the last ``STATUS_TTL_S``; details = ``runs/get``
-+ one ARM GET; children = one run-history page per 100 children + one ``runs/search`` per 100.
+Azure's terms. Round trips per action, measured on the emulator (tests/workspaces/azure/test_backend_workspace.py):
+opening = 2 (``workspaces.get``, one ``experiments/search``); a page of runs = 1 (``runs/search`` with the child
+counts' search beside it), then one ARM GET per active job in the background; ``get_run`` = ``runs/get`` + one ARM
+GET for an active job; details = 2 (``runs/get``, the ARM job; a failed job's error one more); children = one
+run-history page per 100 children + one ``runs/search`` per 100 ids + the child counts; a metric = one
+``get-history`` per 1,000 points (the first ask of 25,000 is refused once per endpoint and process); cancel = 3
+(``runs/get``, the job's status, the cancel POST); an edit = 6 or 7 (``jobs.update`` reads the job before and
+after its PATCH; the first finds run history through discovery).
 """
 
 from __future__ import annotations
