@@ -372,3 +372,18 @@ def test_a_page_is_not_held_up_by_statuses_and_azures_arrives_as_a_change(
     assert [(r.id, r.status) for r in changed] == [(live, RunStatus.PREPARING)]
     assert backend.list_runs(small.experiment, page_size=1).runs[0].status is RunStatus.PREPARING  # known now
     assert backend.get_run(live).status is RunStatus.PREPARING
+
+
+def test_opening_without_any_sign_in_says_how_to_sign_in(
+    azure_env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.core.errors import AuthenticationError
+    from studio.workspaces import open_workspace
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no saved account
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no az
+    azure_env.clear_log()
+    with pytest.raises(AuthenticationError) as caught:
+        open_workspace(azure_env.location)
+    assert "sign in" in str(caught.value).lower() and "\n" not in str(caught.value)
+    assert azure_env.requests() == []  # nothing was tried on the network
