@@ -320,3 +320,22 @@ def test_a_cloud_is_hashable_and_has_no_secret() -> None:
     )
     assert {cloud: 1}[cloud] == 1
     assert cloud.blob_account_url("acct") == "https://acct.blob.core.windows.net"
+
+
+def test_the_mlflow_client_reads_azures_error_shape_and_the_page_size_refusal() -> None:
+    import requests
+
+    from studio.workspaces.mlflow.rest.answers import error_for_status as mlflow_error_for_status
+    from studio.workspaces.mlflow.rest.errors import MlflowRequestError
+    from studio.workspaces.mlflow.rest.history import _page_size_refused
+
+    response = requests.Response()
+    response.status_code = 400
+    response.headers["Content-Type"] = "application/json"
+    response._content = (
+        b'{"Error":{"Code":"UserError","Message":"MaxResults = 25000 is invalid: MaxResults must be less than 1000."},'
+        b'"Correlation":{"operation":"x"},"statusCode":400,"error_code":"BAD_REQUEST"}'
+    )
+    error = mlflow_error_for_status(response, "https://eastus.api.azureml.ms/mlflow/v2.0/x")
+    assert isinstance(error, MlflowRequestError) and "MaxResults must be less than 1000" in str(error)
+    assert _page_size_refused(error)
