@@ -109,8 +109,14 @@ def test_azure_locations_are_parsed_and_checked() -> None:
             parse_azure(bad)
 
 
-def test_kinds_without_a_backend_yet_say_so_in_one_line() -> None:
-    with pytest.raises(WorkspaceError, match="local workspaces only") as err:
+def test_an_azure_workspace_without_any_sign_in_says_how_to_sign_in_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # no saved account
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # no az
+    for name in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET", "AZURE_CLIENT_CERTIFICATE_PATH"):
+        monkeypatch.delenv(name, raising=False)
+    with pytest.raises(WorkspaceError, match="sign in") as err:
         open_workspace(AZURE)
     assert "\n" not in str(err.value)
 
