@@ -62,8 +62,8 @@ from studio.core.validation import check_run_id
 from studio.workspaces.azure.arm_client import ArmTimeouts
 from studio.workspaces.azure.cloud import AzureCloud
 from studio.workspaces.azure.connection import AzureConnection
-from studio.workspaces.azure.errors import AzureError, AzureNotFoundError, from_mlflow_error
-from studio.workspaces.azure.jobs import iso_seconds, job_details
+from studio.workspaces.azure.errors import AzureError, AzureNotFoundError, from_azure_exception, from_mlflow_error
+from studio.workspaces.azure.jobs import arm_job_details, iso_seconds, job_details
 from studio.workspaces.azure.status_map import BEFORE_START, run_status
 from studio.workspaces.mlflow.backend import MlflowBackend, _check_edit
 from studio.workspaces.mlflow.mapping import HIDDEN_TAGS, seconds
@@ -429,9 +429,8 @@ class AzureBackend(MlflowBackend):
     def get_run_details(self, run_id: str) -> dict[str, object]:
         """What Azure says of the job (``jobs.get``), with MLflow's times and user."""
         run = self._run(run_id)
-        job = self.connection.sdk_call(f"the job {run_id!r}", self.connection.ml_client.jobs.get, run_id)
-        details = job_details(job)
-        status, reason = run_status(getattr(job, "status", None))
+        details = self._job_details(run_id)
+        status, reason = run_status(str(details.get("azureStatus") or ""))
         details["status"] = status.value
         if reason:
             details["statusReason"] = reason
@@ -447,6 +446,24 @@ class AzureBackend(MlflowBackend):
                 details["error"] = error
         self.statuses.note(run_id, status.value)
         return details
+
+    def _job_details(self, run_id: str) -> dict[str, object]:
+        """``jobs.get``'s entity as a dict; ARM's JSON of the job when azure-ai-ml cannot parse it (an unusual
+        job type or shape raises JobParsingError or worse in the SDK: the user still sees what Azure said)."""
+        what = f"the job {run_id!r}"
+        try:
+            job = self.connection.ml_client.jobs.get(run_id)
+        except StudioError:
+            raise
+        except Exception as exc:
+            if _is_service_failure(exc):
+                raise from_azure_exception(exc, host=self.cloud.arm_host, what=what) from None
+            log.info("azure-ai-ml could not read job %s (%s): reading ARM's JSON", run_id, type(exc).__name__)
+            document = self.connection.arm.get_json(
+                f"{self.connection.ws_path}/jobs/{run_id}", {"api-version": JOBS_API}, what=what
+            )
+            return arm_job_details(document)
+        return job_details(job)
 
     def _run_error(self, run_id: str) -> dict[str, str] | None:
         """A failed job's error from run history's details (one more request, only for failed jobs)."""
@@ -608,6 +625,14 @@ class AzureBackend(MlflowBackend):
 
     def __repr__(self) -> str:
         return f"AzureBackend({self.location!r})"
+
+
+def _is_service_failure(exc: BaseException) -> bool:
+    """Whether azure-core says the service failed or was not reached (not that the SDK failed to parse)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return isinstance(getattr(exc, "status_code", None), int) or bool(
+        names & {"HttpResponseError", "ServiceRequestError", "ServiceResponseError", "ClientAuthenticationError"}
+    )
 
 
 def _uses_status(query: RunQuery | None) -> bool:

@@ -69,6 +69,79 @@ def job_details(job: Any) -> dict[str, object]:
     return details
 
 
+def arm_job_details(document: dict[str, Any]) -> dict[str, object]:
+    """The same dict from ARM's ``JobBase`` JSON (``GET {WS}/jobs/{name}``), for jobs azure-ai-ml cannot parse."""
+    props = document.get("properties") or {}
+    details: dict[str, object] = {}
+    raw_type = str(props.get("jobType") or "")
+    details["runType"] = JOB_TYPES.get(raw_type.lower(), raw_type or "job")
+    _put(details, "name", document.get("name"))
+    for key, field in (
+        ("displayName", "displayName"),
+        ("description", "description"),
+        ("experimentName", "experimentName"),
+        ("azureStatus", "status"),
+    ):
+        _put(details, key, props.get(field))
+    compute = props.get("computeId")
+    details["target"] = _last_segment(str(compute)) if compute else "serverless"
+    trial: dict[str, Any] = props["trial"] if isinstance(props.get("trial"), dict) else {}
+    command = props.get("command") or trial.get("command")
+    if isinstance(command, str) and command:
+        details["command"] = command
+        script, arguments = split_command(command)
+        _put(details, "script", script)
+        if arguments:
+            details["arguments"] = arguments
+    _put(details, "environment", props.get("environmentId") or trial.get("environmentId"))
+    _put(details, "codeId", props.get("codeId") or trial.get("codeId"))
+    for key in ("inputs", "outputs"):
+        items = props.get(key)
+        if isinstance(items, dict) and items:
+            found = {}
+            for name, item in items.items():
+                if not isinstance(item, dict):
+                    found[str(name)] = str(item)
+                    continue
+                value = item.get("uri") or item.get("value") or ""
+                kind = item.get("jobInputType") or item.get("jobOutputType")
+                found[str(name)] = f"{value}" + (f" ({kind})" if kind and value else (str(kind) if kind else ""))
+            details[key] = found
+    if isinstance(props.get("tags"), dict):
+        details["azureTags"] = {str(k): str(v) for k, v in props["tags"].items()}
+    if isinstance(props.get("properties"), dict) and props["properties"]:
+        details["properties"] = {str(k): str(v) for k, v in props["properties"].items()}
+    services = _services(props.get("services"))
+    if services:
+        details["services"] = services
+    if services.get("Studio"):
+        details["studioUrl"] = services["Studio"]
+    system = document.get("systemData") or {}
+    _put(details, "createdBy", system.get("createdBy"))
+    created = iso_seconds(system.get("createdAt"))
+    if created is not None:
+        details["createdAt"] = created
+    objective = props.get("objective")
+    if isinstance(objective, dict) and objective.get("primaryMetric"):
+        details["objective"] = f"{objective.get('goal') or ''} {objective['primaryMetric']}".strip()
+    algorithm = props.get("samplingAlgorithm")
+    if isinstance(algorithm, dict) and algorithm.get("samplingAlgorithmType"):
+        details["samplingAlgorithm"] = str(algorithm["samplingAlgorithmType"])
+    limits = props.get("limits")
+    if isinstance(limits, dict):
+        kept = {k: v for k, v in limits.items() if k != "jobLimitsType" and v is not None}
+        if kept:
+            details["limits"] = kept
+    steps = props.get("jobs")
+    if isinstance(steps, dict) and steps:
+        details["steps"] = sorted(str(k) for k in steps)
+    task = props.get("taskDetails")
+    if isinstance(task, dict):
+        _put(details, "task", task.get("taskType"))
+        _put(details, "primaryMetric", task.get("primaryMetric"))
+    return details
+
+
 def split_command(command: str) -> tuple[str | None, list[str]]:
     """(script, arguments) of ``python train.py --lr 0.1``-like commands; (None, []) when it is not one."""
     try:
@@ -90,7 +163,7 @@ def _type_specific(job: Any, details: dict[str, object], kind: str) -> None:
         goal = getattr(objective, "goal", None)
         metric = getattr(objective, "primary_metric", None)
         if metric:
-            details["objective"] = f"{goal or ''} {metric}".strip()
+            details["objective"] = f"{_plain(goal) if goal else ''} {_plain(metric)}".strip()
     algorithm = getattr(job, "sampling_algorithm", None)
     if algorithm is not None:
         kind_of = getattr(algorithm, "type", None) or algorithm
@@ -106,10 +179,10 @@ def _type_specific(job: Any, details: dict[str, object], kind: str) -> None:
         details["steps"] = sorted(str(k) for k in steps)
     task = getattr(job, "task_type", None)
     if task:
-        details["task"] = str(task)
+        details["task"] = _plain(task)
     metric = getattr(job, "primary_metric", None)
     if metric and "objective" not in details:
-        details["primaryMetric"] = str(metric)
+        details["primaryMetric"] = _plain(metric)
 
 
 def _services(services: Any) -> dict[str, str]:
@@ -158,6 +231,11 @@ def _text(value: Any) -> str:
 
 def _last_segment(value: str) -> str:
     return value.rstrip("/").rsplit("/", 1)[-1]
+
+
+def _plain(value: Any) -> str:
+    """An SDK enum's value ("Classification", not "TaskType.CLASSIFICATION"), else the text."""
+    return str(value.value if isinstance(value, Enum) else value)
 
 
 def _put(details: dict[str, object], key: str, value: Any) -> None:

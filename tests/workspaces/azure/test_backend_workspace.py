@@ -387,3 +387,42 @@ def test_opening_without_any_sign_in_says_how_to_sign_in(
         open_workspace(azure_env.location)
     assert "sign in" in str(caught.value).lower() and "\n" not in str(caught.value)
     assert azure_env.requests() == []  # nothing was tried on the network
+
+
+def test_sweep_automl_and_pipeline_jobs_have_their_details(azure_env: Any, backend: Any, small: SmallContent) -> None:
+    sweep, automl, pipeline = small.id("sweep"), small.id("second"), small.id("third")
+    azure_env.state.set_job_properties(
+        sweep,
+        {
+            "jobType": "Sweep",
+            "objective": {"goal": "Maximize", "primaryMetric": "acc"},
+            "samplingAlgorithm": {"samplingAlgorithmType": "Random"},
+            "limits": {"jobLimitsType": "Sweep", "maxTotalTrials": 25, "maxConcurrentTrials": 4},
+            "trial": {"command": "python train.py --lr ${{search_space.lr}}", "environmentId": "azureml:env:1"},
+        },
+    )
+    azure_env.state.set_job_properties(
+        automl,
+        {
+            "jobType": "AutoML",
+            "taskDetails": {
+                "taskType": "Classification",
+                "targetColumnName": "y",
+                "trainingData": {"uri": "azureml://x", "jobInputType": "mltable"},
+                "primaryMetric": "AUCWeighted",
+            },
+        },
+    )
+    azure_env.state.set_job_properties(pipeline, {"jobType": "Pipeline", "jobs": {"train": {}, "score": {}}})
+    details = backend.get_run_details(sweep)  # a trial azure-ai-ml cannot parse: ARM's JSON is read instead
+    assert details["runType"] == "sweep" and details["objective"] == "Maximize acc"
+    assert details["samplingAlgorithm"] == "Random" and details["limits"] == {
+        "maxTotalTrials": 25,
+        "maxConcurrentTrials": 4,
+    }
+    assert details["script"] == "train.py" and str(details["studioUrl"]).startswith("https://ml.azure.com/runs/")
+    details = backend.get_run_details(automl)
+    assert details["runType"] == "AutoML" and details["task"] == "Classification"
+    assert details["primaryMetric"] == "AUCWeighted"
+    details = backend.get_run_details(pipeline)
+    assert details["runType"] == "pipeline" and details["steps"] == ["score", "train"]
