@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 from collections.abc import Sequence
 
 from studio import __version__
 from studio.commands import compute, jobs
 from studio.commands.output import OneLineErrorParser, common_options
+
+SDK_LOGGERS = ("azure", "msal")
+"""Libraries whose warnings are not the command's output."""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -28,7 +32,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--output", choices=("table", "json"), default="table", help="output format")
     parser.add_argument(
-        "--open-run", metavar="RUN_ID", help="open the window on this run (or hand it to a running studio)"
+        "--open-run",
+        metavar="RUN",
+        help="open the window on this run (or hand it to a running studio): a run id, <workspace location>/jobs/"
+        "<run id>, or a job's Azure ML studio address (https://…/runs/<job>?wsid=…)",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("info", help="show the workspace: location, experiments and run counts", parents=[common_options()])
@@ -41,6 +48,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code. Errors print one line on stderr."""
     args = build_parser().parse_args(argv)
     from studio.core.errors import StudioError
+
+    _quiet_sdk_logs()
 
     try:
         if args.command == "compute":
@@ -57,21 +66,38 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def _quiet_sdk_logs() -> None:
+    """The Azure SDK and MSAL log their failures as warnings, which Python prints on stderr when nothing handles
+    them ("AzureCliCredential.get_token_info failed: …"): the command says each failure once, in its own line."""
+    for name in SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if not logger.handlers:
+            logger.addHandler(logging.NullHandler())
+
+
 def _gui(args: argparse.Namespace) -> int:
     """The desktop window (Qt is imported only here)."""
     from studio.workspaces import kinds, opener_for, resolve_location
 
-    location = resolve_location(args.workspace)
+    run_id: str | None = None
+    named = args.workspace
+    if args.open_run:
+        from studio.commands.run_location import split_run_location
+        from studio.core.validation import check_run_id
+
+        run_workspace, run_id = split_run_location(args.open_run)
+        check_run_id(run_id)
+        if run_workspace is not None:
+            if named and resolve_location(named) != resolve_location(run_workspace):
+                raise ValueError(f"--open-run names a run of {run_workspace}, not of --workspace {named}.")
+            named = run_workspace
+    location = resolve_location(named)
     preload = getattr(opener_for(location), "preload", None)  # optional: the kind's heavy imports, now
     if preload is not None:
         preload()
-    if args.open_run:
-        from studio.core.validation import check_run_id
-
-        check_run_id(args.open_run)
     from studio.ui.shell.app import run_gui
 
-    return run_gui(kinds(), location, args.open_run)
+    return run_gui(kinds(), location, run_id)
 
 
 def _workspace_info(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import argparse
 import math
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,19 @@ from studio.core.search import Key, compile_query, key_text, lookup, parse_keys,
 from studio.core.types import RunInfo, RunQuery
 
 STD_LOG = "user_logs/std_log.txt"
+EXACT_WORKERS = 8
+"""Active runs of a listing whose current status is asked at once."""
+DETAIL_FIELDS = (
+    ("runType", "type"),
+    ("target", "compute"),
+    ("command", "command"),
+    ("environment", "environment"),
+    ("inputs", "inputs"),
+    ("outputs", "outputs"),
+    ("createdBy", "created_by"),
+    ("studioUrl", "studio_url"),
+)
+"""``get_run_details`` keys ``job show`` prints (those the run has), and their names in its output."""
 
 
 def add_parser(sub: Any) -> None:
@@ -120,7 +134,7 @@ def _list(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
             runs.sort(key=lambda r: by(run_values(r)))
         else:
             runs.sort(key=lambda r: r.created_at, reverse=True)
-    rows = [_list_row(r, columns) for r in runs[: args.limit]]
+    rows = [_list_row(r, columns) for r in _exact(backend, runs[: args.limit])]
     fixed = ["id", "experiment", "display_name", "status", "created_at", "duration"]
     shown = [key_text(k) for k in columns]
     numbers = {key_text(k): _number_cell for k in columns if k.kind == "metrics" or k.name == "duration"}
@@ -143,6 +157,29 @@ def _first_runs(
         if token is None:
             break
     return runs[:limit]
+
+
+def _exact(backend: WorkspaceBackend, runs: list[RunInfo]) -> list[RunInfo]:
+    """The runs with the current status of those still active.
+
+    A window's list may show an active run's last known status and correct it a moment later (an Azure ML job's
+    own status is asked in the background); a command prints once, so it asks each active run (a few at once).
+    """
+    active = [i for i, r in enumerate(runs) if r.status.is_active]
+    if not active:
+        return runs
+    exact = list(runs)
+    with ThreadPoolExecutor(max_workers=EXACT_WORKERS) as pool:
+        for index, info in zip(active, pool.map(lambda i: _current(backend, runs[i]), active), strict=True):
+            exact[index] = info
+    return exact
+
+
+def _current(backend: WorkspaceBackend, run: RunInfo) -> RunInfo:
+    try:
+        return backend.get_run(run.id)
+    except NotFoundError:  # deleted since it was listed: as listed
+        return run
 
 
 def _list_row(info: RunInfo, columns: tuple[Key, ...]) -> dict[str, Any]:
@@ -196,6 +233,10 @@ def _show(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
     for name in ("properties", "params", "metrics"):  # an MLflow run has params and metrics, a local one properties
         if getattr(info, name):
             row[name] = getattr(info, name)
+    details = backend.get_run_details(args.run)
+    for key, name in DETAIL_FIELDS:  # how the job was made, where the kind says (an Azure ML job's type, command…)
+        if details.get(key) not in (None, "", [], {}):
+            row[name] = details[key]
     row["files"] = [f.path for f in backend.list_files(args.run)]
     print_record(row, args.output)
     return 0

@@ -58,14 +58,16 @@ def test_unknown_and_not_yet_supported_locations_are_one_line_errors() -> None:
     down = _studio("job", "list", "--workspace", "mlflow+http://127.0.0.1:9")
     assert down.returncode == 1 and len(down.stderr.strip().splitlines()) == 1
     assert "Could not reach the MLflow server at http://127.0.0.1:9" in down.stderr
-    later = _studio(
+    no_sign_in = {"PATH": os.path.dirname(sys.executable), "AZURE_CLIENT_ID": "", "AZURE_TENANT_ID": ""}  # no az
+    azure = _studio(
         "job",
         "list",
         "--workspace",
         "azureml://subscriptions/0b1f6471-1bf0-4dda-aec3-111122223333/resourcegroups/rg/workspaces/ws",
+        env=no_sign_in,
     )
-    assert later.returncode == 1 and len(later.stderr.strip().splitlines()) == 1
-    assert "local workspaces only" in later.stderr
+    assert azure.returncode == 1 and len(azure.stderr.strip().splitlines()) == 1
+    assert "No Azure account is signed in" in azure.stderr and "az login" in azure.stderr
 
 
 def test_commands_work_on_any_kind_and_compute_says_when_a_kind_has_none(tmp_path: Path) -> None:

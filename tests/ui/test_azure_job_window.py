@@ -9,6 +9,10 @@ as the blob grows, until the job ends.
 from __future__ import annotations
 
 import gc
+import os
+import shutil
+import subprocess
+import sys
 import threading
 import uuid
 from collections.abc import Iterator
@@ -175,9 +179,11 @@ def test_a_finished_job_shows_its_details_studio_link_chart_log_and_downloads_it
     assert text(page, "Outputs") == (
         f"default: azureml://datastores/workspaceartifactstore/ExperimentRun/dcid.{jobs.finished} (uri_folder)"
     )
-    assert text(page, "Services").splitlines()[0].startswith("Tracking: azureml://eastus.api.azureml.ms/mlflow/")
-    assert "Studio" in text(page, "Services").splitlines()
-    assert text(page, "Created by") and text(page, "Created") != "—"
+    services = text(page, "Services").splitlines()
+    assert services[0] == "Studio"  # a link (web services first)
+    assert services[1].startswith("Tracking: azureml://eastus.api.azureml.ms/mlflow/v1.0/subscriptions/")
+    assert not services[1].endswith("?")
+    assert text(page, "Created") != "—"
     assert text(page, "Params") == "lr=0.01, epochs=10" or text(page, "Params") == "epochs=10, lr=0.01"
     assert "{" not in text(page, "Properties")  # no dict dumped
     assert "loss" in text(page, "Metrics")
@@ -273,3 +279,41 @@ def test_a_running_jobs_log_is_followed_as_the_blob_grows_until_the_job_ends(
     assert page.overview.run is not None and page.overview.run.status.value == "Completed"
     assert page.overview.cancel_button.isHidden()
     assert not preview._timer.isActive()  # no more reads of the log
+
+
+def test_open_run_with_a_jobs_studio_address_hands_the_job_to_the_window_on_its_workspace(
+    qtbot: QtBot, window: dict[str, Any], azure_env: AzureService, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``studio --open-run <the address "Open in Azure ML studio" opens>``: the running studio shows the job."""
+    from studio.ui.shell.single_instance import InstanceServer
+
+    win, jobs = window["window"], window["jobs"]
+    runtime = Path(os.path.realpath("/tmp")) / f"rt-{os.getpid()}-{tmp_path.name[-12:]}"  # a short socket path
+    runtime.mkdir(mode=0o700, exist_ok=True)
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(runtime))
+    server = InstanceServer(win.location)
+    try:
+        assert server.listen()
+        server.sig_message.connect(win.handle_message)
+        address = (
+            f"https://ml.azure.com/runs/{jobs.finished}?wsid={azure_env.workspace_arm_id}&tid={azure_env.tenant_id}"
+        )
+        second = subprocess.Popen(
+            [sys.executable, "-m", "studio", "--open-run", address],  # no --workspace: the address names it
+            env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        wait_until(lambda: second.poll() is not None, "the second studio handing over", qtbot=qtbot, timeout=60)
+        assert second.returncode == 0, second.communicate()[1]
+        tabs = win.run_detail.tabs
+        wait_until(
+            lambda: any(tabs.tabText(i) == "train-resnet" for i in range(tabs.count())),
+            "the job's tab",
+            qtbot=qtbot,
+            timeout=TIMEOUT,
+        )
+    finally:
+        server.close()
+        shutil.rmtree(runtime, ignore_errors=True)

@@ -78,15 +78,15 @@ def services(details: Mapping[str, Any]) -> str | None:
     found = details.get("services")
     if not isinstance(found, Mapping) or not found:
         return None
-    lines = []
+    links, others = [], []
     for name, endpoint in list(found.items())[:MAX_ITEMS]:
         url = str(endpoint)
         label = html.escape(str(name))
         if url.startswith(WEB_SCHEMES):
-            lines.append(f"<a href='{html.escape(url, quote=True)}'>{label}</a>")
-        else:
-            lines.append(f"{label}: {_code(url)}")
-    return "<br>".join(lines) + _more(len(found))
+            links.append(f"<a href='{html.escape(url, quote=True)}'>{label}</a>")
+        else:  # e.g. Tracking: the MLflow URI of the workspace (Azure ends it with a bare "?")
+            others.append(f"{label}: {_code(url.rstrip('?'))}")
+    return "<br>".join(filter(None, [" · ".join(links), *others])) + _more(len(found))
 
 
 def studio_url(details: Mapping[str, Any]) -> str | None:
@@ -99,7 +99,7 @@ def created_by(details: Mapping[str, Any]) -> str | None:
     """Who made the run: the service's ``createdBy``, else the user a script logged as."""
     for key in ("createdBy", "user"):
         value = details.get(key)
-        if isinstance(value, str) and value:
+        if isinstance(value, str) and value and value.lower() != "unknown":  # MLflow's "unknown" says nothing
             return html.escape(value)
     return None
 
