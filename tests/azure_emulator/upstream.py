@@ -71,7 +71,7 @@ class MlflowUpstream:
         target = path + (f"?{query}" if query else "")
         headers = {"Content-Type": content_type} if body or method in {"POST", "PATCH", "PUT"} else {}
         for attempt in range(2):
-            connection = self._take()
+            connection = self._take(fresh=attempt > 0)  # a retry never takes another pooled (maybe closed) one
             try:
                 connection.request(method, target, body=body or None, headers=headers)
                 answer = connection.getresponse()
@@ -107,14 +107,16 @@ class MlflowUpstream:
             except queue.Empty:
                 return
 
-    def _take(self) -> http.client.HTTPConnection:
-        try:
-            return self._pool.get_nowait()
-        except queue.Empty:
-            connection = http.client.HTTPConnection(self._host, self._port, timeout=120)
-            connection.connect()
-            connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return connection
+    def _take(self, fresh: bool = False) -> http.client.HTTPConnection:
+        if not fresh:
+            try:
+                return self._pool.get_nowait()
+            except queue.Empty:
+                pass
+        connection = http.client.HTTPConnection(self._host, self._port, timeout=120)
+        connection.connect()
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return connection
 
     def _give(self, connection: http.client.HTTPConnection) -> None:
         if self._pool.qsize() < POOL_SIZE:
