@@ -45,11 +45,15 @@ class ArmTimeouts:
     """Seconds to connect, to wait between bytes of an answer, and for one call with its retries."""
 
     connect_s: float = 10.0
-    read_s: float = 60.0
+    read_s: float = 30.0
     retry_total: int = 3
+    retry_read: int = 1
+    """Retries after a read timeout (a hung service): one, so a hang ends after about two read timeouts."""
     backoff_s: float = 0.5
     backoff_max_s: float = 8.0
     retry_after_max_s: float = 30.0
+    deadline_s: float = 90.0
+    """A call with its retries and waits ends by then."""
 
 
 class CappedRetryPolicy(RetryPolicy):
@@ -77,6 +81,8 @@ def arm_pipeline(credential: Any, cloud: AzureCloud, timeouts: ArmTimeouts | Non
         RedirectPolicy(),
         CappedRetryPolicy(
             retry_total=timeouts.retry_total,
+            retry_read=min(timeouts.retry_read, timeouts.retry_total),
+            timeout=timeouts.deadline_s,
             retry_backoff_factor=timeouts.backoff_s,
             retry_backoff_max=timeouts.backoff_max_s,
             retry_after_max_s=timeouts.retry_after_max_s,

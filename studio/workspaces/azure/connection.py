@@ -168,6 +168,7 @@ class AzureConnection:
                     connection_timeout=self.timeouts.connect_s,
                     read_timeout=self.timeouts.read_s,
                     retry_total=self.timeouts.retry_total,
+                    retry_read=min(self.timeouts.retry_read, self.timeouts.retry_total),
                     **kwargs,
                 )
             return self._ml_client
