@@ -317,3 +317,29 @@ def test_open_run_with_a_jobs_studio_address_hands_the_job_to_the_window_on_its_
     finally:
         server.close()
         shutil.rmtree(runtime, ignore_errors=True)
+
+
+def test_the_runs_menu_opens_a_job_in_azure_ml_studio_without_opening_its_page(
+    qtbot: QtBot, window: dict[str, Any], azure_env: AzureService, browser: UrlCatcher
+) -> None:
+    from PySide6.QtWidgets import QApplication, QMenu
+
+    win, jobs = window["window"], window["jobs"]
+    pane = win.experiment_pane
+    model = pane.model
+    wait_until(lambda: model.index_of_experiment(jobs.experiment).isValid(), "the experiment", qtbot=qtbot)
+    pane.view.expand(model.index_of_experiment(jobs.experiment))
+    wait_until(lambda: model.index_of_run(jobs.finished).isValid(), "the job in the tree", qtbot=qtbot, timeout=30)
+    assert pane.select_run(jobs.finished)
+    pane._context_menu(pane.view.visualRect(model.index_of_run(jobs.finished)).center())
+    menu = next(w for w in QApplication.topLevelWidgets() if w.objectName() == "runContextMenu" and w.isVisible())
+    assert isinstance(menu, QMenu)
+    action = next(a for a in menu.actions() if a.objectName() == "actionRunInStudio")
+    assert action.text() == "Open in Azure ML studio" and action.isEnabled()
+    action.trigger()  # the job's details are asked in the background, then its page opens in the browser
+    menu.close()
+    wait_until(lambda: browser.urls, "the browser asked to open the job", qtbot=qtbot, timeout=TIMEOUT)
+    assert browser.urls == [
+        f"https://ml.azure.com/runs/{jobs.finished}?wsid={azure_env.workspace_arm_id}&tid={azure_env.tenant_id}"
+    ]
+    assert win.run_detail.open_run_ids() == []  # no page was opened for it

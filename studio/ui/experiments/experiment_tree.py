@@ -32,6 +32,7 @@ from studio.ui.background.debounce import qdebounced
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.experiments.experiment_model import ExperimentTreeModel
 from studio.ui.experiments.failure_notice import Failure, FailureNotice
+from studio.ui.runs.job_rows import STUDIO_ACTION
 
 FILTER_DELAY_MS = 300
 TREE, EMPTY, FAILURE = 0, 1, 2
@@ -51,6 +52,8 @@ class ExperimentTreePane(QDockWidget):
     """The user asked to download the outputs of this run id."""
     sig_compare_runs = Signal(list)
     """The user asked to compare these run ids."""
+    sig_open_in_studio = Signal(str)
+    """The user asked to open this run id's page in its workspace's web studio (Azure ML)."""
     sig_run_sample = Signal()
     """The user asked to run the sample experiment."""
     sig_selection_changed = Signal(list)
@@ -66,6 +69,8 @@ class ExperimentTreePane(QDockWidget):
         self.model = ExperimentTreeModel(runner, self)
         self.can_cancel = True
         """False for a kind that cannot cancel runs: the runs' menu then has no "Cancel run"."""
+        self.studio_links = False
+        """True for a kind whose runs have a web studio page (Azure ML): the runs' menu offers to open it."""
         body = QWidget(self)
         layout = QVBoxLayout(body)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -351,6 +356,10 @@ class ExperimentTreePane(QDockWidget):
         download.setEnabled(len(runs) == 1)
         compare = menu.addAction("Compare", lambda: self.sig_compare_runs.emit([r.id for r in runs]))
         compare.setEnabled(len(runs) >= 2)
+        if self.studio_links:
+            studio = menu.addAction(STUDIO_ACTION, lambda: self.sig_open_in_studio.emit(runs[0].id))
+            studio.setObjectName("actionRunInStudio")
+            studio.setEnabled(len(runs) == 1)
         menu.addSeparator()
         menu.addAction("Copy run ID", lambda: QGuiApplication.clipboard().setText("\n".join(r.id for r in runs)))
         menu.popup(self.view.viewport().mapToGlobal(pos))

@@ -15,6 +15,8 @@ import html
 from collections.abc import Mapping
 from typing import Any
 
+STUDIO_ACTION = "Open in Azure ML studio"
+"""The button's and menus' words for a run whose details carry a ``studioUrl`` (only Azure ML jobs do)."""
 WEB_SCHEMES = ("https://", "http://")
 """The only links the Overview makes clickable (a service's endpoint may be ``azureml://`` or anything else)."""
 MAX_ITEMS = 50

@@ -8,7 +8,8 @@ from PySide6.QtWidgets import QLabel, QStackedWidget, QTabWidget, QWidget
 from studio.core.backend import WorkspaceBackend
 from studio.core.types import RunInfo
 from studio.ui.background.tasks import TaskRunner
-from studio.ui.runs.run_overview import RunOverview
+from studio.ui.runs import job_rows
+from studio.ui.runs.run_overview import RunOverview, open_web_page
 from studio.ui.runs.tabs.base import RunTab
 from studio.ui.runs.tabs.registry import tab_classes
 from studio.ui.runs_table.runs_tab import RunsTableTab
@@ -85,6 +86,8 @@ class RunDetailArea(QStackedWidget):
     """A runs table asked to compare these run ids."""
     sig_run_loaded = Signal(str)
     """An open run page's Overview (re)loaded (its run id): actions that depend on the run may change."""
+    sig_notice = Signal(str)
+    """A sentence for the status bar (a run without a web studio page)."""
 
     def __init__(self, runner: TaskRunner, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -184,6 +187,32 @@ class RunDetailArea(QStackedWidget):
         """The web studio page of the run in front (an Azure ML job's), once its Overview has loaded."""
         page = self.current_run_page()
         return page.overview.studio_url if page is not None else None
+
+    def open_in_studio(self, run_id: str) -> None:
+        """Open a run's page in its web studio: known from its open page, else asked of the backend first."""
+        for page in self._run_pages():
+            if page.run_id == run_id and page.overview.studio_url:
+                page.overview.open_in_studio()
+                return
+        if self.backend is None:
+            return
+        self.runner.submit(
+            self.backend.get_run_details,
+            run_id,
+            success=lambda details: self._open_studio_url(run_id, details),
+            label=f"Finding the web studio page of {run_id}",  # a failure goes to the notifier, with this label
+            owner=self,
+        )
+
+    def _open_studio_url(self, run_id: str, details: dict[str, object]) -> None:
+        url = job_rows.studio_url(details)
+        if url is None:
+            self.sig_notice.emit(f"{run_id} has no page in a web studio.")
+        else:
+            open_web_page(url)
+
+    def _run_pages(self) -> list[RunPage]:
+        return [w for w in (self.tabs.widget(i) for i in range(self.tabs.count())) if isinstance(w, RunPage)]
 
     def open_current_in_studio(self) -> None:
         """Open the run in front in its web studio (Run menu)."""

@@ -27,10 +27,9 @@ from studio.ui.background.notifier import sentence
 from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.runs import job_rows
+from studio.ui.runs.job_rows import STUDIO_ACTION
 from studio.ui.shell.status_style import STATUS_COLOURS, format_duration, status_label
 
-STUDIO_ACTION = "Open in Azure ML studio"
-"""The button's and menus' words for a run whose details carry a ``studioUrl`` (only Azure ML jobs do)."""
 FIELDS = (
     "Status", "Type", "Experiment", "Parent run", "Compute", "Environment", "Command", "Script", "Arguments",
     "Inputs", "Outputs", "Services", "Objective", "Sampling", "Limits", "Steps", "Task", "Created by", "Created",

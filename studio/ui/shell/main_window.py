@@ -119,6 +119,8 @@ class MainWindow(WorkspaceSwitching):
         tree.sig_download_outputs.connect(self.download_outputs)
         tree.sig_run_sample.connect(self.run_sample_experiment)
         tree.sig_compare_runs.connect(self.compare_runs)
+        tree.sig_open_in_studio.connect(self.run_detail.open_in_studio)
+        self.run_detail.sig_notice.connect(self.notifier.info)
         tree.sig_selection_changed.connect(self._remember_selection)
         tree.model.sig_failed.connect(lambda exc, what: self.notifier.error(exc, context=what))
         tree.model.sig_experiments_failed.connect(self.experiments_failed)

@@ -162,6 +162,7 @@ class WorkspaceSwitching(QMainWindow):
         self._restore_selection = self.settings.last_selection(location)
         self.run_detail.set_backend(backend, can_cancel=info.can_cancel)
         self.experiment_pane.set_backend(backend, can_cancel=info.can_cancel)
+        self.experiment_pane.studio_links = info.kind == "azure"  # its runs' menu offers "Open in Azure ML studio"
         self.act_cancel.setVisible(info.can_cancel)  # a kind that cannot cancel offers no Cancel at all
         self._show_compute(backend if isinstance(backend, ComputeBackend) else None)
         self.live.set_backend(backend)
