@@ -2,18 +2,28 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-pytest_plugins = ["tests.mlflow_fixtures", "tests.azure_fixtures"]  # the shared `mlflow server` (started only for tests that ask)
+# The shared `mlflow server` and the Azure emulator (each started only for tests that ask).
+pytest_plugins = ["tests.mlflow_fixtures", "tests.azure_fixtures"]
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 # No test reaches the user's keyring, in this process or in the ones it starts: without the
 # memory_keyring fixture there is no keyring at all (keyring's fail backend), as on many CI machines.
 os.environ["PYTHON_KEYRING_BACKEND"] = "keyring.backends.fail.Keyring"
+# Session- and module-scoped fixtures (the Azure workspace of the contract suite) run outside the per-test
+# folders below: their settings and caches go to a folder of this run, never the user's.
+_RUN_HOME = tempfile.mkdtemp(prefix="studio-tests-")
+atexit.register(shutil.rmtree, _RUN_HOME, ignore_errors=True)
+os.environ["XDG_CONFIG_HOME"] = os.path.join(_RUN_HOME, "config")
+os.environ["XDG_CACHE_HOME"] = os.path.join(_RUN_HOME, "cache")
 
 
 @pytest.fixture(autouse=True)
@@ -32,6 +42,7 @@ def _isolated_default_workspace(tmp_path_factory: pytest.TempPathFactory, monkey
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))  # QSettings of the window
+    monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))  # the Azure kind's offline cache
     monkeypatch.delenv("STUDIO_WORKSPACE", raising=False)
     monkeypatch.delenv("STUDIO_RUN_ID", raising=False)
 
