@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtCore import QObject, QUrl, Slot
+from PySide6.QtCore import QObject, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices
 from pytestqt.qtbot import QtBot
 
@@ -343,3 +343,53 @@ def test_the_runs_menu_opens_a_job_in_azure_ml_studio_without_opening_its_page(
         f"https://ml.azure.com/runs/{jobs.finished}?wsid={azure_env.workspace_arm_id}&tid={azure_env.tenant_id}"
     ]
     assert win.run_detail.open_run_ids() == []  # no page was opened for it
+
+
+AZURE_ONLY = {"Provisioning": "prov", "NotResponding": "stuck", "Paused": "paused", "Unknown": "odd"}
+"""Azure's statuses RunStatus gained, and the display names of the jobs that have them."""
+
+
+def test_azures_own_statuses_show_in_the_runs_table_and_the_tree_and_filter(
+    qtbot: QtBot, window: dict[str, Any], azure_env: AzureService
+) -> None:
+    from mlflow import MlflowClient
+
+    from studio.core.status import RunStatus
+    from studio.ui.runs_table.runs_model import STATUS_COLUMN
+
+    win = window["window"]
+    client = MlflowClient(azure_env.mlflow_url)
+    experiment = f"statuses-{uuid.uuid4().hex[:8]}"
+    experiment_id = client.create_experiment(experiment)
+    ids = {}
+    for status, name in AZURE_ONLY.items():
+        ids[status] = client.create_run(experiment_id, run_name=name).info.run_id  # MLflow: RUNNING
+        azure_env.set_job_status(ids[status], status)
+    # The runs table: each job's own status (asked of Azure after the page shows; it arrives as a change).
+    win.open_runs_table(experiment)
+    table = win.run_detail.runs_tables()[0]
+    model = table.model
+
+    def shown(status: str) -> str:
+        row = model.row_of(ids[status])
+        return str(model.data(model.index(row, STATUS_COLUMN))) if row >= 0 else ""
+
+    wait_until(lambda: all(shown(s) == s for s in AZURE_ONLY), "Azure's statuses", qtbot=qtbot, timeout=TIMEOUT)
+    for status in AZURE_ONLY:
+        icon = model.data(model.index(model.row_of(ids[status]), STATUS_COLUMN), Qt.ItemDataRole.DecorationRole)
+        assert not icon.isNull()
+        assert RunStatus(status).is_active  # none is final
+    # The Experiments pane's filter box knows them: status:NotResponding keeps only that job.
+    pane = win.experiment_pane
+    wait_until(lambda: pane.model.index_of_experiment(experiment).isValid(), "the experiment", qtbot=qtbot)
+    pane.view.expand(pane.model.index_of_experiment(experiment))
+    pane.filter_box.setText("status:NotResponding")
+    wait_until(
+        lambda: (
+            pane.model.index_of_run(ids["NotResponding"]).isValid()
+            and not pane.model.index_of_run(ids["Paused"]).isValid()
+        ),
+        "only the job that stopped responding",
+        qtbot=qtbot,
+        timeout=TIMEOUT,
+    )
