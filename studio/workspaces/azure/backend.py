@@ -81,6 +81,10 @@ STATUS_TTL_S = 3.0
 STATUS_WORKERS = 8
 MAX_REFINED = 500
 """At most this many active runs get their Azure status per call; more keep MLflow's coarse status."""
+OBSERVE_AGE_S = 10.0
+"""Live refresh asks an active job's Azure status again after this long."""
+OBSERVED_JOBS = 100
+"""At most this many active jobs are observed per poll (the newest the poll sees)."""
 CHILDREN_PAGE = 100
 IDS_PER_SEARCH = 100
 MAX_CHILD_PAGES = 10_000
@@ -99,15 +103,17 @@ class JobStatuses:
         self._kept: dict[str, tuple[float, str]] = {}
         self.fetched = 0
 
-    def get_many(self, names: list[str], *, fresh: bool = False) -> dict[str, str]:
-        """The Azure status of each job that has one (a job whose status cannot be read is left out)."""
+    def get_many(self, names: list[str], *, fresh: bool = False, max_age: float | None = None) -> dict[str, str]:
+        """The Azure status of each job that has one (a job whose status cannot be read is left out); kept ones
+        younger than ``max_age`` (default ``ttl``) are not asked again."""
         now = time.monotonic()
+        ttl = self.ttl if max_age is None else max_age
         found: dict[str, str] = {}
         missing: list[str] = []
         with self._lock:
             for name in dict.fromkeys(names):
                 kept = self._kept.get(name)
-                if kept is not None and not fresh and now - kept[0] < self.ttl:
+                if kept is not None and not fresh and now - kept[0] < ttl:
                     found[name] = kept[1]
                 else:
                     missing.append(name)
@@ -369,8 +375,11 @@ class AzureBackend(MlflowBackend):
 
     def _observe(self, runs: list[Run]) -> dict[str, object]:
         """A poll sees each active job's Azure status, so Queued → Preparing → Running is a change."""
-        active = [r.run_id for r in runs if not mlflow_status(r).is_terminal]
-        return dict(self.statuses.get_many(active)) if active else {}
+        active = [r.run_id for r in runs if not mlflow_status(r).is_terminal][:OBSERVED_JOBS]
+        if not active:
+            return {}
+        # Each poll is 3 s apart; a job's status is asked again only every OBSERVE_AGE_S (ARM's read budget).
+        return dict(self.statuses.get_many(active, max_age=max(self.statuses.ttl, OBSERVE_AGE_S)))
 
     def get_run(self, run_id: str) -> RunInfo:
         """One run with Azure's current status of its job (asked if not known in the last few seconds)."""

@@ -305,9 +305,14 @@ def _reopen(azure_env: Any) -> Any:
     )
 
 
-def test_live_refresh_sees_a_change_of_azures_status(azure_env: Any, backend: Any, small: SmallContent) -> None:
+def test_live_refresh_sees_a_change_of_azures_status(
+    azure_env: Any, backend: Any, small: SmallContent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import studio.workspaces.azure.backend as module
+
     backend.poller.interval = 0.0  # poll at every change_token (3 s otherwise)
     backend.statuses.ttl = 0.0
+    monkeypatch.setattr(module, "OBSERVE_AGE_S", 0.0)  # a job's status asked at every poll (10 s otherwise)
     live = small.id("live")
     azure_env.set_job_status(live, "Running")
     token = backend.change_token()
