@@ -9,7 +9,7 @@ by ``search_plan.AZURE``. What only Azure knows comes from Azure's own endpoints
   (``STATUS_WORKERS`` at a time), kept ``STATUS_TTL_S``; all fourteen of Azure's statuses are kept
   (``status_map``). A page of runs shows the last status known and asks the unknown or stale ones in the
   background (a differing one arrives as a change, through ``list_changed_runs``); ``get_run``, edits, cancel
-  and queries on status wait for them. Live refresh observes each active job's status at every poll;
+  and queries on status wait for them. Live refresh observes the active jobs' statuses (each at most every 10 s);
 - details: ``ml_client.jobs.get`` (type, compute, command, environment, inputs and outputs, services with the
   Studio link), with the times from MLflow (ARM jobs have none);
 - children: run history's ``runs/{id}/children``, following every page (azure-ai-ml 1.35.2's
