@@ -63,7 +63,7 @@ from studio.workspaces.azure.arm_client import ArmTimeouts
 from studio.workspaces.azure.cloud import AzureCloud
 from studio.workspaces.azure.connection import AzureConnection
 from studio.workspaces.azure.errors import AzureError, AzureNotFoundError, from_azure_exception, from_mlflow_error
-from studio.workspaces.azure.jobs import arm_job_details, iso_seconds, job_details
+from studio.workspaces.azure.jobs import arm_job_details, iso_seconds, job_details, warm_sdk
 from studio.workspaces.azure.status_map import BEFORE_START, run_status
 from studio.workspaces.mlflow.backend import MlflowBackend, _check_edit
 from studio.workspaces.mlflow.mapping import HIDDEN_TAGS, seconds
@@ -275,6 +275,7 @@ class AzureBackend(MlflowBackend):
         self._refining_lock = threading.Lock()
         self._blob_files: LazyBlobFiles | None = None
         super().__init__(client, location, workspace_name, files=self._make_files, dialect=AZURE)
+        self._pool.submit(warm_sdk)  # the SDK's first job parse, now rather than under a job's first chart
 
     def _make_files(self, pool: ThreadPoolExecutor, flights: SingleFlight) -> ArtifactFiles:
         def build() -> ArtifactFiles:

@@ -80,11 +80,15 @@ class AzureWorkspaceOpener(RemoteLocationOpener):
         return parse_location(location).workspace_name
 
     def preload(self) -> None:
-        """Import what ``open`` needs (azure-ai-ml, about a second), before a window waits on it."""
+        """Import what ``open`` needs (azure-ai-ml, about a second) and parse one job with it (``jobs.warm_sdk``),
+        before a window waits on it."""
         import azure.ai.ml  # noqa: F401
 
         import studio.workspaces.azure.backend
         import studio.workspaces.azure.identity  # noqa: F401
+        from studio.workspaces.azure.jobs import warm_sdk
+
+        warm_sdk()
 
     def open(self, location: str, create: bool = False) -> WorkspaceBackend:
         """Sign in silently and connect; checked with one cheap call (one ``experiments/search``).

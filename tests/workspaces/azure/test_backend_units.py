@@ -339,3 +339,15 @@ def test_the_mlflow_client_reads_azures_error_shape_and_the_page_size_refusal() 
     error = mlflow_error_for_status(response, "https://eastus.api.azureml.ms/mlflow/v2.0/x")
     assert isinstance(error, MlflowRequestError) and "MaxResults must be less than 1000" in str(error)
     assert _page_size_refused(error)
+
+
+def test_the_sdk_warm_up_parses_a_job_once_per_process() -> None:
+    import time as clock
+
+    from studio.workspaces.azure import jobs
+
+    jobs.warm_sdk()
+    assert jobs._warm_done
+    started = clock.perf_counter()
+    jobs.warm_sdk()  # the second call does nothing
+    assert clock.perf_counter() - started < 0.01
