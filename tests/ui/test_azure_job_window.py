@@ -365,6 +365,8 @@ def test_azures_own_statuses_show_in_the_runs_table_and_the_tree_and_filter(
     for status, name in AZURE_ONLY.items():
         ids[status] = client.create_run(experiment_id, run_name=name).info.run_id  # MLflow: RUNNING
         azure_env.set_job_status(ids[status], status)
+    failed = client.create_run(experiment_id, run_name="broken").info.run_id
+    client.set_terminated(failed, "FAILED")
     # The runs table: each job's own status (asked of Azure after the page shows; it arrives as a change).
     win.open_runs_table(experiment)
     table = win.run_detail.runs_tables()[0]
@@ -379,6 +381,10 @@ def test_azures_own_statuses_show_in_the_runs_table_and_the_tree_and_filter(
         icon = model.data(model.index(model.row_of(ids[status]), STATUS_COLUMN), Qt.ItemDataRole.DecorationRole)
         assert not icon.isNull()
         assert RunStatus(status).is_active  # none is final
+    # A failed job's Overview says Azure's error (run history's), with its code.
+    page = open_job(qtbot, win, experiment, failed)
+    assert text(page, "Status").startswith("● Failed")
+    assert text(page, "Error") == "UserError: Execution failed. User process 'python' exited with status code 1."
     # The Experiments pane's filter box knows them: status:NotResponding keeps only that job.
     pane = win.experiment_pane
     wait_until(lambda: pane.model.index_of_experiment(experiment).isValid(), "the experiment", qtbot=qtbot)

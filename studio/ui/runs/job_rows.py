@@ -133,6 +133,16 @@ def sweep(details: Mapping[str, Any]) -> dict[str, str | None]:
     return rows
 
 
+def service_error(details: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The error the service recorded for a failed job (``{"code", "message"}``), if the details carry one."""
+    error = details.get("error")
+    if isinstance(error, Mapping) and error.get("message"):
+        return dict(error)
+    if isinstance(error, str) and error:
+        return {"message": error}
+    return None
+
+
 def job_properties(run_properties: Mapping[str, str], details: Mapping[str, Any]) -> str | None:
     """The run's properties, else the job's (without the service's own ``_``-prefixed bookkeeping)."""
     shown = dict(run_properties)

@@ -199,7 +199,7 @@ class RunOverview(QWidget):
         has_command = job_rows.command(details) is not None
         arguments = " ".join(map(str, details.get("arguments") or []))
         created = details.get("createdAt")
-        error = run.error or {}
+        error = run.error or job_rows.service_error(details) or {}
         rows: dict[str, str | None] = {
             "Status": f"<b style='color:{colour}'>● {html.escape(status_label(run.status))}</b>{reason}",
             "Type": job_rows.run_type(details),
@@ -224,7 +224,7 @@ class RunOverview(QWidget):
             "Description": html.escape(run.description) or "—",
             "Metrics": _metrics_summary(metrics),
             "Error": (
-                f"<pre style='color:#d9363e; white-space:pre-wrap'>{html.escape(str(error.get('message', '')))}</pre>"
+                f"<pre style='color:#d9363e; white-space:pre-wrap'>{html.escape(_error_text(error))}</pre>"
                 if error
                 else None
                 if recorded_only
@@ -251,6 +251,13 @@ class RunOverview(QWidget):
         end = run.ended_at or (time.time() if run.status.is_active else None)
         span = None if run.started_at is None or end is None else end - run.started_at
         self.fields["Duration"].setText(format_duration(span) or "—")
+
+
+def _error_text(error: dict[str, Any]) -> str:
+    """The error's message, after the service's code of it when it gave one ("UserError: …")."""
+    message = str(error.get("message", ""))
+    code = error.get("code")
+    return f"{code}: {message}" if code and not message.startswith(str(code)) else message
 
 
 def _when(t: float | None) -> str:
