@@ -241,6 +241,22 @@ def test_the_services_failures_are_one_sentence_each(
     assert code == 1 and "did not answer" in line and time.monotonic() - started < 30
     quick.clear_faults()
     assert run_main(capsys, "job", "list", *ws, "--experiment", jobs.experiment) == (0, "")  # fine again
+    code, line = run_main(capsys, "job", "cancel", jobs.finished, *ws)  # a job that ended (409-like)
+    assert code == 1 and "Completed" in line and "can be canceled" in line
+
+
+def test_job_cancel_answers_cancel_requested_at_once(
+    azure_env: AzureService, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlflow import MlflowClient
+
+    client = MlflowClient(azure_env.mlflow_url)
+    experiment_id = client.create_experiment(f"cancel-{uuid.uuid4().hex[:8]}")  # the module's counts stay
+    job = client.create_run(experiment_id, run_name="to-cancel").info.run_id
+    azure_env.set_job_status(job, "Running")
+    assert main(["job", "cancel", job, "--workspace", azure_env.location, "--output", "json"]) == 0
+    assert json.loads(capsys.readouterr().out) == {"id": job, "status": "CancelRequested"}
+    assert [r for r in azure_env.requests() if r.method == "POST" and r.path.endswith(f"/jobs/{job}/cancel")]
 
 
 def test_open_run_takes_a_run_id_a_jobs_location_or_its_azure_ml_studio_address() -> None:
