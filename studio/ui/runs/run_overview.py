@@ -128,7 +128,12 @@ class RunOverview(QWidget):
             Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
         )
         services.linkActivated.connect(open_web_page)
-        for name in ("Command", "Inputs", "Outputs"):  # long words (URIs) break anywhere rather than widen the page
+        for name in (
+            "Command",
+            "Inputs",
+            "Outputs",
+            "Services",
+        ):  # long words (URIs) break anywhere rather than widen the page
             self.fields[name].setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         scroll.setWidget(body)
         outer.addWidget(scroll)
