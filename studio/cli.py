@@ -7,10 +7,14 @@ import json
 import logging
 import sys
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from studio import __version__
 from studio.commands import compute, jobs
 from studio.commands.output import OneLineErrorParser, common_options
+
+if TYPE_CHECKING:
+    from studio.core.opener import WorkspaceOpener
 
 SDK_LOGGERS = ("azure", "msal")
 """Libraries whose warnings are not the command's output."""
@@ -97,7 +101,17 @@ def _gui(args: argparse.Namespace) -> int:
         preload()
     from studio.ui.shell.app import run_gui
 
-    return run_gui(kinds(), location, run_id)
+    return run_gui(window_kinds(kinds()), location, run_id)
+
+
+def window_kinds(openers: Sequence[WorkspaceOpener]) -> Sequence[WorkspaceOpener]:
+    """The openers as the window wants them: a kind with an offline cache (``paint_from_cache``, the Azure kind)
+    paints from it first, since the window marks what is cached and refreshes it. The command line and the SDK
+    leave it off and never get a stale listing. Set here, not by the window: the GUI imports no kind."""
+    for opener in openers:
+        if hasattr(opener, "paint_from_cache"):
+            setattr(opener, "paint_from_cache", True)  # noqa: B010 (not on the protocol)
+    return openers
 
 
 def _workspace_info(args: argparse.Namespace) -> int:

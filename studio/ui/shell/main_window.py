@@ -28,6 +28,7 @@ from studio.ui.runs_table.runs_tab import RunsTableTab
 from studio.ui.runs_table.table_state import TableMemory
 from studio.ui.shell.resources import app_icon, sample_experiment_dir
 from studio.ui.shell.settings import WindowSettings
+from studio.ui.shell.workspace_note import WorkspaceNote
 from studio.ui.shell.workspace_switching import WorkspaceSwitching
 from studio.ui.workspaces.workspace_pane import WorkspacePane
 
@@ -73,6 +74,8 @@ class MainWindow(WorkspaceSwitching):
         self.resizeDocks([self.workspace_pane, self.experiment_pane], [230, 405], Qt.Orientation.Vertical)
         self.resizeDocks([self.experiment_pane], [520], Qt.Orientation.Horizontal)
         self.live = LiveRefresh(self.runner, self)
+        self.workspace_note = WorkspaceNote(self.experiment_pane, self.run_detail, self)  # "Offline: …", "Cached …"
+        self.statusBar().addPermanentWidget(self.workspace_note)
         self.task_status = TaskStatus(self.runner, self)
         self.statusBar().addPermanentWidget(self.task_status)
         details = QPushButton("Details…", self)
@@ -135,6 +138,8 @@ class MainWindow(WorkspaceSwitching):
         self.live.sig_failed.connect(
             lambda exc: self.notifier.error(exc, context="Live refresh (it goes on when the workspace answers)")
         )
+        self.live.sig_state_changed.connect(self.workspace_note.state_changed)
+        self.workspace_note.sig_refresh_refused.connect(self.experiments_failed)  # the banner, with Sign in…
         self.workspace_pane.sig_open_workspace.connect(
             lambda loc: self.open_workspace(loc, create=loc == self.default_location())  # made on first use
         )

@@ -150,6 +150,9 @@ class CachedBackend:
         self.retry_open_s = retry_open_s
         self.experiments_version = 0
         """Bumped when a background refresh found the experiment list differs from what was painted."""
+        self.listings_version = 0
+        """Bumped when a background refresh of a listing painted from the cache (marked "Cached …") worked: the window
+        lists again what still shows the mark (its poll may never see the short "refreshing" note)."""
         self.last_refresh_error: BaseException | None = None
         """The last background refresh's error (None once one works): the window may offer Sign in… for it."""
         self._lock = threading.RLock()
@@ -508,6 +511,9 @@ class CachedBackend:
                     self._stale_at = None  # every painted listing is fresh now
             keep(value)
             refreshed(value)
+            if painted_at is not None:
+                with self._lock:
+                    self.listings_version += 1
 
         try:
             self._pool.submit(work)

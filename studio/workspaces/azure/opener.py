@@ -90,13 +90,33 @@ class AzureWorkspaceOpener(RemoteLocationOpener):
 
         warm_sdk()
 
+    paint_from_cache = False
+    """Whether ``open`` answers listings from the offline cache first (marked as cached, refreshed behind them).
+
+    False here, so the command line, the SDK and scripts never get a stale listing (the cache then answers only
+    without a network, and spares what never changes); the window sets it True on the opener it is handed
+    (``studio.cli``), since it shows the "Cached …" and "Offline …" marks."""
+
     def open(self, location: str, create: bool = False) -> WorkspaceBackend:
-        """Sign in silently and connect; checked with one cheap call (one ``experiments/search``).
+        """The workspace behind its offline cache (``offline_cache.open_cached``, in the user cache folder).
+
+        A workspace cached before opens at once when ``paint_from_cache`` (the sign-in and first call go on in
+        the background), and opens without a network either way; otherwise as ``open_uncached``, whose failures
+        (one sentence each) it raises. ``create`` is meaningless for Azure and ignored.
+        """
+        from studio.workspaces.azure.offline_cache import open_cached
+
+        canonical = self.canonical_location(location)
+        return open_cached(canonical, lambda: self.open_uncached(canonical), paint_from_cache=self.paint_from_cache)
+
+    def open_uncached(self, location: str) -> WorkspaceBackend:
+        """Sign in silently and connect, without the offline cache; checked with one cheap call (one
+        ``experiments/search``).
 
         The credential: the account remembered for the location, else the first saved account, else the
         environment's service principal, else the Azure CLI, else AuthenticationError saying how to sign in
         (``identity.credential_for_location``). The cloud is the Azure kind's setting (``cloud.load_cloud``).
-        ``create`` is meaningless for Azure and ignored. Failures are studio errors with one sentence.
+        Failures are studio errors with one sentence.
         """
         from studio.workspaces.azure.backend import AzureBackend
         from studio.workspaces.azure.cloud import load_cloud

@@ -44,7 +44,7 @@ def test_an_azure_workspace_reopens_from_its_cache(azure_env: Any, job: tuple[st
     location = azure_env.location
 
     def open_inner() -> Any:
-        return AzureWorkspaceOpener().open(location)
+        return AzureWorkspaceOpener().open_uncached(location)
 
     first = open_cached(location, open_inner, root=tmp_path)
     try:
@@ -84,7 +84,7 @@ def test_an_azure_workspace_without_a_network_shows_its_cache(
     location = azure_env.location
 
     def open_inner() -> Any:
-        return AzureWorkspaceOpener().open(location)
+        return AzureWorkspaceOpener().open_uncached(location)
 
     first = open_cached(location, open_inner, root=tmp_path)
     try:

@@ -1,6 +1,7 @@
 """The real main window on a workspace behind the offline cache: reopened, it paints from the cache while the
-service has not answered anything, then the window's own live refresh shows what changed meanwhile. Nothing in the
-window knows about the cache (``CachedBackend`` is only a ``WorkspaceBackend``)."""
+service has not answered anything, saying so in the status bar ("Cached 12:03 — refreshing…"), then the window's own
+live refresh shows what changed meanwhile and the mark goes. Nothing in the window knows about the cache
+(``CachedBackend`` is only a ``WorkspaceBackend``; the window reads ``info().note`` and the cache's versions)."""
 
 from __future__ import annotations
 
@@ -100,7 +101,9 @@ def test_a_reopened_window_paints_from_the_cache_then_shows_the_changes(qtbot: Q
         lambda: _runs_of(window, "mnist") == {"done": "Completed", "running": "Running"}, "the cached rows", qtbot=qtbot
     )
     assert sum(service.calls.values()) == before  # painted with no call answered
-    assert opener.opened[-1].info().note.startswith("Cached ")  # what the window would say (see the report)
+    note = window.workspace_note  # the status bar says where the rows come from
+    wait_until(lambda: note.isVisible() and note.full_text().startswith("Cached "), "the cached mark", qtbot=qtbot)
+    assert note.full_text().endswith("refreshing…")
     service.release()
     wait_until(
         lambda: _runs_of(window, "mnist") == {"newer": "Running", "done": "Completed", "running": "Completed"},
@@ -109,5 +112,6 @@ def test_a_reopened_window_paints_from_the_cache_then_shows_the_changes(qtbot: Q
         qtbot=qtbot,
     )
     assert opener.opened[-1].info().note == ""
+    wait_until(lambda: not note.isVisible(), "the cached mark gone once refreshed", qtbot=qtbot)
     window.close()
     assert guarded.violations == []
