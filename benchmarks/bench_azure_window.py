@@ -242,11 +242,12 @@ def _session(
     first page, returned)."""
     from bench_meter import PaintStamp
 
+    from studio.cli import window_kinds
     from studio.ui.shell.main_window import MainWindow
     from studio.ui.shell.settings import WindowSettings
     from studio.workspaces import kinds
 
-    window = MainWindow(kinds(), WindowSettings(settings_path))
+    window = MainWindow(window_kinds(kinds()), WindowSettings(settings_path))  # as `studio` does: paints from the cache
     try:
         window.resize(*WINDOW_SIZE)
         window.show()
