@@ -146,6 +146,10 @@ class RunPage:
     # runs table (e.g. "The server cannot compare tags with IN: Studio checks that on the runs it sends."); empty
     # when the kind answered all of it.
     note: str = ""
+    # False: the page is what is sorted so far while the kind still reads the runs (only for a caller that accepts
+    # it, see ``studio.core.partial_pages``); ``note`` then says how far it is, and asking again gives a later
+    # answer, until one is complete.
+    complete: bool = True
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,12 @@ types a filter.
 Live changes (``apply_changes``) update shown runs in place, one ``dataChanged`` per batch; a new
 run that matches goes on top when the order is the default (newest first), and is counted
 (``sig_new_runs``) otherwise, since its place in a sorted order is the server's to say.
+
+Pages are asked within ``partial_pages()``: a kind that sorts on this computer while it still reads the runs
+answers at once with a page marked partial (``RunPage.complete`` False, its note saying how far it is). The model
+then asks again every ``AGAIN_MS`` (as many rows as are loaded) until a complete answer comes, moving the rows
+to their new places (``layoutChanged``: the selection and the current row follow their runs, the scroll position
+stays); a new query, a failure or the table closing stops it.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
 
 from studio.core.backend import WorkspaceBackend
+from studio.core.partial_pages import partial_pages
 from studio.core.search import Key, key_text, query_matches
 from studio.core.status import RunStatus
 from studio.core.types import RunInfo, RunPage, RunQuery
@@ -42,6 +49,8 @@ from studio.ui.runs_table.columns import (
 from studio.ui.shell.status_style import status_icon
 
 PAGE_SIZE = 200
+AGAIN_MS = 700
+"""How soon a partial answer is asked again."""
 RUN_ID_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_COLUMN, DURATION_COLUMN = 1, 3
 AnyIndex = QModelIndex | QPersistentModelIndex
@@ -54,11 +63,26 @@ _RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 _ANSWERED = frozenset({_DISPLAY, _DECORATION, _TOOLTIP, _ALIGN, RUN_ID_ROLE})
 
 
-def _fetch(
-    backend: WorkspaceBackend, experiment: str, query: RunQuery, token: str | None, gen: int
-) -> tuple[int, str | None, RunPage]:
-    """On a worker: one page, tagged with the request it answers."""
-    return gen, token, backend.list_runs(experiment, query, token, PAGE_SIZE)
+Answer = tuple[int, str | None, RunPage, bool]
+"""(generation, token asked, page, whether it answers an ask-again)."""
+
+
+def _fetch(backend: WorkspaceBackend, experiment: str, query: RunQuery, token: str | None, gen: int) -> Answer:
+    """On a worker: one page, tagged with the request it answers (a partial one if the kind has it)."""
+    with partial_pages():
+        return gen, token, backend.list_runs(experiment, query, token, PAGE_SIZE), False
+
+
+def _fetch_again(backend: WorkspaceBackend, experiment: str, query: RunQuery, want: int, gen: int) -> Answer:
+    """On a worker: the first ``want`` runs again (at least a page), as one page with the last page's token."""
+    with partial_pages():
+        first = backend.list_runs(experiment, query, None, PAGE_SIZE)
+        runs, token = list(first.runs), first.next_token
+        while token is not None and len(runs) < want:  # the token continues the order the first page was cut from
+            page = backend.list_runs(experiment, query, token, PAGE_SIZE)
+            runs += page.runs
+            token = page.next_token
+    return gen, None, RunPage(runs, token, first.note, first.complete), True
 
 
 class RunsTableModel(QAbstractTableModel):
@@ -72,6 +96,8 @@ class RunsTableModel(QAbstractTableModel):
     """Loading runs failed (the exception); the rows shown stay."""
     sig_new_runs = Signal(int)
     """How many new matching runs arrived that the current order cannot place (refresh to see them)."""
+    sig_rows_updated = Signal()
+    """A later answer to a partial first page moved the rows (``note`` and ``complete`` may have changed)."""
 
     def __init__(
         self, runner: TaskRunner, backend: WorkspaceBackend, experiment: str, parent: QObject | None = None
@@ -93,6 +119,8 @@ class RunsTableModel(QAbstractTableModel):
         self.error: BaseException | None = None
         self.note = ""
         """The kind's note on the current query's first page (``RunPage.note``): what it answered on this computer."""
+        self.complete = True
+        """False while the rows are a partial answer (the kind still reads the runs); asked again until True."""
         self.loaded_once = False
         self.new_runs = 0
         self._release = DeferredRelease(self)
@@ -100,6 +128,8 @@ class RunsTableModel(QAbstractTableModel):
         self._ticker = QTimer(self, interval=1000)
         self._ticker.timeout.connect(self._tick_durations)
         self._ticker.start()
+        self._again = QTimer(self, interval=AGAIN_MS, singleShot=True)
+        self._again.timeout.connect(self._ask_again)
 
     # -- query and paging ----------------------------------------------------------------------
 
@@ -117,6 +147,7 @@ class RunsTableModel(QAbstractTableModel):
         """Ask for the first page of another filter or order; the rows shown stay until it arrives."""
         self.query = query
         self._generation += 1
+        self._again.stop()
         self._pending, self._fetching, self.error = True, False, None
         self._listing.request(_fetch, self.backend, self.experiment, query, None, self._generation)
 
@@ -141,15 +172,35 @@ class RunsTableModel(QAbstractTableModel):
         self._fetching = True
         self._listing.request(_fetch, self.backend, self.experiment, self.query, self._next, self._generation)
 
-    def _on_page(self, answer: tuple[int, str | None, RunPage]) -> None:
-        gen, token, page = answer
+    def _ask_again(self) -> None:
+        """A partial answer's timer: ask for the loaded rows again (later, if a page is being loaded)."""
+        if self.complete or self._pending or self.error is not None:
+            return
+        if self._fetching:
+            self._again.start()
+            return
+        want = max(len(self._ids), PAGE_SIZE)
+        self._listing.request(_fetch_again, self.backend, self.experiment, self.query, want, self._generation)
+
+    def _on_page(self, answer: Answer) -> None:
+        gen, token, page, again = answer
         if gen != self._generation:
             return
         self._next = page.next_token
+        if again:
+            self._fetching = False  # a page asked meanwhile was superseded by this answer
+            self._rearrange(page.runs)
+            self.note, self.complete = page.note, page.complete
+            if not page.complete:
+                self._again.start()
+            self.sig_rows_updated.emit()
+            return
         if token is None:
             self._replace(page.runs)
             self._pending, self.loaded_once, self.new_runs = False, True, 0
-            self.note = page.note
+            self.note, self.complete = page.note, page.complete
+            if not page.complete:
+                self._again.start()
             self.sig_first_page.emit()
             return
         self._fetching = False
@@ -174,6 +225,46 @@ class RunsTableModel(QAbstractTableModel):
         for run in runs:
             self._append(run)
         self.endResetModel()
+
+    def _rearrange(self, runs: list[RunInfo]) -> None:
+        """Show ``runs``, a later answer to the same query: new ones are added, gone ones removed, and the rest
+        moved in one ``layoutChanged``, so the selection and the current row follow their runs."""
+        old = set(self._ids)
+        added = [run for run in runs if run.id not in old]
+        if added:
+            start = len(self._ids)
+            self.beginInsertRows(QModelIndex(), start, start + len(added) - 1)
+            for run in added:
+                self._append(run)
+            self.endInsertRows()
+        for run in runs:
+            self._keep(run)
+        wanted = [run.id for run in runs]
+        kept = set(wanted)
+        gone = [run_id for run_id in self._ids if run_id not in kept]
+        target = wanted + gone  # the same runs as now, in the new order; the gone ones last, then removed
+        if target != self._ids:
+            self.layoutAboutToBeChanged.emit()
+            row_of = {run_id: row for row, run_id in enumerate(target)}
+            before = self.persistentIndexList()
+            after = [
+                self.index(row_of[self._ids[i.row()]], i.column()) if 0 <= i.row() < len(self._ids) else QModelIndex()
+                for i in before
+            ]
+            self._ids, self._first, self._seq = target, 0, dict(row_of)
+            self.changePersistentIndexList(before, after)
+            self.layoutChanged.emit()
+        if gone:
+            start = len(wanted)
+            self.beginRemoveRows(QModelIndex(), start, len(self._ids) - 1)
+            for run_id in gone:
+                del self._rows[run_id]
+                self._seq.pop(run_id, None)
+                self._active.discard(run_id)
+            del self._ids[start:]
+            self.endRemoveRows()
+        if self._ids:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._ids) - 1, len(self.keys) - 1))
 
     def _append(self, run: RunInfo) -> None:
         self._seq[run.id] = self._first + len(self._ids)

@@ -134,6 +134,7 @@ class RunsTableTab(QWidget):
         self.model.sig_first_page.connect(self._first_page)
         self.model.sig_failed.connect(self._load_failed)
         self.model.sig_new_runs.connect(self._new_runs)
+        self.model.sig_rows_updated.connect(self._rows_updated)
         for signal in (self.model.sig_first_page, self.model.sig_page_loaded):
             signal.connect(self.charts.later)
         self.model.columnsInserted.connect(self.charts.later)
@@ -292,6 +293,24 @@ class RunsTableTab(QWidget):
         if self.model.rowCount():
             self.stack.setCurrentWidget(self.view)
             self.view.scrollToTop()
+        else:
+            self._show_empty()
+
+    def _rows_updated(self) -> None:
+        """A later answer to a partial page: the rows moved (the selection and scroll position stay)."""
+        self.bar.set_query_note(self.model.note)
+        self.charts.later()
+        if self.model.rowCount():
+            self.stack.setCurrentWidget(self.view)
+        else:
+            self._show_empty()
+
+    def _show_empty(self) -> None:
+        if not self.model.complete:
+            self.empty.setText("Reading the runs…")  # the note above says how far
+            self.empty.setTextFormat(Qt.TextFormat.PlainText)
+            self.empty.setEnabled(False)
+            self.stack.setCurrentWidget(self.empty)
         else:
             text = self.filter_box.text().strip()
             filtered = self._box_query != RunQuery()

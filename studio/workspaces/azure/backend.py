@@ -39,7 +39,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
@@ -336,6 +336,10 @@ class AzureBackend(MlflowBackend):
                 by_id = {info.id: (run, info) for run, info in zip(runs, infos, strict=True)}
                 self._refine_later([by_id[i] for i in stale if i in by_id])
         return [refined(info, statuses.get(info.id)) for info in infos]
+
+    def _decorating(self, query: RunQuery) -> tuple[str, Callable[[], AbstractContextManager[None]]]:
+        """A background read for a query on status waits for exact statuses too (and keeps its copy apart)."""
+        return ("exact", self._exact_statuses) if _uses_status(query) else ("", nullcontext)
 
     @contextmanager
     def _exact_statuses(self) -> Iterator[None]:

@@ -5,7 +5,8 @@ What it costs (round trips; each may take the network's latency):
   top-level runs per experiment (concurrent, 8 at a time) for the counts ("100+" beyond).
 - ``list_runs``: a page in an order MLflow shares is one ``runs/search`` (and beside it one for the experiment's
   child counts, kept 5 s; a first page holds at most 50 runs); a part of the query the server cannot answer is checked here on larger server pages, and an
-  order it cannot give makes the backend read every matching run (see ``run_search``).
+  order it cannot give makes the backend read every matching run in the background, the runs table getting the
+  first page of what is sorted so far at once (see ``run_search`` and ``run_scan``).
 - ``count_runs``: every page of the answer (MLflow has no count), kept 5 s.
 - opening a run: ``runs/get`` (kept 1 s), then one concurrent round of ``metrics/get-history`` beside two rounds of
   ``artifacts/list`` (``run_metrics``): three round trips to the first chart. The same request asked from two
@@ -21,6 +22,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
 
 from studio.core.backend import DEFAULT_PAGE_SIZE
@@ -98,13 +100,20 @@ class MlflowBackend:
             else RunFiles(client, self._listing_pool, self._flights)
         )
         self.metrics = RunMetrics(client, self.files, self._pool, self._flights)
-        self.search = RunSearch(client, self._infos, dialect=dialect)
+        self.search = RunSearch(
+            client, self._infos, dialect=dialect, submit=self._pool.submit, decorating=self._decorating
+        )
         self.poller = ChangePoller(client, self._experiment_ids, self._infos_any, observe=self._observe)
         self._lock = threading.Lock()
         self._experiments: dict[str, Experiment] = {}
         self._names: dict[str, str] = {}
         self._runs: dict[str, tuple[float, Run]] = {}
         self._children: dict[str, tuple[float, dict[str, int]]] = {}
+
+    def _decorating(self, query: RunQuery) -> tuple[str, Callable[[], AbstractContextManager[None]]]:
+        """How a background read of runs for ``query`` decorates them (as any listing here; the Azure kind waits
+        for exact statuses when a query uses them)."""
+        return "", nullcontext
 
     def _observe(self, runs: list[Run]) -> dict[str, object]:
         """What a poll sees of runs beyond MLflow's record (nothing here; the Azure kind adds job statuses)."""
@@ -394,6 +403,7 @@ class MlflowBackend:
 
     def close(self) -> None:
         """Stop the worker threads and close the connections."""
+        self.search.close()  # a background read stops at its next page
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._listing_pool.shutdown(wait=True, cancel_futures=True)
         self.client.close()

@@ -7,9 +7,15 @@ the whole query, so what the server cannot answer is answered on this computer, 
 Two ways to page:
 - the server orders: a page token is ``m:<skip>:<server token>``, the server page to ask and how many of its runs
   were already given. A page of 200 top-level runs in the default order is one request.
-- this computer orders (status, duration or run id in ``order_by``): every matching run is fetched, sorted with the
-  reference ``sort_key`` and kept for ``SCAN_TTL_S``; tokens are ``c:<offset>``.
-MLflow has no count call, so ``count_runs`` pages through the answer (the number kept for ``SCAN_TTL_S``).
+- this computer orders (status, duration or run id in ``order_by``; metrics, params and tags on Azure): the runs
+  the server filter gives are read in the background (``run_scan``), kept as a copy shared by every order over the
+  same filter, and sorted here with the reference ``sort_key``; tokens are ``c:<offset>:<version>`` (the copy as it
+  was sorted, so the next page continues the same order). A caller that takes partial pages
+  (``studio.core.partial_pages``: the runs table) gets at once the first page of what is sorted so far, marked
+  ``complete=False`` with a note ("Sorted by val_loss over 3,200 runs so far…"), and asks again; every other caller
+  waits for the whole read, as before.
+MLflow has no count call, so ``count_runs`` pages through the answer (the number kept for ``SCAN_TTL_S``); for an
+order sorted here it counts the background copy.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, nullcontext
 
 from studio.core.errors import NotFoundError
+from studio.core.partial_pages import partial_pages_accepted
 from studio.core.search.evaluate import matches, run_values, sort_key
 from studio.core.search.query import compile_query, quick_matches, run_keys_of
 from studio.core.types import RunInfo, RunKeys, RunPage, RunQuery
@@ -27,32 +35,57 @@ from studio.workspaces.mlflow.mapping import search_values
 from studio.workspaces.mlflow.rest.client import MlflowRestClient
 from studio.workspaces.mlflow.rest.errors import MlflowRequestError
 from studio.workspaces.mlflow.rest.types import PARENT_RUN_TAG, Run
+from studio.workspaces.mlflow.run_scan import SCAN_PAGE, Pair, RunScans, ScanView, Submit
 from studio.workspaces.mlflow.search_plan import MLFLOW, SearchDialect, ServerPlan, plan_query
 
-SCAN_PAGE = 500
-"""Runs a page when reading a whole answer: a page's JSON is decoded in one call holding Python's lock, so pages
-of 1,000 runs (1.85 MB) stalled the window for up to 63 ms; 500 keep it near 15."""
+SORTED_KEPT = 8
+"""Sorted copies kept (per query and copy version): the next pages of a listing continue the same order."""
 CHECKED_PAGE = 500
 """Server page size when this computer drops some of the runs the server sends."""
 SCAN_TTL_S = 5.0
+"""How long a count is kept."""
 KEYS_SCAN_LIMIT = 5000
 """``list_run_keys`` reads the newest this many top-level runs."""
 MAX_SCANS = 16
 
 Decorate = Callable[[list[Run], str, bool], list[RunInfo]]
 """Makes RunInfos of an experiment's runs: (runs, experiment name, with child counts)."""
+Decorating = Callable[[RunQuery], tuple[str, Callable[[], AbstractContextManager[None]]]]
+"""How runs are decorated for a query: (a name for the mode, a context the background read runs in). The Azure
+kind waits for exact statuses when a query uses them: its background reads must too, and keep a copy apart."""
+
+
+def _plain(query: RunQuery) -> tuple[str, Callable[[], AbstractContextManager[None]]]:
+    return "", nullcontext
+
+
+def _thread(task: Callable[[], None]) -> object:
+    thread = threading.Thread(target=task, name="mlflow-scan", daemon=True)
+    thread.start()
+    return thread
 
 
 class RunSearch:
     """Answers RunQuery pages and counts for one server."""
 
-    def __init__(self, client: MlflowRestClient, decorate: Decorate, *, dialect: SearchDialect = MLFLOW) -> None:
+    def __init__(
+        self,
+        client: MlflowRestClient,
+        decorate: Decorate,
+        *,
+        dialect: SearchDialect = MLFLOW,
+        submit: Submit | None = None,
+        decorating: Decorating = _plain,
+    ) -> None:
+        """``submit`` runs the background reads (the backend's pool; a thread each without it)."""
         self.client = client
         self.decorate = decorate
         self.dialect = dialect
+        self.decorating = decorating
         self.is_null_supported = True
+        self.scans = RunScans(submit or _thread)
         self._lock = threading.Lock()
-        self._scans: OrderedDict[tuple[object, ...], tuple[float, list[RunInfo]]] = OrderedDict()
+        self._sorted: OrderedDict[tuple[str, RunQuery], tuple[list[RunInfo], ScanView]] = OrderedDict()
         self._counts: OrderedDict[tuple[object, ...], tuple[float, int]] = OrderedDict()
 
     # -- planning -----------------------------------------------------------------------------
@@ -110,12 +143,7 @@ class RunSearch:
                 _refuse(token)
             return RunPage([], None)
         if plan.client_order:
-            offset = _offset(token) if token is not None else 0
-            ordered = self._scan(experiment_id, name, query)
-            chunk = ordered[offset : offset + size]
-            more = offset + size < len(ordered)
-            note = f"{plan.note} Sorted over {len(ordered):,} run{'' if len(ordered) == 1 else 's'}."
-            return RunPage(chunk, f"c:{offset + size}" if more else None, note)
+            return self._sorted_page(experiment_id, name, query, plan, token, size)
         skip, server_token = _server_position(token) if token is not None else (0, None)
         keep = self._keeper(query)
         server_size = size if not plan.client_parts else max(size, CHECKED_PAGE)
@@ -134,19 +162,54 @@ class RunSearch:
                 return RunPage(kept, None, plan.note)
             server_token, skip = next_server, 0
 
-    def _scan(self, experiment_id: str, name: str, query: RunQuery) -> list[RunInfo]:
-        """Every matching run in the query's order, sorted here (kept for SCAN_TTL_S)."""
-        key = ("scan", experiment_id, query)
-        cached = self._cached(key)
-        if cached is not None:
-            return cached
-        pairs = list(self._matching(experiment_id, name, query))
+    def _sorted_page(
+        self, experiment_id: str, name: str, query: RunQuery, plan: ServerPlan, token: str | None, size: int
+    ) -> RunPage:
+        """A page of what is sorted here: of the background copy as far as it is read (see the module docstring)."""
+        offset, version = _sorted_position(token) if token is not None else (0, None)
+        with self._lock:
+            found = self._sorted.get((version, query)) if version is not None else None
+        if found is not None:
+            ordered, view = found  # the copy the listing's first page was sorted from
+        else:
+            view = self._view(experiment_id, name, query, plan, wait_all=not partial_pages_accepted())
+            ordered = self._ordered(view, query)
+        chunk = ordered[offset : offset + size]
+        more = offset + size < len(ordered)
+        if view.complete:
+            note = f"{plan.note} Sorted over {len(ordered):,} run{'' if len(ordered) == 1 else 's'}."
+        else:
+            note = f"{plan.note} {_progress(view, query)}"
+        return RunPage(chunk, f"c:{offset + size}:{view.version}" if more else None, note, view.complete)
+
+    def _view(self, experiment_id: str, name: str, query: RunQuery, plan: ServerPlan, *, wait_all: bool) -> ScanView:
+        mode, context = self.decorating(query)
+
+        def read(token: str | None, size: int) -> tuple[list[Pair], str | None]:
+            with context():
+                _, runs, next_token = self._search(experiment_id, query, size, token)
+                return list(zip(runs, self.decorate(runs, name, True), strict=True)), next_token
+
+        return self.scans.view((experiment_id, plan.filter, mode), read, wait_all=wait_all)
+
+    def _ordered(self, view: ScanView, query: RunQuery) -> list[RunInfo]:
+        """The view's runs that match the query, in its order (kept per version for the next pages)."""
+        key = (view.version, query)
+        with self._lock:
+            kept = self._sorted.get(key)
+        if kept is not None:
+            return kept[0]
+        keep = self._keeper(query)
+        pairs = [pair for pair in view.pairs if keep(*pair)]
         compiled = compile_query(query)
         if compiled.order:
             by = sort_key(compiled.order)
             pairs.sort(key=lambda pair: by(run_values(pair[1])))  # orders see the RunInfo, as the plan does
         ordered = [info for _, info in pairs]
-        self._keep(key, ordered)
+        with self._lock:
+            self._sorted[key] = (ordered, view)
+            while len(self._sorted) > SORTED_KEPT:
+                self._sorted.popitem(last=False)
         return ordered
 
     def _matching(self, experiment_id: str, name: str, query: RunQuery) -> Iterator[tuple[Run, RunInfo]]:
@@ -172,7 +235,11 @@ class RunSearch:
             hit = self._counts.get(key)
         if hit is not None and time.monotonic() - hit[0] < SCAN_TTL_S:
             return hit[1]
-        count = sum(1 for _ in self._matching(experiment_id, name, query))  # only the number is kept
+        if plan.client_order:  # the background copy the pages are sorted from, read to its end
+            view = self._view(experiment_id, name, query, plan, wait_all=True)
+            count = len(self._ordered(view, query))
+        else:
+            count = sum(1 for _ in self._matching(experiment_id, name, query))  # only the number is kept
         with self._lock:
             self._counts[key] = (time.monotonic(), count)
             while len(self._counts) > MAX_SCANS:
@@ -193,34 +260,43 @@ class RunSearch:
         return run_keys_of(runs[:KEYS_SCAN_LIMIT])
 
     def forget(self) -> None:
-        """Drop every kept scan (a run changed)."""
+        """A run changed: counts are asked again, copies read again."""
         with self._lock:
-            self._scans.clear()
+            self._sorted.clear()
             self._counts.clear()
+        self.scans.forget()
 
-    def _cached(self, key: tuple[object, ...]) -> list[RunInfo] | None:
-        with self._lock:
-            hit = self._scans.get(key)
-            if hit is not None and time.monotonic() - hit[0] < SCAN_TTL_S:
-                return hit[1]
-        return None
-
-    def _keep(self, key: tuple[object, ...], runs: list[RunInfo]) -> None:
-        with self._lock:
-            self._scans[key] = (time.monotonic(), runs)
-            while len(self._scans) > MAX_SCANS:
-                self._scans.popitem(last=False)
+    def close(self) -> None:
+        """Stop the background reads."""
+        self.scans.close()
 
 
 def _refuse(token: str) -> None:
     raise NotFoundError(f"Unknown page token {token!r}: start the listing again.")
 
 
-def _offset(token: str) -> int:
-    kind, _, number = token.partition(":")
-    if kind != "c" or not number.isdigit():
+def _sorted_position(token: str) -> tuple[int, str | None]:
+    """(offset, version of the sorted copy) of a ``c:`` token (no version: the current copy)."""
+    parts = token.split(":")
+    if parts[0] != "c" or len(parts) not in (2, 3) or not parts[1].isdigit():
         _refuse(token)
-    return int(number)
+    return int(parts[1]), (parts[2] if len(parts) == 3 else None)
+
+
+def _progress(view: ScanView, query: RunQuery) -> str:
+    """How far the background read is, for the note of a partial page."""
+    by = _order_names(query)
+    so_far = f"{view.read:,}" + (f" of {view.total:,}" if view.total is not None and view.total >= view.read else "")
+    if view.refreshing:
+        age = f"{view.age_s:.0f} s" if view.age_s < 120 else f"{view.age_s / 60:.0f} min"
+        return f"Sorted by {by} over the {len(view.pairs):,} runs read {age} ago; reading them again ({so_far} so far)…"
+    return f"Sorted by {by} over {so_far} runs so far…"
+
+
+def _order_names(query: RunQuery) -> str:
+    """The order's keys as a person names them ("val_loss", "status")."""
+    compiled = compile_query(query)
+    return ", ".join(item.key.name for item in compiled.order) or "start time"
 
 
 def _server_position(token: str) -> tuple[int, str | None]:
