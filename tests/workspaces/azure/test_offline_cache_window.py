@@ -11,6 +11,7 @@ from typing import Any
 from PySide6.QtCore import QModelIndex
 from pytestqt.qtbot import QtBot
 
+from studio.core.errors import AuthenticationError
 from studio.core.status import RunStatus
 from studio.ui.shell.main_window import MainWindow
 from studio.ui.shell.settings import WindowSettings
@@ -115,3 +116,64 @@ def test_a_reopened_window_paints_from_the_cache_then_shows_the_changes(qtbot: Q
     wait_until(lambda: not note.isVisible(), "the cached mark gone once refreshed", qtbot=qtbot)
     window.close()
     assert guarded.violations == []
+
+
+def _table(window: MainWindow, experiment: str, qtbot: QtBot) -> Any:
+    """The experiment's runs table, opened (it loads its first page on a worker)."""
+    window.open_runs_table(experiment)
+    return wait_until(lambda: window.run_detail.runs_tables(), "the runs table", qtbot=qtbot)[0]
+
+
+def test_a_runs_table_painted_from_the_cache_loses_its_mark_once_refreshed(qtbot: QtBot, tmp_path: Path) -> None:
+    fake = FakeBackend(name="demo", location=LOCATION)
+    for name in ("a", "b"):
+        fake.set_status(fake.add_run("mnist", name), RunStatus.COMPLETED)
+    service = Recorder(fake)
+    opener = CachedOpener(service, tmp_path / "cache")
+    settings = tmp_path / "settings.ini"
+    window, _guarded = _session(qtbot, opener, settings)
+    table = _table(window, "mnist", qtbot)
+    wait_until(lambda: table.model.rowCount() == 2, "the table's rows", qtbot=qtbot)
+    assert table.model.note == ""
+    window.close()
+
+    fake.add_run("mnist", "c")  # while Studio was closed
+    service.hold()
+    window, _guarded = _session(qtbot, opener, settings)
+    table = _table(window, "mnist", qtbot)
+    wait_until(lambda: table.model.rowCount() == 2, "the cached rows", qtbot=qtbot)
+    assert table.model.note.startswith("Cached ") and table.bar.query_note.isVisibleTo(table)
+    service.release()
+    wait_until(
+        lambda: table.model.note == "" and table.model.rowCount() == 3,
+        "the table asked again once its page was refreshed",
+        timeout=30,
+        qtbot=qtbot,
+    )
+    assert not table.bar.query_note.isVisibleTo(table)
+    wait_until(lambda: not window.workspace_note.isVisible(), "the window's mark gone", qtbot=qtbot)
+    window.close()
+
+
+def test_a_refresh_refused_for_the_sign_in_shows_the_failure_banner(qtbot: QtBot, tmp_path: Path) -> None:
+    fake = FakeBackend(name="demo", location=LOCATION)
+    fake.set_status(fake.add_run("mnist", "done"), RunStatus.COMPLETED)
+    service = Recorder(fake)
+    opener = CachedOpener(service, tmp_path / "cache")
+    settings = tmp_path / "settings.ini"
+    window, _guarded = _session(qtbot, opener, settings)
+    window.close()
+
+    def refused() -> Any:
+        raise AuthenticationError("The workspace refused the sign-in: sign in again.")
+
+    fake.list_experiments = refused  # type: ignore[method-assign]
+    window, _guarded = _session(qtbot, opener, settings)  # painted from the cache; its refresh is refused
+    pane = window.experiment_pane
+    wait_until(lambda: pane.failure_banner.isVisibleTo(pane), "the failure banner", qtbot=qtbot)
+    assert pane.failure_banner.title.text() == "Could not refresh the experiments of demo"
+    assert "sign in again" in pane.failure_banner.message.text()
+    note = window.workspace_note
+    wait_until(lambda: "could not refresh" in note.full_text(), "the window's note", qtbot=qtbot)
+    assert note.full_text().startswith("Cached ") and note.isVisible()
+    window.close()
