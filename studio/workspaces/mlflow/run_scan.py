@@ -31,7 +31,7 @@ FIRST_SCAN_PAGE = 100
 FRESH_S = 30.0
 IDLE_S = 30.0
 KEEP_S = 600.0
-MAX_KEPT = 16
+MAX_KEPT = 4
 MAX_RUNNING = 2
 
 ScanKey = tuple[str, str, str]
@@ -110,7 +110,7 @@ class RunScans:
         nothing. Raises the scan's error (once).
         """
         with self._lock:
-            entry, scan = self._entry(key, read, exclusive=not wait_all)
+            entry, scan = self._entry(key, read, wait_all=wait_all)
             scan.waiters += 1 if wait_all and scan is not entry.copy else 0
         waited = scan if scan is not entry.copy else None
         try:
@@ -131,9 +131,12 @@ class RunScans:
                 raise waited.error
             if entry.copy is None and entry.running is not waited and waited is not None:
                 return _partial(waited)  # cancelled by a newer query meanwhile: this answer is not wanted any more
-            return self._view(entry)
+            view = self._view(entry)
+        if wait_all and not view.complete:
+            return self.view(key, read, wait_all=True)  # read again meanwhile (forget()): wait for that read
+        return view
 
-    def _entry(self, key: ScanKey, read: ReadPage, *, exclusive: bool) -> tuple[_Entry, Scan]:
+    def _entry(self, key: ScanKey, read: ReadPage, *, wait_all: bool) -> tuple[_Entry, Scan]:
         """(Under the lock) the entry for ``key`` and the scan to wait for (its copy when that answers)."""
         now = time.monotonic()
         self._evict(now)
@@ -146,15 +149,15 @@ class RunScans:
             entry = self._entries[key] = _Entry()
         self._entries.move_to_end(key)
         entry.used = now
-        if exclusive:
+        if not wait_all:
             for other_key, other in list(self._entries.items()):
                 if other_key[0] == key[0] and other_key != key and other.running is not None:
                     self._cancel(other_key, other)
         copy_fresh = entry.copy is not None and not entry.stale and now - entry.copy.finished_at < FRESH_S
         if entry.running is None and not copy_fresh:
             entry.running = self._start(key, read)
-        if entry.copy is not None and (entry.running is None or not entry.running.complete):
-            return entry, entry.copy
+        if entry.copy is not None and (entry.running is None or not wait_all):
+            return entry, entry.copy  # fresh, or answering while it is read again
         assert entry.running is not None
         return entry, entry.running
 
