@@ -33,9 +33,11 @@ def wait_until(
                 answer[:] = [value]
             return bool(value)
 
+        from pytestqt.exceptions import TimeoutError as QtTimeoutError  # not an AssertionError
+
         try:
             qtbot.waitUntil(answered, timeout=int(timeout * 1000))
-        except AssertionError as exc:
+        except (AssertionError, QtTimeoutError) as exc:
             raise AssertionError(f"{what} not reached within {timeout} s") from exc
         return answer[0]
     deadline = time.monotonic() + timeout
