@@ -121,8 +121,11 @@ def _workspace_info(args: argparse.Namespace) -> int:
     try:
         info = backend.info()
         experiments = backend.list_experiments()
+        note = backend.info().note  # a kind with an offline cache: "Offline: showing the cache of 12:03. <why>"
     finally:
         backend.close()
+    if note:  # on stderr, as job list's notes, so that --output json stays clean
+        print(f"note: {note}", file=sys.stderr)
     if args.output == "json":
         print(
             json.dumps(

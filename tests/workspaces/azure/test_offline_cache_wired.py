@@ -3,7 +3,8 @@
 The window (openers handed over as ``studio`` does, ``cli.window_kinds``): a workspace opened once, then reopened
 with the network gone, shows its experiments and jobs from the cache and says in the status bar that it is offline;
 once the network is back the mark goes and the window lists from the service again. The command line
-(``studio --workspace azureml://… info`` / ``job list``): never a stale listing, since it asks the service first.
+(``studio --workspace azureml://… info`` / ``job list``): never a stale listing, since it asks the service first;
+without a network it prints the cache, with a note saying so.
 """
 
 from __future__ import annotations
@@ -160,16 +161,19 @@ def test_a_window_reopened_without_a_network_shows_the_cache_and_says_it_is_offl
     assert sorted(_names_under(window, experiment) or []) == ["baseline", "wide"]
 
 
-def _printed(capsys: pytest.CaptureFixture[str], *args: str) -> str:
-    """``studio ARGS`` in this process: what it printed (it must succeed)."""
+def _printed(capsys: pytest.CaptureFixture[str], *args: str, note: str = "") -> str:
+    """``studio ARGS`` in this process: what it printed (it must succeed, with ``note`` on stderr or nothing)."""
     capsys.readouterr()
     code = main(list(args))
     out, err = capsys.readouterr()
     assert code == 0, err
+    assert err.startswith(f"note: {note}") if note else err == "", err
     return out
 
 
-def test_the_command_line_never_paints_from_the_cache(quick: AzureService, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_command_line_never_paints_from_the_cache(
+    quick: AzureService, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from studio.workspaces import opener_for
 
     assert getattr(opener_for(quick.location), "paint_from_cache", None) is False  # as kinds() hands it over
@@ -184,6 +188,7 @@ def test_the_command_line_never_paints_from_the_cache(quick: AzureService, capsy
 
     client = MlflowClient(quick.mlflow_url)
     second_run = client.create_run(client.get_experiment_by_name(experiment).experiment_id, run_name="second")
+    client.set_terminated(second_run.info.run_id)  # finished: job list asks nothing more of it (offline below)
     assert newer in _printed(capsys, *ws, "info")
     listed = _printed(capsys, "job", "list", *ws, "--experiment", experiment)
     assert first_run in listed and second_run.info.run_id in listed
@@ -199,3 +204,11 @@ def test_the_command_line_never_paints_from_the_cache(quick: AzureService, capsy
         assert latest in [e.name for e in backend.list_experiments()]
     finally:
         backend.close()
+
+    # Without a network the command line answers from the cache and says so.
+    for name in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, f"http://127.0.0.1:{_closed_port()}")
+    offline = _printed(capsys, *ws, "info", note="Offline: showing the cache")
+    assert experiment in offline and newer in offline
+    listed = _printed(capsys, "job", "list", *ws, "--experiment", experiment, note="Offline: cached ")
+    assert first_run in listed and second_run.info.run_id in listed
