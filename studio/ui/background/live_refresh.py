@@ -100,7 +100,8 @@ class LiveRefresh(QObject):
     """Polling has failed FAILURES_TO_REPORT times in a row (the last exception); said once until a poll works."""
     sig_state_changed = Signal(object, object)
     """The workspace's state (``WorkspaceState``) differs from the last one: (old, new). A new workspace starts
-    from ``WorkspaceState()``; switching away from a workspace with a note says the empty state."""
+    from ``WorkspaceState()``; switching away from a workspace with a state says (WorkspaceState(), WorkspaceState()):
+    its note goes, and nothing is to be listed again."""
 
     def __init__(self, runner: TaskRunner, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -124,7 +125,9 @@ class LiveRefresh(QObject):
         self._token.reset()
         self._polling.reset()
         self._describing.reset()
-        self._take_state(WorkspaceState())
+        if self.state != WorkspaceState():  # the old workspace's note goes; nothing of the new one to list again
+            self.state = WorkspaceState()
+            self.sig_state_changed.emit(self.state, self.state)
         if backend is None:
             self.timer.stop()
             return
