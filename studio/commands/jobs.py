@@ -20,6 +20,8 @@ from studio.core.types import RunInfo, RunQuery
 STD_LOG = "user_logs/std_log.txt"
 EXACT_WORKERS = 8
 """Active runs of a listing whose current status is asked at once."""
+FOLLOW_LOCAL_S, FOLLOW_REMOTE_S = 0.2, 1.0
+"""``job logs --follow``: seconds between looks at a local run's log, and at a remote one's (a server's)."""
 DETAIL_FIELDS = (
     ("runType", "type"),
     ("target", "compute"),
@@ -250,13 +252,15 @@ def _cancel(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
 
 def _logs(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
     offset = 0
+    # A remote workspace is asked as often as the window polls it (each round is a few requests to the service).
+    pause = FOLLOW_LOCAL_S if args.follow and backend.info().kind == "local" else FOLLOW_REMOTE_S
     while True:
         info = backend.get_run(args.run)
         offset = _print_from(backend, args.run, offset)
         if not args.follow or info.status.is_terminal:
             _print_from(backend, args.run, offset)
             return 0
-        time.sleep(0.2)
+        time.sleep(pause)
 
 
 def _print_from(backend: WorkspaceBackend, run_id: str, offset: int) -> int:
