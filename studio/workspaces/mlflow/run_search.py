@@ -25,6 +25,8 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, nullcontext
+from operator import itemgetter
+from typing import Any
 
 from studio.core.errors import NotFoundError
 from studio.core.partial_pages import partial_pages_accepted
@@ -86,6 +88,7 @@ class RunSearch:
         self.scans = RunScans(submit or _thread)
         self._lock = threading.Lock()
         self._sorted: OrderedDict[tuple[str, RunQuery], tuple[list[RunInfo], ScanView]] = OrderedDict()
+        self._keyed: OrderedDict[tuple[str, RunQuery], tuple[int, list[tuple[Any, RunInfo]]]] = OrderedDict()
         self._counts: OrderedDict[tuple[object, ...], tuple[float, int]] = OrderedDict()
 
     # -- planning -----------------------------------------------------------------------------
@@ -193,23 +196,35 @@ class RunSearch:
         return self.scans.view((experiment_id, plan.filter, mode), read, wait_all=wait_all)
 
     def _ordered(self, view: ScanView, query: RunQuery) -> list[RunInfo]:
-        """The view's runs that match the query, in its order (kept per version for the next pages)."""
+        """The view's runs that match the query, in its order (kept per version for the next pages).
+
+        A copy only grows while it is read: the runs checked and keyed for an earlier version of it are kept, and
+        only the ones read since are checked and keyed (for 10,000 runs all of it takes about 0.2 s, a stable
+        sort of the keys a few ms), so asking again as the read goes on costs little.
+        """
         key = (view.version, query)
         with self._lock:
             kept = self._sorted.get(key)
+            scan_id = view.version.split(".", 1)[0]
+            earlier = self._keyed.get((scan_id, query))
         if kept is not None:
             return kept[0]
+        done, keyed = earlier if earlier is not None and earlier[0] <= len(view.pairs) else (0, [])
         keep = self._keeper(query)
-        pairs = [pair for pair in view.pairs if keep(*pair)]
         compiled = compile_query(query)
-        if compiled.order:
-            by = sort_key(compiled.order)
-            pairs.sort(key=lambda pair: by(run_values(pair[1])))  # orders see the RunInfo, as the plan does
-        ordered = [info for _, info in pairs]
+        by = sort_key(compiled.order) if compiled.order else (lambda _values: ())
+        # Orders see the RunInfo, as the plan does; ties keep the server's order (the sort is stable).
+        keyed = keyed + [(by(run_values(info)), info) for run, info in view.pairs[done:] if keep(run, info)]
+        keyed.sort(key=itemgetter(0))
+        ordered = [info for _, info in keyed]
         with self._lock:
             self._sorted[key] = (ordered, view)
+            self._keyed[(scan_id, query)] = (len(view.pairs), keyed)
+            self._keyed.move_to_end((scan_id, query))
             while len(self._sorted) > SORTED_KEPT:
                 self._sorted.popitem(last=False)
+            while len(self._keyed) > SORTED_KEPT:
+                self._keyed.popitem(last=False)
         return ordered
 
     def _matching(self, experiment_id: str, name: str, query: RunQuery) -> Iterator[tuple[Run, RunInfo]]:
@@ -263,6 +278,7 @@ class RunSearch:
         """A run changed: counts are asked again, copies read again."""
         with self._lock:
             self._sorted.clear()
+            self._keyed.clear()
             self._counts.clear()
         self.scans.forget()
 
