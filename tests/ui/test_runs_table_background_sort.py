@@ -79,12 +79,17 @@ def test_a_slow_sort_shows_its_progress_then_the_exact_order_keeping_the_selecti
         model.index(shown(tab).index(chosen), 0),
         QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
     )
+    scroll = tab.view.verticalScrollBar()
+    scroll.setValue(scroll.maximum() // 2)
+    scrolled = scroll.value()
+    assert scrolled > 0
     wait_until(lambda: model.complete, "the complete order", timeout=60, qtbot=qtbot)
     assert note.full_text().endswith(f"Sorted over {PAGING_RUNS} runs.")
     rows = shown(tab)
     assert rows == EXPECTED[: len(rows)] and len(rows) >= 50
     selected = [i.row() for i in tab.view.selectionModel().selectedRows(0)]
     assert selected == [EXPECTED.index(chosen)]  # the selection followed its run to its place
+    assert scroll.value() == scrolled  # the rows moved under the view, which stayed where it was
     assert not model._again.isActive()  # nothing is asked again once the answer is complete
 
 
