@@ -46,6 +46,8 @@ class WorkspaceNote(QLabel):
         self.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
         self._experiments, self._run_detail = experiments, run_detail
         self._full = ""
+        self._refused: BaseException | None = None  # said once the experiment list shows (a list clears failures)
+        experiments.model.sig_loaded.connect(self._experiments_listed)
         self.hide()
 
     def full_text(self) -> str:
@@ -63,8 +65,18 @@ class WorkspaceNote(QLabel):
                 if is_cached_page_note(table.model.note):
                     table.refresh()
         error = new.refresh_error
-        if isinstance(error, AuthenticationError) and error is not old.refresh_error:
-            self.sig_refresh_refused.emit(error)
+        if new == old:  # another workspace: nothing of the old one is said any more
+            self._refused = None
+        elif isinstance(error, AuthenticationError) and error is not old.refresh_error:
+            if self._experiments.model.rowCount() > 0:
+                self.sig_refresh_refused.emit(error)
+            else:  # the experiments painted from the cache are on their way: listing them would clear the banner
+                self._refused = error
+
+    def _experiments_listed(self) -> None:
+        refused, self._refused = self._refused, None
+        if refused is not None:
+            self.sig_refresh_refused.emit(refused)
 
     def _show(self, state: WorkspaceState) -> None:
         self._full = state.note

@@ -171,6 +171,8 @@ class CachedBackend:
         self._last_seen: dict[str, str] = {}  # run id -> JSON of its last recorded change
         self._verified: dict[str, float] = {}  # key -> when it was last fetched from the service (monotonic)
         self._refreshing: set[str] = set()
+        # Refreshes of painted listings that failed for want of a network: tried again when it is back.
+        self._unrefreshed: dict[str, tuple[Callable[[], Any], Callable[[Any], None], Callable[[Any], None], float]] = {}
         self._stale_at: float | None = None  # when what was painted from the cache was stored (epoch)
         self._offline: BaseException | None = None
         self._final: set[str] = set()  # run ids seen finished
@@ -254,6 +256,9 @@ class CachedBackend:
     def _worked(self) -> None:
         with self._lock:
             self._offline = None
+            again, self._unrefreshed = self._unrefreshed, {}
+        for key, (fetch, keep, refreshed, painted_at) in again.items():  # the network is back
+            self._refresh_later(key, fetch, keep, refreshed, painted_at)
 
     # -- workspace -----------------------------------------------------------------------------------
 
@@ -500,6 +505,8 @@ class CachedBackend:
             except BaseException as exc:  # said through info() and the next poll
                 with self._lock:
                     self.last_refresh_error = exc
+                    if painted_at is not None and is_network_error(exc):
+                        self._unrefreshed[key] = (fetch, keep, refreshed, painted_at)
                 return
             finally:
                 with self._lock:

@@ -164,10 +164,11 @@ def test_a_refresh_refused_for_the_sign_in_shows_the_failure_banner(qtbot: QtBot
     window, _guarded = _session(qtbot, opener, settings)
     window.close()
 
-    def refused() -> Any:
+    def refused(*_args: Any, **_kwargs: Any) -> Any:
         raise AuthenticationError("The workspace refused the sign-in: sign in again.")
 
-    fake.list_experiments = refused  # type: ignore[method-assign]
+    fake.list_experiments = refused  # type: ignore[method-assign]  # the sign-in expired since: every listing refused
+    fake.list_runs = refused  # type: ignore[method-assign]
     window, _guarded = _session(qtbot, opener, settings)  # painted from the cache; its refresh is refused
     pane = window.experiment_pane
     wait_until(lambda: pane.failure_banner.isVisibleTo(pane), "the failure banner", qtbot=qtbot)
