@@ -181,8 +181,9 @@ def test_a_finished_job_shows_its_details_studio_link_chart_log_and_downloads_it
     )
     services = text(page, "Services").splitlines()
     assert services[0] == "Studio"  # a link (web services first)
-    assert services[1].startswith("Tracking: azureml://eastus.api.azureml.ms/mlflow/v1.0/subscriptions/")
-    assert not services[1].endswith("?")
+    assert services[1] == "Tracking: azureml://eastus.api.azureml.ms/…/workspaces/studio-ws"  # whole in the tooltip
+    tracking = f"Tracking: azureml://eastus.api.azureml.ms/mlflow/v1.0{azure_env.workspace_arm_id}"
+    assert tracking in page.overview.fields["Services"].toolTip().splitlines()  # whole in the tooltip
     assert text(page, "Created") != "—"
     assert text(page, "Params") == "lr=0.01, epochs=10" or text(page, "Params") == "epochs=10, lr=0.01"
     assert "{" not in text(page, "Properties")  # no dict dumped

@@ -19,6 +19,8 @@ STUDIO_ACTION = "Open in Azure ML studio"
 """The button's and menus' words for a run whose details carry a ``studioUrl`` (only Azure ML jobs do)."""
 WEB_SCHEMES = ("https://", "http://")
 """The only links the Overview makes clickable (a service's endpoint may be ``azureml://`` or anything else)."""
+ENDPOINT_CHARS = 64
+"""A service's endpoint longer than this is cut in the middle in its row (whole in the tooltip)."""
 MAX_ITEMS = 50
 """Inputs, outputs, services or steps shown at most (a pipeline may have hundreds): the rest are counted."""
 RECORDED = ("mlflow",)
@@ -86,9 +88,17 @@ def services(details: Mapping[str, Any]) -> str | None:
         label = html.escape(str(name))
         if url.startswith(WEB_SCHEMES):
             links.append(f"<a href='{html.escape(url, quote=True)}'>{label}</a>")
-        else:  # e.g. Tracking: the MLflow URI of the workspace (Azure ends it with a bare "?")
-            others.append(f"{label}: {_code(url.rstrip('?'))}")
+        else:  # e.g. Tracking: the MLflow URI of the workspace (Azure ends it with a bare "?"); whole in the tooltip
+            others.append(f"{label}: {_code(_middle_cut(url.rstrip('?')))}")
     return "<br>".join(filter(None, [" · ".join(links), *others])) + _more(len(found))
+
+
+def services_tooltip(details: Mapping[str, Any]) -> str:
+    """Every service's whole endpoint, one a line (the row cuts long ones in the middle)."""
+    found = details.get("services")
+    if not isinstance(found, Mapping):
+        return ""
+    return "\n".join(f"{name}: {str(endpoint).rstrip('?')}" for name, endpoint in list(found.items())[:MAX_ITEMS])
 
 
 def studio_url(details: Mapping[str, Any]) -> str | None:
@@ -168,6 +178,19 @@ def _short_asset(reference: str) -> str:
         if name:
             return f"{name}:{version}" if version else name
     return reference.removeprefix("azureml:")
+
+
+def _middle_cut(text: str, keep: int = ENDPOINT_CHARS) -> str:
+    """A long endpoint as its start and end around an ellipsis, cut at path segments
+    (``azureml://eastus.api.azureml.ms/…/workspaces/ws``)."""
+    if len(text) <= keep:
+        return text
+    head, tail = text[: keep // 2], text[-(keep // 2) :]
+    scheme = head.find("://") + 3 if "://" in head else 0
+    head_cut, tail_cut = head.rfind("/"), tail.find("/")
+    head = head[: head_cut + 1] if head_cut >= max(scheme, 1) else head  # not inside "scheme://"
+    tail = tail[tail_cut:] if tail_cut > 0 else tail
+    return f"{head}…{tail}"
 
 
 def _more(count: int, separator: str = "<br>") -> str:

@@ -85,6 +85,8 @@ class RunOverview(QWidget):
         self.title = QLabel(run_id, self)
         self.title.setObjectName("runTitle")
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # A long job name is cut at the buttons (its tooltip holds it whole) rather than widen the window.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.cancel_button = QPushButton("Cancel run", self)
         self.cancel_button.setObjectName("cancelRun")
         self.cancel_button.clicked.connect(lambda: self.sig_cancel_requested.emit(self.run_id))
@@ -128,13 +130,6 @@ class RunOverview(QWidget):
             Qt.TextInteractionFlag.TextSelectableByMouse | Qt.TextInteractionFlag.LinksAccessibleByMouse
         )
         services.linkActivated.connect(open_web_page)
-        for name in (
-            "Command",
-            "Inputs",
-            "Outputs",
-            "Services",
-        ):  # long words (URIs) break anywhere rather than widen the page
-            self.fields[name].setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         scroll.setWidget(body)
         outer.addWidget(scroll)
         self._ticker = QTimer(self)
@@ -200,6 +195,7 @@ class RunOverview(QWidget):
         reason = f" — {html.escape(short)}" if short else ""
         self.fields["Status"].setToolTip(run.status_reason)
         self.title.setText(f"<b>{html.escape(run.display_name or run.id)}</b> &nbsp; <small>{run.id}</small>")
+        self.title.setToolTip(f"{run.display_name or run.id}\n{run.id}")
         recorded_only = details.get("runType") in job_rows.RECORDED  # logged to a server by a script, not run by it
         has_command = job_rows.command(details) is not None
         arguments = " ".join(map(str, details.get("arguments") or []))
@@ -243,6 +239,7 @@ class RunOverview(QWidget):
             self.form.setRowVisible(label, text is not None)
         env = details.get("environment")
         self.fields["Environment"].setToolTip(env if isinstance(env, str) else "")
+        self.fields["Services"].setToolTip(job_rows.services_tooltip(details))
         self.studio_url = job_rows.studio_url(details)
         self.studio_button.setVisible(self.studio_url is not None)
         self.cancel_button.setVisible(self.can_cancel and run.status.is_active)
