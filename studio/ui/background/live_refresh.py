@@ -167,7 +167,8 @@ class LiveRefresh(QObject):
             self.sig_failed.emit(exc)
 
     def stop(self) -> None:
-        """Stop polling."""
+        """Stop polling, and let go of the workspace and its state (an error in it holds what raised it)."""
+        self._backend, self.state = None, WorkspaceState()
         self.timer.stop()
         self._token.reset()
         self._polling.reset()

@@ -793,6 +793,10 @@ class CachedBackend:
         with self._lock:
             self._closed = True
             inner, opening = self._inner, self._opening
+            # The errors kept go: an SDK error holds its HTTP response, and so a pooled connection, until collected.
+            self.last_refresh_error = self._offline = None
+            if opening is not None and opening.done():
+                self._opening = None
         self._pool.shutdown(wait=False, cancel_futures=True)
         try:
             if inner is not None:

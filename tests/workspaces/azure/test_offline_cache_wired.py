@@ -100,6 +100,10 @@ def windows(qtbot: QtBot, tmp_path: Path) -> Iterator[Any]:
     yield make
     for window in made:
         close(window)
+    # A closed workspace may still hold, in an error it keeps (a refused sign-in), the SDK's response and so its
+    # pooled connection to the emulator: let the windows go, then collect (MLClient's objects are in cycles).
+    made.clear()
+    gc.collect()
 
 
 def close(window: MainWindow) -> None:
@@ -222,3 +226,29 @@ def test_the_command_line_never_paints_from_the_cache(
     assert experiment in offline and newer in offline
     listed = _printed(capsys, "job", "list", *ws, "--experiment", experiment, note="Offline: cached ")
     assert first_run in listed and second_run.info.run_id in listed
+
+
+def test_a_reopened_window_whose_sign_in_is_refused_offers_to_sign_in_over_the_cached_list(
+    quick: AzureService, windows: Any, qtbot: QtBot
+) -> None:
+    experiment, _runs = _experiment(quick, "baseline")
+    first = windows()
+    with qtbot.waitSignal(first.sig_workspace_opened, timeout=int(TIMEOUT_S * 1000)):
+        first.open_workspace(quick.location)
+    wait_until(lambda: _names_under(first, experiment) == ["baseline"], "the job", qtbot=qtbot, timeout=TIMEOUT_S)
+    close(first)
+
+    quick.revoke_tokens()  # 401 in Azure's shape: the sign-in expired while Studio was closed
+    window = windows()
+    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
+        window.open_workspace(quick.location)
+    pane = window.experiment_pane
+    wait_until(lambda: pane.failure_banner.isVisibleTo(pane), "the failure banner", qtbot=qtbot, timeout=TIMEOUT_S)
+    wait_until(  # the cached list stays usable below it
+        lambda: _names_under(window, experiment) == ["baseline"], "the cached job", qtbot=qtbot, timeout=TIMEOUT_S
+    )
+    banner = pane.failure_banner
+    assert banner.title.text() == f"Could not refresh the experiments of {quick.workspace_name}"
+    assert "sign in again" in banner.message.text() and banner.sign_in_button.isVisibleTo(banner)
+    assert window.workspace_note.full_text().startswith("Cached ")
+    assert "could not refresh" in window.workspace_note.full_text()
