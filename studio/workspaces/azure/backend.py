@@ -333,7 +333,12 @@ class AzureBackend(MlflowBackend):
         else:
             statuses, stale = self.statuses.known(active)
             if stale:
-                by_id = {info.id: (run, info) for run, info in zip(runs, infos, strict=True)}
+                # Each with the status this answer shows: a change is judged against what was shown, not against
+                # what a poll may have learned meanwhile (that would leave the shown status unreported).
+                by_id = {
+                    info.id: (run, info, refined(info, statuses.get(info.id)).status.value)
+                    for run, info in zip(runs, infos, strict=True)
+                }
                 self._refine_later([by_id[i] for i in stale if i in by_id])
         return [refined(info, statuses.get(info.id)) for info in infos]
 
@@ -351,32 +356,31 @@ class AzureBackend(MlflowBackend):
         finally:
             self._exactness.on = before
 
-    def _refine_later(self, pairs: list[tuple[Run, RunInfo]]) -> None:
+    def _refine_later(self, shown: list[tuple[Run, RunInfo, str]]) -> None:
         with self._refining_lock:
-            pairs = [(run, info) for run, info in pairs if run.run_id not in self._refining]
-            self._refining.update(run.run_id for run, _ in pairs)
-        if not pairs:
+            shown = [item for item in shown if item[0].run_id not in self._refining]
+            self._refining.update(item[0].run_id for item in shown)
+        if not shown:
             return
         try:
-            self._refiner.submit(self._refine_now, pairs)
+            self._refiner.submit(self._refine_now, shown)
         except RuntimeError:  # closing
             with self._refining_lock:
-                self._refining.difference_update(run.run_id for run, _ in pairs)
+                self._refining.difference_update(item[0].run_id for item in shown)
 
-    def _refine_now(self, pairs: list[tuple[Run, RunInfo]]) -> None:
-        """Ask the statuses (on the status pool) and report each one that changes what was shown."""
+    def _refine_now(self, shown: list[tuple[Run, RunInfo, str]]) -> None:
+        """Ask the statuses (on the status pool) and report each one that differs from the status shown."""
         try:
-            shown = {run.run_id: self.statuses.known([run.run_id])[0].get(run.run_id) for run, _ in pairs}
-            found = self.statuses.get_many([run.run_id for run, _ in pairs], fresh=True)
-            for run, info in pairs:
+            found = self.statuses.get_many([run.run_id for run, _, _ in shown], fresh=True)
+            for run, info, shown_status in shown:
                 status = found.get(run.run_id)
-                if status and status != (shown.get(run.run_id) or info.status.value):
+                if status and refined(info, status).status.value != shown_status:
                     self.poller.note(run, refined(info, status), status)
         except Exception as exc:  # a background refinement never fails a listing; the coarse status stays
             log.debug("statuses not refined: %s", exc)
         finally:
             with self._refining_lock:
-                self._refining.difference_update(run.run_id for run, _ in pairs)
+                self._refining.difference_update(run.run_id for run, _, _ in shown)
 
     def _observe(self, runs: list[Run]) -> dict[str, object]:
         """A poll sees each active job's Azure status, so Queued → Preparing → Running is a change."""
