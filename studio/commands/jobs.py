@@ -178,6 +178,8 @@ def _exact(backend: WorkspaceBackend, runs: list[RunInfo]) -> list[RunInfo]:
 
 
 def _current(backend: WorkspaceBackend, run: RunInfo) -> RunInfo:
+    if backend.info().offline:  # listed from a cache without a network: the last known status is all there is
+        return run
     try:
         return backend.get_run(run.id)
     except NotFoundError:  # deleted since it was listed: as listed
