@@ -37,7 +37,7 @@ from studio.core.types import FileInfo
 from studio.core.validation import check_run_id, relative_file_name
 from studio.workspaces.azure.artifact_store import ArtifactStore, is_auth_refusal
 from studio.workspaces.mlflow.rest.types import ArtifactEntry
-from studio.workspaces.mlflow.run_files import _target
+from studio.workspaces.mlflow.run_files import find_entry, target_path, walk_folders
 from studio.workspaces.mlflow.single_flight import SingleFlight
 
 BLOCK = 1 << 20
@@ -145,7 +145,7 @@ class BlobRunFiles:
         ``modified_at`` is used for a file whose blob has no time; blobs say when they were last written.
         """
         if depth is not None:
-            return self._walk(run_id, prefix, final, modified_at, depth)
+            return walk_folders(lambda f: self.folder(run_id, f, final), self.pool, prefix, modified_at, depth)
         return self.flights.kept_or_fetched(
             ("blob-listing", run_id, prefix),
             lambda: _kept(self._lock, self._listings, (run_id, prefix)),
@@ -178,30 +178,9 @@ class BlobRunFiles:
         _keep(self._lock, self._listings, (run_id, prefix), final, files)
         return files
 
-    def _walk(self, run_id: str, prefix: str, final: bool, modified_at: float, depth: int) -> list[FileInfo]:
-        """Folder by folder, as MLflow's ``RunFiles.listing`` does, for a listing that goes only ``depth`` down."""
-        level = [posixpath.dirname(prefix) if prefix else ""]
-        files: list[FileInfo] = []
-        while level and depth >= 0:
-            depth -= 1
-            listed = list(self.pool.map(lambda f: self.folder(run_id, f, final), level))
-            level = []
-            for entries in listed:
-                for entry in entries:
-                    if entry.is_dir:
-                        if entry.path.startswith(prefix) or prefix.startswith(entry.path + "/"):
-                            level.append(entry.path)
-                    elif entry.path.startswith(prefix):
-                        files.append(FileInfo(entry.path, entry.size or 0, modified_at))
-        return sorted(files, key=lambda f: f.path)
-
     def entry(self, run_id: str, path: str, final: bool) -> ArtifactEntry:
         """The file's entry; NotFoundError for a missing file or a folder."""
-        clean = relative_file_name(path)
-        for entry in self.folder(run_id, posixpath.dirname(clean), final):
-            if entry.path == clean and not entry.is_dir:
-                return entry
-        raise NotFoundError(f"The run has no file {path!r}.")
+        return find_entry(lambda f: self.folder(run_id, f, final), path)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -328,7 +307,7 @@ class BlobRunFiles:
         if not clean:
             return []
         sizes = self._sizes(run_id, clean, final)
-        targets = [_target(destination, p, strip_prefix) for p in clean]
+        targets = [target_path(destination, p, strip_prefix) for p in clean]
         clashes = [t for t in targets if not overwrite and os.path.lexists(t)]
         if clashes:
             more = f" (and {len(clashes) - 1:,} more of these files)" if len(clashes) > 1 else ""

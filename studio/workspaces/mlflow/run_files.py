@@ -16,7 +16,8 @@ import posixpath
 import threading
 import time
 from collections import OrderedDict
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Protocol
 
@@ -115,33 +116,11 @@ class RunFiles:
         self, run_id: str, prefix: str, final: bool, modified_at: float, depth: int | None = None
     ) -> list[FileInfo]:
         """The run's files whose path starts with ``prefix``, sorted by path (``depth``: folder levels to go down)."""
-        start = posixpath.dirname(prefix) if prefix else ""
-        level = [start]
-        files: list[FileInfo] = []
-        while level:
-            if depth is not None:
-                if depth < 0:
-                    break
-                depth -= 1
-            listed = list(self.pool.map(lambda f: self.folder(run_id, f, final), level))
-            level = []
-            for entries in listed:
-                for entry in entries:
-                    if entry.is_dir:
-                        # Only folders that can hold a match: inside the prefix, or on the way to it.
-                        if entry.path.startswith(prefix) or prefix.startswith(entry.path + "/"):
-                            level.append(entry.path)
-                    elif entry.path.startswith(prefix):
-                        files.append(FileInfo(entry.path, entry.size or 0, modified_at))
-        return sorted(files, key=lambda f: f.path)
+        return walk_folders(lambda f: self.folder(run_id, f, final), self.pool, prefix, modified_at, depth)
 
     def entry(self, run_id: str, path: str, final: bool) -> ArtifactEntry:
         """The file's entry; NotFoundError for a missing file or a folder."""
-        clean = relative_file_name(path)
-        for entry in self.folder(run_id, posixpath.dirname(clean), final):
-            if entry.path == clean and not entry.is_dir:
-                return entry
-        raise NotFoundError(f"The run has no file {path!r}.")
+        return find_entry(lambda f: self.folder(run_id, f, final), path)
 
     # -- reading ------------------------------------------------------------------------------
 
@@ -201,7 +180,7 @@ class RunFiles:
         if not clean:
             return []
         entries = [self.entry(run_id, p, final) for p in clean]
-        targets = [_target(destination, p, strip_prefix) for p in clean]
+        targets = [target_path(destination, p, strip_prefix) for p in clean]
         clashes = [t for t in targets if not overwrite and os.path.lexists(t)]
         if clashes:
             more = f" (and {len(clashes) - 1:,} more of these files)" if len(clashes) > 1 else ""
@@ -228,7 +207,45 @@ class RunFiles:
         return targets
 
 
-def _target(destination: Path, name: str, strip_prefix: str) -> Path:
+def walk_folders(
+    folder: Callable[[str], list[ArtifactEntry]],
+    pool: Executor,
+    prefix: str,
+    modified_at: float,
+    depth: int | None = None,
+) -> list[FileInfo]:
+    """The files under ``prefix``, sorted by path, read folder by folder (each level's folders at once through
+    ``pool``; ``depth``: levels to go down, None for all), from a store whose ``folder(path)`` lists one folder."""
+    level = [posixpath.dirname(prefix) if prefix else ""]
+    files: list[FileInfo] = []
+    while level:
+        if depth is not None:
+            if depth < 0:
+                break
+            depth -= 1
+        listed = list(pool.map(folder, level))
+        level = []
+        for entries in listed:
+            for entry in entries:
+                if entry.is_dir:
+                    # Only folders that can hold a match: inside the prefix, or on the way to it.
+                    if entry.path.startswith(prefix) or prefix.startswith(entry.path + "/"):
+                        level.append(entry.path)
+                elif entry.path.startswith(prefix):
+                    files.append(FileInfo(entry.path, entry.size or 0, modified_at))
+    return sorted(files, key=lambda f: f.path)
+
+
+def find_entry(folder: Callable[[str], list[ArtifactEntry]], path: str) -> ArtifactEntry:
+    """The entry of file ``path`` from its folder's listing; NotFoundError for a missing file or a folder."""
+    clean = relative_file_name(path)
+    for entry in folder(posixpath.dirname(clean)):
+        if entry.path == clean and not entry.is_dir:
+            return entry
+    raise NotFoundError(f"The run has no file {path!r}.")
+
+
+def target_path(destination: Path, name: str, strip_prefix: str) -> Path:
     """Where ``name`` goes under ``destination`` once ``strip_prefix`` is taken off; never outside it."""
     relative = name
     if strip_prefix and relative.startswith(strip_prefix):
