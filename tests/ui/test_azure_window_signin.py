@@ -104,7 +104,15 @@ def test_sign_in_with_the_azure_cli_then_find_and_open_a_workspace(
     qtbot: QtBot, window: MainWindow, azure_env: AzureService
 ) -> None:
     azure = section(window)
-    assert window.workspace_pane.section_rows("Azure Machine Learning")[1:] == ["Sign in…", "Add from config.json…"]
+    # No account yet: once the accounts are read (on a worker; "Loading accounts…" meanwhile), only the actions.
+    wait_until(
+        lambda: (
+            window.workspace_pane.section_rows("Azure Machine Learning")[1:] == ["Sign in…", "Add from config.json…"]
+        ),
+        "the section with no account",
+        qtbot=qtbot,
+        timeout=TIMEOUT_S,
+    )
     dialog = sign_in_dialog(qtbot, window)
     assert dialog.radios["cli"].isEnabled()  # the fake az is on PATH
     dialog.radios["cli"].click()

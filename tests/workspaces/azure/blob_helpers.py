@@ -164,6 +164,8 @@ class StorageProxy:
                     if key.lower() not in hop:
                         self.send_header(key, value)
                 sent = 0
+                # Each answer is recorded before its last bytes leave: a reader holding them then sees the record.
+                recorded = False
                 if answer.getheader("Content-Length") is not None and self.command != "HEAD":
                     size = int(answer.getheader("Content-Length") or 0)
                     self.send_header("Content-Length", str(size))
@@ -173,6 +175,9 @@ class StorageProxy:
                         chunk = answer.read(min(256 * 1024, limit - sent))
                         if not chunk:
                             break
+                        if fault is None and sent + len(chunk) >= limit:
+                            proxy._record(self, answer.status, sent + len(chunk))
+                            recorded = True
                         self.wfile.write(chunk)
                         sent += len(chunk)
                     if fault is not None:  # cut: drop both connections mid-body
@@ -185,12 +190,15 @@ class StorageProxy:
                         return
                 else:
                     data = answer.read()
+                    sent = len(data) if self.command != "HEAD" else 0
+                    proxy._record(self, answer.status, sent)
+                    recorded = True
                     self.send_header("Content-Length", str(len(data)))
                     self.end_headers()
                     if self.command != "HEAD":
                         self.wfile.write(data)
-                    sent = len(data)
-                proxy._record(self, answer.status, sent)
+                if not recorded:
+                    proxy._record(self, answer.status, sent)
 
             do_GET = do_PUT = do_HEAD = do_POST = do_DELETE = _forward
 
