@@ -37,7 +37,7 @@ from studio.core.types import FileInfo
 from studio.core.validation import check_run_id, relative_file_name
 from studio.workspaces.azure.artifact_store import ArtifactStore, is_auth_refusal
 from studio.workspaces.mlflow.rest.types import ArtifactEntry
-from studio.workspaces.mlflow.run_files import find_entry, target_path, walk_folders
+from studio.workspaces.mlflow.run_files import download_targets, find_entry, walk_folders
 from studio.workspaces.mlflow.single_flight import SingleFlight
 
 BLOCK = 1 << 20
@@ -307,11 +307,7 @@ class BlobRunFiles:
         if not clean:
             return []
         sizes = self._sizes(run_id, clean, final)
-        targets = [target_path(destination, p, strip_prefix) for p in clean]
-        clashes = [t for t in targets if not overwrite and os.path.lexists(t)]
-        if clashes:
-            more = f" (and {len(clashes) - 1:,} more of these files)" if len(clashes) > 1 else ""
-            raise FileExistsError(f"{clashes[0]} already exists{more}; nothing was written")
+        targets = download_targets(destination, clean, strip_prefix, overwrite)
         jobs = list(dict.fromkeys(zip(clean, targets, strict=True)))  # a file asked twice is fetched once
         _refuse_shared_targets(jobs)
         _Download(self, run_id, jobs, sizes, progress, cancel).run()

@@ -180,11 +180,7 @@ class RunFiles:
         if not clean:
             return []
         entries = [self.entry(run_id, p, final) for p in clean]
-        targets = [target_path(destination, p, strip_prefix) for p in clean]
-        clashes = [t for t in targets if not overwrite and os.path.lexists(t)]
-        if clashes:
-            more = f" (and {len(clashes) - 1:,} more of these files)" if len(clashes) > 1 else ""
-            raise FileExistsError(f"{clashes[0]} already exists{more}; nothing was written")
+        targets = download_targets(destination, clean, strip_prefix, overwrite)
         total = sum(e.size or 0 for e in entries)
         report = progress or (lambda done, whole: None)
         report(0, total)
@@ -243,6 +239,17 @@ def find_entry(folder: Callable[[str], list[ArtifactEntry]], path: str) -> Artif
         if entry.path == clean and not entry.is_dir:
             return entry
     raise NotFoundError(f"The run has no file {path!r}.")
+
+
+def download_targets(destination: Path, paths: list[str], strip_prefix: str, overwrite: bool) -> list[Path]:
+    """Where each of ``paths`` lands under ``destination``; FileExistsError (nothing written) for files there
+    already, unless ``overwrite``."""
+    targets = [target_path(destination, p, strip_prefix) for p in paths]
+    clashes = [t for t in targets if not overwrite and os.path.lexists(t)]
+    if clashes:
+        more = f" (and {len(clashes) - 1:,} more of these files)" if len(clashes) > 1 else ""
+        raise FileExistsError(f"{clashes[0]} already exists{more}; nothing was written")
+    return targets
 
 
 def target_path(destination: Path, name: str, strip_prefix: str) -> Path:
