@@ -1,4 +1,4 @@
-"""Settings of the Azure kind: signed-in accounts, cloud, consent, pinned workspaces, location → account.
+"""Settings of the Azure kind: signed-in accounts, cloud, consent, location → account.
 
 One JSON file, ``platformdirs.user_config_dir("studio", appauthor=False)/azure.json``, written atomically
 (a temporary file renamed over it). It never holds a secret or a token: an account keeps only what
@@ -75,8 +75,6 @@ class AzureSettings:
     """A cloud name ("AzureCloud", "AzureChinaCloud", "AzureUSGovernment") or an ARM metadata URL; None: default."""
     allow_unencrypted_cache: bool | None = None
     """The user's answer to keeping the token cache in a plain file when no encrypted store exists (None: not asked)."""
-    pinned: list[str] = field(default_factory=list)
-    """Pinned workspace locations."""
     workspace_accounts: dict[str, str] = field(default_factory=dict)
     """Workspace location (canonical ``azureml://`` spelling) → the account_id that opens it."""
 
@@ -106,7 +104,6 @@ class AzureSettings:
             "accounts": [asdict(a) for a in self.accounts],
             "cloud": self.cloud,
             "allow_unencrypted_cache": self.allow_unencrypted_cache,
-            "pinned": list(self.pinned),
             "workspace_accounts": dict(self.workspace_accounts),
         }
 
@@ -123,7 +120,6 @@ class AzureSettings:
             accounts=accounts,
             cloud=cloud if isinstance(cloud, str) and cloud else None,
             allow_unencrypted_cache=allow if isinstance(allow, bool) else None,
-            pinned=[p for p in _list(data.get("pinned")) if isinstance(p, str)],
             workspace_accounts=(
                 {k: v for k, v in mapping.items() if isinstance(k, str) and isinstance(v, str)}
                 if isinstance(mapping, dict)

@@ -38,7 +38,6 @@ def test_settings_round_trip_in_the_user_config_folder(tmp_path: Path) -> None:
         accounts=[_record(), _record("service_principal:t:c", "service_principal", tenant_id="t", client_id="c")],
         cloud="AzureChinaCloud",
         allow_unencrypted_cache=True,
-        pinned=[LOCATION],
         workspace_accounts={LOCATION: "cli"},
     )
     save_settings(settings)
@@ -77,7 +76,6 @@ def test_bad_entries_are_dropped_one_by_one() -> None:
                 "accounts": [{"account_id": "cli", "method_id": "cli", "future_key": 1}, {"label": "no id"}, 7],
                 "cloud": 3,
                 "allow_unencrypted_cache": "yes",
-                "pinned": [LOCATION, None],
                 "workspace_accounts": {LOCATION: "cli", "x": 5},
             }
         )
@@ -85,7 +83,6 @@ def test_bad_entries_are_dropped_one_by_one() -> None:
     settings = load_settings()
     assert [a.account_id for a in settings.accounts] == ["cli"]
     assert settings.cloud is None and settings.allow_unencrypted_cache is None
-    assert settings.pinned == [LOCATION]
     assert settings.workspace_accounts == {LOCATION: "cli"}
 
 
