@@ -10,15 +10,17 @@ by ``search_plan.AZURE``. What only Azure knows comes from Azure's own endpoints
   (``status_map``). A page of runs shows the last status known and asks the unknown or stale ones in the
   background (a differing one arrives as a change, through ``list_changed_runs``); ``get_run``, edits, cancel
   and queries on status wait for them. Live refresh observes the active jobs' statuses (each at most every 10 s);
+  the asking, keeping and refining are ``job_statuses.py``;
 - details: ``ml_client.jobs.get`` (type, compute, command, environment, inputs and outputs, services with the
   Studio link), with the times from MLflow (ARM jobs have none);
 - children: run history's ``runs/{id}/children``, following every page (azure-ai-ml 1.35.2's
   ``jobs.list(parent_job_name=…)`` stops after the first), then one MLflow search per 100 children for their
-  metrics, params and tags;
+  metrics, params and tags (``run_history.py``);
 - edits: ``ml_client.jobs.update`` (display name, description, tags merged) and MLflow's ``delete-tag`` for the
   tags taken away; cancel: ``ml_client.jobs.begin_cancel``, returning CancelRequested at once (the poller
   runs on azure-core's own thread, never waited on here);
-- files: the workspace's artifact store in blob storage (``blob_files.BlobRunFiles``), resolved at first use.
+- files: the workspace's artifact store in blob storage (``blob_files.BlobRunFiles``), resolved at first use
+  (``lazy_files.LazyBlobFiles``).
 
 Every failure is a studio error with a sentence (``errors.py``); the MLflow client's messages are said again in
 Azure's terms. Round trips per action, measured on the emulator (tests/workspaces/azure/test_backend_workspace.py):
@@ -36,20 +38,15 @@ from __future__ import annotations
 import functools
 import logging
 import threading
-import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import replace
-from pathlib import Path
 from typing import Any, TypeVar
 
 from studio.core.backend import DEFAULT_PAGE_SIZE
 from studio.core.errors import RunStateError, StudioError
 from studio.core.status import RunStatus
-from studio.core.tasks import CancelToken, ProgressCallback
 from studio.core.types import (
-    FileInfo,
     MetricInfo,
     MetricSeries,
     RunInfo,
@@ -58,173 +55,73 @@ from studio.core.types import (
     StatusChange,
     WorkspaceInfo,
 )
-from studio.core.validation import check_run_id
 from studio.workspaces.azure.arm_client import ArmTimeouts
 from studio.workspaces.azure.cloud import AzureCloud
 from studio.workspaces.azure.connection import AzureConnection
 from studio.workspaces.azure.errors import AzureError, AzureNotFoundError, from_azure_exception, from_mlflow_error
-from studio.workspaces.azure.jobs import arm_job_details, iso_seconds, job_details, warm_sdk
-from studio.workspaces.azure.status_map import BEFORE_START, run_status
+from studio.workspaces.azure.job_statuses import (
+    MAX_REFINED,
+    STATUS_TTL_S,
+    STATUS_WORKERS,
+    JobStatuses,
+    StatusRefiner,
+    refined,
+    uses_status,
+)
+from studio.workspaces.azure.jobs import (
+    JOBS_API,
+    arm_job_details,
+    is_service_failure,
+    iso_seconds,
+    job_details,
+    warm_sdk,
+)
+from studio.workspaces.azure.lazy_files import LazyBlobFiles
+from studio.workspaces.azure.run_history import (
+    IDS_PER_SEARCH,
+    MAX_CHILD_PAGES,
+    history_children,
+    history_info,
+    mlflow_runs,
+    run_error,
+)
+from studio.workspaces.azure.status_map import run_status
 from studio.workspaces.mlflow.backend import MlflowBackend, _check_edit
 from studio.workspaces.mlflow.mapping import HIDDEN_TAGS, seconds
 from studio.workspaces.mlflow.mapping import run_status as mlflow_status
 from studio.workspaces.mlflow.rest.errors import MlflowRestError
-from studio.workspaces.mlflow.rest.types import ArtifactEntry, Run
+from studio.workspaces.mlflow.rest.types import Run
 from studio.workspaces.mlflow.run_files import ArtifactFiles
 from studio.workspaces.mlflow.search_plan import AZURE
 from studio.workspaces.mlflow.single_flight import SingleFlight
 
+__all__ = [
+    "CHILDREN_PAGE",
+    "IDS_PER_SEARCH",
+    "JOBS_API",
+    "MAX_CHILD_PAGES",
+    "MAX_REFINED",
+    "OBSERVED_JOBS",
+    "OBSERVE_AGE_S",
+    "STATUS_TTL_S",
+    "STATUS_WORKERS",
+    "AzureBackend",
+    "JobStatuses",
+    "LazyBlobFiles",
+    "history_info",
+    "refined",
+]
+
 log = logging.getLogger(__name__)
 
-JOBS_API = "2024-01-01-preview"
-STATUS_TTL_S = 3.0
-STATUS_WORKERS = 8
-MAX_REFINED = 500
-"""At most this many active runs get their Azure status per call; more keep MLflow's coarse status."""
 OBSERVE_AGE_S = 10.0
 """Live refresh asks an active job's Azure status again after this long."""
 OBSERVED_JOBS = 100
 """At most this many active jobs are observed per poll (the newest the poll sees)."""
 CHILDREN_PAGE = 100
-IDS_PER_SEARCH = 100
-MAX_CHILD_PAGES = 10_000
+"""Run history's children per page (read here at each call, so a test can make it smaller)."""
 
 T = TypeVar("T")
-
-
-class JobStatuses:
-    """Azure's status of jobs, fetched concurrently on a pool of its own and kept ``ttl`` seconds."""
-
-    def __init__(self, fetch: Callable[[str], str | None], *, ttl: float = STATUS_TTL_S) -> None:
-        self._fetch = fetch
-        self.ttl = ttl
-        self._pool = ThreadPoolExecutor(max_workers=STATUS_WORKERS, thread_name_prefix="azure-status")
-        self._lock = threading.Lock()
-        self._kept: dict[str, tuple[float, str]] = {}
-        self.fetched = 0
-
-    def get_many(self, names: list[str], *, fresh: bool = False, max_age: float | None = None) -> dict[str, str]:
-        """The Azure status of each job that has one (a job whose status cannot be read is left out); kept ones
-        younger than ``max_age`` (default ``ttl``) are not asked again."""
-        now = time.monotonic()
-        ttl = self.ttl if max_age is None else max_age
-        found: dict[str, str] = {}
-        missing: list[str] = []
-        with self._lock:
-            for name in dict.fromkeys(names):
-                kept = self._kept.get(name)
-                if kept is not None and not fresh and now - kept[0] < ttl:
-                    found[name] = kept[1]
-                else:
-                    missing.append(name)
-        futures = {name: self._pool.submit(self._fetch, name) for name in missing[:MAX_REFINED]}
-        for name, future in futures.items():
-            try:
-                status = future.result()
-            except StudioError as exc:  # MLflow's coarse status stays: the listing itself did not fail
-                log.debug("status of job %s not read: %s", name, exc)
-                continue
-            if status:
-                found[name] = status
-                self.note(name, status)
-        self.fetched += len(futures)
-        return found
-
-    def known(self, names: list[str]) -> tuple[dict[str, str], list[str]]:
-        """(the last status known of each job, however old; the jobs to ask again: unknown or older than ``ttl``)."""
-        now = time.monotonic()
-        found: dict[str, str] = {}
-        stale: list[str] = []
-        with self._lock:
-            for name in dict.fromkeys(names):
-                kept = self._kept.get(name)
-                if kept is not None:
-                    found[name] = kept[1]
-                if kept is None or now - kept[0] >= self.ttl:
-                    stale.append(name)
-        return found, stale
-
-    def note(self, name: str, status: str) -> None:
-        """Keep a status this backend learned elsewhere (run history's children, a cancel)."""
-        with self._lock:
-            if len(self._kept) > 20_000:
-                self._kept.clear()
-            self._kept[name] = (time.monotonic(), status)
-
-    def close(self) -> None:
-        """Stop the pool."""
-        self._pool.shutdown(wait=True, cancel_futures=True)
-
-
-class LazyBlobFiles:
-    """The workspace's blob files, with the artifact store resolved (one ARM GET) at the first use, not at open."""
-
-    def __init__(self, build: Callable[[], ArtifactFiles]) -> None:
-        self._build = build
-        self._lock = threading.Lock()
-        self._files: ArtifactFiles | None = None
-
-    @property
-    def files(self) -> ArtifactFiles:
-        """The real files object (built on first use)."""
-        with self._lock:
-            if self._files is None:
-                self._files = self._build()
-            return self._files
-
-    def folder(self, run_id: str, folder: str, final: bool) -> list[ArtifactEntry]:
-        """See ``BlobRunFiles.folder``."""
-        return self.files.folder(run_id, folder, final)
-
-    def listing(
-        self, run_id: str, prefix: str, final: bool, modified_at: float, depth: int | None = None
-    ) -> list[FileInfo]:
-        """See ``BlobRunFiles.listing``."""
-        return self.files.listing(run_id, prefix, final, modified_at, depth)
-
-    def entry(self, run_id: str, path: str, final: bool) -> ArtifactEntry:
-        """See ``BlobRunFiles.entry``."""
-        return self.files.entry(run_id, path, final)
-
-    def read(self, run_id: str, path: str, offset: int, length: int, final: bool) -> bytes:
-        """See ``BlobRunFiles.read``."""
-        return self.files.read(run_id, path, offset, length, final)
-
-    def download(
-        self,
-        run_id: str,
-        paths: list[str],
-        destination: Path,
-        *,
-        final: bool,
-        strip_prefix: str,
-        overwrite: bool,
-        progress: ProgressCallback | None,
-        cancel: CancelToken | None,
-    ) -> list[Path]:
-        """See ``BlobRunFiles.download``."""
-        return self.files.download(
-            run_id,
-            paths,
-            destination,
-            final=final,
-            strip_prefix=strip_prefix,
-            overwrite=overwrite,
-            progress=progress,
-            cancel=cancel,
-        )
-
-    def close(self) -> None:
-        """Close the store's clients, if they were built."""
-        with self._lock:
-            files = self._files
-        close = getattr(files, "close", None)
-        if close is not None:
-            close()
-        store = getattr(files, "store", None)
-        close_store = getattr(store, "close", None)
-        if close_store is not None:
-            close_store()
 
 
 def _translated(method: Callable[..., T]) -> Callable[..., T]:
@@ -270,9 +167,7 @@ class AzureBackend(MlflowBackend):
         self.mlflow_host = client.base_url.split("/")[2]
         self.statuses = JobStatuses(self._azure_status)
         self._exactness = threading.local()
-        self._refiner = ThreadPoolExecutor(max_workers=1, thread_name_prefix="azure-refine")
-        self._refining: set[str] = set()
-        self._refining_lock = threading.Lock()
+        self._refiner = StatusRefiner(self.statuses, lambda run, info, status: self.poller.note(run, info, status))
         self._blob_files: LazyBlobFiles | None = None
         super().__init__(client, location, workspace_name, files=self._make_files, dialect=AZURE)
         self._pool.submit(warm_sdk)  # the SDK's first job parse, now rather than under a job's first chart
@@ -339,12 +234,12 @@ class AzureBackend(MlflowBackend):
                     info.id: (run, info, refined(info, statuses.get(info.id)).status.value)
                     for run, info in zip(runs, infos, strict=True)
                 }
-                self._refine_later([by_id[i] for i in stale if i in by_id])
+                self._refiner.later([by_id[i] for i in stale if i in by_id])
         return [refined(info, statuses.get(info.id)) for info in infos]
 
     def _decorating(self, query: RunQuery) -> tuple[str, Callable[[], AbstractContextManager[None]]]:
         """A background read for a query on status waits for exact statuses too (and keeps its copy apart)."""
-        return ("exact", self._exact_statuses) if _uses_status(query) else ("", nullcontext)
+        return ("exact", self._exact_statuses) if uses_status(query) else ("", nullcontext)
 
     @contextmanager
     def _exact_statuses(self) -> Iterator[None]:
@@ -355,32 +250,6 @@ class AzureBackend(MlflowBackend):
             yield
         finally:
             self._exactness.on = before
-
-    def _refine_later(self, shown: list[tuple[Run, RunInfo, str]]) -> None:
-        with self._refining_lock:
-            shown = [item for item in shown if item[0].run_id not in self._refining]
-            self._refining.update(item[0].run_id for item in shown)
-        if not shown:
-            return
-        try:
-            self._refiner.submit(self._refine_now, shown)
-        except RuntimeError:  # closing
-            with self._refining_lock:
-                self._refining.difference_update(item[0].run_id for item in shown)
-
-    def _refine_now(self, shown: list[tuple[Run, RunInfo, str]]) -> None:
-        """Ask the statuses (on the status pool) and report each one that differs from the status shown."""
-        try:
-            found = self.statuses.get_many([run.run_id for run, _, _ in shown], fresh=True)
-            for run, info, shown_status in shown:
-                status = found.get(run.run_id)
-                if status and refined(info, status).status.value != shown_status:
-                    self.poller.note(run, refined(info, status), status)
-        except Exception as exc:  # a background refinement never fails a listing; the coarse status stays
-            log.debug("statuses not refined: %s", exc)
-        finally:
-            with self._refining_lock:
-                self._refining.difference_update(run.run_id for run, _, _ in shown)
 
     def _observe(self, runs: list[Run]) -> dict[str, object]:
         """A poll sees each active job's Azure status, so Queued → Preparing → Running is a change."""
@@ -403,14 +272,14 @@ class AzureBackend(MlflowBackend):
         page_size: int = DEFAULT_PAGE_SIZE,
     ) -> RunPage:
         """A page of runs (see MlflowBackend); Azure's statuses are waited for only when the query uses them."""
-        if _uses_status(query):
+        if uses_status(query):
             with self._exact_statuses():
                 return super().list_runs(experiment, query, page_token, page_size)
         return super().list_runs(experiment, query, page_token, page_size)
 
     def count_runs(self, experiment: str, query: RunQuery | None = None) -> int:
         """How many runs match (see MlflowBackend); statuses waited for when the query uses them."""
-        if _uses_status(query):
+        if uses_status(query):
             with self._exact_statuses():
                 return super().count_runs(experiment, query)
         return super().count_runs(experiment, query)
@@ -459,7 +328,7 @@ class AzureBackend(MlflowBackend):
         if ended is not None and status.is_terminal:
             details["endedAt"] = ended
         if status is RunStatus.FAILED:
-            error = self._run_error(run_id)
+            error = run_error(self.connection, run_id)
             if error:
                 details["error"] = error
         self.statuses.note(run_id, status.value)
@@ -474,7 +343,7 @@ class AzureBackend(MlflowBackend):
         except StudioError:
             raise
         except Exception as exc:
-            if _is_service_failure(exc):
+            if is_service_failure(exc):
                 raise from_azure_exception(exc, host=self.cloud.arm_host, what=what) from None
             log.info("azure-ai-ml could not read job %s (%s): reading ARM's JSON", run_id, type(exc).__name__)
             document = self.connection.arm.get_json(
@@ -483,33 +352,19 @@ class AzureBackend(MlflowBackend):
             return arm_job_details(document)
         return job_details(job)
 
-    def _run_error(self, run_id: str) -> dict[str, str] | None:
-        """A failed job's error from run history's details (one more request, only for failed jobs)."""
-        try:
-            document = self.connection.arm.get_json(
-                f"{self.connection.run_history_base()}/runs/{run_id}/details", what=f"the job {run_id!r}"
-            )
-        except AzureError as exc:
-            log.debug("error of job %s not read: %s", run_id, exc)
-            return None
-        outer = document.get("error") or {}
-        inner = outer.get("error") if isinstance(outer, dict) else None
-        if not isinstance(inner, dict) or not inner.get("message"):
-            return None
-        return {"code": str(inner.get("code") or ""), "message": str(inner["message"])}
-
     def list_children(self, run_id: str) -> list[RunInfo]:
         """Direct children, oldest first: run history's children endpoint (every page), MLflow's values."""
         run = self._run(run_id)
         name = self._experiment_name(run.experiment_id)
         items = sorted(
-            self._history_children(run_id), key=lambda i: (iso_seconds(i.get("createdUtc")) or 0.0, str(i.get("runId")))
+            history_children(self.connection, run_id, CHILDREN_PAGE),
+            key=lambda i: (iso_seconds(i.get("createdUtc")) or 0.0, str(i.get("runId"))),
         )
         ids = [str(i["runId"]) for i in items if i.get("runId")]
         for item in items:
             if item.get("runId") and item.get("status"):
                 self.statuses.note(str(item["runId"]), str(item["status"]))
-        found = self._mlflow_runs(run.experiment_id, ids)
+        found = mlflow_runs(self.client, run.experiment_id, ids)
         infos = {info.id: info for info in self._infos([found[i] for i in ids if i in found], name)}
         result: list[RunInfo] = []
         for item in items:
@@ -519,43 +374,6 @@ class AzureBackend(MlflowBackend):
             elif child:
                 result.append(history_info(item, name, run_id))
         return result
-
-    def _history_children(self, run_id: str) -> Iterator[dict[str, Any]]:
-        check_run_id(run_id)
-        url = f"{self.connection.run_history_base()}/runs/{run_id}/children"
-        params: dict[str, Any] | None = {"$top": CHILDREN_PAGE}
-        what = f"the children of job {run_id!r}"
-        for _ in range(MAX_CHILD_PAGES):
-            page = self.connection.arm.get_json(url, params, what=what)
-            for item in page.get("value") or ():
-                if isinstance(item, dict):
-                    yield item
-            link, token = page.get("nextLink"), page.get("continuationToken")
-            if link:
-                url, params = str(link), None
-            elif token:
-                url = f"{self.connection.run_history_base()}/runs/{run_id}/children"
-                params = {"$top": CHILDREN_PAGE, "$continuationtoken": token}
-            else:
-                return
-
-    def _mlflow_runs(self, experiment_id: str, ids: list[str]) -> dict[str, Run]:
-        """MLflow's records of ``ids`` (one ``runs/search`` per ``IDS_PER_SEARCH``)."""
-        quotable = [i for i in ids if "'" not in i and "\\" not in i]
-        found: dict[str, Run] = {}
-        for first in range(0, len(quotable), IDS_PER_SEARCH):
-            chunk = quotable[first : first + IDS_PER_SEARCH]
-            listed = ", ".join(f"'{i}'" for i in chunk)
-            token: str | None = None
-            while True:
-                page = self.client.search_runs(
-                    [experiment_id], filter=f"attributes.run_id IN ({listed})", max_results=len(chunk), page_token=token
-                )
-                found.update((r.run_id, r) for r in page.items)
-                token = page.next_page_token
-                if not token:
-                    break
-        return found
 
     # -- edits and cancel -----------------------------------------------------------------------
 
@@ -634,7 +452,7 @@ class AzureBackend(MlflowBackend):
 
     def close(self) -> None:
         """Stop the pools and close every client."""
-        self._refiner.shutdown(wait=True, cancel_futures=True)
+        self._refiner.close()
         super().close()
         self.statuses.close()
         if self._blob_files is not None:
@@ -643,57 +461,6 @@ class AzureBackend(MlflowBackend):
 
     def __repr__(self) -> str:
         return f"AzureBackend({self.location!r})"
-
-
-def _is_service_failure(exc: BaseException) -> bool:
-    """Whether azure-core says the service failed or was not reached (not that the SDK failed to parse)."""
-    names = {cls.__name__ for cls in type(exc).__mro__}
-    return isinstance(getattr(exc, "status_code", None), int) or bool(
-        names & {"HttpResponseError", "ServiceRequestError", "ServiceResponseError", "ClientAuthenticationError"}
-    )
-
-
-def _uses_status(query: RunQuery | None) -> bool:
-    """Whether the query filters or orders by status (then exact statuses matter to which runs it gives)."""
-    if query is None:
-        return False
-    text = " ".join((query.filter, *query.order_by)).lower()
-    return query.status is not None or "status" in text
-
-
-def refined(info: RunInfo, azure_status: str | None) -> RunInfo:
-    """``info`` with Azure's own status of the job (MLflow's coarse one kept when Azure said none)."""
-    if not azure_status:
-        return info
-    status, reason = run_status(azure_status)
-    if status is info.status and not reason:
-        return info
-    started = None if status in BEFORE_START else (info.started_at if info.started_at is not None else info.created_at)
-    ended = info.ended_at if status.is_terminal else None
-    return replace(info, status=status, started_at=started, ended_at=ended, status_reason=reason)
-
-
-def history_info(item: dict[str, Any], experiment: str, parent_id: str) -> RunInfo:
-    """A RunInfo from run history's record of a run MLflow does not know (no metrics or params then)."""
-    status, reason = run_status(item.get("status"))
-    created = iso_seconds(item.get("createdUtc")) or 0.0
-    started = iso_seconds(item.get("startTimeUtc"))
-    ended = iso_seconds(item.get("endTimeUtc")) if status.is_terminal else None
-    tags = item.get("tags") if isinstance(item.get("tags"), dict) else {}
-    return RunInfo(
-        id=str(item.get("runId")),
-        experiment=experiment,
-        number=int(item.get("runNumber") or 0),
-        display_name=str(item.get("displayName") or item.get("runId")),
-        status=status,
-        created_at=created,
-        started_at=None if status in BEFORE_START else started,
-        ended_at=ended,
-        parent_id=str(item.get("parentRunId") or parent_id),
-        description=str(item.get("description") or ""),
-        tags={str(k): str(v) for k, v in (tags or {}).items()},
-        status_reason=reason,
-    )
 
 
 _PUBLIC = (

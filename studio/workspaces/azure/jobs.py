@@ -18,6 +18,9 @@ from typing import Any
 _warmed = threading.Lock()
 _warm_done = False
 
+JOBS_API = "2024-01-01-preview"
+"""The ARM api-version of ``{WS}/jobs/{name}``."""
+
 JOB_TYPES = {"command": "command", "sweep": "sweep", "pipeline": "pipeline", "automl": "AutoML", "spark": "spark"}
 
 
@@ -300,3 +303,11 @@ def iso_seconds(text: Any) -> float | None:
         return datetime.fromisoformat(value).timestamp()
     except ValueError:
         return None
+
+
+def is_service_failure(exc: BaseException) -> bool:
+    """Whether azure-core says the service failed or was not reached (not that the SDK failed to parse)."""
+    names = {cls.__name__ for cls in type(exc).__mro__}
+    return isinstance(getattr(exc, "status_code", None), int) or bool(
+        names & {"HttpResponseError", "ServiceRequestError", "ServiceResponseError", "ClientAuthenticationError"}
+    )
