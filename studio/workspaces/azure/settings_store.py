@@ -4,7 +4,7 @@ One JSON file, ``platformdirs.user_config_dir("studio", appauthor=False)/azure.j
 (a temporary file renamed over it). It never holds a secret or a token: an account keeps only what
 identifies it (method, tenant, client id, the ``AuthenticationRecord`` JSON, which names the user and the
 authority) and a certificate's path. Service-principal secrets live in the system keyring
-(``identity.py``), tokens in MSAL's token cache.
+(``keyring_secrets.py``), tokens in MSAL's token cache.
 
 A file that does not parse is moved aside as ``azure.json.corrupt`` with one warning in the log, and the
 settings start empty: a broken file never stops the window. This module imports no azure package.
