@@ -39,7 +39,8 @@ RESOURCE_GROUP = "studio-rg"
 WORKSPACE_NAME = "studio-ws"
 ARTIFACT_CONTAINER = "azureml"
 ROUTE_MODULES = ("tests.azure_emulator.arm", "tests.azure_emulator.run_history", "tests.azure_emulator.mlflow_front")
-OPTIONAL_ROUTE_MODULES = ("tests.azure_emulator.aad",)  # SIGN-IN's AAD endpoints, mounted when the module exists
+# Mounted when the module exists: sign-in's AAD endpoints, compute instances and clusters, job submission.
+OPTIONAL_ROUTE_MODULES = ("tests.azure_emulator.aad", "tests.azure_emulator.compute", "tests.azure_emulator.submit")
 CLEARED_ENV_PREFIXES = ("AZURE_", "AZUREML_", "MSI_", "IDENTITY_")
 CLEARED_ENV = ("ARM_CLOUD_METADATA_URL", "http_proxy", "HTTP_PROXY", "ALL_PROXY", "all_proxy")
 
@@ -232,9 +233,23 @@ class AzureService:
             self.state.workspaces.append(workspace)
         return workspace
 
+    @property
+    def compute(self) -> Any:
+        """The emulated compute instances and clusters and their controls (``tests/azure_emulator/compute.py``)."""
+        return self.emulator.compute  # type: ignore[attr-defined]
+
+    @property
+    def submissions(self) -> Any:
+        """Submitted jobs, their code uploads and runner controls (``tests/azure_emulator/submit.py``)."""
+        return self.emulator.submissions  # type: ignore[attr-defined]
+
     def reset(self) -> None:
         """Back to the session's start: the default directory (tenants, subscriptions, workspaces, page size),
-        no faults, no latency, empty log, MLflow statuses, tokens accepted, ``az`` signed in."""
+        no faults, no latency, empty log, MLflow statuses, tokens accepted, ``az`` signed in, the default
+        compute and no submitted jobs running."""
+        for part in ("compute", "submissions"):
+            if (controls := getattr(self.emulator, part, None)) is not None:
+                controls.reset()
         self.emulator.faults.clear()
         self.emulator.latency_s = 0.0
         self.emulator.tokens_revoked = False

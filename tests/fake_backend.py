@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 
 from studio.core.backend import DEFAULT_PAGE_SIZE
-from studio.core.compute import ComputeInfo, ComputeState
+from studio.core.compute import ComputeInfo, ComputeOptions, ComputeRefresh, ComputeState
 from studio.core.errors import CancelledError, NotFoundError, RunStateError, UnsupportedOperation
 from studio.core.search import apply_query, run_keys_of
 from studio.core.status import TERMINAL_STATUSES, RunStatus
@@ -555,8 +555,27 @@ class FakeComputeBackend(FakeBackend):
                 raise NotFoundError(f"There is no compute instance named {name!r}.")
             return self._instances[name]
 
+    def compute_refresh(self) -> ComputeRefresh:
+        """In memory: as often as the local kind."""
+        return ComputeRefresh(idle_s=1.0, moving_s=0.2)
+
+    def compute_options(self) -> ComputeOptions:
+        """What the local kind offers."""
+        return ComputeOptions()
+
+    def wait_compute(self, name: str, cancel: CancelToken | None = None) -> ComputeInfo | None:
+        """Every change is at once: the state now (None when gone)."""
+        with self._lock:
+            return self._instances.get(name)
+
     def create_compute(
-        self, name: str, max_concurrent_jobs: int = 1, idle_shutdown_minutes: float | None = None
+        self,
+        name: str,
+        max_concurrent_jobs: int = 1,
+        idle_shutdown_minutes: float | None = None,
+        wait: bool = False,
+        *,
+        vm_size: str | None = None,
     ) -> ComputeInfo:
         """Create a Running instance."""
         check_compute_name(name)
@@ -577,7 +596,7 @@ class FakeComputeBackend(FakeBackend):
         """Running at once."""
         return self._set_state(name, ComputeState.RUNNING)
 
-    def delete_compute(self, name: str) -> None:
+    def delete_compute(self, name: str, wait: bool = True) -> None:
         """Remove an instance (not ``local``); its queued runs are canceled."""
         with self._lock:
             self.get_compute(name)
@@ -600,7 +619,9 @@ class FakeComputeBackend(FakeBackend):
 
     def _add_instance(self, name: str, jobs: int, idle: float | None, state: ComputeState) -> ComputeInfo:
         now = time.time()
-        self._instances[name] = ComputeInfo(name, state, jobs, idle, 0, 0, created_at=now, started_at=now)
+        self._instances[name] = ComputeInfo(
+            name, state, jobs, idle, 0, 0, created_at=now, started_at=now, deletable=name != "local"
+        )
         self._bump()
         return self._instances[name]
 

@@ -31,7 +31,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
-from studio.core.compute import ComputeInfo
+from studio.core.compute import ComputeInfo, ComputeOptions, ComputeRefresh
 from studio.core.status import RunStatus
 from studio.core.tasks import CancelToken, ProgressCallback
 from studio.core.types import (
@@ -192,21 +192,43 @@ class ComputeBackend(Protocol):
         ...
 
     def list_compute(self) -> list[ComputeInfo]:
-        """Compute instances with their state and running / queued job counts."""
+        """Compute instances (and, for Azure, clusters) with their state; instances first."""
         ...
 
     def get_compute(self, name: str) -> ComputeInfo:
-        """One compute instance; NotFoundError if there is none."""
+        """One compute instance or cluster; NotFoundError if there is none."""
+        ...
+
+    def compute_refresh(self) -> ComputeRefresh:
+        """How often a view should list the compute (no I/O: a constant of the kind)."""
+        ...
+
+    def compute_options(self) -> ComputeOptions:
+        """VM sizes, environments and limits for the New instance and Submit script dialogs (may do I/O)."""
         ...
 
     def create_compute(
-        self, name: str, max_concurrent_jobs: int = 1, idle_shutdown_minutes: float | None = None, wait: bool = False
+        self,
+        name: str,
+        max_concurrent_jobs: int = 1,
+        idle_shutdown_minutes: float | None = None,
+        wait: bool = False,
+        *,
+        vm_size: str | None = None,
     ) -> ComputeInfo:
-        """Create a compute instance and start it (waiting until it runs when ``wait``)."""
+        """Create a compute instance and start it (waiting until it runs when ``wait``).
+
+        ``vm_size`` is one of ``compute_options().vm_sizes`` (None: the kind's default); kinds without
+        concurrency settings ignore ``max_concurrent_jobs``.
+        """
         ...
 
     def start_compute(self, name: str, wait: bool = False) -> ComputeInfo:
-        """Start an instance (no change if it runs); RunStateError if its state forbids it."""
+        """Start an instance; RunStateError (with ``ComputeInfo.refusal``'s sentence) if its state forbids it.
+
+        Without ``wait`` it returns once the service accepted the request, with the state shown as the
+        transition (Starting); ``wait_compute`` then follows the operation.
+        """
         ...
 
     def stop_compute(self, name: str, wait: bool = False) -> ComputeInfo:
@@ -217,6 +239,15 @@ class ComputeBackend(Protocol):
         """Restart an instance."""
         ...
 
-    def delete_compute(self, name: str) -> None:
-        """Delete an instance (stopping it first)."""
+    def delete_compute(self, name: str, wait: bool = True) -> None:
+        """Delete an instance (stopping it first); without ``wait`` it returns once the service accepted."""
+        ...
+
+    def wait_compute(self, name: str, cancel: CancelToken | None = None) -> ComputeInfo | None:
+        """Follow the operation this backend last started on ``name`` (or, with none known, its state) until it ends.
+
+        Returns the state afterwards (None once a delete finished); raises the operation's failure as a
+        StudioError with the service's sentence (RunStateError for a refusal), and CancelledError when
+        ``cancel`` is set: cancelling stops the waiting, never the operation. Polls at the kind's own interval.
+        """
         ...

@@ -170,7 +170,7 @@ def test_local_is_listed_stopped_and_starts_restarts_and_stops(
     assert pane.objectName() == "computePane" and pane.windowTitle() == "Compute"
     assert pane.findChild(QTableView, "computeTable") is pane.table
     wait_until(lambda: state_of(pane, "local") == "Stopped", "local listed as Stopped", qtbot=qtbot)
-    assert cells(pane, "local") == ["local", "Stopped", "0", "0", "1", "-"]
+    assert cells(pane, "local") == ["local", "Stopped", "0", "0", "1", "60 min"]
     assert pane.selected() is not None and pane.selected().name == "local"  # type: ignore[union-attr]
     assert enabled(pane) == dict.fromkeys(ACTIONS, False) | {"computeNew": True, "computeStart": True}
     assert not pane.model.index(0, STATE).data(Qt.ItemDataRole.DecorationRole).isNull()

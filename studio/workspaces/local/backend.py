@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from studio.core.backend import DEFAULT_PAGE_SIZE
-from studio.core.compute import ComputeInfo
+from studio.core.compute import ComputeInfo, ComputeOptions, ComputeRefresh
 from studio.core.errors import RunStateError
 from studio.core.status import RunStatus
 from studio.core.tasks import CancelToken, ProgressCallback
@@ -275,10 +275,26 @@ class LocalBackend(LocalTracking):
         self.reap_dead_runs()
         return compute_store.get_instance(self._conn(), name)
 
+    def compute_refresh(self) -> ComputeRefresh:
+        """The database is local: list once a second, five times a second while an instance changes state."""
+        return ComputeRefresh(idle_s=1.0, moving_s=0.2)
+
+    def compute_options(self) -> ComputeOptions:
+        """Instances have a concurrency setting and no sizes; environments are package lists; snapshot limits."""
+        from studio.workspaces.local.compute.snapshot import MAX_SNAPSHOT_BYTES, MAX_SNAPSHOT_FILES
+
+        return ComputeOptions(snapshot_max_bytes=MAX_SNAPSHOT_BYTES, snapshot_max_files=MAX_SNAPSHOT_FILES)
+
     def create_compute(
-        self, name: str, max_concurrent_jobs: int = 1, idle_shutdown_minutes: float | None = None, wait: bool = False
+        self,
+        name: str,
+        max_concurrent_jobs: int = 1,
+        idle_shutdown_minutes: float | None = None,
+        wait: bool = False,
+        *,
+        vm_size: str | None = None,
     ) -> ComputeInfo:
-        """Create and start an instance (waiting for it to run when ``wait``)."""
+        """Create and start an instance (waiting for it to run when ``wait``); local instances have no size."""
         return control.create(self.workspace, name, max_concurrent_jobs, idle_shutdown_minutes, wait=wait)
 
     def start_compute(self, name: str, wait: bool = False) -> ComputeInfo:
@@ -293,9 +309,13 @@ class LocalBackend(LocalTracking):
         """Restart an instance."""
         return control.restart(self.workspace, name, wait=wait)
 
-    def delete_compute(self, name: str) -> None:
-        """Delete an instance."""
+    def delete_compute(self, name: str, wait: bool = True) -> None:
+        """Delete an instance (the local kind always finishes before returning)."""
         control.delete(self.workspace, name)
+
+    def wait_compute(self, name: str, cancel: CancelToken | None = None) -> ComputeInfo | None:
+        """Poll the instance until its state settles (None once it is gone)."""
+        return control.wait_settled(self.workspace, name, cancel)
 
     def close(self) -> None:
         """Close the database connections."""

@@ -140,10 +140,16 @@ CREATE INDEX run_properties_by_value ON run_properties(key, value);
 CREATE INDEX runs_by_created ON runs(experiment_id, parent_seq, created_at DESC, id)
 """
 
+# The `local` instance stops after an hour without jobs (a sample run must not leave a process for ever);
+# an instance whose setting the user chose keeps it.
+_V6 = """
+UPDATE compute_instances SET idle_shutdown_minutes = 60 WHERE name = 'local' AND idle_shutdown_minutes IS NULL
+"""
+
 
 #: MIGRATIONS[n] brings a database from user_version n to n + 1: SQL text, or a function
 #: for a step that must compute in Python (it runs inside the same transaction).
-MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_V1, _V2, _v3, _v4, _V5]
+MIGRATIONS: list[str | Callable[[sqlite3.Connection], None]] = [_V1, _V2, _v3, _v4, _V5, _V6]
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -248,7 +248,7 @@ def test_snapshot_honours_amlignore_and_limits(cws: Any, exp: Any, tmp_path: Pat
     for i in range(2001):
         (many / f"f{i}.txt").write_text("x")
     before = cws.backend.count_runs("jobs")
-    with pytest.raises(SnapshotTooLarge, match="2000 files"):
+    with pytest.raises(SnapshotTooLarge, match="2,000 files"):
         exp.submit(ScriptRunConfig(many, "ok.py"))
     assert cws.backend.count_runs("jobs") == before  # no run was created
 

@@ -99,7 +99,7 @@ def test_an_older_workspace_gets_the_search_indexes_and_name_counts(tmp_path: Pa
     backend = LocalBackend(ws_path)
     try:
         conn = backend.workspace.connection()
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 5
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 6
         runs = top_level_runs(backend, "old")
         assert backend.list_run_keys("old") == run_keys_of(runs)
         assert backend.list_run_keys("old").metrics == {"acc": 4}  # the children's runs are not counted

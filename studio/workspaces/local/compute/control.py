@@ -12,8 +12,9 @@ from __future__ import annotations
 import time
 
 from studio.core.compute import ComputeInfo, ComputeState
-from studio.core.errors import RunStateError, StudioError
+from studio.core.errors import NotFoundError, RunStateError, StudioError
 from studio.core.status import RunStatus
+from studio.core.tasks import CancelToken
 from studio.workspaces.local import runs_store
 from studio.workspaces.local.compute import instances_store as compute_store
 from studio.workspaces.local.compute.job import CANCEL_GRACE_S
@@ -163,6 +164,22 @@ def wait_for(ws: LocalWorkspace, name: str, states: tuple[ComputeState, ...], ti
         if time.monotonic() > deadline:
             raise TimeoutError(f"{name} is still {info.state} after {timeout:.0f} s")
         time.sleep(0.02)
+
+
+def wait_settled(ws: LocalWorkspace, name: str, cancel: CancelToken | None = None) -> ComputeInfo | None:
+    """Poll until the instance leaves its transitional state (None once deleted); CancelledError on ``cancel``."""
+    conn = ws.connection()
+    while True:
+        reap_instances(ws)
+        try:
+            info = compute_store.get_instance(conn, name)
+        except NotFoundError:
+            return None
+        if not info.state.is_transitional:
+            return info
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        time.sleep(0.05)
 
 
 def cancel_job(ws: LocalWorkspace, seq: int) -> RunStatus:

@@ -32,6 +32,7 @@ def _info(row: tuple[Any, ...]) -> ComputeInfo:
         state_reason=row[6],
         created_at=row[7],
         started_at=row[8],
+        deletable=row[0] != LOCAL,
     )
 
 
