@@ -323,6 +323,8 @@ class ComputeRefresh:
     """Between lists while nothing changes state."""
     moving_s: float
     """Between lists while an instance is Starting, Stopping, Creating…"""
+    billed: bool = False
+    """Running instances cost money (Azure): closing the window asks about those started from the studio."""
 
 
 @dataclass(frozen=True)
