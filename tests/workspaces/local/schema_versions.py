@@ -23,6 +23,7 @@ _ADDED_BY = {
         "DROP TABLE run_key_counts",
     ],
     5: ["DROP INDEX run_tags_by_value", "DROP INDEX run_properties_by_value", "DROP INDEX runs_by_created"],
+    6: ["UPDATE compute_instances SET idle_shutdown_minutes = NULL WHERE name = 'local'"],  # data only
 }
 
 

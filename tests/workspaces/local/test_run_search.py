@@ -162,3 +162,15 @@ def test_tokens_belong_to_their_kind_of_listing(exp: Any, ws: Any) -> None:
         backend.list_runs("exp", sorted_query, page_token=default.next_token)
     with pytest.raises(NotFoundError, match="page token"):
         backend.list_runs("exp", sorted_query, page_token="s1.7.0")
+
+
+def test_the_local_instance_of_an_older_workspace_gets_the_hour_long_idle_shutdown(tmp_path: Path) -> None:
+    ws_path = tmp_path / "ws"
+    LocalWorkspace(ws_path).close()
+    downgrade(ws_path / "workspace.db", 5)
+    backend = LocalBackend(ws_path)
+    try:
+        # A sample run started on `local` must not leave its process running for ever.
+        assert backend.get_compute("local").idle_shutdown_minutes == 60
+    finally:
+        backend.close()
