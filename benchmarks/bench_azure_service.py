@@ -172,6 +172,12 @@ def _serve(root: str, commands: Connection) -> None:
                 commands.send(None)
             elif command == "log":
                 commands.send([entry for entry in list(timed) if entry[0] >= value])
+            elif command == "compute":  # a call on the emulator's compute controls: (method, args)
+                method, args = value
+                commands.send(getattr(emulator.compute, method)(*args))  # type: ignore[attr-defined]
+            elif command == "compute_set":  # an attribute of the compute controls: (name, value)
+                setattr(emulator.compute, *value)  # type: ignore[attr-defined]
+                commands.send(None)
             else:
                 commands.send(None)
                 return
@@ -246,6 +252,16 @@ class AzureServiceProcess:
         """The requests that arrived at or after ``since`` (``time.time()``), by arrival."""
         self._commands.send(("log", since))
         return sorted(Request(*entry) for entry in self._commands.recv())
+
+    def compute(self, method: str, *args: Any) -> Any:
+        """Call a method of the emulator's compute controls (``tests/azure_emulator/compute.py``) there."""
+        self._commands.send(("compute", (method, args)))
+        return self._commands.recv()
+
+    def set_compute(self, name: str, value: Any) -> None:
+        """Set an attribute of the emulator's compute controls (e.g. ``operation_s``)."""
+        self._commands.send(("compute_set", (name, value)))
+        self._commands.recv()
 
     def stop(self) -> None:
         """Stop the service and wait for its process."""
