@@ -51,6 +51,8 @@ class RunsTableTab(QWidget):
     """The user asked to open these run ids."""
     sig_compare_runs = Signal(list)
     """The user asked to compare these run ids."""
+    sig_submit_script = Signal(str)
+    """The user asked to submit a script as a run of this experiment (its name)."""
 
     def __init__(
         self,
@@ -81,6 +83,11 @@ class RunsTableTab(QWidget):
         self._connect()
         self._apply(count=True)
         self._runner = runner  # the chart panel is loaded once the first rows are in (it imports pyqtgraph)
+
+    def set_submit_available(self, available: bool) -> None:
+        """Offer "Submit script…" (button and context menu) where the workspace can run scripts and is writable."""
+        self.bar.submit_button.setVisible(available)
+        self.view.submit_available = available
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -120,6 +127,8 @@ class RunsTableTab(QWidget):
         self.columns_button.clicked.connect(self._show_chooser)
         self.chooser.sig_toggled.connect(self._column_toggled)
         self.compare_button.clicked.connect(lambda: self.sig_compare_runs.emit(self.view.selected_run_ids()))
+        self.bar.submit_button.clicked.connect(lambda: self.sig_submit_script.emit(self.experiment))
+        self.view.sig_submit_script.connect(lambda: self.sig_submit_script.emit(self.experiment))
         self.new_runs_button.clicked.connect(self.refresh)
         for line in (self.load_error, self.empty):
             line.linkActivated.connect(self._retry)  # "Retry" after a failed load

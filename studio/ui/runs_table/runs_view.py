@@ -19,10 +19,14 @@ class RunsTableView(QTableView):
     """The user asked to open these run ids."""
     sig_compare_runs = Signal(list)
     """The user asked to compare these run ids."""
+    sig_submit_script = Signal()
+    """The user asked to submit a script as a run of the table's experiment (the menu's "Submit script…")."""
 
     def __init__(self, model: RunsTableModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setObjectName("runsTableView")
+        self.submit_available = False
+        """The menu offers "Submit script…" (set by the tab)."""
         self.setModel(model)
         self.runs = model
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
@@ -104,14 +108,25 @@ class RunsTableView(QTableView):
             self.sig_open_runs.emit(run_ids)
 
     def _context_menu(self, pos: QPoint) -> None:
+        menu = self.context_menu()
+        if menu is not None:
+            menu.popup(self.viewport().mapToGlobal(pos))
+
+    def context_menu(self) -> QMenu | None:
+        """The menu for the selected runs (Open, Compare, Copy run ID, Submit script…), or None with nothing to offer."""
         run_ids = self.selected_run_ids()
-        if not run_ids:
-            return
+        if not run_ids and not self.submit_available:
+            return None
         menu = QMenu(self)
         menu.setObjectName("runsTableContextMenu")
-        menu.addAction("Open", lambda: self._emit_open(run_ids))
-        compare = menu.addAction(f"Compare {len(run_ids)} runs", lambda: self.sig_compare_runs.emit(run_ids))
-        compare.setEnabled(len(run_ids) >= 2)
-        menu.addSeparator()
-        menu.addAction("Copy run ID", lambda: QGuiApplication.clipboard().setText("\n".join(run_ids)))
-        menu.popup(self.viewport().mapToGlobal(pos))
+        if run_ids:
+            menu.addAction("Open", lambda: self._emit_open(run_ids))
+            compare = menu.addAction(f"Compare {len(run_ids)} runs", lambda: self.sig_compare_runs.emit(run_ids))
+            compare.setEnabled(len(run_ids) >= 2)
+            menu.addSeparator()
+            menu.addAction("Copy run ID", lambda: QGuiApplication.clipboard().setText("\n".join(run_ids)))
+        if self.submit_available:
+            menu.addSeparator()
+            submit = menu.addAction("Submit script…", self.sig_submit_script.emit)
+            submit.setObjectName("runsTableSubmitAction")
+        return menu

@@ -32,6 +32,10 @@ class TableBar(QWidget):
         self.compare_button.setObjectName("runsTableCompare")
         self.compare_button.setEnabled(False)
         self.compare_button.setToolTip("Select two or more runs to compare them")
+        self.submit_button = QPushButton("Submit script…", self)
+        self.submit_button.setObjectName("runsTableSubmit")
+        self.submit_button.setToolTip("Submit a script to a compute of this workspace, as a run of this experiment")
+        self.submit_button.hide()  # shown by the window where the workspace can run scripts
         self.count_label = QLabel(self)
         self.count_label.setObjectName("runsTableCount")
         self.new_runs_button = QPushButton(self)
@@ -47,6 +51,7 @@ class TableBar(QWidget):
         row.addWidget(self.filter_box, 1)
         row.addWidget(self.columns_button)
         row.addWidget(self.compare_button)
+        row.addWidget(self.submit_button)
         row.addWidget(self.new_runs_button)
         row.addWidget(self.count_label)
         layout = QVBoxLayout(self)

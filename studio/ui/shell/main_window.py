@@ -14,13 +14,14 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QPushButton, QToolBar
 
 from studio.core.backend import ComputeBackend, WorkspaceBackend
 from studio.core.opener import WorkspaceOpener
-from studio.core.types import RunInfo
+from studio.core.types import RunInfo, WorkspaceInfo
 from studio.ui.background.gc_policy import freeze_start_up_objects
 from studio.ui.background.live_refresh import LiveRefresh
 from studio.ui.background.notifier import Notifier
 from studio.ui.background.task_status import TaskStatus
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.compute.compute_pane import ComputePane
+from studio.ui.compute.submit_dialog import SubmitScriptDialog
 from studio.ui.experiments.experiment_tree import ExperimentTreePane
 from studio.ui.runs.run_detail import RunDetailArea
 from studio.ui.runs.run_overview import STUDIO_ACTION
@@ -59,6 +60,9 @@ class MainWindow(WorkspaceSwitching):
         self._restore_selection: tuple[str, str] | None = None
         self._opening = ""
         self._recoveries = {}
+        self._writable = False
+        self.submit_dialog: SubmitScriptDialog | None = None
+        """The Submit script dialog while it is open."""
         self.runner = TaskRunner(self)
         self.notifier = Notifier(self.statusBar(), self)
         self.runner.sig_unhandled_failure.connect(lambda exc, tb, label: self.notifier.error(exc, tb, label))
@@ -149,6 +153,9 @@ class MainWindow(WorkspaceSwitching):
         self.workspace_pane.sig_pin.connect(self.pin_workspace)
         self.workspace_pane.sig_failed.connect(lambda exc, what: self.notifier.error(exc, context=what))
         self.workspace_pane.sig_notice.connect(self.notifier.info)
+        submit_requested = getattr(self.compute_pane, "sig_submit_requested", None)  # the pane's Submit script…
+        if submit_requested is not None:
+            submit_requested.connect(lambda compute: self.open_submit_dialog(compute=compute))
         self.workspace_pane.sig_missing_activated.connect(
             lambda loc: self.notifier.info(
                 f"{loc}: the folder is gone (moved or deleted). Right-click it to remove it."
@@ -169,6 +176,9 @@ class MainWindow(WorkspaceSwitching):
         self.act_close_tab = action("Close tab", self.run_detail.close_current, "Ctrl+W", "actionCloseTab")
         self.act_quit = action("Quit", self.close, "Ctrl+Q", "actionQuit")
         self.act_sample = action("Run sample experiment", self.run_sample_experiment, None, "actionSample")
+        self.act_submit = action(
+            "Submit script…", lambda: self.open_submit_dialog(), "Ctrl+Shift+S", "actionSubmitScript"
+        )
         self.act_new_ws = action(
             "New workspace…", self.new_workspace, QKeySequence.StandardKey.New, "actionNewWorkspace"
         )
@@ -203,7 +213,7 @@ class MainWindow(WorkspaceSwitching):
         run_menu = menu.addMenu("&Run")
         run_menu.addActions([self.act_compare, self.act_cancel, self.act_open_in_studio, self.act_close_tab])
         run_menu.addSeparator()
-        run_menu.addAction(self.act_sample)
+        run_menu.addActions([self.act_submit, self.act_sample])
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(action("Last error details…", self.notifier.show_details, None, "actionErrorDetails"))
         help_menu.addAction(action("About Studio", self._about, None, "actionAbout"))
@@ -211,9 +221,12 @@ class MainWindow(WorkspaceSwitching):
         toolbar.setObjectName("mainToolbar")
         toolbar.setMovable(False)
         toolbar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)  # style icons clash in dark mode
-        toolbar.addActions([self.act_refresh, self.act_filter, self.act_compare, self.act_sample, self.act_close_tab])
+        toolbar.addActions(
+            [self.act_refresh, self.act_filter, self.act_compare, self.act_submit, self.act_sample, self.act_close_tab]
+        )
         self._set_icons()
         self._update_actions()
+        self._update_submit()
         self.run_detail.tabs.currentChanged.connect(lambda _i: self._update_actions())
         self.run_detail.sig_run_loaded.connect(lambda _id: self._update_actions())
         self.experiment_pane.sig_selection_changed.connect(lambda _ids: self._update_actions())
@@ -267,7 +280,12 @@ class MainWindow(WorkspaceSwitching):
 
     def open_runs_table(self, experiment: str) -> None:
         """Open (or show) an experiment's runs table; its columns and sort are remembered per workspace."""
-        self.run_detail.open_runs_table(experiment, TableMemory(self.settings, self.location))
+        tab = self.run_detail.open_runs_table(experiment, TableMemory(self.settings, self.location))
+        if tab is not None and not getattr(tab, "_submit_connected", False):
+            tab._submit_connected = True  # type: ignore[attr-defined]
+            tab.sig_submit_script.connect(lambda name: self.open_submit_dialog(experiment=name))
+        if tab is not None:
+            tab.set_submit_available(self.can_submit)
 
     def handle_message(self, message: dict[str, Any]) -> None:
         """A message from a second ``studio`` started on this workspace."""
@@ -337,9 +355,63 @@ class MainWindow(WorkspaceSwitching):
 
     def _sample_submitted(self, run_id: str) -> None:
         self.notifier.info(f"Sample experiment submitted: {run_id}")
-        self._restore_selection = (SAMPLE_EXPERIMENT, run_id)
+        self._show_submitted(SAMPLE_EXPERIMENT, run_id)
+
+    def _show_submitted(self, experiment: str, run_id: str) -> None:
+        """Select a run just submitted in the Experiments tree (once listed) and open it: it follows status and log."""
+        self._restore_selection = (experiment, run_id)
         self.experiment_pane.model.reload()
         self.open_run(run_id)
+
+    # -- submit script -------------------------------------------------------------------------
+
+    @property
+    def can_submit(self) -> bool:
+        """The open workspace runs scripts (a ComputeBackend) and is writable."""
+        return isinstance(self.backend, ComputeBackend) and self._writable
+
+    def open_submit_dialog(self, experiment: str = "", compute: str = "") -> SubmitScriptDialog | None:
+        """Submit script…: the dialog, ``experiment`` (else the selected one) and ``compute`` preselected."""
+        backend = self.backend
+        if backend is None or not self.can_submit:
+            return None
+        if self.submit_dialog is not None:
+            self.submit_dialog.raise_()
+            self.submit_dialog.activateWindow()
+            return self.submit_dialog
+        if not experiment:
+            pane = self.experiment_pane
+            experiment = pane.model.experiment_of(pane.view.currentIndex()) or ""
+        dialog = SubmitScriptDialog(backend, self.runner, self.settings.q, experiment, compute, self)
+        self.submit_dialog = dialog
+        dialog.sig_submitted.connect(self._script_submitted)
+        dialog.finished.connect(lambda _code: self._submit_dialog_closed(dialog))
+        dialog.open()
+        return dialog
+
+    def _submit_dialog_closed(self, dialog: SubmitScriptDialog) -> None:
+        if self.submit_dialog is dialog:
+            self.submit_dialog = None
+        dialog.deleteLater()
+
+    def _script_submitted(self, experiment: str, run_id: str) -> None:
+        self.notifier.info(f"Submitted {run_id} to {experiment}")
+        self._show_submitted(experiment, run_id)
+
+    def _set_backend(
+        self, opener: WorkspaceOpener, location: str, backend: WorkspaceBackend, info: WorkspaceInfo
+    ) -> None:
+        self._writable = not info.read_only
+        super()._set_backend(opener, location, backend, info)
+        self._update_submit()
+
+    def _update_submit(self) -> None:
+        """Submit script… where the workspace runs scripts and is writable; absent elsewhere (as the sample is)."""
+        available = self.can_submit
+        self.act_submit.setEnabled(available)
+        self.act_submit.setVisible(available)
+        for tab in self.run_detail.runs_tables():
+            tab.set_submit_available(available)
 
     def refresh(self) -> None:
         """F5: reload the experiment list, the compute list and the open tabs (or, with none open, open again the
