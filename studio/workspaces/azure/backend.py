@@ -44,8 +44,10 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 from studio.core.backend import DEFAULT_PAGE_SIZE
+from studio.core.compute import ComputeInfo, ComputeOptions, ComputeRefresh
 from studio.core.errors import RunStateError, StudioError
 from studio.core.status import RunStatus
+from studio.core.tasks import CancelToken
 from studio.core.types import (
     MetricInfo,
     MetricSeries,
@@ -57,6 +59,7 @@ from studio.core.types import (
 )
 from studio.workspaces.azure.arm_client import ArmTimeouts
 from studio.workspaces.azure.cloud import AzureCloud
+from studio.workspaces.azure.compute import AzureCompute
 from studio.workspaces.azure.connection import AzureConnection
 from studio.workspaces.azure.errors import AzureError, AzureNotFoundError, from_azure_exception, from_mlflow_error
 from studio.workspaces.azure.job_statuses import (
@@ -169,6 +172,7 @@ class AzureBackend(MlflowBackend):
         self._exactness = threading.local()
         self._refiner = StatusRefiner(self.statuses, lambda run, info, status: self.poller.note(run, info, status))
         self._blob_files: LazyBlobFiles | None = None
+        self.compute = AzureCompute(connection)
         super().__init__(client, location, workspace_name, files=self._make_files, dialect=AZURE)
         self._pool.submit(warm_sdk)  # the SDK's first job parse, now rather than under a job's first chart
 
@@ -448,10 +452,92 @@ class AzureBackend(MlflowBackend):
         self.poller.note(run, info, RunStatus.CANCEL_REQUESTED.value)
         return RunStatus.CANCEL_REQUESTED
 
+    # -- compute and submit (ComputeBackend: compute.py, submit.py) ---------------------------------
+
+    def submit_script(
+        self,
+        experiment: str,
+        source_directory: str,
+        script: str,
+        arguments: list[Any] | None = None,
+        compute: str | None = None,
+        *,
+        environment: dict[str, Any] | None = None,
+        display_name: str | None = None,
+        tags: dict[str, str] | None = None,
+    ) -> str:
+        """A command job (``azure.ai.ml.command`` → ``jobs.create_or_update``); refused before uploading what the
+        service would refuse. Returns the job's name (its run id). See ``submit.py``."""
+        from studio.workspaces.azure.submit import submit_script
+
+        run_id = submit_script(
+            self.connection,
+            self.compute,
+            experiment,
+            source_directory,
+            script,
+            arguments,
+            compute,
+            environment=environment,
+            display_name=display_name,
+            tags=tags,
+        )
+        self.search.forget()
+        return run_id
+
+    def list_compute(self) -> list[ComputeInfo]:
+        """Instances, then clusters (one ARM request per page)."""
+        return self.compute.list()
+
+    def get_compute(self, name: str) -> ComputeInfo:
+        """One instance or cluster; NotFoundError if there is none."""
+        return self.compute.get(name)
+
+    def compute_refresh(self) -> ComputeRefresh:
+        """List every 30 s, every 5 s while something moves; Azure bills running instances."""
+        return self.compute.refresh()
+
+    def compute_options(self) -> ComputeOptions:
+        """The region's VM sizes and the environments (curated, then registered)."""
+        return self.compute.options()
+
+    def create_compute(
+        self,
+        name: str,
+        max_concurrent_jobs: int = 1,
+        idle_shutdown_minutes: float | None = None,
+        wait: bool = False,
+        *,
+        vm_size: str | None = None,
+    ) -> ComputeInfo:
+        """A new compute instance (Azure has no max-concurrent-jobs setting: ignored)."""
+        return self.compute.create(name, idle_shutdown_minutes, wait, vm_size=vm_size)
+
+    def start_compute(self, name: str, wait: bool = False) -> ComputeInfo:
+        """``begin_start``; RunStateError with the refusal's sentence before sending when the state forbids it."""
+        return self.compute.start(name, wait)
+
+    def stop_compute(self, name: str, wait: bool = False) -> ComputeInfo:
+        """``begin_stop``."""
+        return self.compute.stop(name, wait)
+
+    def restart_compute(self, name: str, wait: bool = False) -> ComputeInfo:
+        """``begin_restart``."""
+        return self.compute.restart(name, wait)
+
+    def delete_compute(self, name: str, wait: bool = True) -> None:
+        """``begin_delete``."""
+        self.compute.delete(name, wait)
+
+    def wait_compute(self, name: str, cancel: CancelToken | None = None) -> ComputeInfo | None:
+        """Follow the operation this backend started on ``name`` (else its state) until it ends."""
+        return self.compute.wait(name, cancel)
+
     # -- lifetime -------------------------------------------------------------------------------
 
     def close(self) -> None:
         """Stop the pools and close every client."""
+        self.compute.close()
         self._refiner.close()
         super().close()
         self.statuses.close()
