@@ -1,11 +1,16 @@
-"""The compute pane: a live table of compute instances with New, Start, Stop, Restart and Delete.
+"""The compute pane: a live table of compute instances (and Azure's clusters) with New, Start, Stop, Restart, Delete.
 
-Every backend call runs through the TaskRunner; the pane polls ``list_compute`` once a
-second (one call in flight at most), so transitions such as Starting… -> Running show live.
+Every backend call runs off the GUI thread. The list is polled through the shared TaskRunner (one call in
+flight at most) at the kind's own pace (``backend.compute_refresh()``: the local kind once a second, Azure
+every 30 s and every 5 s while something changes state). An action is one request that returns once the
+service accepted it (the row shows "Starting…" at once); the pane then follows the operation with
+``wait_compute`` on a small pool of its own (:class:`OperationWaits`), showing the time spent ("Starting…
+0:42") until it ends. "Stop waiting" stops following, never the operation.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -13,44 +18,51 @@ from PySide6.QtCore import QItemSelectionModel, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QCheckBox,
-    QDialog,
-    QDialogButtonBox,
     QDockWidget,
-    QFormLayout,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
-    QLineEdit,
     QMessageBox,
-    QSpinBox,
+    QSplitter,
     QTableView,
     QToolBar,
     QVBoxLayout,
     QWidget,
 )
+from shiboken6 import isValid
 
 from studio.core.backend import ComputeBackend
-from studio.core.compute import ComputeInfo, ComputeState
-from studio.ui.background.notifier import Notifier
+from studio.core.compute import CLUSTER, ComputeAction, ComputeInfo, ComputeOptions, ComputeRefresh, ComputeState
+from studio.ui.background.notifier import Notifier, sentence
 from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
-from studio.ui.compute.compute_model import (
-    NAME_RULE,
-    STATE,
-    TRANSITIONAL,
-    ComputeModel,
-    jobs_text,
-    name_problem,
-    state_text,
-)
+from studio.ui.compute import close_prompt
+from studio.ui.compute.close_prompt import CloseAnswer
+from studio.ui.compute.compute_details import ComputeDetails
+from studio.ui.compute.compute_model import ComputeModel, jobs_text, state_text
+from studio.ui.compute.compute_texts import is_running
+from studio.ui.compute.new_compute_dialog import NewComputeDialog
+from studio.ui.compute.operation_waits import OperationWaits
+from studio.ui.shell.settings import WindowSettings
 
-POLL_INTERVAL_MS = 1000
-FAST_POLL_MS = 200
-# Every local workspace has this instance; it cannot be deleted.
-LOCAL = "local"
-_ERROR_STYLE = "color: #d64541;"
+__all__ = ["ComputePane", "NewComputeDialog"]
+
 EMPTY_TEXT = "No workspace is open.\nOpen one to see and manage its compute instances."
+LISTING_TEXT = "Listing compute…"
+NO_COMPUTE_TEXT = "No compute instances yet. New… creates one."
+STOP_WAITING_TIP = "Stop waiting for the operation to end (the operation itself goes on)."
+_DEFAULT_REFRESH = ComputeRefresh(idle_s=1.0, moving_s=0.2)
+_DOING = {
+    ComputeAction.START: "Starting",
+    ComputeAction.STOP: "Stopping",
+    ComputeAction.RESTART: "Restarting",
+    ComputeAction.DELETE: "Deleting",
+}
+_TIPS = {
+    ComputeAction.START: "Start the selected instance",
+    ComputeAction.STOP: "Stop the selected instance",
+    ComputeAction.RESTART: "Restart the instance",
+    ComputeAction.DELETE: "Delete the instance",
+}
 _W = TypeVar("_W", bound=QObject)
 
 
@@ -59,60 +71,18 @@ def _named(obj: _W, name: str) -> _W:
     return obj
 
 
-class NewComputeDialog(QDialog):
-    """Asks for a new instance's name, how many jobs it runs at once and its idle shutdown."""
-
-    def __init__(self, existing: set[str], parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setObjectName("newComputeDialog")
-        self.setWindowTitle("New compute instance")
-        self.setMinimumWidth(460)  # the name hint fits on one line: no jumps while typing
-        self._existing = existing
-        self.name_edit = _named(QLineEdit(placeholderText="e.g. gpu-box-1"), "computeName")
-        self.hint = _named(QLabel(NAME_RULE, wordWrap=True), "computeNameHint")
-        self.max_jobs = _named(QSpinBox(minimum=1, maximum=64), "computeMaxJobs")
-        self.idle_check = _named(QCheckBox("Stop after"), "computeIdleShutdown")
-        self.idle_minutes = _named(QSpinBox(minimum=1, maximum=10_080, value=30), "computeIdleMinutes")
-        self.idle_minutes.setSuffix(" min idle")
-        self.idle_minutes.setEnabled(False)
-        self.idle_check.toggled.connect(self.idle_minutes.setEnabled)
-        idle_row = QHBoxLayout()
-        idle_row.addWidget(self.idle_check)
-        idle_row.addWidget(self.idle_minutes, 1)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
-        self.ok_button = self.buttons.button(QDialogButtonBox.StandardButton.Ok)
-        self.ok_button.setText("Create")
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        form = QFormLayout(self)
-        form.addRow("Name:", self.name_edit)
-        form.addRow("", self.hint)
-        form.addRow("Max concurrent jobs:", self.max_jobs)
-        form.addRow("Idle shutdown:", idle_row)
-        form.addRow(self.buttons)
-        self.name_edit.textChanged.connect(self._validate)
-        self._validate("")
-
-    def _validate(self, text: str) -> None:
-        problem = name_problem(text, self._existing)
-        self.ok_button.setEnabled(not problem)
-        shown_as_error = bool(problem and text)
-        self.hint.setText(problem if shown_as_error else NAME_RULE)
-        self.hint.setStyleSheet(_ERROR_STYLE if shown_as_error else "")
-        role = QPalette.ColorRole.WindowText if shown_as_error else QPalette.ColorRole.PlaceholderText
-        self.hint.setForegroundRole(role)  # the style sheet's colour applies to WindowText
-
-    def values(self) -> tuple[str, int, float | None]:
-        """(name, max concurrent jobs, idle shutdown minutes or None)."""
-        idle = float(self.idle_minutes.value()) if self.idle_check.isChecked() else None
-        return self.name_edit.text(), self.max_jobs.value(), idle
+def _listing(backend: ComputeBackend, epoch: int) -> tuple[int, ComputeRefresh, list[ComputeInfo]]:
+    """One poll (on a worker): the kind's pace (no I/O) and the list."""
+    return epoch, backend.compute_refresh(), backend.list_compute()
 
 
 class ComputePane(QDockWidget):
-    """Lists a workspace's compute instances, live, and starts, stops, restarts, creates and deletes them."""
+    """Lists a workspace's compute, live, and starts, stops, restarts, creates and deletes instances."""
 
     sig_instances_changed = Signal(list)
-    """The compute instances changed (the new list of ComputeInfo, in row order)."""
+    """The compute changed (the new list of ComputeInfo, in row order)."""
+    sig_submit_requested = Signal(str)
+    """The user asked to submit a script (to the selected compute's name, or "" for none selected)."""
 
     def __init__(self, runner: TaskRunner, notifier: Notifier, parent: QWidget | None = None) -> None:
         super().__init__("Compute", parent)
@@ -121,25 +91,56 @@ class ComputePane(QDockWidget):
         self._backend: ComputeBackend | None = None
         # Bumped per backend: late answers to actions on an old one's instances are dropped.
         self._generation = 0
+        # Bumped when an action was accepted: a listing asked for before that answers with the old state.
+        self._epoch = 0
         self._polling = TaskSlot(runner, success=self._polled, failure=self._poll_failed, owner=self)
+        self._options = TaskSlot(runner, success=self._options_arrived, failure=self._options_failed, owner=self)
+        self._known_options: ComputeOptions | None = None
+        self._dialog: NewComputeDialog | None = None
+        self._refresh = _DEFAULT_REFRESH
         self._poll_error = ""  # the last polling error, told once
-        self._acting_on: set[str] = set()  # instances with an action in flight
+        self._listed = False
+        self._acting_on: dict[str, str] = {}  # instance -> what is being asked of it ("Starting")
+        self._started_here: set[str] = set()  # instances the user started (or created) from this pane
         self._select_when_listed = ""
-        self._timer = QTimer(self, singleShot=True, interval=POLL_INTERVAL_MS)
+        self.waits = OperationWaits(self)
+        self._timer = QTimer(self, singleShot=True, interval=1000)
         self._timer.timeout.connect(self.refresh)
+        self._clock = QTimer(self, interval=1000)  # elapsed times and "Up for" while they show
+        self._clock.timeout.connect(self._tick)
+        self.settings: WindowSettings | None = None
+        """Where "Don't ask again" is kept (None: the window's settings, else the user's)."""
         self.model = ComputeModel(self)
+        self.model.modelReset.connect(self._fit_columns)
         self._build()
         self.set_backend(None)
+
+    # -- building ------------------------------------------------------------------------------
 
     def _build(self) -> None:
         bar = _named(QToolBar("Compute actions"), "computeToolBar")
         bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         self.new_action = self._action(bar, "New…", "computeNew", self._new, "Create a compute instance")
         bar.addSeparator()
-        self.start_action = self._action(bar, "Start", "computeStart", self._start, "Start the selected instance")
-        self.stop_action = self._action(bar, "Stop", "computeStop", self._stop, "Stop the selected instance")
-        self.restart_action = self._action(bar, "Restart", "computeRestart", self._restart, "Restart the instance")
-        self.delete_action = self._action(bar, "Delete", "computeDelete", self._delete, "Delete the instance")
+        self.start_action = self._action(bar, "Start", "computeStart", self._start, _TIPS[ComputeAction.START])
+        self.stop_action = self._action(bar, "Stop", "computeStop", self._stop, _TIPS[ComputeAction.STOP])
+        self.restart_action = self._action(
+            bar, "Restart", "computeRestart", self._restart, _TIPS[ComputeAction.RESTART]
+        )
+        self.delete_action = self._action(bar, "Delete", "computeDelete", self._delete, _TIPS[ComputeAction.DELETE])
+        self.stop_waiting_action = self._action(
+            bar, "Stop waiting", "computeStopWaiting", self.stop_waiting, STOP_WAITING_TIP
+        )
+        bar.addSeparator()
+        self.submit_action = self._action(
+            bar, "Submit script…", "computeSubmit", self._submit, "Submit a script to run on the selected compute"
+        )
+        self._actions = {
+            ComputeAction.START: self.start_action,
+            ComputeAction.STOP: self.stop_action,
+            ComputeAction.RESTART: self.restart_action,
+            ComputeAction.DELETE: self.delete_action,
+        }
         self.table = _named(QTableView(), "computeTable")
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
@@ -149,28 +150,29 @@ class ComputePane(QDockWidget):
         self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
         self.table.setShowGrid(False)
         self.table.setWordWrap(False)  # long names are elided, rows keep their height
+        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
         self.table.setAlternatingRowColors(True)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
-        self.table.addActions([self.start_action, self.stop_action, self.restart_action, self.delete_action])
-        header = self.table.horizontalHeader()
-        # Narrow docks scroll, names stay whole; the name takes the dock's spare width.
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
-        header.setMinimumSectionSize(60)
-        header.setSectionResizeMode(STATE, QHeaderView.ResizeMode.Fixed)
-        widest = max(self.fontMetrics().horizontalAdvance(state_text(s)) for s in ComputeState)
-        header.resizeSection(STATE, widest + 40)  # room for the status icon and padding
-        self.table.selectionModel().selectionChanged.connect(self._update_actions)
+        self.table.addActions([*self._actions.values(), self.stop_waiting_action, self.submit_action])
+        self._fit_columns()
+        self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.empty_label = _named(QLabel(EMPTY_TEXT, wordWrap=True), "computeEmpty")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.empty_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.details = ComputeDetails()
+        self.splitter = _named(QSplitter(Qt.Orientation.Vertical), "computeSplitter")
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.details)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setChildrenCollapsible(False)
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.setSpacing(0)
         layout.addWidget(bar)
         layout.addWidget(self.empty_label)
-        layout.addWidget(self.table)
+        layout.addWidget(self.splitter)
         self.setWidget(body)
 
     def _action(self, bar: QToolBar, text: str, name: str, slot: Callable[[], None], tip: str) -> QAction:
@@ -180,69 +182,161 @@ class ComputePane(QDockWidget):
         bar.widgetForAction(action).setObjectName(name)
         return action
 
+    def _fit_columns(self) -> None:
+        """Names take the spare width (cut with "…" when narrow); the state column fits any state."""
+        header = self.table.horizontalHeader()
+        header.setMinimumSectionSize(60)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(self.model.column("name"), QHeaderView.ResizeMode.Stretch)
+        state = self.model.column("state")
+        header.setSectionResizeMode(state, QHeaderView.ResizeMode.Fixed)
+        metrics = self.fontMetrics()
+        widest = max(
+            metrics.horizontalAdvance(state_text(s) + (" 00:00" if s.is_transitional else "")) for s in ComputeState
+        )
+        header.resizeSection(state, widest + 40)  # room for the status icon and padding
+
+    # -- the backend and its list ---------------------------------------------------------------
+
     def set_backend(self, backend: ComputeBackend | None) -> None:
-        """Show ``backend``'s instances (polled live), or nothing when it is None."""
+        """Show ``backend``'s compute (polled live), or nothing when it is None."""
         self._backend = backend
         self._generation += 1
         self._polling.reset()
+        self._options.reset()
+        self.waits.stop_all()
+        self.model.forget_operations()
+        self._known_options, self._refresh, self._listed = None, _DEFAULT_REFRESH, False
         self._poll_error, self._select_when_listed = "", ""
         self._acting_on.clear()
+        self._started_here.clear()
         self._timer.stop()
         self._show([])
-        self.table.setVisible(backend is not None)
-        self.empty_label.setVisible(backend is None)
         self.refresh()
 
     def refresh(self) -> None:
-        """Fetch the instances in the background now (or right after the call in flight)."""
+        """Fetch the compute in the background now (or right after the call in flight)."""
         if (backend := self._backend) is None:
             return
         self._timer.stop()
-        self._polling.request(backend.list_compute)
+        self._polling.request(_listing, backend, self._epoch)
 
-    def _polled(self, infos: list[ComputeInfo]) -> None:
-        self._poll_error = ""
+    def _polled(self, answer: tuple[int, ComputeRefresh, list[ComputeInfo]]) -> None:
+        epoch, self._refresh, infos = answer
+        if epoch != self._epoch:
+            self.refresh()  # asked for before an action was accepted: it shows the state before it
+            return
+        self._poll_error, self._listed = "", True
         self._show(infos)
-        # While an instance changes state, look more often so "Starting…" turns "Running" promptly.
-        moving = any(i.state in TRANSITIONAL for i in infos)
-        self._timer.setInterval(FAST_POLL_MS if moving else POLL_INTERVAL_MS)
         self._poll_later()
 
     def _poll_failed(self, exc: BaseException) -> None:
         error = f"{type(exc).__name__}: {exc}"
-        if error != self._poll_error:  # say it once, not every second
-            self._notifier.error(exc, context="Listing compute instances")
+        if error != self._poll_error:  # say it once, not every poll
+            self._notifier.error(exc, context="Listing compute")
         self._poll_error = error
+        if not self._listed:
+            self.empty_label.setText(f"Could not list the compute: {sentence(exc)}")
         self._poll_later()
 
+    def poll_interval_s(self) -> float:
+        """Seconds to the next listing: the kind's faster pace while something changes state."""
+        moving = self.waits.names() or any(i.state.is_transitional for i in self.model.instances())
+        return self._refresh.moving_s if moving else self._refresh.idle_s
+
     def _poll_later(self) -> None:
-        if not self._polling.waiting:  # else a refresh asked meanwhile runs right away
-            self._timer.start()
+        if self._backend is not None and not self._polling.busy and not self._polling.waiting:
+            self._timer.start(max(50, int(self.poll_interval_s() * 1000)))
 
     def _show(self, infos: list[ComputeInfo]) -> None:
-        if self.model.set_instances(infos):
+        ordered = sorted(infos, key=lambda i: i.kind == CLUSTER)  # instances first, then clusters
+        if self.model.set_instances(ordered):
             self.sig_instances_changed.emit(self.model.instances())
-        wanted = self._select_when_listed or ("" if self.selected() else (infos[0].name if infos else ""))
+        self._after_change()
+
+    def _after_change(self) -> None:
+        wanted = self._select_when_listed or ("" if self.selected() else self._first_name())
         row = self.model.row_of(wanted) if wanted else -1
         if row >= 0:
             self._select_when_listed = ""
             flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
             self.table.selectionModel().setCurrentIndex(self.model.index(row, 0), flags)
-        self._update_actions()
+        self._show_empty()
+        self._selection_changed()
+        if self.model.has_clock() or self.waits.names():
+            if not self._clock.isActive():
+                self._clock.start()
+        else:
+            self._clock.stop()
+
+    def _first_name(self) -> str:
+        info = self.model.info(0)
+        return info.name if info else ""
+
+    def _show_empty(self) -> None:
+        rows = self.model.rowCount()
+        if self._backend is None:
+            text = EMPTY_TEXT
+        elif not self._listed and not rows:
+            text = self.empty_label.text() if self._poll_error else LISTING_TEXT
+        else:
+            text = NO_COMPUTE_TEXT
+        if not self._poll_error or self._listed:
+            self.empty_label.setText(text)
+        self.splitter.setVisible(self._backend is not None and rows > 0)
+        self.empty_label.setVisible(self._backend is None or rows == 0)
+
+    def _tick(self) -> None:
+        self.model.tick()
+        self._show_details()
+        if not (self.model.has_clock() or self.waits.names()):
+            self._clock.stop()
+
+    # -- selection and actions -----------------------------------------------------------------
 
     def selected(self) -> ComputeInfo | None:
-        """The selected instance, as last listed."""
+        """The selected row's record, as last listed."""
         rows = self.table.selectionModel().selectedRows()
         return self.model.info(rows[0].row()) if rows else None
 
+    def _selection_changed(self) -> None:
+        self._update_actions()
+        self._show_details()
+
+    def _show_details(self) -> None:
+        info = self.selected()
+        if info is None:
+            self.details.show_info(None)
+            return
+        self.details.show_info(info, self.model.followed_since(info.name), self.model.problem(info.name))
+
     def _update_actions(self) -> None:
         has_backend, info = self._backend is not None, self.selected()
-        ok = info if has_backend and info is not None and info.name not in self._acting_on else None
+        if not has_backend:
+            info = None
+        busy = self._acting_on.get(info.name) if info is not None else None
+        for action, qaction in self._actions.items():
+            allowed = info is not None and not busy and action in info.allowed
+            qaction.setEnabled(allowed)
+            if info is None or allowed:
+                tip = _TIPS[action]
+            elif busy:
+                tip = f"{busy} {info.name}: waiting for the service to answer."
+            else:
+                tip = info.refusal(action) or _TIPS[action]
+            qaction.setToolTip(tip)
+            qaction.setStatusTip(tip)
+        wait = self.waits.get(info.name) if info is not None else None
+        self.stop_waiting_action.setEnabled(wait is not None)
+        tip = (
+            f"Stop waiting for {wait.doing.lower()} {wait.name} to end; the operation itself goes on."
+            if wait is not None
+            else STOP_WAITING_TIP
+        )
+        self.stop_waiting_action.setToolTip(tip)
+        self.stop_waiting_action.setStatusTip(tip)
         self.new_action.setEnabled(has_backend)
-        self.start_action.setEnabled(bool(ok and ok.can_start))
-        self.stop_action.setEnabled(bool(ok and ok.can_stop))
-        self.restart_action.setEnabled(bool(ok and ok.can_restart))
-        self.delete_action.setEnabled(bool(ok and ok.name != LOCAL and ok.state != ComputeState.DELETING))
+        self.submit_action.setEnabled(has_backend)
 
     def confirm(self, title: str, text: str) -> bool:
         """Ask a yes/no question; True for yes (tests replace this method)."""
@@ -250,58 +344,190 @@ class ComputePane(QDockWidget):
         answer = QMessageBox.question(self, title, text, buttons, QMessageBox.StandardButton.No)
         return answer == QMessageBox.StandardButton.Yes
 
-    def _run(self, doing: str, name: str, call: Callable[[ComputeBackend], Any]) -> None:
-        """Call the backend in the background, labelled "<doing> <name>"; errors go to the notifier."""
+    def _operate(self, doing: str, name: str, call: Callable[[ComputeBackend], Any], kind: str = "") -> None:
+        """Ask the backend for an operation (returns once accepted), show its answer, then follow it."""
         if (backend := self._backend) is None:
             return
-        label, generation = f"{doing} {name}", self._generation
-        self._acting_on.add(name)
+        label, generation, since = f"{doing} {name}", self._generation, time.time()
+        self._acting_on[name] = doing
+        self.model.set_problem(name, "")
         self._update_actions()
 
-        def done(_: object = None) -> None:
-            if generation == self._generation:
-                self._acting_on.discard(name)
-                self._update_actions()
-                self.refresh()
+        def accepted(result: object = None) -> None:
+            if generation != self._generation:
+                return
+            self._acting_on.pop(name, None)
+            self._epoch += 1  # a listing in flight shows the state from before the request
+            if kind in ("start", "create"):
+                self._started_here.add(name)
+            elif kind in ("stop", "delete"):
+                self._started_here.discard(name)
+            if isinstance(result, ComputeInfo) and self.model.update_one(result):
+                self.sig_instances_changed.emit(self.model.instances())
+            self.model.set_followed(name, since)
+            self.waits.follow(backend, name, doing, since, done=settled, failed=wait_failed)
+            self._after_change()
+            self._poll_later()
 
-        def failed(exc: BaseException) -> None:
+        def refused(exc: BaseException) -> None:
+            if generation != self._generation:
+                return
+            self._acting_on.pop(name, None)
             self._notifier.error(exc, context=label)
-            done()
+            self.model.set_problem(name, sentence(exc))
+            self._after_change()
+            self.refresh()
 
-        self._runner.submit(call, backend, success=done, failure=failed, label=label, owner=self)
+        def settled(info: ComputeInfo | None) -> None:
+            if generation != self._generation:
+                return
+            self.model.set_followed(name, None)
+            changed = self.model.remove(name) if info is None else self.model.update_one(info)
+            if changed:
+                self.sig_instances_changed.emit(self.model.instances())
+            self._after_change()
+            self.refresh()
+
+        def wait_failed(exc: BaseException) -> None:
+            if generation != self._generation:
+                return
+            self.model.set_followed(name, None)
+            self._notifier.error(exc, context=label)
+            self.model.set_problem(name, sentence(exc))
+            self._after_change()
+            self.refresh()
+
+        self._runner.submit(call, backend, success=accepted, failure=refused, label=label, owner=self)
+
+    def stop_waiting(self) -> None:
+        """Stop following the selected instance's operation; the operation goes on (the list shows it)."""
+        if (info := self.selected()) is None or not self.waits.stop_waiting(info.name):
+            return
+        self.model.set_followed(info.name, None)
+        self._notifier.info(f"No longer waiting for {info.name}; the operation goes on.")
+        self._after_change()
+        self.refresh()
+
+    def _submit(self) -> None:
+        info = self.selected()
+        self.sig_submit_requested.emit(info.name if info is not None else "")
+
+    # -- New… ----------------------------------------------------------------------------------
 
     def _new(self) -> None:
-        dialog = NewComputeDialog({info.name for info in self.model.instances()}, self)
-        dialog.accepted.connect(lambda: self._create(*dialog.values()))
+        if (backend := self._backend) is None:
+            return
+        dialog = NewComputeDialog({info.name for info in self.model.instances()}, self, self._known_options)
+        self._dialog = dialog
+        dialog.accepted.connect(lambda: self._create(*dialog.values(), vm_size=dialog.chosen_vm_size()))
         dialog.finished.connect(dialog.deleteLater)
+        dialog.finished.connect(lambda _result: setattr(self, "_dialog", None))
+        if self._known_options is None:
+            self._options.request(backend.compute_options)
         dialog.open()
 
-    def _create(self, name: str, max_jobs: int, idle_minutes: float | None) -> None:
+    def _options_arrived(self, options: ComputeOptions) -> None:
+        self._known_options = options
+        if self._dialog is not None and isValid(self._dialog):
+            self._dialog.set_options(options)
+
+    def _options_failed(self, exc: BaseException) -> None:
+        if self._dialog is not None and isValid(self._dialog):
+            self._dialog.set_options_failed(sentence(exc))
+
+    def _create(self, name: str, max_jobs: int, idle_minutes: float | None, vm_size: str | None = None) -> None:
         self._select_when_listed = name
-        self._run("Creating", name, lambda b: b.create_compute(name, max_jobs, idle_minutes))
+        self._operate(
+            "Creating",
+            name,
+            lambda b: b.create_compute(name, max_jobs, idle_minutes, vm_size=vm_size),
+            kind="create",
+        )
 
     def _start(self) -> None:
-        if info := self.selected():
-            self._run("Starting", info.name, lambda b: b.start_compute(info.name))
+        if (info := self.selected()) and info.can_start:
+            self._operate("Starting", info.name, lambda b: b.start_compute(info.name), kind="start")
 
     def _stop(self) -> None:
-        self._stop_or_restart("Stop", "Stopping", lambda b, name: b.stop_compute(name))
+        self._stop_or_restart("Stop", ComputeAction.STOP, lambda b, name: b.stop_compute(name))
 
     def _restart(self) -> None:
-        self._stop_or_restart("Restart", "Restarting", lambda b, name: b.restart_compute(name))
+        self._stop_or_restart("Restart", ComputeAction.RESTART, lambda b, name: b.restart_compute(name))
 
-    def _stop_or_restart(self, verb: str, doing: str, call: Callable[[ComputeBackend, str], Any]) -> None:
+    def _stop_or_restart(self, verb: str, action: ComputeAction, call: Callable[[ComputeBackend, str], Any]) -> None:
         """Both cancel the running jobs: ask first when there are some."""
-        if (info := self.selected()) is None:
+        if (info := self.selected()) is None or action not in info.allowed:
             return
+        doing = _DOING[action]
         question = f"{doing} {info.name} cancels its {jobs_text(info.running_jobs, 'running')}. {verb} it?"
         if not info.running_jobs or self.confirm(verb, question):
-            self._run(doing, info.name, lambda b: call(b, info.name))
+            kind = "stop" if action == ComputeAction.STOP else "start"
+            self._operate(doing, info.name, lambda b: call(b, info.name), kind=kind)
 
     def _delete(self) -> None:
-        if (info := self.selected()) is None:
+        if (info := self.selected()) is None or not info.can_delete:
             return
         lost = [jobs_text(n, kind) for n, kind in ((info.running_jobs, "running"), (info.queued_jobs, "queued")) if n]
         consequence = f" Its {' and '.join(lost)} will be canceled." if lost else ""
         if self.confirm("Delete", f"Delete the compute instance {info.name}?{consequence} This cannot be undone."):
-            self._run("Deleting", info.name, lambda b: b.delete_compute(info.name))
+            self._operate("Deleting", info.name, lambda b: b.delete_compute(info.name, wait=False), kind="delete")
+
+    # -- closing the window --------------------------------------------------------------------
+
+    def running_started_here(self) -> list[str]:
+        """Instances the user started or created from this pane (this session) that are running now."""
+        return [i.name for i in self.model.instances() if i.name in self._started_here and is_running(i)]
+
+    def ask_close(self, parent: QWidget | None, names: list[str]) -> tuple[CloseAnswer, bool]:
+        """Ask whether to stop ``names`` before closing: (answer, "Don't ask again"); tests replace this."""
+        return close_prompt.ask(parent, names)
+
+    def ask_before_close(self, parent: QWidget | None = None) -> bool:
+        """Before the window closes: offer to stop billed instances started here; True if closing may go on.
+
+        Stop sends the stop requests on workers and waits (bounded, the window responsive) for them to be
+        accepted. A refused stop keeps the window open, with the service's sentence in the status bar.
+        """
+        backend = self._backend
+        names = self.running_started_here() if backend is not None and self._refresh.billed else []
+        if backend is None or not names:
+            return True
+        settings = self._settings()
+        answer = close_prompt.remembered_answer(settings)
+        if answer is None:
+            answer, dont_ask = self.ask_close(parent if parent is not None else self.window(), names)
+            if answer == CloseAnswer.CANCEL:
+                return False
+            if dont_ask:
+                close_prompt.remember(settings, answer)
+        if answer == CloseAnswer.LEAVE:
+            return True
+        return self._stop_before_close(backend, names)
+
+    def _stop_before_close(self, backend: ComputeBackend, names: list[str]) -> bool:
+        failures: list[tuple[str, BaseException]] = []
+        self._notifier.info(f"Stopping {', '.join(names)} before closing…", 15_000)
+
+        def request(name: str) -> Callable[[Callable[[], None]], None]:
+            def send(done: Callable[[], None]) -> None:
+                def failed(exc: BaseException) -> None:
+                    failures.append((name, exc))
+                    done()
+
+                self._runner.submit(
+                    backend.stop_compute, name, success=lambda _info: done(), failure=failed, label=f"Stopping {name}"
+                )
+
+            return send
+
+        close_prompt.wait_for([request(name) for name in names])
+        for name, exc in failures:
+            self._notifier.error(exc, context=f"Stopping {name}")
+        self._started_here.difference_update(set(names) - {name for name, _ in failures})
+        return not failures
+
+    def _settings(self) -> WindowSettings:
+        if self.settings is None:
+            window_settings = getattr(self.window(), "settings", None)
+            self.settings = window_settings if isinstance(window_settings, WindowSettings) else WindowSettings()
+        return self.settings
