@@ -170,6 +170,7 @@ class SubmitScriptDialog(QDialog):
         self.options = options
         self.form.show_options(options)
         self._scan()
+        self._validate()
 
     def _options_failed(self, exc: BaseException) -> None:
         self.form.show_options(None, f"Could not read the workspace's options: {sentence(exc)} {RETRY}", error=True)
