@@ -362,3 +362,66 @@ def test_no_submit_for_a_workspace_without_compute(qtbot: QtBot, tmp_path: Path)
         wait_until(lambda: window.submit_dialog is None, qtbot=qtbot)
     finally:
         window.close()
+
+
+def test_a_script_submitted_from_the_window_runs_on_local_compute_and_opens(
+    qtbot: QtBot, tmp_path: Path, source: Path
+) -> None:
+    from studio.ui.previews.text_preview import TextPreview
+    from studio.ui.runs.run_detail import RunPage
+    from tests.compute_helpers import stop_everything
+    from tests.ui.test_main_window import open_window
+
+    (source / "train.py").write_text(
+        "import sys\nfrom studio.sdk import Run\nrun = Run.get_context()\n"
+        "run.log('loss', 0.5)\nprint('got', sys.argv[1:])\n"
+    )
+    ws_path = tmp_path / "ws"
+    window, opener = open_window(qtbot, ws_path, str(tmp_path / "settings.ini"), create=True)
+    try:
+        assert window.act_submit.isVisible() and window.act_submit.isEnabled()
+        window.act_submit.trigger()  # Run menu → Submit script… (Ctrl+Shift+S)
+        dialog = window.submit_dialog
+        assert dialog is not None and dialog.isVisible()
+        wait_until(lambda: dialog.options is not None and dialog.computes is not None, qtbot=qtbot)
+        choose_folder(qtbot, dialog, source)
+        dialog.form.experiment.setEditText("from-dialog")
+        dialog.form.arguments.setText("--epochs 2 'a b'")
+        dialog.form.tags.setPlainText("source=dialog")
+        assert dialog.form.compute.currentData() == "local"
+        assert dialog.submit_button.isEnabled(), dialog.problem.text()
+        qtbot.mouseClick(dialog.submit_button, Qt.MouseButton.LeftButton)
+        wait_until(lambda: window.submit_dialog is None, "the dialog closed", qtbot=qtbot)
+        tabs = window.run_detail.tabs
+        page = wait_until(
+            lambda: tabs.currentWidget() if isinstance(tabs.currentWidget(), RunPage) else None, qtbot=qtbot
+        )
+        overview = page.overview
+        wait_until(
+            lambda: overview.run is not None and overview.run.status == RunStatus.COMPLETED,
+            "the job completed",
+            qtbot=qtbot,
+            timeout=60,
+        )
+        assert overview.run.experiment == "from-dialog" and overview.run.tags == {"source": "dialog"}
+        wait_until(
+            lambda: window.experiment_pane.selected_run_ids() == [page.run_id], "selected in the tree", qtbot=qtbot
+        )
+        page.show_tab("Outputs + logs")
+        files = page.tab("Outputs + logs")
+        wait_until(lambda: files.model.index_of("user_logs/std_log.txt").isValid(), "the log", qtbot=qtbot, timeout=30)
+        files.select("user_logs/std_log.txt")
+        preview = wait_until(
+            lambda: files.preview.preview if files.preview.preview and files.preview.preview.loaded else None,
+            "the log's preview",
+            qtbot=qtbot,
+            timeout=30,
+        )
+        assert isinstance(preview, TextPreview)
+        wait_until(
+            lambda: "got ['--epochs', '2', 'a b']" in preview.editor.toPlainText(), "the script's output", qtbot=qtbot
+        )
+    finally:
+        window.close()
+        stop_everything(ws_path)
+    assert opener.violations == []
