@@ -15,6 +15,7 @@ from studio.commands.workspace import compute_of, open_from_args
 from studio.core.backend import WorkspaceBackend
 from studio.core.errors import NotFoundError
 from studio.core.search import Key, compile_query, key_text, lookup, parse_keys, run_values, sort_key
+from studio.core.status import RunStatus
 from studio.core.types import RunInfo, RunQuery
 
 STD_LOG = "user_logs/std_log.txt"
@@ -40,13 +41,35 @@ def add_parser(sub: Any) -> None:
     common = common_options()
     job = sub.add_parser("job", help="submit and follow script jobs")
     actions = job.add_subparsers(dest="action", metavar="ACTION", required=True)
-    submit = actions.add_parser("submit", help="run a script on a compute instance", parents=[common])
+    submit = actions.add_parser(
+        "submit",
+        help="run a script on a compute instance or cluster",
+        description="Run python SCRIPT [ARGS...] from a source folder: studio job submit --experiment NAME "
+        "[--compute NAME] [options] DIR SCRIPT [ARGS...] (or --source-dir DIR SCRIPT [-- ARGS...]). Options go "
+        "before DIR: what follows the script is the script's.",
+        parents=[common],
+    )
     submit.add_argument("--experiment", required=True)
-    submit.add_argument("--compute", default=None, help="instance name (default: local)")
-    submit.add_argument("--source-dir", default=".", help="folder snapshotted with the script (default: here)")
+    submit.add_argument(
+        "--compute", default=None, help="instance or cluster name (default: local; Azure ML: serverless compute)"
+    )
+    submit.add_argument(
+        "--source-dir", default=None, help="folder uploaded with the script (default: DIR if given, else here)"
+    )
     submit.add_argument("--name", default=None, help="display name of the run")
-    submit.add_argument("script")
-    submit.add_argument("script_args", nargs=argparse.REMAINDER, help="arguments for the script, after --")
+    submit.add_argument(
+        "--environment",
+        default=None,
+        metavar="REF|CONDA.yml",
+        help="Azure ML: an environment (azureml:AzureML-sklearn-1.5@latest, azureml:name:version) or a conda file",
+    )
+    submit.add_argument("--image", default=None, help="Azure ML: the base image for a conda file's environment")
+    submit.add_argument(
+        "--tag", action="append", default=[], type=_tag, metavar="KEY=VALUE", help="a tag of the run (repeatable)"
+    )
+    submit.add_argument("--stream", action="store_true", help="then print the run's log until it ends")
+    submit.add_argument("script", metavar="[DIR] SCRIPT")
+    submit.add_argument("script_args", nargs=argparse.REMAINDER, help="arguments for the script")
     lst = actions.add_parser(
         "list",
         help="list runs, newest first, or filtered and sorted with MLflow's search syntax",
@@ -100,23 +123,60 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _submit(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
-    script_args = list(args.script_args)
-    if script_args and script_args[0] == "--":
-        script_args = script_args[1:]
+    source, script, script_args = _submit_paths(args)
+    environment: dict[str, Any] | None = None
+    if args.environment:
+        conda = Path(args.environment).expanduser()
+        if conda.suffix.lower() in (".yml", ".yaml") or conda.is_file():
+            environment = {"conda_file": str(conda.absolute()), "image": args.image}
+        else:
+            environment = {"name": args.environment}
     run_id = compute_of(backend).submit_script(
         args.experiment,
-        args.source_dir,
-        args.script,
+        source,
+        script,
         script_args,
         args.compute,
+        environment=environment,
         display_name=args.name,
+        tags=dict(args.tag) or None,
     )
-    info = backend.get_run(run_id)
-    if args.output == "json":
-        print_record(_row(info), "json")
+    try:
+        info = backend.get_run(run_id)
+    except NotFoundError:  # a service may list the new job a moment later: its id is what matters
+        row: dict[str, Any] = {"id": run_id, "experiment": args.experiment, "status": RunStatus.NOT_STARTED.value}
+        status = RunStatus.NOT_STARTED.value
     else:
-        print(f"Submitted {run_id} ({info.status.value}{': ' + info.status_reason if info.status_reason else ''})")
+        row = _row(info)
+        status = info.status.value + (": " + info.status_reason if info.status_reason else "")
+    if args.output == "json":
+        print_record(row, "json")
+    else:
+        print(f"Submitted {run_id} ({status})")
+    if args.stream:
+        sys.stdout.flush()
+        _follow(backend, run_id, just_submitted=True)
     return 0
+
+
+def _submit_paths(args: argparse.Namespace) -> tuple[str, str, list[str]]:
+    """(source folder, script, script arguments) of ``--source-dir DIR SCRIPT [-- ARGS]`` or ``DIR SCRIPT [ARGS]``."""
+    rest = list(args.script_args)
+    first = args.script
+    if args.source_dir is None and rest and rest[0] != "--" and Path(first).expanduser().is_dir():
+        source, script, rest = first, rest[0], rest[1:]
+    else:
+        source, script = args.source_dir or ".", first
+    if rest and rest[0] == "--":
+        rest = rest[1:]
+    return source, script, rest
+
+
+def _tag(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"{text!r} is not KEY=VALUE")
+    return key.strip(), value
 
 
 def _list(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
@@ -253,15 +313,30 @@ def _cancel(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
 
 
 def _logs(backend: WorkspaceBackend, args: argparse.Namespace) -> int:
+    if args.follow:
+        _follow(backend, args.run)
+        return 0
+    backend.get_run(args.run)  # NotFoundError for a run that is not there
+    _print_from(backend, args.run, 0)
+    return 0
+
+
+def _follow(backend: WorkspaceBackend, run_id: str, *, just_submitted: bool = False) -> None:
+    """Print the run's log as it grows until the run ends."""
     offset = 0
     # A remote workspace is asked as often as the window polls it (each round is a few requests to the service).
-    pause = FOLLOW_LOCAL_S if args.follow and backend.info().kind == "local" else FOLLOW_REMOTE_S
+    pause = FOLLOW_LOCAL_S if backend.info().kind == "local" else FOLLOW_REMOTE_S
     while True:
-        info = backend.get_run(args.run)
-        offset = _print_from(backend, args.run, offset)
-        if not args.follow or info.status.is_terminal:
-            _print_from(backend, args.run, offset)
-            return 0
+        try:
+            info: RunInfo | None = backend.get_run(run_id)
+        except NotFoundError:
+            if not just_submitted:
+                raise
+            info = None  # a job just submitted to a service may be listed a moment later
+        offset = _print_from(backend, run_id, offset)
+        if info is not None and info.status.is_terminal:
+            _print_from(backend, run_id, offset)
+            return
         time.sleep(pause)
 
 
