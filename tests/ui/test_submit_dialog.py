@@ -281,6 +281,8 @@ def test_a_named_environment_is_passed_by_reference(
     backend = OptionsBackend(AZURE_OPTIONS)
     dialog, _ = open_dialog(qtbot, backend, runner, tmp_path, experiment="mnist")
     choose_folder(qtbot, dialog, source)
+    dialog.form.environment.setEditText("my-env")
+    assert dialog.problem.text() == "Environment: write azureml:<name>@latest or azureml:<name>:<version>."
     dialog.form.environment.setEditText("azureml:my-env:3")
     assert dialog.form.environment_note.text() == "Registered environment: Ours"
     with qtbot.waitSignal(dialog.sig_submitted, timeout=10_000):
@@ -330,12 +332,14 @@ def test_parsing_of_arguments_and_tags() -> None:
         parse_tags("=1")
 
 
-def test_no_submit_for_a_workspace_without_compute(qtbot: QtBot, tmp_path: Path) -> None:
+def test_submit_is_offered_only_where_the_workspace_runs_scripts(qtbot: QtBot, tmp_path: Path) -> None:
     from studio.ui.shell.main_window import MainWindow
     from studio.ui.shell.settings import WindowSettings
     from tests.ui.test_fake_backend_window import FakeOpener
 
-    backends: dict[str, FakeBackend] = {"fake://plain": FakeBackend(), "fake://compute": OptionsBackend()}
+    compute = OptionsBackend()
+    compute.create_compute("gpu-box")
+    backends: dict[str, FakeBackend] = {"fake://plain": FakeBackend(), "fake://compute": compute}
     backends["fake://plain"].add_experiment("mnist")
     window = MainWindow([FakeOpener(backends)], WindowSettings(str(tmp_path / "settings.ini")))
     qtbot.addWidget(window)
@@ -360,6 +364,16 @@ def test_no_submit_for_a_workspace_without_compute(qtbot: QtBot, tmp_path: Path)
         assert dialog is not None and dialog.form.experiment.currentText() == "mnist"
         dialog.reject()
         wait_until(lambda: window.submit_dialog is None, qtbot=qtbot)
+        # The Compute pane's Submit script… preselects the selected instance.
+        pane = window.compute_pane
+        wait_until(lambda: "gpu-box" in [i.name for i in pane.model.instances()], "the instances listed", qtbot=qtbot)
+        pane.table.selectRow([i.name for i in pane.model.instances()].index("gpu-box"))
+        pane.submit_action.trigger()
+        dialog = window.submit_dialog
+        assert dialog is not None
+        wait_until(lambda: dialog.form.compute.currentData() == "gpu-box", "gpu-box preselected", qtbot=qtbot)
+        assert dialog.form.experiment.currentText() == ""  # nothing selected in the tree
+        dialog.reject()
     finally:
         window.close()
 

@@ -7,6 +7,7 @@ dialog checks the fields at every keystroke and shows the reason Submit is disab
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,11 @@ MAX_LISTED_SCRIPTS = 2000
 PACKAGES, NAMED, CONDA = "packages", "named", "conda"
 """How the job's environment is given: a package list (local), a named environment or a conda file (Azure)."""
 _SKIPPED_DIRS = {d.rstrip("/") for d in ALWAYS_IGNORED}
+_ENVIRONMENT = re.compile(
+    r"^(?:azureml:)?[A-Za-z0-9][A-Za-z0-9_.\-]{0,254}(?:@latest|:[A-Za-z0-9][A-Za-z0-9_.\-]{0,49})$"
+    r"|^azureml://registries/[^/]+/environments/[^/]+/(?:versions|labels)/[^/]+$"
+)
+"""A named environment as Azure ML takes it: ``azureml:name@latest``, ``azureml:name:version`` or a registry id."""
 
 
 @dataclass(frozen=True)
@@ -221,8 +227,12 @@ def problem_of(
             parse_packages(fields.packages)
         elif fields.env_mode == CONDA and not fields.conda_file.strip():
             return "Choose a conda file (Browse…)."
-        elif fields.env_mode == NAMED and not fields.environment.strip() and not options.default_environment:
-            return "Choose an environment."
+        elif fields.env_mode == NAMED:
+            reference = fields.environment.strip()
+            if not reference and not options.default_environment:
+                return "Choose an environment."
+            if reference and not _ENVIRONMENT.match(reference):
+                return "Environment: write azureml:<name>@latest or azureml:<name>:<version>."
         parse_tags(fields.tags)
     except ValueError as exc:
         return _sentence(exc)

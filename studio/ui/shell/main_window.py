@@ -153,9 +153,7 @@ class MainWindow(WorkspaceSwitching):
         self.workspace_pane.sig_pin.connect(self.pin_workspace)
         self.workspace_pane.sig_failed.connect(lambda exc, what: self.notifier.error(exc, context=what))
         self.workspace_pane.sig_notice.connect(self.notifier.info)
-        submit_requested = getattr(self.compute_pane, "sig_submit_requested", None)  # the pane's Submit script…
-        if submit_requested is not None:
-            submit_requested.connect(lambda compute: self.open_submit_dialog(compute=compute))
+        self.compute_pane.sig_submit_requested.connect(lambda compute: self.open_submit_dialog(compute=compute))
         self.workspace_pane.sig_missing_activated.connect(
             lambda loc: self.notifier.info(
                 f"{loc}: the folder is gone (moved or deleted). Right-click it to remove it."
