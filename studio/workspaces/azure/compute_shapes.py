@@ -253,23 +253,33 @@ def _recurrence_words(recurrence: dict[str, Any]) -> str:
 
 
 def vm_size(size: Any) -> VmSize:
-    """A ``VmSize`` from azure-ai-ml's ``VmSize`` entity (``compute.list_sizes()``)."""
+    """A ``VmSize`` from azure-ai-ml's ``VmSize`` entity (``compute.list_sizes()``).
+
+    azure-ai-ml 1.35.2's ``VmSize._from_rest_object`` copies the REST names (``vCPUs``, ``memoryGB``,
+    ``supportedComputeTypes``) into the entity beside its own attributes, which stay None: both are read."""
     return VmSize(
-        name=str(getattr(size, "name", "") or ""),
-        cores=_int(getattr(size, "v_cp_us", None)),
-        memory_gb=float(getattr(size, "memory_gb", None) or 0.0),
-        gpus=_int(getattr(size, "gpus", None)),
-        family=str(getattr(size, "family", "") or ""),
+        name=str(_field(size, "name", "name") or ""),
+        cores=_int(_field(size, "v_cp_us", "vCPUs")),
+        memory_gb=float(_field(size, "memory_gb", "memoryGB") or 0.0),
+        gpus=_int(_field(size, "gpus", "gpus")),
+        family=str(_field(size, "family", "family") or ""),
     )
 
 
 def supports_instances(size: Any) -> bool:
     """Whether a size can be a compute instance (sizes that say nothing are kept)."""
-    types = getattr(size, "supported_compute_types", None)
+    types = _field(size, "supported_compute_types", "supportedComputeTypes")
     if not types:
         return True
     names = types.split(",") if isinstance(types, str) else [str(t) for t in types]
     return any(t.strip().lower() == INSTANCE_TYPE for t in names)
+
+
+def _field(entity: Any, attribute: str, rest_name: str) -> Any:
+    value = getattr(entity, attribute, None)
+    if value is None:
+        value = getattr(entity, "__dict__", {}).get(rest_name)
+    return value
 
 
 def _compute_type(document: dict[str, Any]) -> str:
