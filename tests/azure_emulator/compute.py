@@ -409,6 +409,17 @@ class ComputeController:
                 found.allocation = state
             found.modified_at = time.time()
 
+    def idle_shutdown(self, name: str, workspace: Workspace | str | None = None, trigger: str = "IdleShutdown") -> None:
+        """The service stopped the instance by itself (``trigger``: IdleShutdown or Schedule): Stopped, with
+        lastOperation Stop/Succeeded/<trigger>."""
+        with self._lock:
+            self.set_state(name, "Stopped", workspace)
+            found = self._find(name, workspace)
+            assert found is not None
+            now = time.time()
+            found.last_operation_at = now
+            found.last_operation = _last_operation("Stop", now, "Succeeded", trigger)
+
     def fail_next(
         self,
         name: str,
@@ -595,12 +606,12 @@ class ComputeController:
         }
 
 
-def _last_operation(name: str, at: float, status: str) -> dict[str, Any]:
+def _last_operation(name: str, at: float, status: str, trigger: str = "User") -> dict[str, Any]:
     return {
         "operationName": name,
         "operationTime": _iso(at),
         "operationStatus": status,
-        "operationTrigger": "User",
+        "operationTrigger": trigger,
     }
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from tests.azure_emulator.compute import cron_schedule
 from tests.azure_emulator.shapes import unknown_fields
 from tests.azure_fixtures import AzureService
 from tests.waiting import wait_until
@@ -38,18 +39,24 @@ def _no_unknown_routes(azure_env: AzureService) -> Any:
     assert azure_env.emulator.unknown == []
 
 
-def _arm_get(azure_env: AzureService, path: str, **query: str) -> Any:
+def _arm(
+    azure_env: AzureService, method: str, path: str, body: Any = None, *, versioned: bool = True, **query: str
+) -> Any:
+    """A raw ARM request (``path`` under the workspace, or an absolute URL) with a token the emulator takes."""
     import requests
 
-    response = requests.get(
-        f"{ARM}{azure_env.workspace_arm_id}{path}",
-        params={"api-version": "2025-12-01", **query},
+    url = path if path.startswith("https://") else f"{ARM}{azure_env.workspace_arm_id}{path}"
+    params = None if "api-version=" in url or not versioned else {"api-version": "2025-12-01", **query}
+    return requests.request(
+        method,
+        url,
+        params=params,
+        json=body,
         headers={"Authorization": "Bearer studio-test-compute"},
         proxies={"https": azure_env.proxy_url},
         verify=str(azure_env.ca_path),
         timeout=10,
     )
-    return response
 
 
 def _states_while(ml_client: Any, name: str, done: threading.Event) -> list[str]:
@@ -77,10 +84,10 @@ def _watch(ml_client: Any, name: str) -> tuple[threading.Event, list[list[str]],
 def test_list_parses_instances_and_clusters(azure_env: AzureService, ml_client: Any) -> None:
     from azure.ai.ml.entities import AmlCompute, ComputeInstance
 
-    computes = {c.name: c for c in ml_client.compute.list()}
+    computes: dict[str, Any] = {c.name: c for c in ml_client.compute.list()}
     assert set(computes) == {"ci1", "ci-running", "cpu-cluster"}
     ci1, running, cluster = computes["ci1"], computes["ci-running"], computes["cpu-cluster"]
-    assert isinstance(ci1, ComputeInstance) and isinstance(running, ComputeInstance)
+    assert all(isinstance(computes[name], ComputeInstance) for name in ("ci1", "ci-running"))
     assert (ci1.state, running.state) == ("Stopped", "Running")
     assert ci1.size == "STANDARD_DS3_V2"
     assert ci1.idle_time_before_shutdown_minutes == 60
@@ -89,7 +96,7 @@ def test_list_parses_instances_and_clusters(azure_env: AzureService, ml_client: 
     assert ci1.created_on
     stop = running.schedules.compute_start_stop[0]
     assert (stop.action, stop.trigger.schedule.hours, stop.trigger.schedule.week_days[0]) == ("Stop", [19], "Monday")
-    assert isinstance(cluster, AmlCompute)
+    assert isinstance(computes["cpu-cluster"], AmlCompute)
     assert (cluster.min_instances, cluster.max_instances, cluster.size) == (0, 4, "STANDARD_DS3_V2")
     assert cluster.idle_time_before_scale_down == 120
     pages = [r for r in azure_env.requests() if r.path.endswith("/computes")]
@@ -99,29 +106,31 @@ def test_list_parses_instances_and_clusters(azure_env: AzureService, ml_client: 
 def test_every_answer_fits_the_sdk_models(azure_env: AzureService) -> None:
     from azure.ai.ml._restclient.arm_ml_service import models
 
-    listed = _arm_get(azure_env, "/computes", **{"$skip": "0"}).json()
+    azure_env.compute.add_instance("ci-busy", state="JobRunning", idle_minutes=None, schedules=[cron_schedule()])
+    azure_env.compute.add_cluster("gpu-cluster", "Standard_NC6s_v3", 0, 2, preparing=1, allocation="Resizing")
+    azure_env.compute.fail_next("ci-broken", "create", end_state="CreateFailed")
+    body = {"properties": {"computeType": "ComputeInstance", "properties": {"vmSize": "Standard_DS2_v2"}}}
+    created = _arm(azure_env, "PUT", "/computes/ci-broken", body)
+    assert created.status_code == 201
+    assert unknown_fields(models.ComputeResource, created.json()) == []
+    azure_env.compute.finish_operations()
+    listed = _arm(azure_env, "GET", "/computes").json()
     resources = list(listed["value"])
     while listed.get("nextLink"):
-        import requests
-
-        listed = requests.get(
-            listed["nextLink"],
-            headers={"Authorization": "Bearer studio-test-compute"},
-            proxies={"https": azure_env.proxy_url},
-            verify=str(azure_env.ca_path),
-            timeout=10,
-        ).json()
+        listed = _arm(azure_env, "GET", listed["nextLink"]).json()
         resources += listed["value"]
-    assert len(resources) == 3
+    assert len(resources) == 6
     for resource in resources:
         assert unknown_fields(models.ComputeResource, resource) == [], resource["name"]
-    sizes = requests.get(
-        f"{ARM}/subscriptions/{azure_env.subscription_id}/providers/Microsoft.MachineLearningServices/locations/eastus/vmSizes",
-        params={"api-version": "2025-12-01"},
-        headers={"Authorization": "Bearer studio-test-compute"},
-        proxies={"https": azure_env.proxy_url},
-        verify=str(azure_env.ca_path),
-        timeout=10,
+    nodes = _arm(azure_env, "POST", "/computes/cpu-cluster/listNodes").json()
+    assert len(nodes["nodes"]) == 2
+    for node in nodes["nodes"]:
+        assert unknown_fields(models.AmlComputeNodeInformation, node) == []
+    sizes = _arm(
+        azure_env,
+        "GET",
+        f"{ARM}/subscriptions/{azure_env.subscription_id}/providers/Microsoft.MachineLearningServices/locations/"
+        "eastus/vmSizes?api-version=2025-12-01",
     ).json()
     assert unknown_fields(models.VirtualMachineSizeListResult, sizes) == []
 
@@ -132,19 +141,11 @@ def test_get_of_a_missing_compute_is_resource_not_found(azure_env: AzureService,
     with pytest.raises(ResourceNotFoundError) as raised:
         ml_client.compute.get("nope")
     assert "nope" in str(raised.value)
-    assert raised.value.error.code == "ResourceNotFound"
+    assert raised.value.error is not None and raised.value.error.code == "ResourceNotFound"
 
 
 def test_api_version_is_required(azure_env: AzureService) -> None:
-    import requests
-
-    response = requests.get(
-        f"{ARM}{azure_env.workspace_arm_id}/computes/ci1",
-        headers={"Authorization": "Bearer studio-test-compute"},
-        proxies={"https": azure_env.proxy_url},
-        verify=str(azure_env.ca_path),
-        timeout=10,
-    )
+    response = _arm(azure_env, "GET", "/computes/ci1", versioned=False)
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "MissingApiVersionParameter"
 
@@ -184,16 +185,7 @@ def test_stop_then_restart(azure_env: AzureService, ml_client: Any) -> None:
 
 
 def test_the_202_carries_the_async_operation_header(azure_env: AzureService) -> None:
-    import requests
-
-    response = requests.post(
-        f"{ARM}{azure_env.workspace_arm_id}/computes/ci1/start",
-        params={"api-version": "2025-12-01"},
-        headers={"Authorization": "Bearer studio-test-compute"},
-        proxies={"https": azure_env.proxy_url},
-        verify=str(azure_env.ca_path),
-        timeout=10,
-    )
+    response = _arm(azure_env, "POST", "/computes/ci1/start")
     assert response.status_code == 202 and response.content == b""
     url = response.headers["Azure-AsyncOperation"]
     assert url.startswith(
@@ -202,22 +194,11 @@ def test_the_202_carries_the_async_operation_header(azure_env: AzureService) -> 
     )
     assert url.endswith("?api-version=2025-12-01&service=new")
     assert int(response.headers["retry-after-ms"]) <= 100
-    status = requests.get(
-        url,
-        headers={"Authorization": "Bearer studio-test-compute"},
-        proxies={"https": azure_env.proxy_url},
-        verify=str(azure_env.ca_path),
-        timeout=10,
-    )
+    status = _arm(azure_env, "GET", url)
     assert status.json() == {"status": "InProgress"}
+    assert int(status.headers["retry-after-ms"]) <= 100
     azure_env.compute.finish_operations()
-    done = requests.get(
-        url,
-        headers={"Authorization": "Bearer studio-test-compute"},
-        proxies={"https": azure_env.proxy_url},
-        verify=str(azure_env.ca_path),
-        timeout=10,
-    )
+    done = _arm(azure_env, "GET", url)
     assert done.json() == {"status": "Succeeded", "percentComplete": 100.0}
 
 
@@ -227,9 +208,11 @@ def test_a_refused_start_is_accepted_then_fails_with_the_service_code(azure_env:
     poller = ml_client.compute.begin_start("ci-running")  # accepted: the refusal comes from the operation
     with pytest.raises(HttpResponseError) as raised:
         poller.result(timeout=FAST_S)
-    text = str(raised.value)
-    assert "StartComputeInstanceOnlyAllowedInStoppedState" in text
-    assert "only allowed when the instance ci-running is in 'stopped' state" in text
+    error = raised.value.error  # azure-core parses the failed status's {"error": {code, message}}
+    assert error is not None and error.code == "StartComputeInstanceOnlyAllowedInStoppedState"
+    assert error.message == (
+        "Start Azure ML Compute Instance is only allowed when the instance ci-running is in 'stopped' state."
+    )
     assert azure_env.compute.state_of("ci-running") == "Running"
     assert ml_client.compute.get("ci-running").last_operation["operationName"] == "Start"  # untouched: the old one
     assert azure_env.compute.operations == [("ci-running", "start")]
@@ -284,7 +267,7 @@ def test_an_operation_that_fails_half_way(azure_env: AzureService, ml_client: An
     assert "Starting" in states[0] and states[0][-1] == "Stopped"
     ci1 = ml_client.compute.get("ci1")
     assert ci1.last_operation["operationStatus"] == "StartFailed"
-    raw = _arm_get(azure_env, "/computes/ci1").json()
+    raw = _arm(azure_env, "GET", "/computes/ci1").json()
     assert raw["properties"]["properties"]["errors"][0]["error"]["code"] == "AllocationFailed"
     ml_client.compute.begin_start("ci1").result(timeout=FAST_S)  # the failure was for the next one only
     assert azure_env.compute.state_of("ci1") == "Running"
@@ -333,24 +316,14 @@ def test_create_validates_the_size(azure_env: AzureService, ml_client: Any, name
     with pytest.raises(HttpResponseError) as raised:
         ml_client.compute.begin_create_or_update(ComputeInstance(name=name, size=size))
     assert raised.value.status_code == 400
-    assert raised.value.error.code == code
+    assert raised.value.error is not None and raised.value.error.code == code
     assert azure_env.compute.state_of(name) is None
 
 
 def test_create_validates_the_name(azure_env: AzureService) -> None:
-    import requests
-
     body = {"properties": {"computeType": "ComputeInstance", "properties": {"vmSize": "Standard_DS3_v2"}}}
     for bad in ("1ci", "ci-", "c", "a" * 25, "ci_1"):
-        response = requests.put(
-            f"{ARM}{azure_env.workspace_arm_id}/computes/{bad}",
-            params={"api-version": "2025-12-01"},
-            json=body,
-            headers={"Authorization": "Bearer studio-test-compute"},
-            proxies={"https": azure_env.proxy_url},
-            verify=str(azure_env.ca_path),
-            timeout=10,
-        )
+        response = _arm(azure_env, "PUT", f"/computes/{bad}", body)
         assert response.status_code == 400, bad
         assert response.json()["error"]["code"] == "InvalidComputeName"
 
@@ -387,7 +360,7 @@ def test_list_nodes_of_a_cluster(azure_env: AzureService, ml_client: Any) -> Non
     assert next(n for n in nodes if n["nodeState"] == "running")["runId"]
     pages = [r for r in azure_env.requests() if r.path.endswith("/listNodes")]
     assert [r.method for r in pages] == ["POST", "GET"]
-    raw = _arm_get(azure_env, "/computes/gpu-cluster")
+    raw = _arm(azure_env, "GET", "/computes/gpu-cluster")
     props = raw.json()["properties"]["properties"]
     assert (props["currentNodeCount"], props["nodeStateCounts"]["idleNodeCount"]) == (4, 2)
 
@@ -416,3 +389,25 @@ def test_states_change_with_time(azure_env: AzureService, ml_client: Any) -> Non
     ml_client.compute.begin_stop("ci-running")
     assert azure_env.compute.state_of("ci-running") == "Stopping"
     wait_until(lambda: azure_env.compute.state_of("ci-running") == "Stopped", "ci-running stopped", timeout=FAST_S)
+
+
+def test_idle_shutdown_is_the_service_stopping_the_instance(azure_env: AzureService, ml_client: Any) -> None:
+    azure_env.compute.idle_shutdown("ci-running")
+    stopped = ml_client.compute.get("ci-running")
+    assert stopped.state == "Stopped"
+    assert (stopped.last_operation["operationName"], stopped.last_operation["operationTrigger"]) == (
+        "Stop",
+        "IdleShutdown",
+    )
+
+
+def test_operations_on_many_instances_at_once(azure_env: AzureService, ml_client: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"ci-par-{index}" for index in range(6)]
+    for name in names:
+        azure_env.compute.add_instance(name)
+    with ThreadPoolExecutor(len(names)) as pool:
+        list(pool.map(lambda name: ml_client.compute.begin_start(name).result(timeout=FAST_S), names))
+    assert {azure_env.compute.state_of(name) for name in names} == {"Running"}
+    assert sorted(azure_env.compute.operations) == [(name, "start") for name in names]
