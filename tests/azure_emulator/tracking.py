@@ -36,6 +36,11 @@ class BackgroundMlflow:
         """The server's base URL once /health answers (raises what the start raised)."""
         return self._future.result()
 
+    @property
+    def database_path(self) -> Path:
+        """The server's SQLite store (the submit emulator names a submitted job's run in it)."""
+        return self._root / "mlflow.db"
+
     def stop(self) -> None:
         """Stop the server, or the start under way."""
         with self._lock:

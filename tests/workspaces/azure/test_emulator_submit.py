@@ -1,0 +1,235 @@
+"""Job submission against the emulator with the REAL azure-ai-ml SDK: the code goes to Azurite, the job is created,
+shows in ARM, MLflow and run history, really runs, and ends Completed / Failed / Canceled with its log."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.azure_fixtures import AzureService
+from tests.waiting import wait_until
+
+COMMAND = "python train.py --epochs 3"
+ENVIRONMENT = "azureml:AzureML-sklearn-1.5@latest"
+TRAIN = """\
+import sys
+print("training with", sys.argv[1:])
+print("epoch 3 done", file=sys.stderr)
+"""
+
+
+def _client(env: AzureService) -> Any:
+    from azure.ai.ml import MLClient
+
+    return MLClient(env.credential(), env.subscription_id, env.resource_group, env.workspace_name, cloud="AzureCloud")
+
+
+def _source(tmp_path: Path, script: str = TRAIN, name: str = "src") -> Path:
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "train.py").write_text(textwrap.dedent(script))
+    return folder
+
+
+def _submit(env: AzureService, source: Path, compute: str = "cpu-cluster", **kwargs: Any) -> Any:
+    from azure.ai.ml import command
+
+    options: dict[str, Any] = {
+        "command": COMMAND,
+        "environment": ENVIRONMENT,
+        "experiment_name": "exp",
+        "display_name": "my run",
+        "tags": {"k": "v"},
+    }
+    options.update(kwargs)
+    job = command(code=str(source), compute=compute, **options)
+    return _client(env).jobs.create_or_update(job)
+
+
+def _log(env: AzureService, name: str) -> str:
+    blob = env.container().get_blob_client(f"ExperimentRun/dcid.{name}/user_logs/std_log.txt")
+    try:
+        return bytes(blob.download_blob().readall()).decode()
+    except Exception:  # not written yet
+        return ""
+
+
+def _mlflow(env: AzureService, op: str, *, params: dict[str, Any] | None = None, body: Any = None) -> Any:
+    """Azure's MLflow endpoint (through the proxy, with a token), as the MLflow client calls it."""
+    url = f"{env.azure_mlflow_url}/api/2.0/mlflow/{op}"
+    headers = {"Authorization": "Bearer studio-test-mlflow"}
+    answer = (
+        requests.post(url, json=body, headers=headers, timeout=30)
+        if body is not None
+        else requests.get(url, params=params, headers=headers, timeout=30)
+    )
+    answer.raise_for_status()
+    return answer.json()
+
+
+def _status(env: AzureService, name: str) -> str:
+    status = _client(env).jobs.get(name).status
+    return str(getattr(status, "value", status))
+
+
+def test_submit_to_a_cluster_runs_the_script_and_the_job_shows_everywhere(
+    azure_env: AzureService, tmp_path: Path
+) -> None:
+    created = _submit(azure_env, _source(tmp_path))
+    assert created.name and created.status in ("NotStarted", "Queued", "Preparing", "Starting", "Running")
+    assert azure_env.submissions.jobs[created.name].body["properties"]["jobType"] == "Command"
+
+    assert azure_env.submissions.wait_done(created.name, 60) == "Completed"
+    job = _client(azure_env).jobs.get(created.name)
+    assert job.status == "Completed"
+    assert job.command == COMMAND
+    assert job.compute == "cpu-cluster"
+    assert job.environment == ENVIRONMENT
+    assert "/codes/" in job.code
+    assert job.display_name == "my run"
+    assert job.experiment_name == "exp"
+    assert job.tags == {"k": "v"}
+
+    log = _log(azure_env, created.name)
+    assert "training with ['--epochs', '3']" in log
+    assert "epoch 3 done" in log
+
+    run = _mlflow(azure_env, "runs/get", params={"run_id": created.name})["run"]
+    assert run["info"]["run_id"] == created.name
+    assert run["info"]["status"] == "FINISHED"
+    assert run["info"]["run_name"] == "my run"
+    assert int(run["info"]["end_time"]) >= int(run["info"]["start_time"]) > 0
+    assert {"key": "k", "value": "v"} in run["data"]["tags"]
+    experiment = _mlflow(azure_env, "experiments/get-by-name", params={"experiment_name": "exp"})["experiment"]
+    found = _mlflow(azure_env, "runs/search", body={"experiment_ids": [experiment["experiment_id"]]})["runs"]
+    assert created.name in [r["info"]["run_id"] for r in found]
+
+    history = requests.get(
+        f"https://eastus.api.azureml.ms/history/v1.0{azure_env.workspace_arm_id}/runs/{created.name}",
+        headers={"Authorization": "Bearer studio-test-history"},
+        timeout=30,
+    ).json()
+    assert history["status"] == "Completed" and history["displayName"] == "my run"
+
+    uploaded = [blobs for blobs in azure_env.submissions.uploads.values() if "src/train.py" in blobs]
+    assert uploaded and uploaded[0]["src/train.py"] == TRAIN.encode()
+    assert azure_env.emulator.unknown == []
+
+
+def test_submit_to_a_running_instance_waits_while_held(azure_env: AzureService, tmp_path: Path) -> None:
+    azure_env.submissions.hold(True)
+    created = _submit(azure_env, _source(tmp_path), compute="ci-running")
+    wait_until(lambda: _status(azure_env, created.name) == "Queued", "the held job reads Queued")
+    assert not azure_env.submissions.jobs[created.name].done.is_set()
+    azure_env.submissions.hold(False)
+    assert azure_env.submissions.wait_done(created.name, 60) == "Completed"
+    assert _client(azure_env).jobs.get(created.name).compute == "ci-running"
+    assert "training with" in _log(azure_env, created.name)
+    assert azure_env.emulator.unknown == []
+
+
+def test_failing_script_fails_the_job_with_its_traceback(azure_env: AzureService, tmp_path: Path) -> None:
+    created = _submit(azure_env, _source(tmp_path, "print('about to fail')\nraise SystemExit('bad data')\n"))
+    assert azure_env.submissions.wait_done(created.name, 60) == "Failed"
+    assert _status(azure_env, created.name) == "Failed"
+    log = _log(azure_env, created.name)
+    assert "about to fail" in log and "bad data" in log
+    run = _mlflow(azure_env, "runs/get", params={"run_id": created.name})["run"]
+    assert run["info"]["status"] == "FAILED"
+    assert azure_env.emulator.unknown == []
+
+
+def test_cancel_kills_the_process_and_the_job_ends_canceled(azure_env: AzureService, tmp_path: Path) -> None:
+    script = """\
+    import time
+    print("started", flush=True)
+    while True:
+        time.sleep(0.05)
+    """
+    created = _submit(azure_env, _source(tmp_path, script))
+    wait_until(lambda: "started" in _log(azure_env, created.name), "the script's first line in std_log.txt")
+    assert _status(azure_env, created.name) == "Running"
+    _client(azure_env).jobs.begin_cancel(created.name).result()
+    assert azure_env.submissions.wait_done(created.name, 30) == "Canceled"
+    assert azure_env.submissions.jobs[created.name].process.poll() is not None
+    wait_until(lambda: _status(azure_env, created.name) == "Canceled", "the job reads Canceled")
+    wait_until(
+        lambda: _mlflow(azure_env, "runs/get", params={"run_id": created.name})["run"]["info"]["status"] == "KILLED",
+        "the MLflow run is KILLED",
+    )
+    assert azure_env.emulator.unknown == []
+
+
+def test_log_grows_while_the_job_runs(azure_env: AzureService, tmp_path: Path) -> None:
+    script = """\
+    import os
+    import time
+    print("first", flush=True)
+    while not os.path.exists("go"):
+        time.sleep(0.02)
+    print("second", flush=True)
+    """
+    created = _submit(azure_env, _source(tmp_path, script))
+    wait_until(lambda: "first" in _log(azure_env, created.name), "the first line while the job runs")
+    assert "second" not in _log(azure_env, created.name)
+    assert _status(azure_env, created.name) == "Running"
+    workdir = Path(azure_env.submissions.jobs[created.name].workdir)
+    (workdir / "go").write_text("")
+    assert azure_env.submissions.wait_done(created.name, 60) == "Completed"
+    assert "first\nsecond" in _log(azure_env, created.name)
+
+
+def test_unknown_compute_is_refused_with_the_service_message(azure_env: AzureService, tmp_path: Path) -> None:
+    from azure.core.exceptions import HttpResponseError
+
+    with pytest.raises(HttpResponseError) as raised:
+        _submit(azure_env, _source(tmp_path), compute="no-such-cluster")
+    assert raised.value.status_code == 400
+    assert "Compute 'no-such-cluster' was not found" in str(raised.value)
+    assert azure_env.submissions.jobs == {}
+    assert azure_env.emulator.unknown == []
+
+
+def test_conda_file_environment_and_environment_list(azure_env: AzureService, tmp_path: Path) -> None:
+    from azure.ai.ml.entities import Environment
+
+    conda = tmp_path / "env.yml"
+    conda.write_text("name: train\ndependencies:\n  - python=3.11\n  - pip:\n    - scikit-learn\n")
+    environment = Environment(conda_file=str(conda), image="mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04")
+    created = _submit(azure_env, _source(tmp_path), environment=environment)
+    assert azure_env.submissions.wait_done(created.name, 60) == "Completed"
+    job = _client(azure_env).jobs.get(created.name)
+    assert "CliV2AnonymousEnvironment" in str(job.environment)
+
+    azure_env.submissions.add_environment("team-env", "3", description="The team's environment")
+    names = {e.name for e in _client(azure_env).environments.list()}
+    assert {"AzureML-sklearn-1.5", "team-env"} <= names
+    assert "CliV2AnonymousEnvironment" not in names
+    assert azure_env.emulator.unknown == []
+
+
+def test_the_same_snapshot_is_uploaded_once(azure_env: AzureService, tmp_path: Path) -> None:
+    source = _source(tmp_path)
+    first = _submit(azure_env, source)
+    second = _submit(azure_env, source)
+    assert first.name != second.name
+    jobs = azure_env.submissions.jobs
+    assert jobs[first.name].code_id == jobs[second.name].code_id
+    assert len(azure_env.submissions.uploads) == 1
+    for name in (first.name, second.name):
+        assert azure_env.submissions.wait_done(name, 60) == "Completed"
+    assert azure_env.emulator.unknown == []
+
+
+def test_a_stopped_instance_keeps_the_job_queued(azure_env: AzureService, tmp_path: Path) -> None:
+    created = _submit(azure_env, _source(tmp_path), compute="ci1")
+    submission = azure_env.submissions.jobs[created.name]
+    wait_until(lambda: "Waiting for compute instance ci1" in (submission.status_message or ""), "the job waits for ci1")
+    assert _status(azure_env, created.name) == "Queued"
+    _client(azure_env).jobs.begin_cancel(created.name).result()
+    assert azure_env.submissions.wait_done(created.name, 30) == "Canceled"
+    assert azure_env.emulator.unknown == []
