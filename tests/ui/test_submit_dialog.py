@@ -318,6 +318,7 @@ def test_failed_lists_say_so_and_retry(qtbot: QtBot, runner: TaskRunner, tmp_pat
     assert "The workspace did not answer." in form.compute_note.text() and not form.compute.isEnabled()
     form.folder.setText(str(source))
     assert not dialog.submit_button.isEnabled()
+    assert dialog.problem.text() == "Could not read the workspace's options: Retry once it answers."
     backend.fail = False
     form.compute_note.linkActivated.emit("retry")
     wait_until(lambda: dialog.options is not None and dialog.computes is not None, qtbot=qtbot)

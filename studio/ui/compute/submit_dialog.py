@@ -77,6 +77,8 @@ class SubmitScriptDialog(QDialog):
         self.computes: list[ComputeInfo] | None = None
         self.scan: FolderScan | None = None
         self.submitting = False
+        self._failures: dict[str, str] = {}
+        """Why the options or the compute could not be listed (by what), until listed again."""
         self._hidden_while_submitting = False
         self._starts_local = False
         self.form = SubmitForm(self)
@@ -157,6 +159,7 @@ class SubmitScriptDialog(QDialog):
     def load(self) -> None:
         """List (again) the kind's options, the compute and the experiments, on workers."""
         backend = self.backend
+        self._failures.clear()
         if self.options is None:
             self.form.show_options(None, "Loading…")
             self._options_slot.request(_read_options, backend)
@@ -173,6 +176,7 @@ class SubmitScriptDialog(QDialog):
         self._validate()
 
     def _options_failed(self, exc: BaseException) -> None:
+        self._failures["options"] = "Could not read the workspace's options: Retry once it answers."
         self.form.show_options(None, f"Could not read the workspace's options: {sentence(exc)} {RETRY}", error=True)
         self._validate()
 
@@ -183,6 +187,7 @@ class SubmitScriptDialog(QDialog):
         self._validate()
 
     def _computes_failed(self, exc: BaseException) -> None:
+        self._failures["compute"] = "Could not list the compute: Retry once the workspace answers."
         self.computes = None
         self.form.show_compute_loading(f"Could not list the compute: {sentence(exc)} {RETRY}", error=True)
         self._validate()
@@ -237,11 +242,14 @@ class SubmitScriptDialog(QDialog):
                 compute_warning(form.compute_info(), self._starts_local and values.compute == "local"),
             )
         set_note(form.environment_note, form.environment_description() if values.env_mode == "named" else "")
-        problem = problem_of(values, self.scan, self.computes, self.options)
+        problem = problem_of(values, self.scan, self.computes, self.options, self._failure())
         waiting = problem.endswith("…")
         set_note(self.problem, problem, error=bool(problem) and not waiting)
         self.submit_button.setEnabled(not problem and not self.submitting)
         self.submit_button.setToolTip(problem)
+
+    def _failure(self) -> str:
+        return self._failures.get("options") or self._failures.get("compute") or ""
 
     def browse_folder(self) -> None:
         """Pick the source folder."""
@@ -265,7 +273,7 @@ class SubmitScriptDialog(QDialog):
     def submit(self) -> None:
         """Submit on a worker (if nothing would be refused); the dialog waits, busy, for the answer."""
         values = self.form.values()
-        if self.submitting or problem_of(values, self.scan, self.computes, self.options):
+        if self.submitting or problem_of(values, self.scan, self.computes, self.options, self._failure()):
             return
         request = request_of(values)
         self._set_busy(True)

@@ -185,11 +185,17 @@ def problem_of(
     scan: FolderScan | None,
     computes: list[ComputeInfo] | None,
     options: ComputeOptions | None,
+    failure: str = "",
 ) -> str:
-    """The first reason a submit would be refused, or "" (waiting for a scan or a list counts as a reason)."""
+    """The first reason a submit would be refused, or "" (waiting for a scan or a list counts as a reason).
+
+    ``failure`` is why the options or the compute could not be listed (the limits and targets are unknown).
+    """
     folder = fields.folder.strip()
     if not folder:
         return "Choose the source folder."
+    if options is None:
+        return failure or "Loading the workspace's options…"
     if scan is None or scan.folder != folder:
         return "Reading the source folder…"
     if scan.plan.problem:
@@ -215,13 +221,11 @@ def problem_of(
     except ValueError as exc:
         return _sentence(exc)
     if computes is None:
-        return "Loading the compute…"
+        return failure or "Loading the compute…"
     if not computes:
         return "The workspace has no compute: create an instance in the Compute pane."
     if fields.compute not in {c.name for c in computes}:
         return "Choose the compute."
-    if options is None:
-        return "Loading the workspace's options…"
     try:
         if fields.env_mode == PACKAGES:
             parse_packages(fields.packages)
