@@ -5,6 +5,7 @@ Every backend call is guarded: one made on the GUI thread fails the test.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -12,7 +13,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings, Qt
-from PySide6.QtWidgets import QPushButton
+from PySide6.QtWidgets import QDialog, QPushButton
 from pytestqt.qtbot import QtBot
 
 from studio.core.compute import CLUSTER, ClusterNodes, ComputeInfo, ComputeOptions, ComputeState, EnvironmentChoice
@@ -45,6 +46,7 @@ class OptionsBackend(FakeComputeBackend):
         super().__init__()
         self.options = options or ComputeOptions(snapshot_max_bytes=10_000, snapshot_max_files=20)
         self.refuse = ""
+        self.hold: threading.Event | None = None
         self.submitted: list[dict[str, Any]] = []
         self.add_experiment("mnist")
 
@@ -52,6 +54,8 @@ class OptionsBackend(FakeComputeBackend):
         return self.options
 
     def submit_script(self, experiment: str, source_directory: str, script: str, *args: Any, **kw: Any) -> str:
+        if self.hold is not None:
+            self.hold.wait(30)
         if self.refuse:
             raise StudioError(self.refuse)
         self.submitted.append({"experiment": experiment, "source": source_directory, "script": script, **kw})
@@ -288,6 +292,29 @@ def test_a_named_environment_is_passed_by_reference(
     with qtbot.waitSignal(dialog.sig_submitted, timeout=10_000):
         dialog.submit()
     assert backend.submitted[-1]["environment"] == {"name": "azureml:my-env:3"}
+
+
+def test_cancel_during_a_submit_hides_the_dialog_until_the_answer(
+    qtbot: QtBot, runner: TaskRunner, tmp_path: Path, source: Path
+) -> None:
+    backend = OptionsBackend()
+    dialog, _ = open_dialog(qtbot, backend, runner, tmp_path, experiment="mnist")
+    choose_folder(qtbot, dialog, source)
+    backend.hold, backend.refuse = threading.Event(), "Quota exceeded for cpu-cluster."
+    finished: list[int] = []
+    dialog.finished.connect(finished.append)
+    dialog.submit()
+    dialog.reject()  # the upload cannot be taken back: the dialog hides and waits for the answer
+    assert not dialog.isVisible() and finished == [] and dialog.submitting
+    backend.hold.set()
+    wait_until(lambda: dialog.isVisible(), "the refusal shows the dialog again", qtbot=qtbot)
+    assert dialog.refusal.text() == "Not submitted: Quota exceeded for cpu-cluster." and finished == []
+    backend.hold, backend.refuse = threading.Event(), ""
+    dialog.submit()
+    dialog.reject()
+    with qtbot.waitSignal(dialog.sig_submitted, timeout=10_000):
+        backend.hold.set()
+    assert finished == [QDialog.DialogCode.Accepted]
 
 
 class FailingOptions(OptionsBackend):

@@ -243,7 +243,7 @@ class SubmitScriptDialog(QDialog):
             )
         set_note(form.environment_note, form.environment_description() if values.env_mode == "named" else "")
         problem = problem_of(values, self.scan, self.computes, self.options, self._failure())
-        waiting = problem.endswith("…")
+        waiting = problem.endswith("…") or problem.startswith("Choose")  # still to do, not wrong
         set_note(self.problem, problem, error=bool(problem) and not waiting)
         self.submit_button.setEnabled(not problem and not self.submitting)
         self.submit_button.setToolTip(problem)

@@ -372,8 +372,11 @@ class MainWindow(WorkspaceSwitching):
         """Submit script…: the dialog, ``experiment`` (else the selected one) and ``compute`` preselected."""
         backend = self.backend
         if backend is None or not self.can_submit:
+            if isinstance(backend, ComputeBackend):
+                self.notifier.info("This workspace is read-only: scripts cannot be submitted to it.")
             return None
-        if self.submit_dialog is not None:
+        if self.submit_dialog is not None:  # also one hidden while its submit is on its way
+            self.submit_dialog.show()
             self.submit_dialog.raise_()
             self.submit_dialog.activateWindow()
             return self.submit_dialog
