@@ -7,6 +7,7 @@ as sentences, waiting that can be cancelled without stopping the operation, and 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -238,3 +239,51 @@ def test_start_without_a_fresh_state_costs_one_get_and_one_post(backend: Any, az
     methods = [(r.method, r.path.rsplit("/", 1)[-1]) for r in compute_requests(azure_env) if "Status" not in r.path]
     assert methods == [("GET", "ci1"), ("POST", "start")]
     backend.wait_compute("ci1")
+
+
+def test_an_opened_azure_workspace_is_a_compute_backend(
+    azure_env: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.workspaces import open_workspace
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))  # the CLI (fake az) signs in
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    opened = open_workspace(azure_env.location)
+    try:
+        assert isinstance(opened, ComputeBackend)  # the window shows the Compute pane and Submit only then
+        assert opened.compute_refresh().billed
+        assert {i.name for i in opened.list_compute()} >= {"ci1", "ci-running", "cpu-cluster"}
+    finally:
+        opened.close()
+
+
+def test_compute_without_a_network_is_one_sentence(azure_env: Any, tmp_path: Path) -> None:
+    from studio.workspaces.azure.arm_client import ArmTimeouts
+    from studio.workspaces.azure.backend import AzureBackend
+    from studio.workspaces.azure.cloud import load_cloud
+    from studio.workspaces.azure.offline_cache import open_cached
+
+    short = ArmTimeouts(connect_s=2.0, read_s=5.0, retry_total=1, backoff_s=0.05, backoff_max_s=0.1)
+
+    def inner() -> Any:
+        return AzureBackend(
+            azure_env.credential(),
+            azure_env.subscription_id,
+            azure_env.resource_group,
+            azure_env.workspace_name,
+            load_cloud("AzureCloud"),
+            location=azure_env.location,
+            timeouts=short,
+        )
+
+    cached = open_cached(azure_env.location, inner, root=tmp_path / "cache", paint_from_cache=False)
+    try:
+        assert isinstance(cached, ComputeBackend)
+        azure_env.drop(r"/computes", times=5)
+        with pytest.raises(StudioError) as offline:
+            cached.list_compute()
+        assert "Cannot reach Azure" in str(offline.value) and len(str(offline.value).splitlines()) == 1
+        assert cached.info().offline
+        assert cached.compute_refresh().idle_s == 30  # no I/O
+    finally:
+        cached.close()
