@@ -392,6 +392,8 @@ class ComputePane(QDockWidget):
             if generation != self._generation:
                 return
             self.model.set_followed(name, None)
+            if kind in ("start", "create"):
+                self._started_here.discard(name)  # it did not start: whoever made it run, not this pane
             self._notifier.error(exc, context=label)
             self.model.set_problem(name, sentence(exc))
             self._after_change()
