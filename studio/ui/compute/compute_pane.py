@@ -15,13 +15,15 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QItemSelectionModel, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QPalette
+from PySide6.QtGui import QAction, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDockWidget,
+    QFrame,
     QHeaderView,
     QLabel,
     QMessageBox,
+    QScrollArea,
     QSplitter,
     QTableView,
     QToolBar,
@@ -49,6 +51,9 @@ __all__ = ["ComputePane", "NewComputeDialog"]
 EMPTY_TEXT = "No workspace is open.\nOpen one to see and manage its compute instances."
 LISTING_TEXT = "Listing compute…"
 NO_COMPUTE_TEXT = "No compute instances yet. New… creates one."
+WIDE_DOCK_PX = 900
+"""A dock at least this wide (and wider than tall) shows the details beside the table."""
+DETAILS_WIDTH_PX = 360
 STOP_WAITING_TIP = "Stop waiting for the operation to end (the operation itself goes on)."
 _DEFAULT_REFRESH = ComputeRefresh(idle_s=1.0, moving_s=0.2)
 _DOING = {
@@ -162,10 +167,16 @@ class ComputePane(QDockWidget):
         self.details = ComputeDetails()
         self.splitter = _named(QSplitter(Qt.Orientation.Vertical), "computeSplitter")
         self.splitter.addWidget(self.table)
-        self.splitter.addWidget(self.details)
+        self.details_area = _named(QScrollArea(), "computeDetailsArea")
+        self.details_area.setWidget(self.details)
+        self.details_area.setWidgetResizable(True)
+        self.details_area.setFrameShape(QFrame.Shape.NoFrame)
+        self.details_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.splitter.addWidget(self.details_area)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setChildrenCollapsible(False)
+        self._split_sized = False  # the split is set once the dock has a size, then when it turns
         body = QWidget()
         layout = QVBoxLayout(body)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -174,6 +185,21 @@ class ComputePane(QDockWidget):
         layout.addWidget(self.empty_label)
         layout.addWidget(self.splitter)
         self.setWidget(body)
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        """Details beside the table in a wide, low dock (the bottom one), under it in a tall or narrow one."""
+        super().resizeEvent(event)
+        size = event.size()
+        wide = size.width() >= WIDE_DOCK_PX and size.width() > 1.6 * size.height()
+        orientation = Qt.Orientation.Horizontal if wide else Qt.Orientation.Vertical
+        if self.splitter.orientation() != orientation or not self._split_sized:
+            self._split_sized = True
+            self.splitter.setOrientation(orientation)
+            if wide:
+                side = min(DETAILS_WIDTH_PX, size.width() // 3)
+                self.splitter.setSizes([size.width() - side, side])
+            else:
+                self.splitter.setSizes([size.height() * 3 // 5, size.height() * 2 // 5])
 
     def _action(self, bar: QToolBar, text: str, name: str, slot: Callable[[], None], tip: str) -> QAction:
         action = _named(QAction(text, self, iconText=text, toolTip=tip, statusTip=tip), f"{name}Action")
