@@ -39,11 +39,8 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
 
-from studio.core.backend import DEFAULT_PAGE_SIZE, ComputeBackend, WorkspaceBackend
-from studio.core.compute import ComputeInfo, ComputeOptions, ComputeRefresh
-from studio.core.errors import UnsupportedOperation
+from studio.core.backend import DEFAULT_PAGE_SIZE, WorkspaceBackend
 from studio.core.status import RunStatus
 from studio.core.tasks import CancelToken, ProgressCallback
 from studio.core.types import (
@@ -109,25 +106,34 @@ def open_cached(
     root: Path | None = None,
     max_bytes: int = MAX_BYTES,
     paint_from_cache: bool = True,
+    compute: bool = True,
 ) -> CachedBackend:
     """The workspace at ``location`` behind its offline cache (see the module docstring for when it waits).
 
     ``paint_from_cache`` False (the command line, the SDK, scripts: nobody sees a "Cached" mark there) asks the
     service first for everything that can change and answers from the cache only without a network; the inner
     backend is then opened here, and a workspace cached before still opens when that fails for want of a network.
+    ``compute`` (the Azure kind's backend has compute): a ``CachedComputeBackend``, whose compute and submit calls
+    go to the inner backend (``offline_compute``).
     """
+    if compute:
+        from studio.workspaces.azure.offline_compute import CachedComputeBackend
+
+        cls: type[CachedBackend] = CachedComputeBackend
+    else:
+        cls = CachedBackend
     store = OfflineStore(location, root, max_bytes)
     cached = store.get_meta("info") is not None
     if cached and paint_from_cache:
-        return CachedBackend(open_inner, location, store=store)
+        return cls(open_inner, location, store=store)
     try:
         inner = open_inner()
     except BaseException as exc:
         if cached and is_network_error(exc):
-            return CachedBackend(open_inner, location, store=store, paint_from_cache=False)
+            return cls(open_inner, location, store=store, paint_from_cache=False)
         store.close()
         raise
-    return CachedBackend(inner, location, store=store, paint_from_cache=paint_from_cache)
+    return cls(inner, location, store=store, paint_from_cache=paint_from_cache)
 
 
 class CachedBackend(CacheSync):
@@ -440,96 +446,6 @@ class CachedBackend(CacheSync):
     def cancel_run(self, run_id: str) -> RunStatus:
         """In the service (a run that can be cancelled has nothing kept as final)."""
         return self._call("cancel_run", run_id)  # type: ignore[no-any-return]
-
-    # -- compute and submit (ComputeBackend): always the service's answer ------------------------------
-
-    def _compute_call(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        """The inner backend's compute call (compute is never cached: without a network, its one-sentence error)."""
-        inner = self._ready()
-        if not isinstance(inner, ComputeBackend):
-            raise UnsupportedOperation(f"{inner.info().name} has no compute instances or jobs.")
-        return self._call(name, *args, **kwargs)
-
-    def submit_script(
-        self,
-        experiment: str,
-        source_directory: str,
-        script: str,
-        arguments: list[Any] | None = None,
-        compute: str | None = None,
-        *,
-        environment: dict[str, Any] | None = None,
-        display_name: str | None = None,
-        tags: dict[str, str] | None = None,
-    ) -> str:
-        """In the service; returns the new run's id."""
-        return self._compute_call(  # type: ignore[no-any-return]
-            "submit_script",
-            experiment,
-            source_directory,
-            script,
-            arguments,
-            compute,
-            environment=environment,
-            display_name=display_name,
-            tags=tags,
-        )
-
-    def list_compute(self) -> list[ComputeInfo]:
-        """From the service."""
-        return self._compute_call("list_compute")  # type: ignore[no-any-return]
-
-    def get_compute(self, name: str) -> ComputeInfo:
-        """From the service."""
-        return self._compute_call("get_compute", name)  # type: ignore[no-any-return]
-
-    def compute_refresh(self) -> ComputeRefresh:
-        """The inner backend's pace once it is open, else the Azure kind's (no I/O, no waiting for the opening)."""
-        with self._lock:
-            inner = self._inner
-        if isinstance(inner, ComputeBackend):
-            return inner.compute_refresh()
-        from studio.workspaces.azure.compute import AzureCompute
-
-        return AzureCompute.refresh()
-
-    def compute_options(self) -> ComputeOptions:
-        """From the service."""
-        return self._compute_call("compute_options")  # type: ignore[no-any-return]
-
-    def create_compute(
-        self,
-        name: str,
-        max_concurrent_jobs: int = 1,
-        idle_shutdown_minutes: float | None = None,
-        wait: bool = False,
-        *,
-        vm_size: str | None = None,
-    ) -> ComputeInfo:
-        """In the service."""
-        return self._compute_call(  # type: ignore[no-any-return]
-            "create_compute", name, max_concurrent_jobs, idle_shutdown_minutes, wait, vm_size=vm_size
-        )
-
-    def start_compute(self, name: str, wait: bool = False) -> ComputeInfo:
-        """In the service."""
-        return self._compute_call("start_compute", name, wait)  # type: ignore[no-any-return]
-
-    def stop_compute(self, name: str, wait: bool = False) -> ComputeInfo:
-        """In the service."""
-        return self._compute_call("stop_compute", name, wait)  # type: ignore[no-any-return]
-
-    def restart_compute(self, name: str, wait: bool = False) -> ComputeInfo:
-        """In the service."""
-        return self._compute_call("restart_compute", name, wait)  # type: ignore[no-any-return]
-
-    def delete_compute(self, name: str, wait: bool = True) -> None:
-        """In the service."""
-        self._compute_call("delete_compute", name, wait)
-
-    def wait_compute(self, name: str, cancel: CancelToken | None = None) -> ComputeInfo | None:
-        """Follows the inner backend's operation."""
-        return self._compute_call("wait_compute", name, cancel)  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Stop the background refreshes, close the inner backend (once it opened) and the cache file."""
