@@ -665,3 +665,34 @@ def test_a_refused_stop_on_closing_keeps_the_window(
     with qtbot.waitSignal(azure.notifier.sig_notified) as notified:
         assert not pane.ask_before_close()
     assert notified.args[0] == "Stopping ci1: ci1 is busy."
+
+
+def test_the_close_question_itself(qtbot: QtBot) -> None:
+    """The real message box: its sentence, its three buttons and "Don't ask again"."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from studio.ui.compute.close_prompt import ask
+
+    seen: list[tuple[str, list[str]]] = []
+
+    def answer(button: str, tick: bool) -> None:
+        box = next((w for w in QApplication.topLevelWidgets() if w.objectName() == "computeClosePrompt"), None)
+        if not isinstance(box, QMessageBox) or not box.isVisible():
+            QTimer.singleShot(10, lambda: answer(button, tick))
+            return
+        seen.append((box.text(), [b.text() for b in box.buttons()]))
+        check = box.checkBox()
+        assert check is not None and check.text() == "Don't ask again"
+        check.setChecked(tick)
+        next(b for b in box.buttons() if b.text().replace("&", "") == button).click()
+
+    QTimer.singleShot(0, lambda: answer("Leave running", True))
+    assert ask(None, ["ci1", "ci2"]) == (CloseAnswer.LEAVE, True)
+    text, buttons = seen[0]
+    assert text == "ci1 and ci2 are still running and cost money. Stop them before closing?"
+    assert sorted(b.replace("&", "") for b in buttons) == ["Cancel", "Leave running", "Stop"]
+    QTimer.singleShot(0, lambda: answer("Cancel", True))
+    assert ask(None, ["ci1"]) == (CloseAnswer.CANCEL, False)  # "don't ask" means nothing with Cancel
+    QTimer.singleShot(0, lambda: answer("Stop", False))
+    assert ask(None, ["ci1"]) == (CloseAnswer.STOP, False)
