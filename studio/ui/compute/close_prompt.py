@@ -13,6 +13,8 @@ from enum import StrEnum
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QCheckBox, QMessageBox, QWidget
 
+from studio.core.backend import ComputeBackend
+from studio.ui.background.tasks import TaskRunner
 from studio.ui.shell.settings import WindowSettings
 
 ASK_KEY = "compute/askStopOnClose"
@@ -94,3 +96,26 @@ def wait_for(requests: list[Callable[[Callable[[], None]], None]], timeout_s: fl
         loop.exec()
     timer.stop()
     return left[0] <= 0
+
+
+def stop_all(runner: TaskRunner, backend: ComputeBackend, names: list[str]) -> dict[str, BaseException]:
+    """Send ``stop_compute`` for each name on ``runner``'s workers and wait (bounded) for the answers.
+
+    Returns the refusals by name; requests still unanswered at the time limit count as sent.
+    """
+    failures: dict[str, BaseException] = {}
+
+    def request(name: str) -> Callable[[Callable[[], None]], None]:
+        def send(done: Callable[[], None]) -> None:
+            def failed(exc: BaseException) -> None:
+                failures[name] = exc
+                done()
+
+            runner.submit(
+                backend.stop_compute, name, success=lambda _info: done(), failure=failed, label=f"Stopping {name}"
+            )
+
+        return send
+
+    wait_for([request(name) for name in names])
+    return failures

@@ -533,25 +533,11 @@ class ComputePane(QDockWidget):
         return self._stop_before_close(backend, names)
 
     def _stop_before_close(self, backend: ComputeBackend, names: list[str]) -> bool:
-        failures: list[tuple[str, BaseException]] = []
         self._notifier.info(f"Stopping {', '.join(names)} before closing…", 15_000)
-
-        def request(name: str) -> Callable[[Callable[[], None]], None]:
-            def send(done: Callable[[], None]) -> None:
-                def failed(exc: BaseException) -> None:
-                    failures.append((name, exc))
-                    done()
-
-                self._runner.submit(
-                    backend.stop_compute, name, success=lambda _info: done(), failure=failed, label=f"Stopping {name}"
-                )
-
-            return send
-
-        close_prompt.wait_for([request(name) for name in names])
-        for name, exc in failures:
+        failures = close_prompt.stop_all(self._runner, backend, names)
+        for name, exc in failures.items():
             self._notifier.error(exc, context=f"Stopping {name}")
-        self._started_here.difference_update(set(names) - {name for name, _ in failures})
+        self._started_here.difference_update(set(names) - set(failures))
         return not failures
 
     def _settings(self) -> WindowSettings:
