@@ -268,7 +268,7 @@ class AzureCompute:
             except NotFoundError:
                 exists = False
         if exists:
-            raise RunStateError(f"The workspace already has a compute named {name}; choose another name.")
+            raise ValueError(f"A compute named {name} already exists in the workspace; choose another name.")
         from azure.ai.ml.entities import ComputeInstance
 
         instance = ComputeInstance(name=name, size=size, idle_time_before_shutdown_minutes=minutes)

@@ -208,7 +208,7 @@ def test_create_and_delete(backend: Any, azure_env: Any) -> None:
     for bad in ("a", "1abc", "ends-", "has_underscore", "x" * 25):
         with pytest.raises(ValueError, match="cannot name an Azure ML compute instance"):
             backend.create_compute(bad)
-    with pytest.raises(RunStateError, match="already has a compute named ci1"):
+    with pytest.raises(ValueError, match="ci1 already exists"):
         backend.create_compute("ci1")
     with pytest.raises(ValueError, match="not a VM size"):
         backend.create_compute("ci-new", vm_size="Standard_Bogus")
