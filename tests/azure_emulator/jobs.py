@@ -216,6 +216,7 @@ def history_run(state: EmulatorState, run: dict[str, Any], experiment_name: str,
     status = azure_status(state, run)
     start = iso_ms(info.get("start_time"))
     end = iso_ms(info.get("end_time")) if status in TERMINAL else None
+    overrides = state.job_properties(name)
     user = {
         "userObjectId": str(uuid.uuid5(uuid.NAMESPACE_DNS, info.get("user_id") or "ada")),
         "userPuId": None,
@@ -271,8 +272,8 @@ def history_run(state: EmulatorState, run: dict[str, Any], experiment_name: str,
         },
         "parameters": {},
         "actionUris": {},
-        "scriptName": "train.py",
-        "target": DEFAULT_COMPUTE,
+        "scriptName": _script_name(overrides.get("command")),
+        "target": str(overrides.get("computeId") or DEFAULT_COMPUTE).rsplit("/", 1)[-1],
         "uniqueChildRunComputeTargets": [],
         "tags": user_tags(run),
         "settings": {},
@@ -293,3 +294,13 @@ def history_run(state: EmulatorState, run: dict[str, Any], experiment_name: str,
         "inputs": None,
         "outputs": None,
     }
+
+
+def _script_name(command: object) -> str:
+    """The script a job's command runs (``python train.py --x`` → ``train.py``); ``train.py`` by default."""
+    try:
+        words = shlex.split(str(command)) if command else []
+    except ValueError:
+        words = []
+    scripts = [w for w in words if w.endswith(".py")]
+    return scripts[0] if scripts else "train.py"

@@ -106,7 +106,8 @@ class _History:
                     {
                         "error": {
                             "code": "UserError",
-                            "message": "Execution failed. User process 'python' exited with status code 1.",
+                            "message": self.state.job_error(full["runId"])
+                            or "Execution failed. User process 'python' exited with status code 1.",
                             "details": [],
                         },
                         "time": full["endTimeUtc"],

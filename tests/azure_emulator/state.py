@@ -71,6 +71,7 @@ class EmulatorState:
         self._job_status: dict[str, str] = {}
         self._cancel_requested: dict[str, float] = {}
         self._job_properties: dict[str, dict[str, object]] = {}
+        self._job_errors: dict[str, str] = {}
         self._timers: list[threading.Timer] = []
         self._saved: tuple[list[Tenant], list[Subscription], list[Workspace], int, float, int] = (
             [],
@@ -152,6 +153,16 @@ class EmulatorState:
         with self.lock:
             return dict(self._job_properties.get(job, {}))
 
+    def set_job_error(self, job: str, message: str) -> None:
+        """The failed job's error message (run history's ``details``)."""
+        with self.lock:
+            self._job_errors[job] = message
+
+    def job_error(self, job: str) -> str | None:
+        """The error message set for the job, None for the default one."""
+        with self.lock:
+            return self._job_errors.get(job)
+
     def later(self, delay_s: float, action: object) -> None:
         """Run ``action()`` after ``delay_s`` on a timer thread (cancelled by ``reset_jobs``)."""
         timer = threading.Timer(delay_s, action)  # type: ignore[arg-type]
@@ -161,11 +172,12 @@ class EmulatorState:
         timer.start()
 
     def reset_jobs(self) -> None:
-        """Forget every status override, cancel and property override; stop pending timers."""
+        """Forget every status override, cancel, property override and error; stop pending timers."""
         with self.lock:
             self._job_status.clear()
             self._cancel_requested.clear()
             self._job_properties.clear()
+            self._job_errors.clear()
             timers, self._timers = self._timers, []
         for timer in timers:
             timer.cancel()

@@ -36,12 +36,15 @@ append blob ``ExperimentRun/dcid.<name>/user_logs/std_log.txt`` of the artifact 
 ``jobs.stream`` read it. The existing cancel route (``POST jobs/{name}/cancel``) makes the job CancelRequested: the
 runner kills the process and the job becomes Canceled (MLflow KILLED).
 
-Compute: the compute name is checked against ``emulator.compute`` (``state_of(name) -> str | None``; None means no
-such compute) when that controller exists, else against the default names. A job on a compute instance that is
-not Running stays Queued (status message "Waiting for compute instance X to be Running") until the instance
-runs; Azure queues jobs for a stopped instance rather than refusing them or starting it (the instance does not
-start by itself: the user starts it). A cluster always runs the job (it scales from 0 nodes; the emulator does
-not model node allocation).
+Compute: the compute name is checked against ``emulator.compute`` (``state_of(name, workspace) -> str | None``;
+None means no such compute) when that controller is mounted, else against the default names. A job on a compute
+instance that is not Running stays Queued (``Submission.status_message`` "Waiting for compute instance X to be
+Running") until the instance runs: Azure queues a job for a stopped instance rather than refusing it, and does not
+start the instance for it (the user starts it). While a job runs on an instance, the instance reads JobRunning
+(Running again after its last job); an instance that leaves Running/JobRunning under a running job (stopped,
+restarted) fails the job. A cluster always runs the job (it scales from 0 nodes; node allocation is not modelled).
+A ``PUT jobs/{name}`` repeated with the same body (azure-core retrying) answers 200 with the job; another body for an
+existing name is 400.
 
 Not emulated: environment image builds (the environment is only resolved, the command runs with the test
 interpreter), inputs/outputs other than the default output, distribution, resources, sweeps and pipelines,
@@ -110,13 +113,17 @@ class Submission:
     command: str
     code_id: str | None
     experiment: str
+    workspace: Workspace
     status: str = "NotStarted"
     exit_code: int | None = None
     status_message: str | None = None
     workdir: str | None = None
     """The temporary folder the command runs in (the code, downloaded from Azurite)."""
+    running: bool = False
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
     done: threading.Event = field(default_factory=threading.Event, repr=False)
+    abandoned: threading.Event = field(default_factory=threading.Event, repr=False)
+    """Set by ``reset``: the runner stops (the process is killed, the MLflow run ends KILLED)."""
 
 
 @dataclass
@@ -208,11 +215,7 @@ class Submissions:
             self.pending_uploads.clear()
             self._reset_environments()
         for submission in jobs:
-            submission.status_message = "reset"
-            process = submission.process
-            if process is not None and process.poll() is None:
-                with contextlib.suppress(OSError):
-                    process.kill()
+            submission.abandoned.set()
         for submission in jobs:
             submission.done.wait(10)
 
@@ -321,9 +324,8 @@ class Submissions:
                     "storageAccountArmId": account_id,
                     "credential": {"credentialType": "SAS", "sasUri": f"{blob_uri}?{sas}"},
                 },
-                "imageReferenceForConsumption": None,
-                "temporaryDataReferenceId": container,
-                "temporaryDataReferenceType": None,
+                "pendingUploadId": container,
+                "pendingUploadType": "TemporaryBlobReference",
             },
         )
 
@@ -336,6 +338,9 @@ class Submissions:
         place = re.fullmatch(r"https://[^/]+/(?P<container>[^/]+)/?(?P<prefix>.*)", uri)
         if place is None:
             return error_response(request, 400, f"Invalid codeUri {uri!r}: expected a blob storage URI.", "UserError")
+        properties = body.setdefault("properties", {})
+        # The service keeps asset properties as strings (the SDK sends hash_version as a number).
+        properties["properties"] = {str(k): str(v) for k, v in (properties.get("properties") or {}).items()}
         key = (match["name"], match["version"])
         code = CodeVersion(match["name"], match["version"], body, place["container"], place["prefix"].strip("/"))
         code.content_hash = self._content_hash(code)
@@ -509,6 +514,15 @@ class Submissions:
                 request, 400, f"The emulator only runs Command jobs, not {properties.get('jobType')!r}.", "UserError"
             )
         with self._lock:
+            earlier = self.jobs.get(name)
+        if earlier is not None and earlier.body == body:  # a retried PUT (ARM's PUT is idempotent)
+            run = job_model.mlflow_run(self._upstream, name)
+            if run is not None:
+                tenant = self._state.tenants[0].tenant_id
+                return json_response(
+                    200, job_model.job_resource(self._state, found, run, earlier.experiment, request.host, tenant)
+                )
+        with self._lock:
             if name in self.jobs or job_model.mlflow_run(self._upstream, name) is not None:
                 return error_response(
                     request,
@@ -545,7 +559,7 @@ class Submissions:
         self._create_run(name, experiment, str(display_name), tags, properties.get("description"))
         submitted = {
             "command": command,
-            "computeId": f"{found.arm_id}/computes/{compute}",
+            "computeId": f"{found.arm_id}/computes/{compute}" if compute else None,
             "environmentId": environment_id,
             "codeId": code_id,
             "inputs": properties.get("inputs") or {},
@@ -564,7 +578,7 @@ class Submissions:
             submitted["limits"] = properties["limits"]
         self._state.set_job_properties(name, submitted)
         self._state.set_job_status(name, "NotStarted")
-        submission = Submission(name, body, compute, command, code_id, experiment)
+        submission = Submission(name, body, compute, command, code_id, experiment, found)
         with self._lock:
             self.jobs[name] = submission
         run = job_model.mlflow_run(self._upstream, name)
@@ -581,33 +595,50 @@ class Submissions:
             return f"The computeId {compute_id!r} is not the ARM id of a compute of workspace {workspace.name}."
         if not compute_id.lower().startswith(workspace.arm_id.lower() + "/computes/"):
             return f"Compute {compute_id} does not belong to workspace {workspace.name}."
-        if self._compute_state(compute) is None:
+        if self._compute_state(compute, workspace) is None:
             return (
                 f"Compute '{compute}' was not found in workspace '{workspace.name}'. Create it, or submit to one "
                 "of the workspace's compute instances or clusters."
             )
         return ""
 
-    def _compute_state(self, compute: str) -> str | None:
-        """The compute's state: an instance's (Running, Stopped…), "Succeeded" for a cluster, None when unknown."""
+    def _compute_state(self, compute: str, workspace: Workspace) -> str | None:
+        """An instance's state (Running, Stopped…), a cluster's allocation state, None when there is no such compute."""
         controller = getattr(self._emulator, "compute", None)
         if controller is not None:
-            return controller.state_of(compute)  # type: ignore[no-any-return]
+            return controller.state_of(compute, workspace)  # type: ignore[no-any-return]
         if compute in DEFAULT_CLUSTERS:
-            return "Succeeded"
+            return "Steady"
         return DEFAULT_INSTANCES.get(compute)
 
-    def _is_instance(self, compute: str) -> bool:
+    def _is_instance(self, compute: str, workspace: Workspace) -> bool:
         controller = getattr(self._emulator, "compute", None)
-        if controller is not None:
-            is_instance = getattr(controller, "is_instance", None)
-            if callable(is_instance):
-                return bool(is_instance(compute))
-            instances = getattr(controller, "instances", None)
-            if isinstance(instances, dict):
-                return compute in instances
-            return self._compute_state(compute) not in ("Succeeded", "Steady", "Resizing", None)
-        return compute in DEFAULT_INSTANCES
+        if controller is None:
+            return compute in DEFAULT_INSTANCES
+        kind_of = getattr(controller, "kind_of", None)
+        if callable(kind_of):
+            return kind_of(compute, workspace) == "ComputeInstance"
+        with controller._lock:
+            found = controller._find(compute, workspace)
+        return getattr(found, "kind", "") == "ComputeInstance"
+
+    def _instance_busy(self, submission: Submission, busy: bool) -> None:
+        """A compute instance reads JobRunning while a job runs on it, and Running again after its last job."""
+        controller = getattr(self._emulator, "compute", None)
+        workspace = submission.workspace
+        if controller is None or not self._is_instance(submission.compute, workspace):
+            return
+        with self._lock:
+            others = [
+                j for j in self.jobs.values() if j is not submission and j.compute == submission.compute and j.running
+            ]
+            submission.running = busy
+        with controller._lock:
+            state = controller.state_of(submission.compute, workspace)
+            if busy and state == "Running" and not controller.busy(submission.compute, workspace):
+                controller.set_state(submission.compute, "JobRunning", workspace)
+            elif not busy and not others and state == "JobRunning":
+                controller.set_state(submission.compute, "Running", workspace)
 
     # --- the run in MLflow ----------------------------------------------------------------------------
     def _create_run(
@@ -664,7 +695,7 @@ class Submissions:
     def _move(self, submission: Submission, status: str, message: str | None = None) -> bool:
         """Set the job's Azure status unless it was canceled or reset; False when the runner must stop."""
         with self._state.lock:
-            if self._canceled(submission) or submission.status_message == "reset":
+            if self._canceled(submission) or submission.abandoned.is_set():
                 return False
             self._state.set_job_status(submission.name, status)
             submission.status = status
@@ -696,11 +727,13 @@ class Submissions:
             print(f"azure emulator: job {submission.name} runner failed: {error!r}", file=sys.stderr)
             with contextlib.suppress(Exception):
                 log.append(f"\nemulator: the job could not run: {error!r}\n".encode())
-            if self._move(submission, "Failed", str(error)):
-                self._mlflow_status(submission.name, "FAILED", end=True)
+            self._fail(submission, f"The emulator could not run the job: {error!r}")
         finally:
             if self._canceled(submission):
                 submission.status = "Canceled"
+            elif submission.abandoned.is_set() and submission.status not in job_model.TERMINAL:
+                submission.status = "Canceled"
+                self._mlflow_status(submission.name, "KILLED", end=True)
             if workdir is not None:
                 shutil.rmtree(workdir, ignore_errors=True)
             submission.done.set()
@@ -711,14 +744,14 @@ class Submissions:
             with self._lock:
                 held = self._held
             waiting_for = ""
-            if not held and self._is_instance(submission.compute):
-                state = self._compute_state(submission.compute)
+            if not held and self._is_instance(submission.compute, submission.workspace):
+                state = self._compute_state(submission.compute, submission.workspace)
                 if state not in RUNNING_INSTANCE_STATES:
                     waiting_for = f"Waiting for compute instance {submission.compute} to be Running (it is {state})."
             if not held and not waiting_for:
                 return True
             submission.status_message = waiting_for or "Queued"
-            if self._canceled(submission) or submission.status_message == "reset":
+            if self._canceled(submission) or submission.abandoned.is_set():
                 return False
             with self._lock:
                 self._release.wait(POLL_S)
@@ -766,28 +799,52 @@ class Submissions:
         submission.process = process
         pump = threading.Thread(target=log.pump, args=(process,), name=f"azure-job-log-{submission.name}", daemon=True)
         pump.start()
-        killed = False
-        while process.poll() is None:
-            if not killed and (self._canceled(submission) or submission.status_message == "reset"):
-                killed = True
-                with contextlib.suppress(OSError):
-                    os.killpg(process.pid, 9)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                process.wait(POLL_S)
-        pump.join(30)
+        self._instance_busy(submission, True)
+        stopped_under = ""
+        try:
+            killed = False
+            while process.poll() is None:
+                if not killed and (self._canceled(submission) or submission.abandoned.is_set()):
+                    killed = True
+                elif not killed and self._is_instance(submission.compute, submission.workspace):
+                    state = self._compute_state(submission.compute, submission.workspace)
+                    if state not in RUNNING_INSTANCE_STATES:
+                        killed = True
+                        stopped_under = (
+                            f"The compute instance {submission.compute} left Running ({state}) while the job ran."
+                        )
+                if killed:
+                    with contextlib.suppress(OSError):
+                        os.killpg(process.pid, 9)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(POLL_S)
+            pump.join(30)
+        finally:
+            self._instance_busy(submission, False)
         submission.exit_code = process.returncode
-        if killed or self._canceled(submission):
+        user_process = shlex.split(submission.command)[0]
+        if stopped_under:
+            with contextlib.suppress(Exception):
+                log.append(f"\n{stopped_under}\n".encode())
+            self._fail(submission, stopped_under)
+        elif killed or self._canceled(submission):
             with contextlib.suppress(Exception):
                 log.append(b"\nThe job was canceled: the process was stopped.\n")
-            return  # the cancel route ends the run as KILLED
-        if process.returncode == 0:
+            # the cancel route ends the run as KILLED
+        elif process.returncode == 0:
             if self._move(submission, "Finalizing"):
                 self._move(submission, "Completed")
                 self._mlflow_status(submission.name, "FINISHED", end=True)
         else:
-            message = f"Execution failed. User process '{arguments[0]}' exited with status code {process.returncode}."
-            if self._move(submission, "Failed", message):
-                self._mlflow_status(submission.name, "FAILED", end=True)
+            self._fail(
+                submission,
+                f"Execution failed. User process '{user_process}' exited with status code {process.returncode}.",
+            )
+
+    def _fail(self, submission: Submission, message: str) -> None:
+        if self._move(submission, "Failed", message):
+            self._state.set_job_error(submission.name, message)
+            self._mlflow_status(submission.name, "FAILED", end=True)
 
 
 class _Log:

@@ -4,6 +4,7 @@ shows in ARM, MLflow and run history, really runs, and ends Completed / Failed /
 from __future__ import annotations
 
 import textwrap
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -225,11 +226,102 @@ def test_the_same_snapshot_is_uploaded_once(azure_env: AzureService, tmp_path: P
     assert azure_env.emulator.unknown == []
 
 
-def test_a_stopped_instance_keeps_the_job_queued(azure_env: AzureService, tmp_path: Path) -> None:
+def test_a_stopped_instance_keeps_the_job_queued_until_it_runs(azure_env: AzureService, tmp_path: Path) -> None:
     created = _submit(azure_env, _source(tmp_path), compute="ci1")
     submission = azure_env.submissions.jobs[created.name]
     wait_until(lambda: "Waiting for compute instance ci1" in (submission.status_message or ""), "the job waits for ci1")
     assert _status(azure_env, created.name) == "Queued"
+    assert not submission.done.is_set()
+    _client(azure_env).compute.begin_start("ci1").result()
+    assert azure_env.submissions.wait_done(created.name, 60) == "Completed"
+    assert "training with" in _log(azure_env, created.name)
+    assert azure_env.emulator.unknown == []
+
+
+def test_a_queued_job_on_a_stopped_instance_can_be_canceled(azure_env: AzureService, tmp_path: Path) -> None:
+    created = _submit(azure_env, _source(tmp_path), compute="ci1")
+    submission = azure_env.submissions.jobs[created.name]
+    wait_until(lambda: "Waiting for compute instance ci1" in (submission.status_message or ""), "the job waits for ci1")
     _client(azure_env).jobs.begin_cancel(created.name).result()
     assert azure_env.submissions.wait_done(created.name, 30) == "Canceled"
+    assert submission.process is None
     assert azure_env.emulator.unknown == []
+
+
+def test_an_instance_reads_job_running_while_the_job_runs(azure_env: AzureService, tmp_path: Path) -> None:
+    script = """\
+    import os
+    import time
+    print("first", flush=True)
+    while not os.path.exists("go"):
+        time.sleep(0.02)
+    """
+    created = _submit(azure_env, _source(tmp_path, script), compute="ci-running")
+    wait_until(lambda: "first" in _log(azure_env, created.name), "the job runs on ci-running")
+    assert azure_env.compute.state_of("ci-running") == "JobRunning"
+    assert _client(azure_env).compute.get("ci-running").state == "JobRunning"
+    (Path(azure_env.submissions.jobs[created.name].workdir) / "go").write_text("")
+    assert azure_env.submissions.wait_done(created.name, 60) == "Completed"
+    assert azure_env.compute.state_of("ci-running") == "Running"
+
+
+def test_failed_job_details_carry_the_exit_code(azure_env: AzureService, tmp_path: Path) -> None:
+    created = _submit(azure_env, _source(tmp_path, "raise SystemExit(3)\n"))
+    assert azure_env.submissions.wait_done(created.name, 60) == "Failed"
+    details = requests.get(
+        f"https://eastus.api.azureml.ms/history/v1.0{azure_env.workspace_arm_id}/runs/{created.name}/details",
+        headers={"Authorization": "Bearer studio-test-history"},
+        timeout=30,
+    ).json()
+    assert details["status"] == "Failed"
+    assert details["error"]["error"]["message"] == "Execution failed. User process 'python' exited with status code 3."
+    assert details["target"] == "cpu-cluster"
+
+
+def test_answers_fit_the_sdk_models(azure_env: AzureService, tmp_path: Path) -> None:
+    from azure.ai.ml._restclient.arm_ml_service import models as arm
+
+    from tests.azure_emulator.shapes import unknown_fields
+
+    created = _submit(azure_env, _source(tmp_path))
+    job = azure_env.submissions.jobs[created.name]
+    code_id = str(job.code_id)
+    ws = azure_env.workspace_arm_id
+    headers = {"Authorization": "Bearer studio-test-shapes"}
+
+    def get(path: str, **params: str) -> Any:
+        answer = requests.get(
+            f"https://management.azure.com{path}",
+            params={"api-version": "2023-04-01", **params},
+            headers=headers,
+            timeout=30,
+        )
+        assert answer.status_code == 200, answer.text
+        return answer.json()
+
+    code = azure_env.submissions.codes[tuple(code_id.split("/codes/")[1].split("/versions/"))]  # type: ignore[index]
+    answers: list[tuple[Any, str, Any]] = [
+        (arm.CodeVersion, "code version", get(code_id)),
+        (arm.JobBase, "job", get(f"{ws}/jobs/{created.name}", **{"api-version": "2025-01-01-preview"})),
+    ]
+    answers += [
+        (arm.CodeVersion, "hash lookup", c) for c in get(f"{ws}/codes/x/versions", hash=code.content_hash)["value"]
+    ]
+    answers += [(arm.EnvironmentContainer, "environment", e) for e in get(f"{ws}/environments")["value"]]
+    answers += [
+        (arm.EnvironmentVersion, "environment version", e)
+        for e in get(f"{ws}/environments/AzureML-sklearn-1.5/versions", **{"$top": "1"})["value"]
+    ]
+    pending = requests.post(
+        f"https://management.azure.com{ws}/codes/{uuid.uuid4()}/versions/1/startPendingUpload",
+        params={"api-version": "2023-04-01"},
+        json={"pendingUploadType": "TemporaryBlobReference"},
+        headers=headers,
+        timeout=30,
+    )
+    answers.append((arm.PendingUploadResponseDto, "startPendingUpload", pending.json()))
+    problems = {what: unknown_fields(model, body) for model, what, body in answers}
+    bad = {what: found for what, found in problems.items() if found}
+    assert not bad, "\n".join(f"{w}: {p}" for w, ps in bad.items() for p in ps)
+    assert len(get(f"{ws}/codes/x/versions", hash=code.content_hash)["value"]) == 1
+    azure_env.submissions.wait_done(created.name, 60)
