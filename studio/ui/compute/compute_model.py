@@ -304,13 +304,19 @@ class ComputeModel(QAbstractTableModel):
         self._problems.clear()
 
     def tick(self) -> None:
-        """Time passed: repaint the cells that show it (elapsed states, Up for)."""
+        """Time passed: repaint the cells that show it (elapsed states, Up for), one signal per column."""
         state, up = self.column("state"), self.column("up_for")
-        for row, info in enumerate(self._rows):
-            if info.state.is_transitional and operation_start(info, self._followed.get(info.name)) is not None:
-                self.dataChanged.emit(self.index(row, state), self.index(row, state))
-            if up >= 0 and up_for(info) is not None:
-                self.dataChanged.emit(self.index(row, up), self.index(row, up))
+        moving = [
+            row
+            for row, info in enumerate(self._rows)
+            if info.state.is_transitional and operation_start(info, self._followed.get(info.name)) is not None
+        ]
+        running = [row for row, info in enumerate(self._rows) if up >= 0 and up_for(info) is not None]
+        for column, rows in ((state, moving), (up, running)):
+            if rows:
+                self.dataChanged.emit(
+                    self.index(min(rows), column), self.index(max(rows), column), [Qt.ItemDataRole.DisplayRole]
+                )
 
     def has_clock(self) -> bool:
         """True when a cell shows time passing (so :meth:`tick` has something to do)."""

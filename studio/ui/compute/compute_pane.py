@@ -209,10 +209,14 @@ class ComputePane(QDockWidget):
         return action
 
     def _fit_columns(self) -> None:
-        """Names take the spare width (cut with "…" when narrow); the state column fits any state."""
+        """Names take the spare width (cut with "…" when narrow); the state column fits any state.
+
+        The other columns are sized to their contents when the list changed, not by ``ResizeToContents``: that
+        mode measures every cell of every column again at each ``dataChanged`` (the clock's, every second).
+        """
         header = self.table.horizontalHeader()
         header.setMinimumSectionSize(60)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setSectionResizeMode(self.model.column("name"), QHeaderView.ResizeMode.Stretch)
         state = self.model.column("state")
         header.setSectionResizeMode(state, QHeaderView.ResizeMode.Fixed)
@@ -221,6 +225,13 @@ class ComputePane(QDockWidget):
             metrics.horizontalAdvance(state_text(s) + (" 00:00" if s.is_transitional else "")) for s in ComputeState
         )
         header.resizeSection(state, widest + 40)  # room for the status icon and padding
+        self._size_columns()
+
+    def _size_columns(self) -> None:
+        """Fit the quantity and word columns to what they show now (once per change of the list)."""
+        for column, key in enumerate(self.model.columns):
+            if key not in ("name", "state"):
+                self.table.resizeColumnToContents(column)
 
     # -- the backend and its list ---------------------------------------------------------------
 
@@ -277,6 +288,7 @@ class ComputePane(QDockWidget):
     def _show(self, infos: list[ComputeInfo]) -> None:
         ordered = sorted(infos, key=lambda i: i.kind == CLUSTER)  # instances first, then clusters
         if self.model.set_instances(ordered):
+            self._size_columns()
             self.sig_instances_changed.emit(self.model.instances())
         self._after_change()
 
@@ -389,6 +401,7 @@ class ComputePane(QDockWidget):
             elif kind in ("stop", "delete"):
                 self._started_here.discard(name)
             if isinstance(result, ComputeInfo) and self.model.update_one(result):
+                self._size_columns()
                 self.sig_instances_changed.emit(self.model.instances())
             self.model.set_followed(name, since)
             self.waits.follow(backend, name, doing, since, done=settled, failed=wait_failed)
