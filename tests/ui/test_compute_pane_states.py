@@ -696,3 +696,14 @@ def test_the_close_question_itself(qtbot: QtBot) -> None:
     assert ask(None, ["ci1"]) == (CloseAnswer.CANCEL, False)  # "don't ask" means nothing with Cancel
     QTimer.singleShot(0, lambda: answer("Stop", False))
     assert ask(None, ["ci1"]) == (CloseAnswer.STOP, False)
+
+
+def test_a_resizing_cluster_does_not_speed_up_polling(qtbot: QtBot) -> None:
+    resizing = replace(cluster(), state=ComputeState.RESIZING)
+    with _open(qtbot, ScriptedCompute([azure_info("ci1", ComputeState.STOPPED), resizing])) as env:
+        listed(qtbot, env.pane, "cpu-cluster")
+        assert state_cell(env.pane, "cpu-cluster") == "Resizing…"
+        assert env.pane.poll_interval_s() == 30.0
+        env.backend.set_state("ci1", ComputeState.STARTING)  # started elsewhere: listed faster until it settles
+        env.pane.refresh()
+        wait_until(lambda: env.pane.poll_interval_s() == 5.0, "5 s while ci1 is Starting", qtbot=qtbot)

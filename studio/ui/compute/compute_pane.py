@@ -277,8 +277,11 @@ class ComputePane(QDockWidget):
         self._poll_later()
 
     def poll_interval_s(self) -> float:
-        """Seconds to the next listing: the kind's faster pace while something changes state."""
-        moving = self.waits.names() or any(i.state.is_transitional for i in self.model.instances())
+        """Seconds to the next listing: the kind's faster pace while an instance changes state."""
+        # A cluster resizing is Azure scaling it for jobs (it may take long): no reason to list faster.
+        moving = self.waits.names() or any(
+            i.state.is_transitional and i.kind != CLUSTER for i in self.model.instances()
+        )
         return self._refresh.moving_s if moving else self._refresh.idle_s
 
     def _poll_later(self) -> None:
