@@ -7,9 +7,11 @@ emulator; shapes from the SDK's recordings and ``_restclient`` models):
 1. ``GET {WS}/codes/{uuid}/versions?hash=<sha256>&hashVersion=202208`` (2023-04-01): a code version already uploaded
    with that content hash (then the SDK reuses it and nothing is uploaded), else an empty list.
 2. ``POST {WS}/codes/{uuid}/versions/1/startPendingUpload`` ``{"pendingUploadType": "TemporaryBlobReference"}`` →
-   ``blobReferenceForConsumption.{blobUri, credential.sasUri}``: a container SAS for a fresh container of the
-   storage account (Azurite); the SDK opens it with ``ContainerClient.from_container_url`` and uploads the folder
-   under ``<folder name>/…`` (then sets the confirmation metadata on the folder's blobs).
+   ``blobReferenceForConsumption.{blobUri (with :443), storageAccountArmId, credential.{credentialType: SAS,
+   sasUri}}``, ``pendingUploadId``, ``pendingUploadType: "None"`` (recording ``test_download_directory_code.json``):
+   a container SAS (``sr=c``, ``sp=rcwl``) for a fresh container of the storage account (Azurite), named as the
+   service names them (``86530095-7-<uuid>``); the SDK opens it with ``ContainerClient.from_container_url`` and
+   uploads the folder under ``<folder name>/…`` (then sets the confirmation metadata on a blob).
 3. ``PUT {WS}/codes/{uuid}/versions/1`` ``{"properties": {"codeUri", "isAnonymous", "properties": {"hash_sha256",
    "hash_version"}}}`` → 201 with the code version.
 4. Environment: ``azureml:NAME@latest`` → ``GET {WS}/environments/NAME/versions?$orderBy=createdtime desc&$top=1``;
@@ -19,8 +21,9 @@ emulator; shapes from the SDK's recordings and ``_restclient`` models):
    ``GET {WS}/environments`` (containers).
 5. ``PUT {WS}/jobs/{name}`` (2025-01-01-preview) with ``jobType: Command``, ``command``, ``codeId``, ``computeId``
    (full ARM id), ``environmentId``, ``experimentName``, ``displayName``, ``tags`` → 201 with the job, status
-   ``NotStarted``. The service validates: an unknown compute is 400 ``UserError`` in ARM's shape (the sentence is
-   ours; Azure's exact words are unverified), so is an unknown environment or code.
+   ``Starting`` and a ``Location`` header (recording ``test_command_job_builder.json``). The service validates: an
+   unknown compute is 400 ``UserError`` in ARM's shape (the sentence is ours; Azure's exact words are
+   unverified), so is an unknown environment version or code.
 
 The job then IS a job everywhere the emulator shows jobs: its MLflow run is created in the real mlflow server
 with the job's name as run id (the run is created through the REST API, then its id is renamed in the server's
@@ -28,13 +31,17 @@ SQLite store, the only way to choose an OSS run id), so ARM ``GET jobs/{name}`` 
 ``runs/get``/``runs/search`` and run history all see it; the submitted fields are merged into its ARM properties
 (``EmulatorState.set_job_properties``) and its Azure status is the runner's (``set_job_status``).
 
-The runner (one thread per job): NotStarted → Queued → Preparing (the code is downloaded from Azurite) →
-Starting → Running (the command runs with ``python`` → ``sys.executable`` in a temporary folder holding the
-code, ``MLFLOW_TRACKING_URI``/``MLFLOW_RUN_ID`` pointing at the mlflow server and the job's run) → Finalizing →
-Completed, or Failed on a non-zero exit. Output (stdout and stderr, merged) is appended while it runs to the
-append blob ``ExperimentRun/dcid.<name>/user_logs/std_log.txt`` of the artifact store, where the studio and
-``jobs.stream`` read it. The existing cancel route (``POST jobs/{name}/cancel``) makes the job CancelRequested: the
-runner kills the process and the job becomes Canceled (MLflow KILLED).
+The runner (one thread per job) follows Azure's documented run lifecycle: Starting (the PUT's answer) → Preparing
+(the environment; here the code is downloaded from Azurite) → Queued (waiting for the compute: held by the test,
+or an instance that is not Running) → Running (the command runs with ``python`` → ``sys.executable`` in a
+temporary folder holding the code, ``MLFLOW_TRACKING_URI``/``MLFLOW_RUN_ID`` pointing at the mlflow server and the
+job's run) → Finalizing → Completed, or Failed on a non-zero exit (run history's error: "Execution failed. User
+process 'python' exited with status code N."). MLflow reads SCHEDULED until Running, then RUNNING, then
+FINISHED/FAILED/KILLED with the start time of Running and the end time. Output (stdout and stderr, merged) is
+appended while it runs to the append blob ``ExperimentRun/dcid.<name>/user_logs/std_log.txt`` of the artifact
+store, where the studio and ``jobs.stream`` read it. The existing cancel route (``POST jobs/{name}/cancel``) makes
+the job CancelRequested: the runner kills the process (or stops waiting) and the job becomes Canceled (MLflow
+KILLED).
 
 Compute: the compute name is checked against ``emulator.compute`` (``state_of(name, workspace) -> str | None``;
 None means no such compute) when that controller is mounted, else against the default names. A job on a compute
@@ -114,7 +121,9 @@ class Submission:
     code_id: str | None
     experiment: str
     workspace: Workspace
-    status: str = "NotStarted"
+    status: str = "Starting"
+    statuses: list[str] = field(default_factory=lambda: ["Starting"])
+    """Every Azure status the job went through, in order (a cancel's CancelRequested/Canceled excepted)."""
     exit_code: int | None = None
     status_message: str | None = None
     workdir: str | None = None
@@ -299,19 +308,21 @@ class Submissions:
             return error_response(request, 400, f"Unsupported pendingUploadType {body.get('pendingUploadType')}.")
         from azure.storage.blob import ContainerSasPermissions, generate_container_sas
 
-        container = f"codeupload-{uuid.uuid4().hex[:20]}"
+        # As the service names them (recording test_download_directory_code.json): "86530095-7-<uuid>".
+        container = f"{uuid.uuid4().int % 10**8:08d}-{len(self.pending_uploads) % 10}-{uuid.uuid4()}"
         self._blob_service().create_container(container)
-        expiry = datetime.now(UTC) + timedelta(hours=1)
+        expiry = datetime.now(UTC) + timedelta(hours=8)
         sas = generate_container_sas(
             ACCOUNT_NAME,
             container,
             account_key=ACCOUNT_KEY,
-            permission=ContainerSasPermissions(read=True, write=True, list=True, add=True, create=True),
+            permission=ContainerSasPermissions(read=True, create=True, write=True, list=True),
+            start=datetime.now(UTC) - timedelta(minutes=10),
             expiry=expiry,
         )
         with self._lock:
             self.pending_uploads[container] = f"{match['name']}/{match['version']}"
-        blob_uri = f"https://{ACCOUNT_NAME}.blob.core.windows.net/{container}"
+        account_url = f"https://{ACCOUNT_NAME}.blob.core.windows.net"
         account_id = (
             f"/subscriptions/{found.subscription_id}/resourceGroups/{found.resource_group}"
             f"/providers/Microsoft.Storage/storageAccounts/{ACCOUNT_NAME}"
@@ -320,12 +331,12 @@ class Submissions:
             200,
             {
                 "blobReferenceForConsumption": {
-                    "blobUri": blob_uri,
+                    "blobUri": f"https://{ACCOUNT_NAME}.blob.core.windows.net:443/{container}",
                     "storageAccountArmId": account_id,
-                    "credential": {"credentialType": "SAS", "sasUri": f"{blob_uri}?{sas}"},
+                    "credential": {"credentialType": "SAS", "sasUri": f"{account_url}/{container}?{sas}"},
                 },
-                "pendingUploadId": container,
-                "pendingUploadType": "TemporaryBlobReference",
+                "pendingUploadId": str(uuid.uuid4()),
+                "pendingUploadType": "None",
             },
         )
 
@@ -347,7 +358,10 @@ class Submissions:
         with self._lock:
             created = key not in self.codes
             self.codes[key] = code
-        return json_response(201 if created else 200, self._code_json(found, code))
+        answer = json_response(201 if created else 200, self._code_json(found, code))
+        if created:
+            answer.headers["Location"] = f"{request.base_url}{request.path}?{request.raw_query}"
+        return answer
 
     def _content_hash(self, code: CodeVersion) -> str:
         """The snapshot's content hash as the SDK computes it before uploading (``get_content_hash``): file count,
@@ -577,7 +591,7 @@ class Submissions:
         if properties.get("limits") is not None:
             submitted["limits"] = properties["limits"]
         self._state.set_job_properties(name, submitted)
-        self._state.set_job_status(name, "NotStarted")
+        self._state.set_job_status(name, "Starting")
         submission = Submission(name, body, compute, command, code_id, experiment, found)
         with self._lock:
             self.jobs[name] = submission
@@ -586,7 +600,7 @@ class Submissions:
         tenant = self._state.tenants[0].tenant_id
         resource = job_model.job_resource(self._state, found, run, experiment, request.host, tenant)
         threading.Thread(target=self._run, args=(submission,), name=f"azure-job-{name}", daemon=True).start()
-        return json_response(201, resource)
+        return json_response(201, resource, {"Location": f"{request.base_url}{request.path}?{request.raw_query}"})
 
     def _compute_refusal(self, workspace: Workspace, compute_id: str, compute: str) -> str:
         if not compute_id:
@@ -699,6 +713,7 @@ class Submissions:
                 return False
             self._state.set_job_status(submission.name, status)
             submission.status = status
+            submission.statuses.append(status)
             submission.status_message = message
         return True
 
@@ -706,16 +721,14 @@ class Submissions:
         workdir: Path | None = None
         log = _Log(self._artifact_container(), f"{job_model_run_root(submission.name)}{LOG_PATH}")
         try:
-            if not self._move(submission, "Queued"):
-                return
-            if not self._wait_until_runnable(submission):
-                return
             if not self._move(submission, "Preparing"):
                 return
             workdir = Path(tempfile.mkdtemp(prefix=f"azure-job-{submission.name}-"))
             submission.workdir = str(workdir)
             self._download_code(submission, workdir)
-            if not self._move(submission, "Starting"):
+            if not self._move(submission, "Queued"):
+                return
+            if not self._wait_until_runnable(submission):
                 return
             log.create()
             if not self._move(submission, "Running"):

@@ -81,7 +81,7 @@ def test_submit_to_a_cluster_runs_the_script_and_the_job_shows_everywhere(
     azure_env: AzureService, tmp_path: Path
 ) -> None:
     created = _submit(azure_env, _source(tmp_path))
-    assert created.name and created.status in ("NotStarted", "Queued", "Preparing", "Starting", "Running")
+    assert created.name and created.status == "Starting"  # what the service answers the PUT
     assert azure_env.submissions.jobs[created.name].body["properties"]["jobType"] == "Command"
 
     assert azure_env.submissions.wait_done(created.name, 60) == "Completed"
@@ -128,6 +128,8 @@ def test_submit_to_a_running_instance_waits_while_held(azure_env: AzureService, 
     assert not azure_env.submissions.jobs[created.name].done.is_set()
     azure_env.submissions.hold(False)
     assert azure_env.submissions.wait_done(created.name, 60) == "Completed"
+    statuses = azure_env.submissions.jobs[created.name].statuses
+    assert statuses == ["Starting", "Preparing", "Queued", "Running", "Finalizing", "Completed"]
     assert _client(azure_env).jobs.get(created.name).compute == "ci-running"
     assert "training with" in _log(azure_env, created.name)
     assert azure_env.emulator.unknown == []
