@@ -14,11 +14,15 @@ emulator; shapes from the SDK's recordings and ``_restclient`` models):
    uploads the folder under ``<folder name>/…`` (then sets the confirmation metadata on a blob).
 3. ``PUT {WS}/codes/{uuid}/versions/1`` ``{"properties": {"codeUri", "isAnonymous", "properties": {"hash_sha256",
    "hash_version"}}}`` → 201 with the code version.
-4. Environment: ``azureml:NAME@latest`` → ``GET {WS}/environments/NAME/versions?$orderBy=createdtime desc&$top=1``;
-   ``azureml:NAME:V`` → ``GET {WS}/environments/NAME/versions/V``; an ``Environment(conda_file=…, image=…)`` →
-   ``PUT {WS}/environments/CliV2AnonymousEnvironment/versions/<hash>``. The curated ``AzureML-*`` environments
-   and the ones tests register are in ``Submissions.environments``; ``environments.list()`` is
-   ``GET {WS}/environments`` (containers).
+4. Environment: the SDK sends a reference without asking anything (``azureml:AzureML-sklearn-1.5@latest`` and
+   ``azureml:AzureML-…:V`` as given, ``azureml:NAME:V`` of a workspace environment as its ARM id) and the
+   service resolves it when the job is created; an ``Environment(conda_file=…, image=…)`` is first
+   ``PUT {WS}/environments/CliV2AnonymousEnvironment/versions/<hash>`` (2023-04-01-preview). The curated
+   ``AzureML-*`` environments and the ones tests register (``add_environment``) are in
+   ``Submissions.environments``: ``environments.list()`` is ``GET {WS}/environments?listViewType=ActiveOnly``
+   (containers, the anonymous one left out), ``environments.get(NAME, label="latest")``
+   ``GET {WS}/environments/NAME/versions?$orderBy=createdtime desc&$top=1``, ``get(NAME, version=V)``
+   ``GET …/versions/V``.
 5. ``PUT {WS}/jobs/{name}`` (2025-01-01-preview) with ``jobType: Command``, ``command``, ``codeId``, ``computeId``
    (full ARM id), ``environmentId``, ``experimentName``, ``displayName``, ``tags`` → 201 with the job, status
    ``Starting`` and a ``Location`` header (recording ``test_command_job_builder.json``). The service validates: an
@@ -39,7 +43,7 @@ job's run) → Finalizing → Completed, or Failed on a non-zero exit (run histo
 process 'python' exited with status code N."). MLflow reads SCHEDULED until Running, then RUNNING, then
 FINISHED/FAILED/KILLED with the start time of Running and the end time. Output (stdout and stderr, merged) is
 appended while it runs to the append blob ``ExperimentRun/dcid.<name>/user_logs/std_log.txt`` of the artifact
-store, where the studio and ``jobs.stream`` read it. The existing cancel route (``POST jobs/{name}/cancel``) makes
+store, where the studio reads it (``jobs.stream``'s run-history log URLs are not emulated). The existing cancel route (``POST jobs/{name}/cancel``) makes
 the job CancelRequested: the runner kills the process (or stops waiting) and the job becomes Canceled (MLflow
 KILLED).
 
@@ -90,24 +94,25 @@ DEFAULT_CLUSTERS = ("cpu-cluster",)
 """The computes assumed when ``emulator.compute`` is absent (the compute module's default content)."""
 RUNNING_INSTANCE_STATES = {"Running", "JobRunning"}
 CURATED_ENVIRONMENTS = {
-    "AzureML-sklearn-1.5": (
-        "19",
-        "mcr.microsoft.com/azureml/curated/sklearn-1.5:19",
-        "Scikit-learn 1.5 on Ubuntu 22.04",
-    ),
-    "AzureML-pytorch-2.2-cuda12.1": ("12", "mcr.microsoft.com/azureml/curated/pytorch-2.2-cuda12.1:12", "PyTorch 2.2"),
-    "AzureML-minimal-ubuntu22.04-py39-cpu-inference": (
-        "7",
-        "mcr.microsoft.com/azureml/curated/minimal-ubuntu22.04-py39-cpu-inference:7",
-        "Minimal inference image",
-    ),
+    "AzureML-sklearn-1.5": ("19", "Scikit-learn 1.5 on Ubuntu 22.04, Python 3.10 (CPU)"),
+    "AzureML-acpt-pytorch-2.2-cuda12.1": ("30", "PyTorch 2.2 with CUDA 12.1 (ACPT)"),
+    "AzureML-tensorflow-2.12-cuda11": ("15", "TensorFlow 2.12 with CUDA 11"),
+    "AzureML-lightgbm-3.3": ("52", "LightGBM 3.3 (CPU)"),
+    "AzureML-minimal-ubuntu22.04-py39-cpu-inference": ("7", "Minimal inference image"),
 }
-"""Curated environments the workspace lists (name → latest version, image, description)."""
+"""Curated environments (name → latest version, description): the ``azureml`` registry's, which a workspace
+resolves by name (``azureml:AzureML-sklearn-1.5@latest``) but does not list among its own environments."""
+CURATED_IMAGE = "mcr.microsoft.com/azureml/curated/{name}:{version}"
+DEFAULT_REGISTERED = (("studio-train-env", "1", "Team training environment"), ("studio-train-env", "2", ""))
+"""Environments the workspace has registered by default (``environments.list()`` shows them)."""
 LOG_PATH = "user_logs/std_log.txt"
 LOG_FLUSH_S = 0.1
 """The runner appends new output to the log blob at most this often."""
 POLL_S = 0.05
 ANONYMOUS_ENV = "CliV2AnonymousEnvironment"
+CONDA_FILE = (
+    "name: train\nchannels:\n  - conda-forge\ndependencies:\n  - python=3.10\n  - pip\n  - pip:\n    - scikit-learn\n"
+)
 
 
 @dataclass
@@ -231,9 +236,21 @@ class Submissions:
     def _reset_environments(self) -> None:
         workspace = self._state.main_workspace
         self.environments = {
-            (name, version): _environment_json(workspace, name, version, image, description, None, curated=True)
-            for name, (version, image, description) in CURATED_ENVIRONMENTS.items()
+            (name, version): _environment_json(
+                workspace,
+                name,
+                version,
+                CURATED_IMAGE.format(name=name.lower(), version=version),
+                text,
+                None,
+                curated=True,
+            )
+            for name, (version, text) in CURATED_ENVIRONMENTS.items()
         }
+        for name, version, text in DEFAULT_REGISTERED:
+            self.environments[(name, version)] = _environment_json(
+                workspace, name, version, "mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu22.04", text, CONDA_FILE
+            )
 
     # --- helpers --------------------------------------------------------------------------------------
     def _workspace(self, request: Request, match: re.Match[str]) -> Workspace | Response:
@@ -417,7 +434,7 @@ class Submissions:
         latest: dict[str, dict[str, Any]] = {}
         for resource in versions:
             name = resource["id"].split("/environments/")[1].split("/")[0]
-            if name == ANONYMOUS_ENV:
+            if name == ANONYMOUS_ENV or resource["properties"]["environmentType"] == "Curated":
                 continue
             current = latest.get(name)
             if current is None or _version_key(resource["name"]) > _version_key(current["name"]):

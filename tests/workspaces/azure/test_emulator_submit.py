@@ -109,6 +109,14 @@ def test_submit_to_a_cluster_runs_the_script_and_the_job_shows_everywhere(
     found = _mlflow(azure_env, "runs/search", body={"experiment_ids": [experiment["experiment_id"]]})["runs"]
     assert created.name in [r["info"]["run_id"] for r in found]
 
+    listed = requests.get(
+        f"https://management.azure.com{azure_env.workspace_arm_id}/jobs",
+        params={"api-version": "2025-01-01-preview"},
+        headers={"Authorization": "Bearer studio-test-list"},
+        timeout=30,
+    ).json()["value"]
+    assert any(j["name"] == created.name and j["properties"]["command"] == COMMAND for j in listed)
+
     history = requests.get(
         f"https://eastus.api.azureml.ms/history/v1.0{azure_env.workspace_arm_id}/runs/{created.name}",
         headers={"Authorization": "Bearer studio-test-history"},
@@ -193,6 +201,10 @@ def test_unknown_compute_is_refused_with_the_service_message(azure_env: AzureSer
         _submit(azure_env, _source(tmp_path), compute="no-such-cluster")
     assert raised.value.status_code == 400
     assert "Compute 'no-such-cluster' was not found" in str(raised.value)
+    with pytest.raises(HttpResponseError) as raised:
+        _submit(azure_env, _source(tmp_path, name="again"), environment="azureml:AzureML-sklearn-1.5:999")
+    assert raised.value.status_code == 400
+    assert "Environment azureml:AzureML-sklearn-1.5:999 was not found" in str(raised.value)
     assert azure_env.submissions.jobs == {}
     assert azure_env.emulator.unknown == []
 
@@ -208,10 +220,15 @@ def test_conda_file_environment_and_environment_list(azure_env: AzureService, tm
     job = _client(azure_env).jobs.get(created.name)
     assert "CliV2AnonymousEnvironment" in str(job.environment)
 
+    azure_env.submissions.add_environment("team-env", "2")
     azure_env.submissions.add_environment("team-env", "3", description="The team's environment")
-    names = {e.name for e in _client(azure_env).environments.list()}
-    assert {"AzureML-sklearn-1.5", "team-env"} <= names
-    assert "CliV2AnonymousEnvironment" not in names
+    client = _client(azure_env)
+    names = {e.name for e in client.environments.list()}
+    assert names == {"studio-train-env", "team-env"}  # registered ones: not curated, not anonymous
+    assert client.environments.get("AzureML-sklearn-1.5", label="latest").version == "19"
+    assert client.environments.get("team-env", label="latest").version == "3"
+    assert client.environments.get("team-env", version="2").version == "2"
+    assert [e.version for e in client.environments.list(name="team-env")] == ["3", "2"]
     assert azure_env.emulator.unknown == []
 
 
