@@ -736,8 +736,9 @@ class Submissions:
 
     def _run(self, submission: Submission) -> None:
         workdir: Path | None = None
-        log = _Log(self._artifact_container(), f"{job_model_run_root(submission.name)}{LOG_PATH}")
+        log: _Log | None = None
         try:
+            log = _Log(self._artifact_container(), f"{job_model_run_root(submission.name)}{LOG_PATH}")
             if not self._move(submission, "Preparing"):
                 return
             workdir = Path(tempfile.mkdtemp(prefix=f"azure-job-{submission.name}-"))
@@ -755,8 +756,9 @@ class Submissions:
             self._execute(submission, workdir, log)
         except Exception as error:  # the emulator's own failure: the job fails loudly
             print(f"azure emulator: job {submission.name} runner failed: {error!r}", file=sys.stderr)
-            with contextlib.suppress(Exception):
-                log.append(f"\nemulator: the job could not run: {error!r}\n".encode())
+            if log is not None:
+                with contextlib.suppress(Exception):
+                    log.append(f"\nemulator: the job could not run: {error!r}\n".encode())
             self._fail(submission, f"The emulator could not run the job: {error!r}")
         finally:
             if self._canceled(submission):
