@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +35,18 @@ def _no_start_up_freeze(monkeypatch: pytest.MonkeyPatch) -> None:
     import studio.ui.background.gc_policy as gc_policy
 
     monkeypatch.setattr(gc_policy, "_frozen", True)
+
+
+@pytest.fixture(autouse=True)
+def _no_modal_close_prompt(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Closing a window with instances started in it asks whether to stop them (a modal box no test answers):
+    by default the instances are left running. Tests of the prompt replace ``ask_close`` on their pane."""
+    if "PySide6" not in sys.modules:
+        return  # nothing in this process made a window
+    from studio.ui.compute.close_prompt import CloseAnswer
+    from studio.ui.compute.compute_pane import ComputePane
+
+    monkeypatch.setattr(ComputePane, "ask_close", lambda self, parent, names: (CloseAnswer.LEAVE, False))
 
 
 @pytest.fixture(autouse=True)

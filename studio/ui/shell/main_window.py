@@ -460,7 +460,13 @@ class MainWindow(WorkspaceSwitching):
         QMessageBox.about(self, "About Studio", f"<b>Studio {__version__}</b><br>A desktop studio for ML experiments.")
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Save the layout, stop polling and background work, close the workspace."""
+        """Save the layout, stop polling and background work, close the workspace.
+
+        First, when instances the user started here still run and cost money, ask whether to stop them.
+        """
+        if not self.compute_pane.ask_before_close(self):
+            event.ignore()
+            return
         self.settings.save_window(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.live.stop()
