@@ -266,3 +266,21 @@ def test_closing_asks_to_stop_an_instance_started_here(
     assert operation_posts(azure_env, "ci1") == ["start", "stop"]
     assert azure_env.compute.state_of("ci1") in ("Stopping", "Stopped")
     assert operation_posts(azure_env, "ci-running") == []
+
+
+def test_closing_the_window_asks_and_cancel_keeps_it_open(
+    window: Window, azure_env: AzureService, qtbot: QtBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pane, win = window.pane, window.window
+    answers = [(CloseAnswer.CANCEL, False), (CloseAnswer.STOP, False)]
+    asked: list[list[str]] = []
+    monkeypatch.setattr(pane, "ask_close", lambda parent, names: asked.append(names) or answers.pop(0))
+    select(pane, "ci1")
+    pane.start_action.trigger()
+    wait_until(lambda: state_of(pane, "ci1") == ComputeState.RUNNING, "ci1 Running", qtbot=qtbot, timeout=TIMEOUT)
+    win.close()  # the title bar's close button: Cancel
+    assert win.isVisible() and win.backend is not None and asked == [["ci1"]]
+    assert operation_posts(azure_env, "ci1") == ["start"]
+    win.close()  # again: Stop, then the window closes
+    assert not win.isVisible() and asked == [["ci1"], ["ci1"]]
+    assert operation_posts(azure_env, "ci1") == ["start", "stop"]
