@@ -20,7 +20,9 @@ by ``search_plan.AZURE``. What only Azure knows comes from Azure's own endpoints
   tags taken away; cancel: ``ml_client.jobs.begin_cancel``, returning CancelRequested at once (the poller
   runs on azure-core's own thread, never waited on here);
 - files: the workspace's artifact store in blob storage (``blob_files.BlobRunFiles``), resolved at first use
-  (``lazy_files.LazyBlobFiles``).
+  (``lazy_files.LazyBlobFiles``);
+- compute and script jobs (``ComputeBackend``): ``compute_backend.AzureComputeMethods`` over ``compute.py`` and
+  ``submit.py``.
 
 Every failure is a studio error with a sentence (``errors.py``); the MLflow client's messages are said again in
 Azure's terms. Round trips per action, measured on the emulator (tests/workspaces/azure/test_backend_workspace.py):
@@ -44,10 +46,8 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any, TypeVar
 
 from studio.core.backend import DEFAULT_PAGE_SIZE
-from studio.core.compute import ComputeInfo, ComputeOptions, ComputeRefresh
 from studio.core.errors import RunStateError, StudioError
 from studio.core.status import RunStatus
-from studio.core.tasks import CancelToken
 from studio.core.types import (
     MetricInfo,
     MetricSeries,
@@ -60,6 +60,7 @@ from studio.core.types import (
 from studio.workspaces.azure.arm_client import ArmTimeouts
 from studio.workspaces.azure.cloud import AzureCloud
 from studio.workspaces.azure.compute import AzureCompute
+from studio.workspaces.azure.compute_backend import AzureComputeMethods
 from studio.workspaces.azure.connection import AzureConnection
 from studio.workspaces.azure.errors import AzureError, AzureNotFoundError, from_azure_exception, from_mlflow_error
 from studio.workspaces.azure.job_statuses import (
@@ -142,7 +143,7 @@ def _translated(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
-class AzureBackend(MlflowBackend):
+class AzureBackend(AzureComputeMethods, MlflowBackend):
     """One Azure ML workspace (see the module docstring)."""
 
     def __init__(
@@ -452,86 +453,9 @@ class AzureBackend(MlflowBackend):
         self.poller.note(run, info, RunStatus.CANCEL_REQUESTED.value)
         return RunStatus.CANCEL_REQUESTED
 
-    # -- compute and submit (ComputeBackend: compute.py, submit.py) ---------------------------------
-
-    def submit_script(
-        self,
-        experiment: str,
-        source_directory: str,
-        script: str,
-        arguments: list[Any] | None = None,
-        compute: str | None = None,
-        *,
-        environment: dict[str, Any] | None = None,
-        display_name: str | None = None,
-        tags: dict[str, str] | None = None,
-    ) -> str:
-        """A command job (``azure.ai.ml.command`` → ``jobs.create_or_update``); refused before uploading what the
-        service would refuse. Returns the job's name (its run id). See ``submit.py``."""
-        from studio.workspaces.azure.submit import submit_script
-
-        run_id = submit_script(
-            self.connection,
-            self.compute,
-            experiment,
-            source_directory,
-            script,
-            arguments,
-            compute,
-            environment=environment,
-            display_name=display_name,
-            tags=tags,
-        )
+    def _submitted(self) -> None:
+        """A job was submitted (``compute_backend``): run listings are asked again."""
         self.search.forget()
-        return run_id
-
-    def list_compute(self) -> list[ComputeInfo]:
-        """Instances, then clusters (one ARM request per page)."""
-        return self.compute.list()
-
-    def get_compute(self, name: str) -> ComputeInfo:
-        """One instance or cluster; NotFoundError if there is none."""
-        return self.compute.get(name)
-
-    def compute_refresh(self) -> ComputeRefresh:
-        """List every 30 s, every 5 s while something moves; Azure bills running instances."""
-        return self.compute.refresh()
-
-    def compute_options(self) -> ComputeOptions:
-        """The region's VM sizes and the environments (curated, then registered)."""
-        return self.compute.options()
-
-    def create_compute(
-        self,
-        name: str,
-        max_concurrent_jobs: int = 1,
-        idle_shutdown_minutes: float | None = None,
-        wait: bool = False,
-        *,
-        vm_size: str | None = None,
-    ) -> ComputeInfo:
-        """A new compute instance (Azure has no max-concurrent-jobs setting: ignored)."""
-        return self.compute.create(name, idle_shutdown_minutes, wait, vm_size=vm_size)
-
-    def start_compute(self, name: str, wait: bool = False) -> ComputeInfo:
-        """``begin_start``; RunStateError with the refusal's sentence before sending when the state forbids it."""
-        return self.compute.start(name, wait)
-
-    def stop_compute(self, name: str, wait: bool = False) -> ComputeInfo:
-        """``begin_stop``."""
-        return self.compute.stop(name, wait)
-
-    def restart_compute(self, name: str, wait: bool = False) -> ComputeInfo:
-        """``begin_restart``."""
-        return self.compute.restart(name, wait)
-
-    def delete_compute(self, name: str, wait: bool = True) -> None:
-        """``begin_delete``."""
-        self.compute.delete(name, wait)
-
-    def wait_compute(self, name: str, cancel: CancelToken | None = None) -> ComputeInfo | None:
-        """Follow the operation this backend started on ``name`` (else its state) until it ends."""
-        return self.compute.wait(name, cancel)
 
     # -- lifetime -------------------------------------------------------------------------------
 

@@ -18,8 +18,6 @@ name unless listed recently, the SDK's ``workspaces.get`` for the location, the 
 
 from __future__ import annotations
 
-import logging
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -35,17 +33,21 @@ from studio.core.compute import (
     ComputeOptions,
     ComputeRefresh,
     ComputeState,
-    EnvironmentChoice,
-    VmSize,
 )
-from studio.core.errors import CancelledError, NotFoundError, RunStateError, StudioError
+from studio.core.errors import CancelledError, NotFoundError, RunStateError
 from studio.core.tasks import CancelToken
 from studio.workspaces.azure.compute_errors import operation_error
-from studio.workspaces.azure.compute_shapes import compute_info, is_listed, supports_instances, vm_size
+from studio.workspaces.azure.compute_options import (
+    DEFAULT_ENVIRONMENT,
+    DEFAULT_VM_SIZE,
+    check_instance_name,
+    compute_options,
+    idle_minutes,
+)
+from studio.workspaces.azure.compute_shapes import compute_info, is_listed
 from studio.workspaces.azure.connection import AzureConnection
-from studio.workspaces.azure.offline_sync import is_network_error
 
-log = logging.getLogger(__name__)
+__all__ = ["COMPUTE_API", "DEFAULT_ENVIRONMENT", "DEFAULT_VM_SIZE", "AzureCompute", "check_instance_name"]
 
 COMPUTE_API = "2023-08-01-preview"
 """The api-version azure-ai-ml 1.35.2 sends for ``{WS}/computes``."""
@@ -56,16 +58,7 @@ POLL_S = 5.0
 WAIT_STEP_S = 0.2
 """Waiting checks the cancel token this often."""
 OPTIONS_TTL_S = 600.0
-DEFAULT_VM_SIZE = "Standard_DS3_v2"
-DEFAULT_ENVIRONMENT = "azureml:AzureML-sklearn-1.5@latest"
-CURATED = (
-    EnvironmentChoice(DEFAULT_ENVIRONMENT, "Curated: scikit-learn 1.5, Python 3.10 (CPU)", curated=True),
-    EnvironmentChoice("azureml:AzureML-acpt-pytorch-2.2-cuda12.1@latest", "Curated: PyTorch 2.2, CUDA 12.1", True),
-    EnvironmentChoice("azureml:AzureML-tensorflow-2.12-cuda11@latest", "Curated: TensorFlow 2.12, CUDA 11", True),
-    EnvironmentChoice("azureml:AzureML-lightgbm-3.3@latest", "Curated: LightGBM 3.3 (CPU)", curated=True),
-)
-MIN_IDLE_MINUTES, MAX_IDLE_MINUTES = 15, 3 * 24 * 60
-"""Azure ML's range for a compute instance's idle shutdown."""
+"""VM sizes and environments are asked again after this long."""
 TRANSITIONS = {
     "start": ComputeState.STARTING,
     "stop": ComputeState.STOPPING,
@@ -156,60 +149,10 @@ class AzureCompute:
         with self._lock:
             if self._options is not None and time.monotonic() - self._options[1] < OPTIONS_TTL_S:
                 return self._options[0]
-        sizes = self._sizes()
-        names = {s.name.lower() for s in sizes}
-        default_size = DEFAULT_VM_SIZE if not sizes or DEFAULT_VM_SIZE.lower() in names else sizes[0].name
-        options = ComputeOptions(
-            vm_sizes=sizes,
-            default_vm_size=default_size,
-            max_concurrent_jobs=False,
-            clusters=True,
-            environments=self._environments(),
-            default_environment=DEFAULT_ENVIRONMENT,
-            packages_environment=False,
-            conda_file_environment=True,
-            snapshot_max_bytes=None,  # azure-ai-ml uploads code to blob storage and enforces no limit
-            snapshot_max_files=None,
-        )
+        options = compute_options(self.connection)
         with self._lock:
             self._options = (options, time.monotonic())
         return options
-
-    def _sizes(self) -> tuple[VmSize, ...]:
-        """``compute.list_sizes`` at the workspace's location (known since opening: no ``workspaces.get`` more)."""
-        location = self.connection.details().location or None
-        try:
-            found = self.connection.sdk_call(
-                "the region's VM sizes", self.connection.ml_client.compute.list_sizes, location=location
-            )
-            sizes = [vm_size(s) for s in found or () if supports_instances(s)]
-        except StudioError as exc:
-            if is_network_error(exc):
-                raise
-            log.info("VM sizes not listed: %s", exc)
-            return ()
-        return tuple(sorted((s for s in sizes if s.name), key=lambda s: s.name.lower()))
-
-    def _environments(self) -> tuple[EnvironmentChoice, ...]:
-        """The curated choices, then the workspace's registered environments (latest version of each)."""
-        try:
-            found = self.connection.sdk_call(
-                "the workspace's environments", lambda: list(self.connection.ml_client.environments.list())
-            )
-        except StudioError as exc:
-            if is_network_error(exc):
-                raise
-            log.info("environments not listed: %s", exc)
-            found = []
-        curated = {c.reference.lower() for c in CURATED}
-        registered = []
-        for environment in found:
-            name = str(getattr(environment, "name", "") or "")
-            reference = f"azureml:{name}@latest"
-            if name and reference.lower() not in curated:
-                registered.append(EnvironmentChoice(reference, str(getattr(environment, "description", "") or "")))
-        registered.sort(key=lambda e: e.reference.lower())
-        return (*CURATED, *registered)
 
     # -- operations ----------------------------------------------------------------------------------
 
@@ -252,7 +195,7 @@ class AzureCompute:
     ) -> ComputeInfo:
         """``begin_create_or_update(ComputeInstance(…))`` after checking the name, size and idle shutdown."""
         check_instance_name(name)
-        minutes = _idle_minutes(idle_shutdown_minutes)
+        minutes = idle_minutes(idle_shutdown_minutes)
         size = (vm_size or "").strip() or DEFAULT_VM_SIZE
         with self._lock:
             options = self._options[0] if self._options else None
@@ -380,28 +323,3 @@ def _check(cancel: CancelToken | None, name: str, action: str) -> None:
     if cancel is not None and cancel.cancelled:
         what = f"the {action} goes on in Azure" if action else "its state goes on changing in Azure"
         raise CancelledError(f"Stopped waiting for {name}; {what}.")
-
-
-def check_instance_name(name: object) -> str:
-    """``name`` if Azure ML accepts it for a compute instance (3 to 24 letters, digits or '-', starting with a letter,
-    not ending with '-'), else ValueError saying the rule."""
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]", name):
-        raise ValueError(
-            f"{name!r} cannot name an Azure ML compute instance: use 3 to 24 letters, digits or '-', "
-            "starting with a letter and not ending with '-'."
-        )
-    return name
-
-
-def _idle_minutes(minutes: float | None) -> int | None:
-    if minutes is None:
-        return None
-    if isinstance(minutes, bool) or not isinstance(minutes, int | float) or not minutes == minutes:
-        raise TypeError(f"the idle shutdown must be a number of minutes, not {minutes!r}")
-    whole = round(minutes)
-    if not MIN_IDLE_MINUTES <= whole <= MAX_IDLE_MINUTES:
-        raise ValueError(
-            f"Azure ML shuts an idle compute instance down after {MIN_IDLE_MINUTES} minutes to 3 days; "
-            f"{minutes:g} minutes is outside that."
-        )
-    return int(whole)
