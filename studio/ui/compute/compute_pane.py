@@ -54,6 +54,8 @@ NO_COMPUTE_TEXT = "No compute instances yet. New… creates one."
 WIDE_DOCK_PX = 900
 """A dock at least this wide (and wider than tall) shows the details beside the table."""
 DETAILS_WIDTH_PX = 360
+NAME_MAX_PX = 260
+"""Names longer than this are cut with "…" (the tooltip and the details show them whole)."""
 STOP_WAITING_TIP = "Stop waiting for the operation to end (the operation itself goes on)."
 _DEFAULT_REFRESH = ComputeRefresh(idle_s=1.0, moving_s=0.2)
 _DOING = {
@@ -209,29 +211,32 @@ class ComputePane(QDockWidget):
         return action
 
     def _fit_columns(self) -> None:
-        """Names take the spare width (cut with "…" when narrow); the state column fits any state.
+        """Columns sized to what they show when the list changes; the last one takes the spare width.
 
-        The other columns are sized to their contents when the list changed, not by ``ResizeToContents``: that
-        mode measures every cell of every column again at each ``dataChanged`` (the clock's, every second).
+        Not ``ResizeToContents``: that mode measures every cell of every column again at each ``dataChanged``
+        (the clock's, every second).
         """
         header = self.table.horizontalHeader()
         header.setMinimumSectionSize(60)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setSectionResizeMode(self.model.column("name"), QHeaderView.ResizeMode.Stretch)
-        state = self.model.column("state")
-        header.setSectionResizeMode(state, QHeaderView.ResizeMode.Fixed)
-        metrics = self.fontMetrics()
-        widest = max(
-            metrics.horizontalAdvance(state_text(s) + (" 00:00" if s.is_transitional else "")) for s in ComputeState
-        )
-        header.resizeSection(state, widest + 40)  # room for the status icon and padding
+        header.setStretchLastSection(True)
         self._size_columns()
 
     def _size_columns(self) -> None:
-        """Fit the quantity and word columns to what they show now (once per change of the list)."""
+        """Fit every column to what it shows now (once per change of the list): whole names first (up to
+        ``NAME_MAX_PX``, then cut with "…"), the state column to the states listed with room for a clock."""
+        metrics = self.fontMetrics()
         for column, key in enumerate(self.model.columns):
-            if key not in ("name", "state"):
+            if key == "state":
+                states = {info.state for info in self.model.instances()} or {ComputeState.STOPPED}
+                widest = max(
+                    metrics.horizontalAdvance(state_text(s) + (" 00:00" if s.is_transitional else "")) for s in states
+                )
+                self.table.horizontalHeader().resizeSection(column, max(widest + 40, 110))  # icon and padding
+            else:
                 self.table.resizeColumnToContents(column)
+                if key == "name" and self.table.columnWidth(column) > NAME_MAX_PX:
+                    self.table.setColumnWidth(column, NAME_MAX_PX)
 
     # -- the backend and its list ---------------------------------------------------------------
 
