@@ -25,10 +25,10 @@ log = logging.getLogger(__name__)
 DEFAULT_VM_SIZE = "Standard_DS3_v2"
 DEFAULT_ENVIRONMENT = "azureml:AzureML-sklearn-1.5@latest"
 CURATED = (
-    EnvironmentChoice(DEFAULT_ENVIRONMENT, "Curated: scikit-learn 1.5, Python 3.10 (CPU)", curated=True),
-    EnvironmentChoice("azureml:AzureML-acpt-pytorch-2.2-cuda12.1@latest", "Curated: PyTorch 2.2, CUDA 12.1", True),
-    EnvironmentChoice("azureml:AzureML-tensorflow-2.12-cuda11@latest", "Curated: TensorFlow 2.12, CUDA 11", True),
-    EnvironmentChoice("azureml:AzureML-lightgbm-3.3@latest", "Curated: LightGBM 3.3 (CPU)", curated=True),
+    EnvironmentChoice(DEFAULT_ENVIRONMENT, "scikit-learn 1.5, Python 3.10 (CPU)", curated=True),
+    EnvironmentChoice("azureml:AzureML-acpt-pytorch-2.2-cuda12.1@latest", "PyTorch 2.2, CUDA 12.1", True),
+    EnvironmentChoice("azureml:AzureML-tensorflow-2.12-cuda11@latest", "TensorFlow 2.12, CUDA 11", True),
+    EnvironmentChoice("azureml:AzureML-lightgbm-3.3@latest", "LightGBM 3.3 (CPU)", curated=True),
 )
 MIN_IDLE_MINUTES, MAX_IDLE_MINUTES = 15, 3 * 24 * 60
 """Azure ML's range for a compute instance's idle shutdown."""
