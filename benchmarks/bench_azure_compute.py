@@ -165,6 +165,9 @@ def bench(service: AzureServiceProcess, idle_s: float, operation_s: float) -> li
             )
         )
     finally:
+        from studio.ui.compute.close_prompt import CloseAnswer
+
+        pane.ask_close = lambda parent, names: (CloseAnswer.LEAVE, False)  # type: ignore[method-assign]
         window.close()
         window.deleteLater()
         meter.idle(1.0)
