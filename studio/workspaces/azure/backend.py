@@ -143,6 +143,11 @@ def _translated(method: Callable[..., T]) -> Callable[..., T]:
     return wrapper
 
 
+CHANGE_POLL_S = 10.0
+"""Live refresh asks Azure for the newest runs at most this often (AZURE-NOTES §4.9: 10-30 s; a tracking server
+of the MLflow kind is asked every 3 s): an idle window with an open workspace costs about 6 requests a minute."""
+
+
 class AzureBackend(AzureComputeMethods, MlflowBackend):
     """One Azure ML workspace (see the module docstring)."""
 
@@ -175,6 +180,7 @@ class AzureBackend(AzureComputeMethods, MlflowBackend):
         self._blob_files: LazyBlobFiles | None = None
         self.compute = AzureCompute(connection)
         super().__init__(client, location, workspace_name, files=self._make_files, dialect=AZURE)
+        self.poller.interval = CHANGE_POLL_S
         self._pool.submit(warm_sdk)  # the SDK's first job parse, now rather than under a job's first chart
 
     def _make_files(self, pool: ThreadPoolExecutor, flights: SingleFlight) -> ArtifactFiles:
