@@ -84,10 +84,14 @@ class _Runnable(QRunnable):
             args = (TaskState(task), *self._args) if self._with_state else self._args
             result = self._fn(*args)
         except BaseException as exc:
-            task.sig_failed.emit(exc, traceback.format_exc())
+            outcome: tuple[Any, ...] = (task.sig_failed, exc, traceback.format_exc())
         else:
-            task.sig_succeeded.emit(result)
-        task.sig_ended.emit()
+            outcome = (task.sig_succeeded, result)
+        try:
+            outcome[0].emit(*outcome[1:])
+            task.sig_ended.emit()
+        except RuntimeError:
+            pass  # the task's owner (a closed window's pane or dialog) was deleted meanwhile: nobody to tell
 
 
 class TaskRunner(QObject):

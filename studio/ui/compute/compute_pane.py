@@ -211,7 +211,7 @@ class ComputePane(QDockWidget):
         return action
 
     def _fit_columns(self) -> None:
-        """Columns sized to what they show when the list changes; the last one takes the spare width.
+        """Columns sized to what they show when the list changes.
 
         Not ``ResizeToContents``: that mode measures every cell of every column again at each ``dataChanged``
         (the clock's, every second).
@@ -219,7 +219,6 @@ class ComputePane(QDockWidget):
         header = self.table.horizontalHeader()
         header.setMinimumSectionSize(60)
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        header.setStretchLastSection(True)
         self._size_columns()
 
     def _size_columns(self) -> None:
