@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
                 record = {"name": args.name, "deleted": False, "state": ComputeState.DELETING.value}
             print_record(record, args.output)
             return 0
-        print_record(_row(info), args.output)
+        print_record(_row(info) if args.output == "json" else _shown(_row(info)), args.output)
         return 0
     finally:
         backend.close()
@@ -85,6 +85,11 @@ def _row(info: ComputeInfo) -> dict[str, Any]:
     row["running_for"] = _running_for(info)
     row["nodes_text"] = info.nodes.text if info.nodes is not None else None
     return row
+
+
+def _shown(row: dict[str, Any]) -> dict[str, Any]:
+    """The record as text shows it: the fields this kind fills (a local instance has no VM size, user or nodes)."""
+    return {key: value for key, value in row.items() if value not in ("", None, [], {})}
 
 
 def _state_cell(value: Any) -> str:
