@@ -357,3 +357,9 @@ class ComputeOptions:
     """A conda file can describe the environment (Azure)."""
     snapshot_max_bytes: int | None = None
     snapshot_max_files: int | None = None
+    min_name_length: int = 2
+    """A new instance's name has 2 (local) or 3 (Azure) to 24 characters."""
+    idle_minutes_range: tuple[int, int] = (1, 10_080)
+    """The idle shutdown a new instance may have, in minutes (Azure: 15 minutes to 3 days)."""
+    default_idle_minutes: int | None = None
+    """The New dialog's idle shutdown: None leaves it off (local); Azure starts at 60 (an instance costs money)."""

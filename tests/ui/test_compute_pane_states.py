@@ -570,6 +570,24 @@ def test_new_dialog_without_sizes_shows_max_jobs(qtbot: QtBot) -> None:
     assert not dialog.vm_size.isVisible() and dialog.max_jobs.isVisible()
 
 
+def test_new_dialog_follows_azures_rules_for_names_and_idle_shutdown(qtbot: QtBot) -> None:
+    options = ComputeOptions(min_name_length=3, idle_minutes_range=(15, 4320), default_idle_minutes=60)
+    dialog = NewComputeDialog({"ci1"}, options=options)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    # An instance that costs money stops itself after an hour unless the user says otherwise.
+    assert dialog.idle_check.isChecked() and dialog.idle_minutes.value() == 60
+    assert (dialog.idle_minutes.minimum(), dialog.idle_minutes.maximum()) == (15, 4320)
+    assert "3 to 24" in dialog.hint.text()
+    for typed, problem in (("ab", "Use at least 3 characters."), ("abc-", "End the name with a letter or a digit.")):
+        dialog.name_edit.setText(typed)
+        assert dialog.hint.text() == problem and not dialog.ok_button.isEnabled()
+    dialog.name_edit.setText("ci1")
+    assert dialog.hint.text() == "ci1 already exists." and not dialog.ok_button.isEnabled()
+    dialog.name_edit.setText("abc")
+    assert dialog.ok_button.isEnabled() and dialog.values() == ("abc", 1, 60.0)
+
+
 def test_submit_script_asks_for_the_selected_compute(azure: Env, qtbot: QtBot) -> None:
     pane = azure.pane
     listed(qtbot, pane, "cpu-cluster")

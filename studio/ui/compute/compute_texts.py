@@ -92,9 +92,9 @@ def jobs_text(count: int, kind: str) -> str:
 NAME_RULE = COMPUTE_NAME_RULE
 
 
-def name_problem(name: str, existing: set[str]) -> str:
-    """Why ``name`` cannot be a new compute instance's name, or "" if it can."""
-    if COMPUTE_NAME.match(name):
+def name_problem(name: str, existing: set[str], min_length: int = 2) -> str:
+    """Why ``name`` cannot be a new compute instance's name, or "" if it can (``min_length``: the kind's)."""
+    if COMPUTE_NAME.match(name) and len(name) >= min_length and not (min_length > 2 and name.endswith("-")):
         return f"{name} already exists." if name in existing else ""
     if not name:
         return "Enter a name: " + NAME_RULE
@@ -102,4 +102,8 @@ def name_problem(name: str, existing: set[str]) -> str:
         return "Use only letters (a-z), digits and '-'."
     if not name[0].isalpha():
         return "Start the name with a letter."
-    return "Use 2 to 24 characters." if len(name) > 1 else "Use at least 2 characters."
+    if len(name) > 24:
+        return f"Use {min_length} to 24 characters."
+    if len(name) < min_length:
+        return f"Use at least {min_length} characters."
+    return "End the name with a letter or a digit."

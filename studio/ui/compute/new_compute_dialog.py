@@ -46,6 +46,8 @@ class NewComputeDialog(QDialog):
         self.setWindowTitle("New compute instance")
         self.setMinimumWidth(460)  # the name hint fits on one line: no jumps while typing
         self._existing = existing
+        self._min_name_length = 2
+        self._rule = NAME_RULE
         self.name_edit = _named(QLineEdit(placeholderText="e.g. gpu-box-1"), "computeName")
         self.hint = _named(QLabel(NAME_RULE, wordWrap=True), "computeNameHint")
         self.vm_size = _named(QComboBox(), "computeVmSize")
@@ -99,6 +101,18 @@ class NewComputeDialog(QDialog):
         self.form.setRowVisible(self.vm_size, has_sizes)
         self.form.setRowVisible(self.sizes_note, False)
         self.form.setRowVisible(self.max_jobs, options.max_concurrent_jobs)
+        low, high = options.idle_minutes_range
+        self.idle_minutes.setRange(low, high)
+        if options.default_idle_minutes is not None:
+            self.idle_minutes.setValue(options.default_idle_minutes)
+            self.idle_check.setChecked(True)  # an instance that costs money stops itself unless told otherwise
+        self.idle_minutes.setToolTip(f"From {low} to {high:,} minutes")
+        self._min_name_length = options.min_name_length
+        if options.min_name_length != 2:
+            self._rule = (
+                f"{options.min_name_length} to 24 letters, digits or '-', starting with a letter and not ending "
+                "with '-'."
+            )
         self._validate(self.name_edit.text())
 
     def set_options_failed(self, reason: str) -> None:
@@ -113,10 +127,10 @@ class NewComputeDialog(QDialog):
         self._validate(self.name_edit.text())
 
     def _validate(self, text: str) -> None:
-        problem = name_problem(text, self._existing)
+        problem = name_problem(text, self._existing, self._min_name_length)
         self.ok_button.setEnabled(not problem)
         shown_as_error = bool(problem and text)
-        self.hint.setText(problem if shown_as_error else NAME_RULE)
+        self.hint.setText(problem if shown_as_error else self._rule)
         self.hint.setStyleSheet(_ERROR_STYLE if shown_as_error else "")
         role = QPalette.ColorRole.WindowText if shown_as_error else QPalette.ColorRole.PlaceholderText
         self.hint.setForegroundRole(role)  # the style sheet's colour applies to WindowText

@@ -51,6 +51,9 @@ def compute_options(connection: AzureConnection) -> ComputeOptions:
         conda_file_environment=True,
         snapshot_max_bytes=None,
         snapshot_max_files=None,
+        min_name_length=3,
+        idle_minutes_range=(MIN_IDLE_MINUTES, MAX_IDLE_MINUTES),
+        default_idle_minutes=60,
     )
 
 
