@@ -30,14 +30,6 @@ pytest.importorskip("tests.azure_emulator.submit", reason="the emulator's submit
 TIMEOUT = 60
 
 
-@pytest.fixture(autouse=True)
-def _no_tqdm_monitor(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The SDK's upload progress bar (tqdm) starts a monitor thread that outlives the test by up to 10 s."""
-    import tqdm
-
-    monkeypatch.setattr(tqdm.tqdm, "monitor_interval", 0)
-
-
 @pytest.fixture
 def window(azure_env: AzureService, qtbot: QtBot, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """The real window on the real Azure opener (guarded), the emulator's workspace open."""

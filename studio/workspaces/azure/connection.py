@@ -169,6 +169,9 @@ class AzureConnection:
                     read_timeout=self.timeouts.read_s,
                     retry_total=self.timeouts.retry_total,
                     retry_read=min(self.timeouts.retry_read, self.timeouts.retry_total),
+                    # No console progress bars (tqdm) for code uploads and waits: nobody reads a GUI's stderr,
+                    # and their monitor thread outlives the call.
+                    show_progress=False,
                     **kwargs,
                 )
             return self._ml_client
