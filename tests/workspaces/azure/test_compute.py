@@ -6,6 +6,8 @@ as sentences, waiting that can be cancelled without stopping the operation, and 
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -287,3 +289,25 @@ def test_compute_without_a_network_is_one_sentence(azure_env: Any, tmp_path: Pat
         assert cached.compute_refresh().idle_s == 30  # no I/O
     finally:
         cached.close()
+
+
+def test_a_list_showing_the_end_state_ends_the_wait_before_azures_next_poll(backend: Any, azure_env: Any) -> None:
+    # Azure sends no polling hint: azure-core asks about the operation every 30 s. Here it is told 8 s.
+    azure_env.compute.retry_after_ms = 8_000
+    azure_env.compute.operation_s = 0.3
+    began = time.monotonic()
+    backend.start_compute("ci1")
+    outcome: list[Any] = []
+    waiting = threading.Thread(target=lambda: outcome.append(backend.wait_compute("ci1")), daemon=True)
+    waiting.start()
+    wait_until(lambda: azure_env.compute.state_of("ci1") == "Running", "Azure finished the start")
+    assert waiting.is_alive()  # the poller sleeps until its next poll
+    assert {i.name: i for i in backend.list_compute()}["ci1"].state is ComputeState.RUNNING  # the pane's list
+    waiting.join(timeout=10)
+    assert not waiting.is_alive() and time.monotonic() - began < 6  # before the poller's next poll at 8 s
+    assert outcome[0].state is ComputeState.RUNNING
+    wait_until(
+        lambda: not [t for t in threading.enumerate() if t.name.startswith("LROPoller")],
+        "azure-core's poller ended",
+        timeout=20,
+    )
