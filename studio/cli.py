@@ -80,8 +80,14 @@ def _quiet_sdk_logs() -> None:
 
 
 def _gui(args: argparse.Namespace) -> int:
-    """The desktop window (Qt is imported only here)."""
+    """The desktop window (Qt is imported only here, after checking that its platform plugin can load)."""
+    from studio.commands.display_check import check_display
     from studio.workspaces import kinds, opener_for, resolve_location
+
+    problem = check_display()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
 
     run_id: str | None = None
     named = args.workspace
