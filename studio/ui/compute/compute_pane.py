@@ -17,15 +17,12 @@ from typing import Any, TypeVar
 from PySide6.QtCore import QItemSelectionModel, QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QPalette, QResizeEvent
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QDockWidget,
     QFrame,
-    QHeaderView,
     QLabel,
     QMessageBox,
     QScrollArea,
     QSplitter,
-    QTableView,
     QToolBar,
     QVBoxLayout,
     QWidget,
@@ -33,14 +30,15 @@ from PySide6.QtWidgets import (
 from shiboken6 import isValid
 
 from studio.core.backend import ComputeBackend
-from studio.core.compute import CLUSTER, ComputeAction, ComputeInfo, ComputeOptions, ComputeRefresh, ComputeState
+from studio.core.compute import CLUSTER, ComputeAction, ComputeInfo, ComputeOptions, ComputeRefresh
 from studio.ui.background.notifier import Notifier, sentence
 from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.compute import close_prompt
 from studio.ui.compute.close_prompt import CloseAnswer
 from studio.ui.compute.compute_details import ComputeDetails
-from studio.ui.compute.compute_model import ComputeModel, jobs_text, state_text
+from studio.ui.compute.compute_model import ComputeModel, jobs_text
+from studio.ui.compute.compute_table import ComputeTable
 from studio.ui.compute.compute_texts import is_running
 from studio.ui.compute.new_compute_dialog import NewComputeDialog
 from studio.ui.compute.operation_waits import OperationWaits
@@ -54,8 +52,6 @@ NO_COMPUTE_TEXT = "No compute instances yet. New… creates one."
 WIDE_DOCK_PX = 900
 """A dock at least this wide (and wider than tall) shows the details beside the table."""
 DETAILS_WIDTH_PX = 360
-NAME_MAX_PX = 260
-"""Names longer than this are cut with "…" (the tooltip and the details show them whole)."""
 STOP_WAITING_TIP = "Stop waiting for the operation to end (the operation itself goes on)."
 _DEFAULT_REFRESH = ComputeRefresh(idle_s=1.0, moving_s=0.2)
 _DOING = {
@@ -118,7 +114,6 @@ class ComputePane(QDockWidget):
         self.settings: WindowSettings | None = None
         """Where "Don't ask again" is kept (None: the window's settings, else the user's)."""
         self.model = ComputeModel(self)
-        self.model.modelReset.connect(self._fit_columns)
         self._build()
         self.set_backend(None)
 
@@ -148,20 +143,8 @@ class ComputePane(QDockWidget):
             ComputeAction.RESTART: self.restart_action,
             ComputeAction.DELETE: self.delete_action,
         }
-        self.table = _named(QTableView(), "computeTable")
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setDefaultSectionSize(self.fontMetrics().height() + 10)
-        self.table.setShowGrid(False)
-        self.table.setWordWrap(False)  # long names are elided, rows keep their height
-        self.table.setTextElideMode(Qt.TextElideMode.ElideRight)
-        self.table.setAlternatingRowColors(True)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.table = ComputeTable(self.model)
         self.table.addActions([*self._actions.values(), self.stop_waiting_action, self.submit_action])
-        self._fit_columns()
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.empty_label = _named(QLabel(EMPTY_TEXT, wordWrap=True), "computeEmpty")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -209,33 +192,6 @@ class ComputePane(QDockWidget):
         bar.addAction(action)
         bar.widgetForAction(action).setObjectName(name)
         return action
-
-    def _fit_columns(self) -> None:
-        """Columns sized to what they show when the list changes.
-
-        Not ``ResizeToContents``: that mode measures every cell of every column again at each ``dataChanged``
-        (the clock's, every second).
-        """
-        header = self.table.horizontalHeader()
-        header.setMinimumSectionSize(60)
-        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
-        self._size_columns()
-
-    def _size_columns(self) -> None:
-        """Fit every column to what it shows now (once per change of the list): whole names first (up to
-        ``NAME_MAX_PX``, then cut with "…"), the state column to the states listed with room for a clock."""
-        metrics = self.fontMetrics()
-        for column, key in enumerate(self.model.columns):
-            if key == "state":
-                states = {info.state for info in self.model.instances()} or {ComputeState.STOPPED}
-                widest = max(
-                    metrics.horizontalAdvance(state_text(s) + (" 00:00" if s.is_transitional else "")) for s in states
-                )
-                self.table.horizontalHeader().resizeSection(column, max(widest + 40, 110))  # icon and padding
-            else:
-                self.table.resizeColumnToContents(column)
-                if key == "name" and self.table.columnWidth(column) > NAME_MAX_PX:
-                    self.table.setColumnWidth(column, NAME_MAX_PX)
 
     # -- the backend and its list ---------------------------------------------------------------
 
@@ -295,7 +251,7 @@ class ComputePane(QDockWidget):
     def _show(self, infos: list[ComputeInfo]) -> None:
         ordered = sorted(infos, key=lambda i: i.kind == CLUSTER)  # instances first, then clusters
         if self.model.set_instances(ordered):
-            self._size_columns()
+            self.table.size_columns()
             self.sig_instances_changed.emit(self.model.instances())
         self._after_change()
 
@@ -408,7 +364,7 @@ class ComputePane(QDockWidget):
             elif kind in ("stop", "delete"):
                 self._started_here.discard(name)
             if isinstance(result, ComputeInfo) and self.model.update_one(result):
-                self._size_columns()
+                self.table.size_columns()
                 self.sig_instances_changed.emit(self.model.instances())
             self.model.set_followed(name, since)
             self.waits.follow(backend, name, doing, since, done=settled, failed=wait_failed)
