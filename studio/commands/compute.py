@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import time
 from dataclasses import asdict
 from typing import Any
 
 from studio.commands.output import common_options, print_record, print_table
 from studio.commands.workspace import compute_of, open_from_args
-from studio.core.compute import CLUSTER, ClusterNodes, ComputeInfo, ComputeState
+from studio.core.compute import CLUSTER, ClusterNodes, ComputeInfo, ComputeState, up_text
 
 LOCAL_COLUMNS = ["name", "state", "running_jobs", "queued_jobs", "max_concurrent_jobs", "idle_shutdown_minutes"]
 """``compute list``'s table where the kind counts jobs per instance (local)."""
@@ -110,8 +109,5 @@ def _minutes(minutes: float | None) -> str | None:
 
 
 def _running_for(info: ComputeInfo) -> str | None:
-    if info.started_at is None or info.state not in (ComputeState.RUNNING, ComputeState.JOB_RUNNING):
-        return None
-    seconds = max(0, int(time.time() - info.started_at))
-    hours, rest = divmod(seconds, 3600)
-    return f"{hours} h {rest // 60:02d} min" if hours else f"{rest // 60} min"
+    seconds = info.up_seconds()
+    return None if seconds is None else up_text(seconds)

@@ -7,6 +7,7 @@ is Running."), live here so the pane, the CLI and every backend say the same thi
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -248,11 +249,34 @@ class ComputeInfo:
         """Delete is allowed."""
         return ComputeAction.DELETE in self.allowed
 
+    @property
+    def is_running(self) -> bool:
+        """An instance that is Running or running jobs: up (and, on Azure, billed)."""
+        return self.kind != CLUSTER and self.state in (ComputeState.RUNNING, ComputeState.JOB_RUNNING)
+
+    def up_seconds(self, now: float | None = None) -> float | None:
+        """Seconds a running instance has been up (from ``started_at``), or None."""
+        if not self.is_running or not self.started_at:
+            return None
+        return max(0.0, (time.time() if now is None else now) - self.started_at)
+
     def refusal(self, action: ComputeAction) -> str:
         """Why ``action`` is not allowed now, in the service's terms, or "" when it is."""
         if action in self.allowed:
             return ""
         return refusal_text(self, action)
+
+
+def up_text(seconds: float) -> str:
+    """How long in words: "2 h 14 min", "14 min", "under a minute", "3 d 2 h"."""
+    minutes = max(0, int(seconds)) // 60
+    days, rem = divmod(minutes, 24 * 60)
+    hours, mins = divmod(rem, 60)
+    if days:
+        return f"{days} d {hours} h" if hours else f"{days} d"
+    if hours:
+        return f"{hours} h {mins} min" if mins else f"{hours} h"
+    return f"{mins} min" if mins else "under a minute"
 
 
 _VERB = {

@@ -8,9 +8,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QFormLayout, QFrame, QLabel, QSizePolicy, QWidget
 
-from studio.core.compute import CLUSTER, ComputeInfo
+from studio.core.compute import CLUSTER, ComputeInfo, up_text
 from studio.ui.compute.compute_model import state_cell
-from studio.ui.compute.compute_texts import idle_text, is_running, up_for, up_text, when_text
+from studio.ui.compute.compute_texts import idle_text, is_running, up_for, when_text
 
 FIELDS = (
     "State",

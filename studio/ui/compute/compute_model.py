@@ -14,7 +14,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, QRectF, Qt
 from PySide6.QtGui import QColor, QIcon, QPainter, QPixmap
 
-from studio.core.compute import CLUSTER, ComputeAction, ComputeInfo
+from studio.core.compute import CLUSTER, ComputeAction, ComputeInfo, up_text
 from studio.ui.compute.compute_texts import (
     NAME_RULE,
     elapsed_text,
@@ -25,7 +25,6 @@ from studio.ui.compute.compute_texts import (
     state_text,
     type_text,
     up_for,
-    up_text,
 )
 
 __all__ = ["INFO_ROLE", "NAME_RULE", "ComputeModel", "jobs_text", "name_problem", "state_text", "status_icon"]

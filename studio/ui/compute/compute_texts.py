@@ -40,28 +40,14 @@ def elapsed_text(seconds: float) -> str:
     return f"{h}:{m:02d}:{sec:02d}" if h else f"{m}:{sec:02d}"
 
 
-def up_text(seconds: float) -> str:
-    """How long in words: "2 h 14 min", "14 min", "under a minute", "3 d 2 h"."""
-    minutes = max(0, int(seconds)) // 60
-    days, rem = divmod(minutes, 24 * 60)
-    hours, mins = divmod(rem, 60)
-    if days:
-        return f"{days} d {hours} h" if hours else f"{days} d"
-    if hours:
-        return f"{hours} h {mins} min" if mins else f"{hours} h"
-    return f"{mins} min" if mins else "under a minute"
-
-
 def is_running(info: ComputeInfo) -> bool:
     """Running or running jobs: the instance is up (and, on Azure, billed)."""
-    return info.kind != CLUSTER and info.state in (ComputeState.RUNNING, ComputeState.JOB_RUNNING)
+    return info.is_running
 
 
 def up_for(info: ComputeInfo, now: float | None = None) -> float | None:
     """Seconds a running instance has been up (from ``started_at``), or None."""
-    if not is_running(info) or not info.started_at:
-        return None
-    return max(0.0, (time.time() if now is None else now) - info.started_at)
+    return info.up_seconds(now)
 
 
 def idle_text(minutes: float | None) -> str:
