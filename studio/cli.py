@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 from studio import __version__
 from studio.commands import compute, jobs
 from studio.commands.output import OneLineErrorParser, common_options
+from studio.commands.run_location import link_as_open_run
 
 if TYPE_CHECKING:
     from studio.core.opener import WorkspaceOpener
@@ -39,7 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--open-run",
         metavar="RUN",
         help="open the window on this run (or hand it to a running studio): a run id, <workspace location>/jobs/"
-        "<run id>, or a job's Azure ML studio address (https://…/runs/<job>?wsid=…)",
+        "<run id>, a job's Azure ML studio address (https://…/runs/<job>?wsid=…), or a link studio://run/<run id>"
+        "?workspace=<location> (also given alone: studio 'studio://run/…')",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("info", help="show the workspace: location, experiments and run counts", parents=[common_options()])
@@ -50,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code. Errors print one line on stderr."""
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(link_as_open_run(argv))
     from studio.core.errors import StudioError
 
     _quiet_sdk_logs()
@@ -96,7 +98,8 @@ def _gui(args: argparse.Namespace) -> int:
         from studio.core.validation import check_run_id
 
         run_workspace, run_id = split_run_location(args.open_run)
-        check_run_id(run_id)
+        if run_id is not None:  # None: a link to an experiment, which opens its workspace
+            check_run_id(run_id)
         if run_workspace is not None:
             if named and resolve_location(named) != resolve_location(run_workspace):
                 raise ValueError(f"--open-run names a run of {run_workspace}, not of --workspace {named}.")
@@ -107,7 +110,8 @@ def _gui(args: argparse.Namespace) -> int:
         preload()
     from studio.ui.shell.app import run_gui
 
-    return run_gui(window_kinds(kinds()), location, run_id)
+    # A run to open (a link clicked anywhere) never makes an empty workspace: the window says it is missing.
+    return run_gui(window_kinds(kinds()), location, run_id, create=not args.open_run)
 
 
 def window_kinds(openers: Sequence[WorkspaceOpener]) -> Sequence[WorkspaceOpener]:

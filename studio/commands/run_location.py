@@ -1,4 +1,4 @@
-"""What ``--open-run`` accepts: a run id, a run's location, or the web studio address of an Azure ML job.
+"""What ``--open-run`` accepts: a run id, a run's location, a ``studio://`` link, or an Azure ML job's web address.
 
 - ``<run id>``: a run of the workspace ``--workspace`` (else ``$STUDIO_WORKSPACE``, else the default) names;
 - ``<workspace location>/jobs/<run id>`` (or ``/runs/<run id>``) for a location with a scheme, e.g.
@@ -6,7 +6,10 @@
 - the address "Open in Azure ML studio" opens (and a browser's address bar shows),
   ``https://ml.azure.com/runs/<job>?wsid=/subscriptions/<sub>/resourcegroups/<rg>/providers/
   Microsoft.MachineLearningServices/workspaces/<name>&tid=…``: the job and its workspace, in Azure's location
-  form. Any host (sovereign clouds have their own studio); the ``wsid`` query names the workspace.
+  form. Any host (sovereign clouds have their own studio); the ``wsid`` query names the workspace;
+- ``studio://run/<run id>?workspace=<location>`` (``studio.core.studio_links``; also the older
+  ``studio://open?workspace=…&run=…``): the run and its workspace. A link to an experiment, or to a workspace
+  alone, names no run: the window opens (or raises) its workspace.
 
 Only strings are read here: which kind owns a location is the workspace registry's business.
 """
@@ -14,7 +17,11 @@ Only strings are read here: which kind owns a location is the workspace registry
 from __future__ import annotations
 
 import re
+import sys
+from collections.abc import Sequence
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from studio.core.studio_links import is_studio_link, parse_link
 
 RUN_SEGMENTS = ("jobs", "runs")
 _WSID = re.compile(
@@ -24,9 +31,15 @@ _WSID = re.compile(
 )
 
 
-def split_run_location(text: str) -> tuple[str | None, str]:
-    """(the workspace location it names or None, the run id) of what ``--open-run`` was given."""
+def split_run_location(text: str) -> tuple[str | None, str | None]:
+    """(the workspace location it names or None, the run id) of what ``--open-run`` was given.
+
+    The run id is None only for a ``studio://`` link that names no run (an experiment's link).
+    """
     value = text.strip()
+    if is_studio_link(value):
+        link = parse_link(value)
+        return link.workspace, link.run_id
     if value.lower().startswith(("https://", "http://")):
         return _studio_address(value)
     if "://" in value:
@@ -53,3 +66,22 @@ def _studio_address(url: str) -> tuple[str, str]:
         )
     workspace = f"azureml://subscriptions/{match['sub']}/resourcegroups/{match['rg']}/workspaces/{match['ws']}"
     return workspace, run
+
+
+def link_as_open_run(argv: Sequence[str] | None) -> list[str]:
+    """The command line with a bare ``studio://`` link turned into ``--open-run <link>``.
+
+    A desktop's handler for ``studio://`` runs ``studio <link>`` (the desktop entry's ``Exec=studio %U``). Only
+    the first positional argument is looked at, so a subcommand's arguments are never touched; an option's value
+    (``--open-run studio://…``, ``--workspace …``) is not positional. An argparse positional would clash with the
+    subcommands, hence the rewrite before parsing.
+    """
+    items = list(sys.argv[1:] if argv is None else argv)
+    for index, item in enumerate(items):
+        previous = items[index - 1] if index else ""
+        if item.startswith("-") or (previous.startswith("-") and "=" not in previous):
+            continue
+        if is_studio_link(item):
+            return [*items[:index], "--open-run", item, *items[index + 1 :]]
+        break
+    return items

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
+from studio.core.studio_links import experiment_link
 from studio.core.types import RunQuery
 from studio.core.validation import check_experiment_name
 from studio.sdk.run import Run
@@ -81,8 +81,11 @@ class Experiment:
         return Run(self, run_id)
 
     def get_portal_url(self) -> str:
-        """A ``studio://`` link that opens this experiment in the studio."""
-        return f"studio://open?workspace={quote(str(self.workspace.path))}&experiment={quote(self.name)}"
+        """The ``studio://experiment/<name>?workspace=<location>`` link of this experiment.
+
+        ``studio <link>`` opens (or raises) the studio on its workspace; the experiment itself is not selected yet.
+        """
+        return experiment_link(self.workspace.location, self.name)
 
     def __repr__(self) -> str:
         return f"Experiment(name={self.name!r}, workspace={self.workspace.name!r})"

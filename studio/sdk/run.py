@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
 
 from studio.core.errors import RunStateError, StudioError
 from studio.core.status import RunStatus
+from studio.core.studio_links import run_link
 from studio.core.tracking import RunMetricWriter, SeriesBuffer
 from studio.core.validation import check_metric_name, check_run_id
 from studio.sdk import context, process_runs
@@ -267,7 +267,7 @@ class Run(RunLoggingMixin, RunFilesMixin):
             "inputDatasets": [],
             "outputDatasets": [],
             "runDefinition": {k: v for k, v in extra.items() if k not in ("target", "submittedBy")},
-            "logFiles": {f: f"{self.get_portal_url()}&file={quote(f)}" for f in self._log_file_names()},
+            "logFiles": {f: run_link(self._ws.location, self.id, file=f) for f in self._log_file_names()},
         }
         if info.status_reason:
             details["statusReason"] = info.status_reason
@@ -287,8 +287,12 @@ class Run(RunLoggingMixin, RunFilesMixin):
         return [f for f in self.get_file_names() if f.startswith(_LOG_DIRS)]
 
     def get_portal_url(self) -> str:
-        """A ``studio://`` link that opens this run in the studio."""
-        return f"{self.experiment.get_portal_url()}&run={quote(self.id)}"
+        """The ``studio://run/<run id>?workspace=<location>`` link that opens this run in the studio.
+
+        ``studio <link>`` (a desktop's handler for ``studio://`` runs it) shows the run, in the studio already
+        open on its workspace if there is one.
+        """
+        return run_link(self._ws.location, self.id)
 
     def __repr__(self) -> str:
         return f"Run(experiment={self.experiment.name!r}, id={self.id!r})"

@@ -97,6 +97,11 @@ class Workspace:
         return Path(self._location)
 
     @property
+    def location(self) -> str:
+        """The workspace's location as ``studio --workspace`` takes it (for a local workspace, its absolute folder)."""
+        return self._location
+
+    @property
     def experiments(self) -> dict[str, Experiment]:
         """Every experiment of the workspace, by name."""
         return {e.name: Experiment(self, e.name, _create=False) for e in self._backend.list_experiments()}

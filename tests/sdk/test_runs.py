@@ -110,7 +110,7 @@ def test_experiments_and_portal_url(ws: Any) -> None:
     assert sorted(ws.experiments) == ["alpha", "beta-2"]
     assert ws.experiments["alpha"] == a
     url = a.get_portal_url()
-    assert url.startswith("studio://") and "experiment=alpha" in url and "ws" in url
+    assert url.startswith("studio://experiment/alpha?workspace=") and url.endswith("/ws")
     for bad in ("", "has space", "../x", "a/b", "-lead", "x" * 300):
         with pytest.raises(ValueError, match="invalid experiment name"):
             Experiment(workspace=ws, name=bad)

@@ -33,11 +33,12 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run_gui(kinds: Sequence[WorkspaceOpener], location: str, open_run: str | None = None) -> int:
+def run_gui(kinds: Sequence[WorkspaceOpener], location: str, open_run: str | None = None, create: bool = True) -> int:
     """Show the window on ``location`` (a second studio on it hands over and exits); returns the exit code.
 
     ``kinds`` are the workspace kinds' openers (``studio.workspaces.kinds()``), handed in so that
-    the GUI imports no kind.
+    the GUI imports no kind. ``create`` False (a link, a run to open) shows a missing workspace as missing
+    instead of making an empty one there.
     """
     app = create_app()
     server: InstanceServer | None = None
@@ -54,7 +55,7 @@ def run_gui(kinds: Sequence[WorkspaceOpener], location: str, open_run: str | Non
     if server is not None:
         server.sig_message.connect(window.handle_message)
     window.show()
-    QTimer.singleShot(0, lambda: window.open_workspace(location, create=True, open_run=open_run))
+    QTimer.singleShot(0, lambda: window.open_workspace(location, create=create, open_run=open_run))
     code = app.exec()
     if server is not None:
         server.close()
