@@ -1,4 +1,4 @@
-"""`studio --open-run`: a cold start on a run, and the hand-over to a studio already running."""
+"""`studio --open-run` and `studio <studio:// link>`: a cold start on a run, and the hand-over to a studio already running."""
 
 from __future__ import annotations
 
@@ -58,6 +58,87 @@ def test_second_studio_hands_the_run_to_the_first(qtbot: Any, run_in_workspace: 
     wait_until(lambda: tabs.count() == 1 and tabs.tabText(0) == "wanted", qtbot=qtbot)
     window.close()
     server.close()
+
+
+def test_a_link_given_alone_hands_the_run_to_the_studio_on_its_workspace(
+    qtbot: Any, run_in_workspace: Any, tmp_path: Path
+) -> None:
+    # What a desktop runs for a clicked link (Exec=studio %U): `studio <link>`, no --workspace, from another folder.
+    location = str(run_in_workspace.experiment.workspace.path)
+    server = InstanceServer(location)
+    assert server.listen()
+    window = MainWindow([LocalWorkspaceOpener()], WindowSettings(str(tmp_path / "s.ini")))
+    qtbot.addWidget(window)
+    server.sig_message.connect(window.handle_message)
+    window.show()
+    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
+        window.open_workspace(location)
+    assert window.run_detail.tabs.count() == 0
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    second = subprocess.Popen(
+        [sys.executable, "-m", "studio", run_in_workspace.get_portal_url()],
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        cwd=elsewhere,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_until(lambda: second.poll() is not None, qtbot=qtbot, timeout=30)  # handed over: it exits at once
+    assert second.returncode == 0, second.stderr.read() if second.stderr else ""
+    tabs = window.run_detail.tabs
+    wait_until(lambda: tabs.count() == 1 and tabs.tabText(0) == "wanted", qtbot=qtbot)
+    assert window.run_detail.open_run_ids() == [run_in_workspace.id]
+    window.close()
+    server.close()
+
+
+MISSING_WORKSPACE = """
+import sys
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+from studio import cli
+from studio.ui.shell import app as studio_app
+
+studio_app.create_app()
+created = []
+
+class RecordingWindow(studio_app.MainWindow):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        created.append(self)
+
+studio_app.MainWindow = RecordingWindow
+
+def close_when_failed():
+    failure = created[0].experiment_pane.failure if created else None
+    if failure is not None:
+        print("FAILED", failure.title, "|", failure.message, flush=True)
+        created[0].close()
+        QApplication.instance().quit()
+    else:
+        QTimer.singleShot(50, close_when_failed)
+
+QTimer.singleShot(50, close_when_failed)
+QTimer.singleShot(30000, lambda: QApplication.instance().quit())
+sys.exit(cli.main([sys.argv[1]]))
+"""
+
+
+def test_a_link_to_a_missing_workspace_says_so_in_the_window_and_creates_nothing(tmp_path: Path) -> None:
+    from studio.core.studio_links import run_link
+
+    missing = tmp_path / "gone" / "ws"
+    out = subprocess.run(
+        [sys.executable, "-c", MISSING_WORKSPACE, run_link(str(missing), "exp_1700000000_ab12")],
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert f"FAILED Could not open ws | There is no folder {missing}: check the path" in out.stdout
+    assert not (tmp_path / "gone").exists()
 
 
 def test_open_run_works_for_a_location_of_any_kind(qtbot: Any, run_in_workspace: Any, tmp_path: Path) -> None:
