@@ -1,4 +1,4 @@
-"""`studio --open-run` and `studio <studio:// link>`: a cold start on a run, and the hand-over to a studio already running."""
+"""`studio --open-run` and `studio studio://run/…`: a cold start on a run, the hand-over to a running studio."""
 
 from __future__ import annotations
 
