@@ -25,6 +25,7 @@ _RUN_HOME = tempfile.mkdtemp(prefix="studio-tests-")
 atexit.register(shutil.rmtree, _RUN_HOME, ignore_errors=True)
 os.environ["XDG_CONFIG_HOME"] = os.path.join(_RUN_HOME, "config")
 os.environ["XDG_CACHE_HOME"] = os.path.join(_RUN_HOME, "cache")
+os.environ["XDG_STATE_HOME"] = os.path.join(_RUN_HOME, "state")
 
 
 @pytest.fixture(autouse=True)
@@ -56,6 +57,7 @@ def _isolated_default_workspace(tmp_path_factory: pytest.TempPathFactory, monkey
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))  # QSettings of the window
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))  # the Azure kind's offline cache
+    monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))  # the log folder (studio.log, crash.log)
     monkeypatch.delenv("STUDIO_WORKSPACE", raising=False)
     monkeypatch.delenv("STUDIO_RUN_ID", raising=False)
 
