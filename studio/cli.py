@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from studio import __version__
-from studio.commands import compute, jobs
+from studio.commands import compute, install_desktop, jobs
 from studio.commands.output import OneLineErrorParser, common_options
 from studio.commands.run_location import link_as_open_run
 
@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("info", help="show the workspace: location, experiments and run counts", parents=[common_options()])
     compute.add_parser(sub)
     jobs.add_parser(sub)
+    install_desktop.add_parser(sub)
     return parser
 
 
@@ -62,6 +63,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return compute.run(args)
         if args.command == "job":
             return jobs.run(args)
+        if args.command == "install-desktop":
+            return install_desktop.run(args)
         if args.command == "info":
             return _workspace_info(args)
         return _gui(args)
