@@ -111,6 +111,11 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Install or uninstall, print one line per group of files (or JSON); errors raise ``StudioError``."""
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd", "netbsd")):
+        raise StudioError(
+            f"install-desktop registers the studio with Linux (freedesktop.org) desktops; on {sys.platform} "
+            "start the studio from its application bundle instead."
+        )
     folders = Folders.from_environment()
     steps = uninstall(folders) if args.uninstall else install(folders, studio_command())
     if args.output == "json":

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import struct
+import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
 from studio import cli
+from studio.commands import install_desktop
 from tests.mounts import remount_read_only, tmpfs
+from tests.waiting import wait_until
 
 SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
 OTHER_MIMEAPPS = (
@@ -131,17 +135,37 @@ def test_the_entry_of_a_bundle_starts_the_bundle(
     assert _entry_value(data_home / "applications/studio.desktop", "Exec") == f"{bundle} %U"
 
 
-def test_a_path_with_spaces_and_a_percent_is_quoted_as_the_spec_asks(
+def _recording_script(folder: Path, record: Path) -> Path:
+    """A ``studio`` that writes the arguments it was started with, one a line, to ``record``."""
+    folder.mkdir(parents=True)
+    script = folder / "studio"
+    script.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > '{record}'\n")
+    script.chmod(0o755)
+    return script
+
+
+def test_a_path_with_spaces_and_shell_characters_is_quoted_as_the_spec_asks(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch, data_home: Path
 ) -> None:
-    script = tmp_path / "My Apps 100%" / "studio"
-    script.parent.mkdir()
-    script.write_text("#!/bin/sh\n")
-    script.chmod(0o755)
+    script = _recording_script(tmp_path / 'My $Apps "1"', tmp_path / "argv.txt")
     monkeypatch.setattr(sys, "argv", [str(script)])
     assert _run(capsys)[0] == 0
-    exec_value = _entry_value(data_home / "applications/studio.desktop", "Exec")
-    assert exec_value == f'"{tmp_path}/My Apps 100%%/studio" %U'
+    entry = data_home / "applications/studio.desktop"
+    # Quoted, with " ` $ \\ escaped inside, then every backslash doubled (the string escape of all values).
+    assert _entry_value(entry, "Exec") == f'"{tmp_path}/My \\\\$Apps \\\\"1\\\\"/studio" %U'
+    gio = shutil.which("gio")
+    if gio is None:
+        return  # GLib's tools are not here: the round trip below is extra evidence, not a requirement
+    # A GLib desktop reads the entry back and starts that script with the link, as a click on it would.
+    link = "studio://run/abc?workspace=/tmp/my runs"
+    launched = subprocess.run([gio, "launch", str(entry), link], capture_output=True, text=True, timeout=30)
+    assert launched.returncode == 0, launched.stderr
+    record = tmp_path / "argv.txt"
+    assert wait_until(lambda: record.exists() and record.read_text(), "the script started by gio") == link + "\n"
+
+
+def test_a_percent_in_the_path_is_doubled() -> None:
+    assert install_desktop.exec_value(["/opt/100% studio/studio"]) == '"/opt/100%% studio/studio" %U'
 
 
 def test_run_as_a_module_the_entry_names_the_studio_on_path_or_this_python(
@@ -301,3 +325,12 @@ def test_an_unwritable_config_folder_writes_no_data_file_either(
     code, _, err = _run(capsys)
     assert code == 1 and "XDG_CONFIG_HOME" in err and len(err.strip().splitlines()) == 1
     assert not data_home.exists() or not any(p.is_file() for p in data_home.rglob("*"))
+
+
+def test_elsewhere_than_linux_it_says_it_has_nothing_to_do(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, data_home: Path
+) -> None:
+    monkeypatch.setattr(sys, "platform", "darwin")
+    code, _, err = _run(capsys)
+    assert code == 1 and "Linux (freedesktop.org) desktops" in err and len(err.strip().splitlines()) == 1
+    assert not data_home.exists() or not any(data_home.rglob("*.desktop"))
