@@ -18,6 +18,7 @@ import pytest
 
 from studio import cli
 from studio.commands import install_desktop
+from studio.commands import mimeapps as mimeapps_list
 from tests.mounts import remount_read_only, tmpfs
 from tests.waiting import wait_until
 
@@ -334,3 +335,34 @@ def test_elsewhere_than_linux_it_says_it_has_nothing_to_do(
     code, _, err = _run(capsys)
     assert code == 1 and "Linux (freedesktop.org) desktops" in err and len(err.strip().splitlines()) == 1
     assert not data_home.exists() or not any(data_home.rglob("*.desktop"))
+
+
+@pytest.mark.parametrize(
+    "original",
+    [
+        "",
+        "[Added Associations]\nimage/png=eog.desktop;",  # no final newline, no defaults section
+        "[Default Applications]\ntext/html=f.desktop\n\n\n[Added Associations]\nimage/png=eog.desktop;\n",
+        "[Default Applications]\n",
+        "# only a comment\n",
+    ],
+)
+def test_mimeapps_set_then_remove_gives_back_the_file(tmp_path: Path, original: str) -> None:
+    path = tmp_path / "mimeapps.list"
+    if original:
+        path.write_text(original)
+    assert mimeapps_list.set_default(path, "x-scheme-handler/studio", "studio.desktop")
+    assert mimeapps_list.default_handlers(path, "x-scheme-handler/studio") == ["studio.desktop"]
+    assert not mimeapps_list.set_default(path, "x-scheme-handler/studio", "studio.desktop")
+    assert mimeapps_list.remove_default(path, "x-scheme-handler/studio", "studio.desktop")
+    expected = original if original.endswith("\n") or not original else original + "\n"
+    if original == "[Default Applications]\n":
+        expected = ""  # the section is left empty: it goes, and the file with it
+    assert (path.read_text() if path.exists() else "") == expected
+
+
+def test_mimeapps_removal_keeps_the_other_handlers_on_the_line(tmp_path: Path) -> None:
+    path = tmp_path / "mimeapps.list"
+    path.write_text("[Default Applications]\nx-scheme-handler/studio = studio.desktop;other.desktop;\n")
+    assert mimeapps_list.remove_default(path, "x-scheme-handler/studio", "studio.desktop")
+    assert path.read_text() == "[Default Applications]\nx-scheme-handler/studio=other.desktop;\n"
