@@ -30,6 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"studio {__version__}")
     parser.add_argument(
+        "--diagnostics",
+        action="store_true",
+        help="print versions, the display and OpenGL, the keyring and the studio's folders for a bug report",
+    )
+    parser.add_argument(
         "--workspace",
         metavar="LOCATION",
         help="a workspace folder, mlflow+http(s)://host[:port], or azureml://subscriptions/<sub>/resourcegroups/"
@@ -57,6 +62,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from studio.core.errors import StudioError
 
     _quiet_sdk_logs()
+    if args.diagnostics:  # first: it must answer where the window or a subcommand fails
+        return _diagnostics(args)
 
     try:
         if args.command == "compute":
@@ -84,6 +91,14 @@ def _quiet_sdk_logs() -> None:
             logger.addHandler(logging.NullHandler())
 
 
+def _diagnostics(args: argparse.Namespace) -> int:
+    """``studio --diagnostics``: Qt is asked by studio.ui's probe, in a child process (commands import no Qt)."""
+    from studio.commands import diagnostics
+    from studio.ui.shell.qt_probe import probe_in_child
+
+    return diagnostics.run(args, probe_in_child)
+
+
 def _gui(args: argparse.Namespace) -> int:
     """The desktop window (Qt is imported only here, after checking that its platform plugin can load)."""
     from studio.commands.display_check import check_display
@@ -93,6 +108,9 @@ def _gui(args: argparse.Namespace) -> int:
     if problem:
         print(problem, file=sys.stderr)
         return 2
+    from studio.core import app_log
+
+    app_log.start(__version__)  # studio.log and crash.log of this run (a warning on stderr if they cannot be)
 
     run_id: str | None = None
     named = args.workspace

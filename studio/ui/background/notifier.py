@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtWidgets import QMessageBox, QStatusBar, QWidget
+import platform
+import sys
 
+from PySide6.QtCore import QObject, Signal, qVersion
+from PySide6.QtWidgets import QApplication, QMessageBox, QStatusBar, QWidget
+
+from studio import __version__
 from studio.core.errors import StudioError
+from studio.core.redaction import redact
 
 
 def readable(exc: BaseException) -> str:
@@ -52,11 +57,33 @@ class Notifier(QObject):
         self._bar.showMessage(message, timeout_ms)
 
     def show_details(self) -> None:
-        """A dialog with the last error and, on demand, its technical details."""
+        """A dialog with the last error and, on demand, its technical details; "Copy details" puts them, with
+        the versions and the platform, on the clipboard for a bug report."""
         if self.last is None:
             return
         box = QMessageBox(QMessageBox.Icon.Warning, "Studio", self.last[0], QMessageBox.StandardButton.Ok, self._parent)
         box.setObjectName("errorDetails")
         if self.last[1]:
-            box.setDetailedText(self.last[1])
+            box.setDetailedText(redact(self.last[1]))
+        copy = box.addButton("Copy details", QMessageBox.ButtonRole.ActionRole)
+        copy.setObjectName("copyDetails")
+        copy.clicked.disconnect()  # a message box closes on any of its buttons: this one copies and stays
+        copy.clicked.connect(self.copy_details)
         box.open()
+
+    def details_text(self) -> str:
+        """The last error as a bug report wants it: the message, versions and platform, the traceback (redacted)."""
+        if self.last is None:
+            return ""
+        message, tb = self.last
+        versions = (
+            f"Studio {__version__}, Python {platform.python_version()}, Qt {qVersion()}, "
+            f"{platform.platform()}{' (frozen)' if getattr(sys, 'frozen', False) else ''}"
+        )
+        return redact("\n\n".join(part for part in (message, versions, tb.rstrip()) if part)) + "\n"
+
+    def copy_details(self) -> None:
+        """Put ``details_text()`` on the clipboard and say so."""
+        clipboard = QApplication.clipboard()
+        clipboard.setText(self.details_text())
+        self.info("Error details copied to the clipboard.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -15,7 +16,10 @@ from studio.ui.shell.main_window import MainWindow
 from studio.ui.shell.resources import app_icon
 from studio.ui.shell.settings import WindowSettings
 from studio.ui.shell.single_instance import InstanceServer, open_run_message, raise_message, send_to_running_instance
+from studio.ui.shell.slot_errors import SlotErrorHook
 from studio.ui.shell.theme import apply_theme
+
+log = logging.getLogger(__name__)
 
 
 def create_app(argv: list[str] | None = None) -> QApplication:
@@ -54,9 +58,16 @@ def run_gui(kinds: Sequence[WorkspaceOpener], location: str, open_run: str | Non
     window = MainWindow(kinds, WindowSettings())
     if server is not None:
         server.sig_message.connect(window.handle_message)
+    hook = SlotErrorHook(app)  # an exception in a slot: logged, and said by the window's notifier
+    hook.install()
+    log.info("Studio %s started on %s", __version__, location)
     window.show()
     QTimer.singleShot(0, lambda: window.open_workspace(location, create=create, open_run=open_run))
-    code = app.exec()
+    try:
+        code = app.exec()
+    finally:
+        hook.uninstall()
+    log.info("Studio window closed (exit code %s)", code)
     if server is not None:
         server.close()
     return int(code)

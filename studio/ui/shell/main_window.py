@@ -214,6 +214,7 @@ class MainWindow(WorkspaceSwitching):
         run_menu.addActions([self.act_submit, self.act_sample])
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(action("Last error details…", self.notifier.show_details, None, "actionErrorDetails"))
+        help_menu.addAction(action("Open log folder", self._open_log_folder, None, "actionOpenLogFolder"))
         help_menu.addAction(action("About Studio", self._about, None, "actionAbout"))
         toolbar = QToolBar("Main", self)
         toolbar.setObjectName("mainToolbar")
@@ -453,6 +454,11 @@ class MainWindow(WorkspaceSwitching):
                 self.settings.save_selection(self.location, runs[0].experiment, runs[0].id)
 
     # -- window --------------------------------------------------------------------------------
+
+    def _open_log_folder(self) -> None:
+        from studio.ui.shell.log_folder import open_log_folder  # Help menu only: not at start-up
+
+        open_log_folder(self.notifier)
 
     def _about(self) -> None:
         from studio import __version__
