@@ -92,6 +92,8 @@ def _version(dists: tuple[str, ...]) -> str:
             return metadata.version(dist)
         except metadata.PackageNotFoundError:
             continue
+    if getattr(sys, "frozen", False):  # a bundle holds only the metadata its build copied
+        return "unknown (no package metadata in this bundle)"
     return "not installed"
 
 

@@ -16,7 +16,7 @@ import pytest
 from studio import __version__
 from studio.cli import main
 from studio.commands.diagnostics import collect
-from studio.ui.shell.qt_probe import probe_in_child
+from studio.ui.shell.qt_probe import _probe_command, probe_in_child
 
 NO_DISPLAY = ("DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM", "XDG_SESSION_TYPE")
 
@@ -105,3 +105,11 @@ def test_the_command_itself_loads_no_qt() -> None:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
     assert out.stdout.strip() == "0 []", out.stderr
+
+
+def test_a_bundle_asks_qt_through_its_own_module_role(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Frozen, sys.executable is the studio program: no -m, the module runs as a role (studio.core.self_command).
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    assert _probe_command(True) == [sys.executable, "--run-module", "studio.ui.shell.qt_probe", "--with-app"]
+    monkeypatch.setattr(sys, "frozen", False)
+    assert _probe_command(False) == [sys.executable, "-m", "studio.ui.shell.qt_probe"]
