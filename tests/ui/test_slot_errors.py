@@ -60,7 +60,7 @@ def test_an_exception_in_a_slot_is_said_logged_and_copyable(
     try:
         with qtbot.waitSignal(window.notifier.sig_notified, timeout=5000) as shown:
             QTimer.singleShot(0, broken_slot)
-        assert shown.args[0].startswith("Something went wrong")
+        assert shown.args[0].startswith("A bug in the studio (Details… to report it): ")
         assert "ZeroDivisionError" in window.statusBar().currentMessage()
 
         details = window.findChild(QPushButton, "errorDetailsButton")
@@ -150,17 +150,31 @@ print(json.dumps({"code": code, "step": state["step"], "hook_restored": sys.exce
 """
 
 
-def test_the_window_logs_its_start_a_slots_exception_and_its_close(tmp_path: Path) -> None:
-    # In its own process: the studio's start-up sets up the log and faulthandler for the whole process.
-    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_STATE_HOME": str(tmp_path / "state")}
+def run_window(tmp_path: Path, state: Path) -> subprocess.CompletedProcess[str]:
+    """``studio --workspace <tmp>/ws`` in its own process (the start-up sets up the log and faulthandler for the
+    whole process), driven by WINDOW_RUN: open, a slot raises, its sentence is shown, close."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "XDG_STATE_HOME": str(state)}
     done = subprocess.run(
         [sys.executable, "-c", WINDOW_RUN, str(tmp_path / "ws")], env=env, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout.splitlines()[-1]) == {"code": 0, "step": "close", "hook_restored": True}
+    return done
+
+
+def test_the_window_logs_its_start_a_slots_exception_and_its_close(tmp_path: Path) -> None:
+    run_window(tmp_path, tmp_path / "state")
     folder = tmp_path / "state" / "studio" / "log"
     text = (folder / "studio.log").read_text(encoding="utf-8")
     assert f"Studio {__version__} started on {tmp_path / 'ws'}" in text
     assert "Uncaught exception in the window" in text and "KeyError: 'a bug in a slot'" in text
     assert "Studio window closed" in text
     assert f"Studio {__version__} started" in (folder / "crash.log").read_text(encoding="utf-8")
+
+
+def test_a_log_folder_that_cannot_be_made_costs_one_warning_not_the_window(tmp_path: Path) -> None:
+    blocked = tmp_path / "state"
+    blocked.write_text("a file where the state folder should be")
+    done = run_window(tmp_path, blocked)
+    warnings = [ln for ln in done.stderr.splitlines() if ln.startswith("studio: warning: no log file")]
+    assert len(warnings) == 1 and str(blocked / "studio" / "log") in warnings[0]

@@ -23,7 +23,7 @@ from studio.ui.background.notifier import Notifier
 log = logging.getLogger(__name__)
 
 ExceptHook = Callable[[type[BaseException], BaseException, TracebackType | None], object]
-CONTEXT = "Something went wrong (Details… has what to report)"
+CONTEXT = "A bug in the studio (Details… to report it)"
 """What the status bar says before the exception's own sentence."""
 
 
