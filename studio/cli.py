@@ -113,14 +113,16 @@ def _gui(args: argparse.Namespace) -> int:
     app_log.start(__version__)  # studio.log and crash.log of this run (a warning on stderr if they cannot be)
 
     run_id: str | None = None
+    experiment: str | None = None  # a link to an experiment
     named = args.workspace
     if args.open_run:
-        from studio.commands.run_location import split_run_location
+        from studio.commands.run_location import linked_experiment, split_run_location
         from studio.core.validation import check_run_id
 
         run_workspace, run_id = split_run_location(args.open_run)
-        if run_id is not None:  # None: a link to an experiment, which opens its workspace
+        if run_id is not None:
             check_run_id(run_id)
+        experiment = linked_experiment(args.open_run)
         if run_workspace is not None:
             if named and resolve_location(named) != resolve_location(run_workspace):
                 raise ValueError(f"--open-run names a run of {run_workspace}, not of --workspace {named}.")
@@ -132,7 +134,7 @@ def _gui(args: argparse.Namespace) -> int:
     from studio.ui.shell.app import run_gui
 
     # A run to open (a link clicked anywhere) never makes an empty workspace: the window says it is missing.
-    return run_gui(window_kinds(kinds()), location, run_id, create=not args.open_run)
+    return run_gui(window_kinds(kinds()), location, run_id, create=not args.open_run, open_experiment=experiment)
 
 
 def window_kinds(openers: Sequence[WorkspaceOpener]) -> Sequence[WorkspaceOpener]:

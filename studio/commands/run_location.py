@@ -51,6 +51,21 @@ def split_run_location(text: str) -> tuple[str | None, str | None]:
     return None, value
 
 
+def linked_experiment(text: str) -> str | None:
+    """The experiment a ``studio://`` link names when it names no run; None for anything else.
+
+    ValueError if the name cannot be an experiment's (checked here: the window would only say it has no runs).
+    """
+    if not is_studio_link(text):
+        return None
+    link = parse_link(text)
+    if link.run_id is not None or link.experiment is None:
+        return None
+    from studio.core.validation import check_experiment_name  # numpy: not at every start of the command
+
+    return check_experiment_name(link.experiment)
+
+
 def _studio_address(url: str) -> tuple[str, str]:
     """The workspace and job of an Azure ML studio address (``…/runs/<job>?wsid=…``)."""
     parts = urlsplit(url)

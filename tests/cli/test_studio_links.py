@@ -60,7 +60,7 @@ def test_the_links_written_before_still_open_their_run() -> None:
     assert parse_link(old + "&file=logs/std_log.txt") == StudioLink(
         "/home/me/my ws", run_id="alpha_1700000000_ab12", experiment="alpha", file="logs/std_log.txt"
     )
-    # an experiment's old link, and a new one, name no run: the window opens their workspace
+    # an experiment's old link, and a new one, name no run: the window opens their workspace on the experiment
     assert split_run_location("studio://open?workspace=/ws&experiment=alpha") == ("/ws", None)
     assert split_run_location("studio://experiment/alpha?workspace=/ws") == ("/ws", None)
 
@@ -112,8 +112,10 @@ def started(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
 
     calls: list[dict[str, Any]] = []
 
-    def run_gui(kinds: Any, location: str, open_run: str | None = None, create: bool = True) -> int:
-        calls.append({"location": location, "open_run": open_run, "create": create})
+    def run_gui(
+        kinds: Any, location: str, open_run: str | None = None, create: bool = True, open_experiment: str | None = None
+    ) -> int:
+        calls.append({"location": location, "open_run": open_run, "create": create, "experiment": open_experiment})
         return 0
 
     monkeypatch.setattr(app, "run_gui", run_gui)
@@ -128,12 +130,19 @@ def test_a_bare_link_opens_its_run_as_the_desktop_handler_runs_it(
     assert main(["--open-run", link]) == 0
     assert main(["--output", "json", link]) == 0
     # a link to a workspace that is missing does not create one: the window says it is missing
-    assert started == [{"location": str(tmp_path / "ws"), "open_run": "abc", "create": False}] * 3
-    assert main(["--workspace", str(tmp_path / "ws")]) == 0
-    assert started[-1] == {"location": str(tmp_path / "ws"), "open_run": None, "create": True}
+    ws = str(tmp_path / "ws")
+    assert started == [{"location": ws, "open_run": "abc", "create": False, "experiment": None}] * 3
+    assert main(["--workspace", ws]) == 0
+    assert started[-1] == {"location": ws, "open_run": None, "create": True, "experiment": None}
     started.clear()
-    assert main([experiment_link(str(tmp_path / "ws"), "alpha")]) == 0
-    assert started == [{"location": str(tmp_path / "ws"), "open_run": None, "create": False}]
+    assert main([experiment_link(ws, "alpha")]) == 0
+    assert main([f"studio://open?workspace={ws}&experiment=alpha"]) == 0  # an experiment's link written before
+    assert main([f"studio://open?workspace={ws}&experiment=alpha&run=abc"]) == 0  # the run wins
+    assert started == [
+        {"location": ws, "open_run": None, "create": False, "experiment": "alpha"},
+        {"location": ws, "open_run": None, "create": False, "experiment": "alpha"},
+        {"location": ws, "open_run": "abc", "create": False, "experiment": None},
+    ]
 
 
 def test_a_bad_link_is_one_line_on_stderr(
@@ -146,4 +155,6 @@ def test_a_bad_link_is_one_line_on_stderr(
     assert "--open-run names a run of" in capsys.readouterr().err
     assert main(["studio://run/..?workspace=/ws"]) == 1
     assert "invalid run id" in capsys.readouterr().err
+    assert main(["studio://experiment/has%20space?workspace=/ws"]) == 1
+    assert "invalid experiment name 'has space'" in capsys.readouterr().err
     assert started == []

@@ -13,6 +13,7 @@ import pytest
 from studio.sdk import Experiment, Workspace
 from studio.sdk.widgets import RunDetails
 from studio.ui.shell.main_window import MainWindow
+from studio.ui.shell.open_request import follow_hand_overs, show_experiment_when_opened
 from studio.ui.shell.settings import WindowSettings
 from studio.ui.shell.single_instance import InstanceServer
 from studio.workspaces.local.opener import LocalWorkspaceOpener
@@ -69,7 +70,7 @@ def test_a_link_given_alone_hands_the_run_to_the_studio_on_its_workspace(
     assert server.listen()
     window = MainWindow([LocalWorkspaceOpener()], WindowSettings(str(tmp_path / "s.ini")))
     qtbot.addWidget(window)
-    server.sig_message.connect(window.handle_message)
+    follow_hand_overs(server, window)  # as run_gui does
     window.show()
     with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
         window.open_workspace(location)
@@ -89,8 +90,38 @@ def test_a_link_given_alone_hands_the_run_to_the_studio_on_its_workspace(
     tabs = window.run_detail.tabs
     wait_until(lambda: tabs.count() == 1 and tabs.tabText(0) == "wanted", qtbot=qtbot)
     assert window.run_detail.open_run_ids() == [run_in_workspace.id]
+
+    experiment = subprocess.Popen(
+        [sys.executable, "-m", "studio", run_in_workspace.experiment.get_portal_url()],
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        cwd=elsewhere,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_until(lambda: experiment.poll() is not None, qtbot=qtbot, timeout=30)
+    assert experiment.returncode == 0, experiment.stderr.read() if experiment.stderr else ""
+    wait_until(lambda: [t.experiment for t in window.run_detail.runs_tables()] == ["handover"], qtbot=qtbot)
+    assert window.run_detail.tabs.currentWidget() is window.run_detail.runs_tables()[0]
     window.close()
     server.close()
+
+
+def test_a_new_studio_started_on_an_experiment_shows_its_runs(
+    qtbot: Any, run_in_workspace: Any, tmp_path: Path
+) -> None:
+    location = str(run_in_workspace.experiment.workspace.path)
+    window = MainWindow([LocalWorkspaceOpener()], WindowSettings(str(tmp_path / "s.ini")))
+    qtbot.addWidget(window)
+    show_experiment_when_opened(window, location, "handover")  # what run_gui does for an experiment's link
+    window.show()
+    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
+        window.open_workspace(location)
+    wait_until(lambda: [t.experiment for t in window.run_detail.runs_tables()] == ["handover"], qtbot=qtbot)
+    with qtbot.waitSignal(window.sig_workspace_opened, timeout=10_000):
+        window.open_workspace(location)  # opened again later (its tabs close): the experiment is not opened again
+    assert window.run_detail.runs_tables() == []
+    window.close()
 
 
 MISSING_WORKSPACE = """

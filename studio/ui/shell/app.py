@@ -13,9 +13,10 @@ from studio import __version__
 from studio.core.errors import StudioError
 from studio.core.opener import WorkspaceOpener
 from studio.ui.shell.main_window import MainWindow
+from studio.ui.shell.open_request import follow_hand_overs, hand_over_message, show_experiment_when_opened
 from studio.ui.shell.resources import app_icon
 from studio.ui.shell.settings import WindowSettings
-from studio.ui.shell.single_instance import InstanceServer, open_run_message, raise_message, send_to_running_instance
+from studio.ui.shell.single_instance import InstanceServer, send_to_running_instance
 from studio.ui.shell.slot_errors import SlotErrorHook
 from studio.ui.shell.theme import apply_theme
 
@@ -37,12 +38,18 @@ def create_app(argv: list[str] | None = None) -> QApplication:
     return app
 
 
-def run_gui(kinds: Sequence[WorkspaceOpener], location: str, open_run: str | None = None, create: bool = True) -> int:
+def run_gui(
+    kinds: Sequence[WorkspaceOpener],
+    location: str,
+    open_run: str | None = None,
+    create: bool = True,
+    open_experiment: str | None = None,
+) -> int:
     """Show the window on ``location`` (a second studio on it hands over and exits); returns the exit code.
 
     ``kinds`` are the workspace kinds' openers (``studio.workspaces.kinds()``), handed in so that
     the GUI imports no kind. ``create`` False (a link, a run to open) shows a missing workspace as missing
-    instead of making an empty one there.
+    instead of making an empty one there. ``open_experiment`` (a link to an experiment) shows its runs table.
     """
     app = create_app()
     server: InstanceServer | None = None
@@ -51,16 +58,18 @@ def run_gui(kinds: Sequence[WorkspaceOpener], location: str, open_run: str | Non
     except StudioError as exc:  # a socket folder others can read: run without the hand-over
         print(f"studio: warning: {exc}", file=sys.stderr)
     if server is not None and not server.listen():
-        message = open_run_message(open_run) if open_run else raise_message()
+        message = hand_over_message(open_run, open_experiment)
         if send_to_running_instance(location, message):
             return 0
         server = None  # it did not answer in time: open a window of our own
     window = MainWindow(kinds, WindowSettings())
     if server is not None:
-        server.sig_message.connect(window.handle_message)
+        follow_hand_overs(server, window)
     hook = SlotErrorHook(app)  # an exception in a slot: logged, and said by the window's notifier
     hook.install()
     log.info("Studio %s started on %s", __version__, location)
+    if open_experiment:
+        show_experiment_when_opened(window, location, open_experiment)
     window.show()
     QTimer.singleShot(0, lambda: window.open_workspace(location, create=create, open_run=open_run))
     try:

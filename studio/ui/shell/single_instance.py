@@ -2,7 +2,8 @@
 
 Protocol: one JSON object per line (UTF-8) from the client; the server answers each with one JSON line,
 ``{"ok": true}`` when it took the message, ``{"ok": false, "error": "..."}`` when it did not. Messages:
-``{"action": "raise"}`` and ``{"action": "open_run", "run_id": "..."}``.
+``{"action": "raise"}``, ``{"action": "open_run", "run_id": "..."}`` and
+``{"action": "open_experiment", "experiment": "..."}``.
 
 The socket lives in a folder only the user can enter, named by a hash of the workspace's location.
 The client side (:func:`send_to_running_instance`) uses blocking calls and needs no QCoreApplication,
@@ -33,6 +34,7 @@ IDLE_TIMEOUT_MS = 10_000
 PROBE_TIMEOUT_MS = 500
 ACTION_RAISE = "raise"
 ACTION_OPEN_RUN = "open_run"
+ACTION_OPEN_EXPERIMENT = "open_experiment"
 _MAX_PATH = 100  # sun_path is 104 bytes on macOS, 108 on Linux
 _NAME_LEN = 24  # hex digits of the location's hash: 96 bits
 
@@ -49,6 +51,11 @@ def raise_message() -> dict[str, Any]:
 def open_run_message(run_id: str) -> dict[str, Any]:
     """The message that makes the running studio show a run."""
     return {"action": ACTION_OPEN_RUN, "run_id": run_id}
+
+
+def open_experiment_message(experiment: str) -> dict[str, Any]:
+    """The message that makes the running studio show an experiment's runs."""
+    return {"action": ACTION_OPEN_EXPERIMENT, "experiment": experiment}
 
 
 def normalized_location(workspace_location: str) -> str:
