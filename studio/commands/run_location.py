@@ -89,14 +89,16 @@ def link_as_open_run(argv: Sequence[str] | None) -> list[str]:
     A desktop's handler for ``studio://`` runs ``studio <link>`` (the desktop entry's ``Exec=studio %U``). Only
     the first positional argument is looked at, so a subcommand's arguments are never touched; an option's value
     (``--open-run studio://…``, ``--workspace …``) is not positional. An argparse positional would clash with the
-    subcommands, hence the rewrite before parsing.
+    subcommands, hence the rewrite before parsing. Several links at once (``%U`` may pass them) open the last.
     """
     items = list(sys.argv[1:] if argv is None else argv)
+    rewritten: list[str] = []
     for index, item in enumerate(items):
         previous = items[index - 1] if index else ""
         if item.startswith("-") or (previous.startswith("-") and "=" not in previous):
-            continue
-        if is_studio_link(item):
-            return [*items[:index], "--open-run", item, *items[index + 1 :]]
-        break
-    return items
+            rewritten.append(item)
+        elif is_studio_link(item):
+            rewritten += ["--open-run", item]
+        else:  # the subcommand: the rest is its own
+            return rewritten + items[index:]
+    return rewritten

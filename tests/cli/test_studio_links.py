@@ -10,7 +10,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from studio.cli import main
-from studio.commands.run_location import split_run_location
+from studio.commands.run_location import link_as_open_run, split_run_location
 from studio.core.studio_links import StudioLink, experiment_link, parse_link, run_link
 from studio.sdk import Experiment, Workspace
 from studio.workspaces import resolve_location
@@ -129,9 +129,10 @@ def test_a_bare_link_opens_its_run_as_the_desktop_handler_runs_it(
     assert main([link]) == 0
     assert main(["--open-run", link]) == 0
     assert main(["--output", "json", link]) == 0
+    assert main([run_link(str(tmp_path / "ws"), "first"), link]) == 0  # a desktop may pass several: the last opens
     # a link to a workspace that is missing does not create one: the window says it is missing
     ws = str(tmp_path / "ws")
-    assert started == [{"location": ws, "open_run": "abc", "create": False, "experiment": None}] * 3
+    assert started == [{"location": ws, "open_run": "abc", "create": False, "experiment": None}] * 4
     assert main(["--workspace", ws]) == 0
     assert started[-1] == {"location": ws, "open_run": None, "create": True, "experiment": None}
     started.clear()
@@ -143,6 +144,16 @@ def test_a_bare_link_opens_its_run_as_the_desktop_handler_runs_it(
         {"location": ws, "open_run": None, "create": False, "experiment": "alpha"},
         {"location": ws, "open_run": "abc", "create": False, "experiment": None},
     ]
+
+
+def test_only_the_first_positional_argument_can_be_a_link(tmp_path: Path) -> None:
+    link = run_link(str(tmp_path / "ws"), "abc")
+    assert link_as_open_run([link]) == ["--open-run", link]
+    assert link_as_open_run(["--open-run", link]) == ["--open-run", link]
+    assert link_as_open_run(["--workspace", "/ws", link]) == ["--workspace", "/ws", "--open-run", link]
+    assert link_as_open_run(["--open-run=" + link]) == ["--open-run=" + link]
+    for command in (["job", "show", link], ["info", "--workspace", link]):  # a subcommand's arguments are its own
+        assert link_as_open_run(command) == command
 
 
 def test_a_bad_link_is_one_line_on_stderr(
