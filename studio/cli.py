@@ -48,6 +48,12 @@ def build_parser() -> argparse.ArgumentParser:
         "<run id>, a job's Azure ML studio address (https://…/runs/<job>?wsid=…), or a link studio://run/<run id>"
         "?workspace=<location> (also given alone: studio 'studio://run/…')",
     )
+    parser.add_argument(
+        "--python",
+        metavar="PATH",
+        help="the Python interpreter that runs local jobs' scripts, checked and remembered (default: the studio's "
+        "own; in a desktop bundle, python3 on PATH); 'default' forgets the one named",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.add_parser("info", help="show the workspace: location, experiments and run counts", parents=[common_options()])
     compute.add_parser(sub)
@@ -58,7 +64,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command; returns the exit code. Errors print one line on stderr."""
-    args = build_parser().parse_args(link_as_open_run(argv))
+    from studio.core.self_command import ROLE_FLAG, run_role
+
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    if arguments[:1] == [ROLE_FLAG]:  # a frozen studio running its own daemon (studio.core.self_command)
+        return run_role(arguments[1:])
+    args = build_parser().parse_args(link_as_open_run(arguments))
     from studio.core.errors import StudioError
 
     _quiet_sdk_logs()
@@ -66,6 +77,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _diagnostics(args)
 
     try:
+        if args.python is not None:
+            _set_job_python(args.python)
         if args.command == "compute":
             return compute.run(args)
         if args.command == "job":
@@ -80,6 +93,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _set_job_python(named: str) -> None:
+    """Check and remember the interpreter for local jobs (``--python``); says which on stderr."""
+    from studio.workspaces.local.compute.interpreter import default_python, save_python
+
+    interpreter = save_python(named)
+    if interpreter is None:
+        print(f"studio: local jobs run with the default interpreter, {default_python()}", file=sys.stderr)
+    else:
+        print(f"studio: local jobs run with {interpreter.path} (Python {interpreter.version_text})", file=sys.stderr)
 
 
 def _quiet_sdk_logs() -> None:

@@ -17,6 +17,7 @@ from studio.core.status import RunStatus
 from studio.core.tasks import CancelToken
 from studio.workspaces.local import runs_store
 from studio.workspaces.local.compute import instances_store as compute_store
+from studio.workspaces.local.compute.interpreter import job_python
 from studio.workspaces.local.compute.job import CANCEL_GRACE_S
 from studio.workspaces.local.compute.launcher import log_tail, spawn_daemon
 from studio.workspaces.local.compute.liveness import reap_instances
@@ -65,6 +66,8 @@ def start(ws: LocalWorkspace, name: str, *, wait: bool = True, timeout: float = 
         if state in (ComputeState.STOPPING, ComputeState.RESTARTING, ComputeState.DELETING):
             raise RunStateError(f"{name} is {state}; start it when it is Stopped.")
         spawn = state in (ComputeState.STOPPED, ComputeState.UNUSABLE, ComputeState.CREATING)
+    if spawn:
+        job_python()  # a missing or too old interpreter is said now, not by each job failing later
         if spawn:
             change = ws.bump_changes(conn)
             compute_store.set_state(conn, name, ComputeState.STARTING, change, "Starting.")

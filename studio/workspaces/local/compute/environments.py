@@ -1,9 +1,9 @@
-"""Job environments: one cached virtual environment per dependency set.
+"""Job environments: one cached virtual environment per dependency set and base interpreter.
 
-Each environment sees the compute's own packages (so ``studio.sdk`` imports) through a
-``.pth`` file that adds the parent interpreter's site-packages after its own. Packages
-are installed by the parent's pip (``pip --python``), so new environments need no pip
-of their own. Builds of the same set are serialised with a file lock and reused.
+The base is the interpreter for local jobs (``interpreter.job_python``: the studio's own, or the one named).
+Each environment sees the base's packages through a ``.pth`` file that adds the base's site-packages after
+its own. Packages are installed by the base's pip (``pip --python``), so new environments need no pip of their
+own. Builds of the same set are serialised with a file lock and reused.
 """
 
 from __future__ import annotations
@@ -23,19 +23,20 @@ from pathlib import Path
 from typing import IO, Any
 
 from studio.core.errors import StudioError
+from studio.workspaces.local.compute.interpreter import Interpreter
 
 
 class EnvironmentBuildError(StudioError):
     """Building a job environment failed; the message ends with the build log's last lines."""
 
 
-def environment_key(spec: dict[str, Any]) -> str:
-    """A stable name for a dependency set on this interpreter."""
+def environment_key(spec: dict[str, Any], base: Interpreter) -> str:
+    """A stable name for a dependency set on this base interpreter."""
     data = {
         "pip": sorted(spec.get("pip_packages", [])),
         "conda": sorted(spec.get("conda_packages", [])),
-        "python": sys.version,
-        "base": sys.prefix,
+        "python": sys.version if base.is_own else base.version_text,
+        "base": sys.prefix if base.is_own else base.prefix,
     }
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -45,13 +46,13 @@ def needs_build(spec: dict[str, Any] | None) -> bool:
     return bool(spec and (spec.get("pip_packages") or spec.get("conda_packages")))
 
 
-def python_for(envs_root: Path, spec: dict[str, Any] | None, log: IO[str]) -> str:
-    """The interpreter to run a job with, building its environment first if needed."""
+def python_for(envs_root: Path, spec: dict[str, Any] | None, log: IO[str], base: Interpreter) -> str:
+    """The interpreter to run a job with (``base``, or an environment on it built first if the spec needs one)."""
     if not needs_build(spec):
-        log.write(f"Using the compute's interpreter {sys.executable}\n")
-        return sys.executable
+        log.write(f"Using the compute's interpreter {base.path} (Python {base.version_text})\n")
+        return base.path
     assert spec is not None
-    key = environment_key(spec)
+    key = environment_key(spec, base)
     env_dir = envs_root / key
     envs_root.mkdir(parents=True, exist_ok=True)
     with _file_lock(envs_root / f"{key}.lock"):
@@ -61,7 +62,7 @@ def python_for(envs_root: Path, spec: dict[str, Any] | None, log: IO[str]) -> st
             return str(python)
         shutil.rmtree(env_dir, ignore_errors=True)
         try:
-            _build(env_dir, spec, log)
+            _build(env_dir, spec, log, base)
         except BaseException:
             shutil.rmtree(env_dir, ignore_errors=True)
             raise
@@ -69,12 +70,17 @@ def python_for(envs_root: Path, spec: dict[str, Any] | None, log: IO[str]) -> st
         return str(_env_python(env_dir))
 
 
-def _build(env_dir: Path, spec: dict[str, Any], log: IO[str]) -> None:
+def _build(env_dir: Path, spec: dict[str, Any], log: IO[str], base: Interpreter) -> None:
     started = time.monotonic()
-    log.write(f"Building environment {spec.get('name', '')!r} in {env_dir}\n")
-    _run([sys.executable, "-m", "venv", "--without-pip", str(env_dir)], log)
-    purelib = Path(sysconfig.get_paths(vars={"base": str(env_dir), "platbase": str(env_dir)})["purelib"])
-    parents = [p for p in (*site.getsitepackages(), sysconfig.get_paths()["purelib"]) if os.path.isdir(p)]
+    log.write(f"Building environment {spec.get('name', '')!r} in {env_dir} on {base.path}\n")
+    _run([base.path, "-m", "venv", "--without-pip", str(env_dir)], log)
+    if base.is_own:
+        purelib = Path(sysconfig.get_paths(vars={"base": str(env_dir), "platbase": str(env_dir)})["purelib"])
+        parents = [p for p in (*site.getsitepackages(), sysconfig.get_paths()["purelib"]) if os.path.isdir(p)]
+    else:  # another Python's layout (its version names the folder)
+        major, minor = base.version[:2]
+        purelib = env_dir / ("Lib/site-packages" if os.name == "nt" else f"lib/python{major}.{minor}/site-packages")
+        parents = list(base.site_dirs)
     lines = [f"import site; site.addsitedir({p!r})" for p in dict.fromkeys(parents)]
     purelib.mkdir(parents=True, exist_ok=True)
     (purelib / "_studio_parent_site.pth").write_text("\n".join(lines) + "\n")
@@ -87,7 +93,7 @@ def _build(env_dir: Path, spec: dict[str, Any], log: IO[str]) -> None:
         packages = conda + packages
     if packages:
         cmd = [
-            sys.executable,
+            base.path,
             "-m",
             "pip",
             "--python",

@@ -21,7 +21,7 @@ from typing import Any
 
 from studio.core.status import RunStatus
 from studio.workspaces.local import runs_store
-from studio.workspaces.local.compute import environments, jobs_store
+from studio.workspaces.local.compute import environments, interpreter, jobs_store
 from studio.workspaces.local.workspace import LocalWorkspace
 
 #: Seconds between SIGTERM and SIGKILL when a job is canceled ($STUDIO_CANCEL_GRACE_S overrides).
@@ -90,7 +90,12 @@ class Job:
         (run_root / "system_logs").mkdir(parents=True, exist_ok=True)
         with (run_root / BUILD_LOG).open("a", encoding="utf-8") as log:
             try:
-                python = environments.python_for(self.ws.root / "envs", details.get("environment"), log)
+                base = interpreter.job_python()
+            except interpreter.InterpreterError as exc:
+                log.write(f"{exc}\n")
+                return RunStatus.FAILED, str(exc), {"code": "InterpreterUnusable", "message": str(exc)}
+            try:
+                python = environments.python_for(self.ws.root / "envs", details.get("environment"), log, base)
             except environments.EnvironmentBuildError as exc:
                 return (
                     RunStatus.FAILED,
@@ -104,7 +109,7 @@ class Job:
             return RunStatus.CANCELED, self.cancel_reason, None
         self._prepare_work_dir(run_root)
         self._set_status(RunStatus.STARTING, "Starting the script.")
-        code = self._run_script(python, details, run_root)
+        code = self._run_script(python, details, run_root, base)
         self._set_status(RunStatus.FINALIZING, "Collecting outputs.")
         self._collect(run_root)
         if self._cancel.is_set():
@@ -132,8 +137,8 @@ class Job:
             except OSError:
                 link.mkdir(exist_ok=True)  # no symlinks here: collected at the end instead
 
-    def _run_script(self, python: str, details: dict[str, Any], run_root: Path) -> int:
-        env = dict(os.environ)
+    def _run_script(self, python: str, details: dict[str, Any], run_root: Path, base: interpreter.Interpreter) -> int:
+        env = interpreter.job_environment(base, dict(os.environ))
         env.update(
             {
                 "STUDIO_RUN_ID": self.run_id,
