@@ -38,3 +38,26 @@ def stop_everything(ws_root: Path) -> None:
                     os.kill(pid, signal.SIGKILL)
     finally:
         ws.close()
+
+
+def python_with_numpy_only(folder: Path) -> Path:
+    """A Python interpreter with NumPy and nothing of the studio (a new virtual environment that sees only NumPy's
+    folders): what a user's own ``python3`` for jobs looks like."""
+    import subprocess
+    import venv
+
+    import numpy
+
+    env = folder / "jobpy"
+    venv.EnvBuilder(with_pip=False, symlinks=True).create(env)
+    shelf = folder / "numpy-only"
+    shelf.mkdir()
+    site_packages = Path(numpy.__file__).parent.parent
+    for name in ("numpy", "numpy.libs"):
+        if (site_packages / name).exists():
+            (shelf / name).symlink_to(site_packages / name)
+    (next((env / "lib").glob("python3.*")) / "site-packages" / "numpy_only.pth").write_text(f"{shelf}\n")
+    python = env / "bin" / "python"
+    plain = subprocess.run([python, "-c", "import studio"], capture_output=True, cwd=folder)
+    assert plain.returncode != 0, "the interpreter for the test sees a studio package"
+    return python

@@ -14,6 +14,7 @@ from studio.core.errors import StudioError
 from studio.core.opener import WorkspaceOpener
 from studio.ui.shell.main_window import MainWindow
 from studio.ui.shell.open_request import follow_hand_overs, hand_over_message, show_experiment_when_opened
+from studio.ui.shell.quit_signals import QuitOnSignals
 from studio.ui.shell.resources import app_icon
 from studio.ui.shell.settings import WindowSettings
 from studio.ui.shell.single_instance import InstanceServer, send_to_running_instance
@@ -67,6 +68,9 @@ def run_gui(
         follow_hand_overs(server, window)
     hook = SlotErrorHook(app)  # an exception in a slot: logged, and said by the window's notifier
     hook.install()
+    quitting = QuitOnSignals(window.close, app)  # SIGTERM / SIGINT / SIGHUP close the window as its button does
+    quitting.install()
+    window.sig_workspace_opened.connect(lambda opened: log.info("Opened the workspace %s", opened))
     log.info("Studio %s started on %s", __version__, location)
     if open_experiment:
         show_experiment_when_opened(window, location, open_experiment)
@@ -75,6 +79,7 @@ def run_gui(
     try:
         code = app.exec()
     finally:
+        quitting.uninstall()
         hook.uninstall()
     log.info("Studio window closed (exit code %s)", code)
     if server is not None:
