@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QApplication
 from studio import __version__
 from studio.core.errors import StudioError
 from studio.core.opener import WorkspaceOpener
+from studio.ui.shell.first_paint import FirstPaintLog
 from studio.ui.shell.main_window import MainWindow
 from studio.ui.shell.open_request import follow_hand_overs, hand_over_message, show_experiment_when_opened
 from studio.ui.shell.quit_signals import QuitOnSignals
@@ -71,6 +72,7 @@ def run_gui(
     quitting = QuitOnSignals(window.close, app)  # SIGTERM / SIGINT / SIGHUP close the window as its button does
     quitting.install()
     window.sig_workspace_opened.connect(lambda opened: log.info("Opened the workspace %s", opened))
+    FirstPaintLog(window)
     log.info("Studio %s started on %s", __version__, location)
     if open_experiment:
         show_experiment_when_opened(window, location, open_experiment)
