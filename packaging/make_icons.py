@@ -5,7 +5,8 @@ Run it after changing the SVG and commit the PNGs it writes::
     QT_QPA_PLATFORM=offscreen python packaging/make_icons.py
 
 The PNGs land in ``resources/icons/hicolor/<N>x<N>/apps/studio.png``, the layout ``studio install-desktop``
-copies into ``$XDG_DATA_HOME/icons/hicolor``. Desktops that draw small icons from the SVG scale it themselves;
+copies into ``$XDG_DATA_HOME/icons/hicolor``; ``studio.ico`` and ``studio.icns`` beside the SVG are the bundle's
+program icon on Windows and macOS. Desktops that draw small icons from the SVG scale it themselves;
 the PNGs serve the ones (and the panels, docks and window switchers) that ask for a fixed size.
 """
 
@@ -23,8 +24,8 @@ SIZES = (16, 22, 24, 32, 48, 64, 128, 256, 512)
 """The sizes desktops ask the hicolor theme for most (the freedesktop icon theme spec's usual set)."""
 
 
-def render(svg: Path, size: int, target: Path) -> None:
-    """Draw ``svg`` on a transparent ``size`` x ``size`` image and save it as PNG at ``target``."""
+def render(svg: Path, size: int, target: Path, image_format: str = "PNG") -> None:
+    """Draw ``svg`` on a transparent ``size`` x ``size`` image and save it at ``target`` (PNG, or ICO / ICNS)."""
     from PySide6.QtCore import Qt
     from PySide6.QtGui import QImage, QPainter
     from PySide6.QtSvg import QSvgRenderer
@@ -41,7 +42,7 @@ def render(svg: Path, size: int, target: Path) -> None:
     painter.end()
     target.parent.mkdir(parents=True, exist_ok=True)
     # Straight alpha is what PNG stores; converting first keeps the edges' colours exact.
-    if not image.convertToFormat(QImage.Format.Format_ARGB32).save(str(target), "PNG"):
+    if not image.convertToFormat(QImage.Format.Format_ARGB32).save(str(target), image_format):
         raise SystemExit(f"make_icons: cannot write {target}.")
 
 
@@ -58,6 +59,11 @@ def main(argv: list[str] | None = None) -> int:
     for size in SIZES:
         target = args.out / f"{size}x{size}" / "apps" / "studio.png"
         render(args.svg, size, target)
+        print(target)
+    # The bundle's program icon on Windows (ICO) and macOS (ICNS), for packaging/studio.spec.
+    for name, size, image_format in (("studio.ico", 256, "ICO"), ("studio.icns", 512, "ICNS")):
+        target = args.svg.parent / name
+        render(args.svg, size, target, image_format)
         print(target)
     del app
     return 0
