@@ -15,6 +15,8 @@ import subprocess
 import sys
 from collections.abc import Mapping
 
+from studio.core.self_command import module_command
+
 TIMEOUT_S = 20.0
 APP_FLAG = "--with-app"
 """The child's argument that lets it create the application (only when a display can be used)."""
@@ -66,11 +68,7 @@ def opengl() -> dict[str, str]:
 
 def _probe_command(with_app: bool) -> list[str]:
     """This module run as a program: ``python -m`` installed; in a bundle, the studio program's module role."""
-    module = __name__ if __name__ != "__main__" else "studio.ui.shell.qt_probe"
-    command = (
-        [sys.executable, "--run-module", module] if getattr(sys, "frozen", False) else [sys.executable, "-m", module]
-    )
-    return command + ([APP_FLAG] if with_app else [])
+    return module_command("studio.ui.shell.qt_probe") + ([APP_FLAG] if with_app else [])
 
 
 def probe_in_child(environ: Mapping[str, str], with_app: bool, timeout: float = TIMEOUT_S) -> dict[str, str]:
