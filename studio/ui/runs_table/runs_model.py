@@ -26,6 +26,7 @@ import numpy as np
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
 
 from studio.core.backend import WorkspaceBackend
+from studio.core.errors import StudioError
 from studio.core.partial_pages import partial_pages
 from studio.core.search import Key, key_text, query_matches
 from studio.core.status import RunStatus
@@ -67,10 +68,25 @@ Answer = tuple[int, str | None, RunPage, bool]
 """(generation, token asked, page, whether it answers an ask-again)."""
 
 
+MAX_RECHECKED = 100
+"""At most this many runs of a page are asked again for having changed while it was on its way."""
+
+
 def _fetch(backend: WorkspaceBackend, experiment: str, query: RunQuery, token: str | None, gen: int) -> Answer:
     """On a worker: one page, tagged with the request it answers (a partial one if the kind has it)."""
     with partial_pages():
         return gen, token, backend.list_runs(experiment, query, token, PAGE_SIZE), False
+
+
+def _recheck(backend: WorkspaceBackend, run_ids: list[str]) -> list[RunInfo]:
+    """On a worker: runs as they are now (one that went away meanwhile is left out)."""
+    found = []
+    for run_id in run_ids:
+        try:
+            found.append(backend.get_run(run_id))
+        except StudioError:
+            continue
+    return found
 
 
 def _fetch_again(backend: WorkspaceBackend, experiment: str, query: RunQuery, want: int, gen: int) -> Answer:
@@ -125,6 +141,13 @@ class RunsTableModel(QAbstractTableModel):
         self.new_runs = 0
         self._release = DeferredRelease(self)
         self._listing = TaskSlot(runner, success=self._on_page, failure=self._on_failed, when_busy="latest", owner=self)
+        # A change that arrives while a page is on its way, for a run the page may hold: the page may have been read
+        # before the change happened, so those runs are asked again once it is shown (else they stay stale until
+        # their next change, which for an Azure job's refined status may never come).
+        self._changed_meanwhile: set[str] = set()
+        self._rechecking = TaskSlot(
+            runner, success=self.apply_changes, failure=lambda _exc: None, when_busy="again", owner=self
+        )
         self._ticker = QTimer(self, interval=1000)
         self._ticker.timeout.connect(self._tick_durations)
         self._ticker.start()
@@ -149,6 +172,7 @@ class RunsTableModel(QAbstractTableModel):
         self._generation += 1
         self._again.stop()
         self._pending, self._fetching, self.error = True, False, None
+        self._changed_meanwhile.clear()
         self._listing.request(_fetch, self.backend, self.experiment, query, None, self._generation)
 
     def refresh(self) -> None:
@@ -186,6 +210,7 @@ class RunsTableModel(QAbstractTableModel):
         gen, token, page, again = answer
         if gen != self._generation:
             return
+        self._recheck_changed_meanwhile(page.runs)
         self._next = page.next_token
         if again:
             self._fetching = False  # a page asked meanwhile was superseded by this answer
@@ -212,6 +237,15 @@ class RunsTableModel(QAbstractTableModel):
                 self._append(run)
             self.endInsertRows()
         self.sig_page_loaded.emit()
+
+    def _recheck_changed_meanwhile(self, runs: list[RunInfo]) -> None:
+        """Ask again for the runs of this page that changed while it was on its way (the rest are forgotten)."""
+        if not self._changed_meanwhile:
+            return
+        stale = [run.id for run in runs if run.id in self._changed_meanwhile][:MAX_RECHECKED]
+        self._changed_meanwhile.clear()
+        if stale:
+            self._rechecking.request(_recheck, self.backend, stale)
 
     def _on_failed(self, exc: BaseException) -> None:
         self._pending = self._fetching = False
@@ -386,6 +420,8 @@ class RunsTableModel(QAbstractTableModel):
         for run in runs:
             if run.experiment != self.experiment or run.parent_id is not None:
                 continue
+            if self._pending or self._fetching:
+                self._changed_meanwhile.add(run.id)
             if run.id in self._rows:
                 self._keep(run)
                 rows.append(self.row_of(run.id))
