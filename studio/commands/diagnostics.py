@@ -63,6 +63,7 @@ def collect(qt_probe: QtProbe | None, workspace: str | None = None, environ: Map
             **library_section(),
         },
         "display": display_section(qt, env),
+        "jobs": {"local_python": job_python_text()},
         "keyring": {"backend": keyring_backend()},
         "paths": {"settings_file": qt.get("settings_file", "unknown (Qt did not answer)"), **path_section(workspace)},
     }
@@ -79,6 +80,18 @@ def studio_section() -> dict[str, str]:
         "platform": platform.platform(),
         "machine": platform.machine(),
     }
+
+
+def job_python_text() -> str:
+    """The interpreter local jobs run with, and its version, or why it cannot run them."""
+    from studio.workspaces.local.compute.interpreter import InterpreterError, job_python
+
+    try:
+        found = job_python()
+    except InterpreterError as exc:
+        return f"unusable: {exc}"
+    whose = ", the studio's own" if found.is_own else ""
+    return f"{found.path} (Python {found.version_text}{whose})"
 
 
 def library_section() -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import platform
 import re
 import subprocess
 import sys
@@ -32,7 +33,8 @@ def test_json_names_versions_display_keyring_and_folders(capsys: pytest.CaptureF
     from PySide6.QtCore import qVersion
 
     report = diagnostics(capsys)
-    assert list(report) == ["studio", "libraries", "display", "keyring", "paths"]
+    assert list(report) == ["studio", "libraries", "display", "jobs", "keyring", "paths"]
+    assert report["jobs"]["local_python"] == f"{sys.executable} (Python {platform.python_version()}, the studio's own)"
     studio = report["studio"]
     assert studio["version"] == __version__
     assert studio["frozen"] == "no"
@@ -72,7 +74,7 @@ def test_with_no_display_at_all_qt_items_say_why(
 def test_the_table_groups_aligned_lines(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--diagnostics"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [ln for ln in lines if not ln.startswith("  ")] == ["Studio", "Libraries", "Display", "Keyring", "Paths"]
+    assert [ln for ln in lines if not ln.startswith("  ")] == ["Studio", "Libraries", "Display", "Jobs", "Keyring", "Paths"]
     items = [ln for ln in lines if ln.startswith("  ")]
     assert items[0].startswith("  version: ") and items[0].endswith(__version__)
     value_columns = {re.match(r"  \S+: +", ln).end() for ln in items}  # type: ignore[union-attr]
