@@ -74,7 +74,14 @@ def test_with_no_display_at_all_qt_items_say_why(
 def test_the_table_groups_aligned_lines(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--diagnostics"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [ln for ln in lines if not ln.startswith("  ")] == ["Studio", "Libraries", "Display", "Jobs", "Keyring", "Paths"]
+    assert [ln for ln in lines if not ln.startswith("  ")] == [
+        "Studio",
+        "Libraries",
+        "Display",
+        "Jobs",
+        "Keyring",
+        "Paths",
+    ]
     items = [ln for ln in lines if ln.startswith("  ")]
     assert items[0].startswith("  version: ") and items[0].endswith(__version__)
     value_columns = {re.match(r"  \S+: +", ln).end() for ln in items}  # type: ignore[union-attr]
