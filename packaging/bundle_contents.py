@@ -1,7 +1,7 @@
 """What goes into the bundle and what stays out: read by ``studio.spec`` and by the bundle's test.
 
-Only the Qt modules the studio uses go in (QtCore, QtGui, QtWidgets, QtNetwork, QtSvg, and QtTest, which
-pyqtgraph imports; QtOpenGLWidgets, which it tries, is left out); Qml, Quick, WebEngine, 3D, Multimedia, Designer, PDF and
+Only the Qt modules the studio uses go in (QtCore, QtGui, QtWidgets, QtNetwork, QtSvg, and QtOpenGL,
+QtOpenGLWidgets and QtTest, which pyqtgraph imports); Qml, Quick, WebEngine, 3D, Multimedia, Designer, PDF and
 the rest stay out, as do Qt's translations of them and the Python packages only tests and tools use.
 """
 
@@ -18,6 +18,7 @@ QT_MODULES_USED = (
     "Network",
     "Svg",
     "OpenGL",
+    "OpenGLWidgets",
     "Test",
     "DBus",
     "XcbQpa",
@@ -25,7 +26,7 @@ QT_MODULES_USED = (
     "WlShellIntegration",
     "WaylandEglClientHwIntegration",
 )
-"""Qt libraries kept (DBus, XcbQpa, OpenGL and the Wayland ones are what the platform plugins load)."""
+"""Qt libraries kept (DBus, XcbQpa and the Wayland ones are what the platform plugins load)."""
 
 EXCLUDED_MODULES = [
     "tkinter",
@@ -49,14 +50,20 @@ EXCLUDED_MODULES = [
     "pydantic",  # collected through an optional import; nothing the studio runs imports it
     "pydantic_core",
     "readline",
+    # azure-core's async transport: imported only where it is optional (the studio's Azure calls are synchronous).
+    "aiohttp",
+    "aiohappyeyeballs",
+    "aiosignal",
+    "yarl",
+    "multidict",
+    "frozenlist",
+    "propcache",
     "pyqtgraph.opengl",  # 3D views: needs PyOpenGL, never used
     "pyqtgraph.examples",
     "pyqtgraph.jupyter",
     *[
         f"PySide6.Qt{name}"
         for name in (
-            "OpenGL",  # pyqtgraph's optional OpenGL viewport (it falls back when missing; the studio never asks)
-            "OpenGLWidgets",
             "Qml",
             "Quick",
             "QuickWidgets",

@@ -164,11 +164,17 @@ def _gui(args: argparse.Namespace) -> int:
 def window_kinds(openers: Sequence[WorkspaceOpener]) -> Sequence[WorkspaceOpener]:
     """The openers as the window wants them: a kind with an offline cache (``paint_from_cache``, the Azure kind)
     paints from it first, since the window marks what is cached and refreshes it. The command line and the SDK
-    leave it off and never get a stale listing. Set here, not by the window: the GUI imports no kind."""
+    leave it off and never get a stale listing. Set here, not by the window: the GUI imports no kind. Copies: the
+    registry's own openers stay as the command line wants them, whatever ran in this process before."""
+    import copy
+
+    chosen: list[WorkspaceOpener] = []
     for opener in openers:
         if hasattr(opener, "paint_from_cache"):
+            opener = copy.copy(opener)
             setattr(opener, "paint_from_cache", True)  # noqa: B010 (not on the protocol)
-    return openers
+        chosen.append(opener)
+    return chosen
 
 
 def _workspace_info(args: argparse.Namespace) -> int:

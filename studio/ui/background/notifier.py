@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import platform
 import sys
 
@@ -11,6 +12,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QStatusBar, QWidget
 from studio import __version__
 from studio.core.errors import StudioError
 from studio.core.redaction import redact
+
+log = logging.getLogger(__name__)
 
 
 def readable(exc: BaseException) -> str:
@@ -49,6 +52,12 @@ class Notifier(QObject):
         message = readable(exc)
         shown = f"{context}: {message}" if context else message
         self.last = (shown, tb)
+        # In the log file too: an expected failure (a server down, a refusal) as a warning, anything else with its
+        # traceback as an error, so a report of "it said Unexpected error" can be read afterwards.
+        if readable(exc).startswith("Unexpected error"):
+            log.error("%s%s", shown, f"\n{tb.rstrip()}" if tb else "")
+        else:
+            log.warning("%s", shown)
         self._bar.showMessage(f"⚠ {shown}", 15_000)
         self.sig_notified.emit(shown)
 

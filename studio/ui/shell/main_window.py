@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import logging
 import threading
 from collections.abc import Sequence
 from pathlib import Path
@@ -37,6 +38,9 @@ SAMPLE_EXPERIMENT = "sample-experiment"
 WARM_UP_MODULE = "studio.ui.charts.metric_chart"
 """Imported in the background soon after start (it pulls in pyqtgraph), not when first needed."""
 WARM_UP_DELAY_MS = 1500
+
+
+log = logging.getLogger(__name__)
 
 
 class MainWindow(WorkspaceSwitching):
@@ -114,6 +118,7 @@ class MainWindow(WorkspaceSwitching):
         )
 
     def _after_warm_up(self) -> None:
+        log.info("Chart library loaded in the background")  # the bundle's test waits for this (or an error)
         freeze_start_up_objects(self.run_detail.tabs.count())
 
     # -- wiring --------------------------------------------------------------------------------
