@@ -20,6 +20,7 @@ import pytest
 
 from studio import __version__
 from studio.sdk import Experiment, Workspace
+from tests.azure_fixtures import AzureService
 from tests.compute_helpers import python_with_numpy_only
 from tests.waiting import wait_until
 
@@ -182,3 +183,31 @@ def test_install_desktop_from_the_bundle_starts_the_bundle(bundle: Path, user_en
     assert f"Exec={bundle} %U" in entry.read_text().splitlines()
     icon = Path(user_env["XDG_DATA_HOME"]) / "icons" / "hicolor" / "256x256" / "apps" / "studio.png"
     assert icon.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
+def test_an_azure_workspace_from_the_bundle_lists_compute_and_submits_a_job(
+    bundle: Path, azure_env: AzureService, tmp_path: Path
+) -> None:
+    """azure-ai-ml, azure-identity and azure-storage-blob frozen: signed in by the (fake) Azure CLI, the compute
+    listed, a script submitted through the SDK (its schemas, the code upload to blob storage) and its log streamed."""
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}  # the emulator's proxy, CA and `az`, as the fixture set
+    for name in ("CONFIG", "DATA", "CACHE", "STATE"):
+        env[f"XDG_{name}_HOME"] = str(tmp_path / name.lower())
+    ws = ("--workspace", azure_env.location)
+    listed = subprocess.run(
+        [str(bundle), *ws, "--output", "json", "compute", "list"], env=env, capture_output=True, text=True, timeout=180
+    )
+    assert listed.returncode == 0, listed.stderr
+    assert {"ci1", "cpu-cluster"} <= {row["name"] for row in json.loads(listed.stdout)}
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "train.py").write_text("print('trained in the cloud', flush=True)\n")
+    submitted = subprocess.run(
+        [str(bundle), *ws, "job", "submit", "--compute", "cpu-cluster", "--experiment", "from-bundle", "--stream",
+         str(source), "train.py"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert submitted.returncode == 0, submitted.stderr
+    assert "trained in the cloud" in submitted.stdout.splitlines()
+    assert [job.experiment for job in azure_env.submissions.jobs.values()] == ["from-bundle"]
