@@ -113,3 +113,13 @@ def test_an_instance_does_not_start_with_an_interpreter_that_cannot_run_jobs(
     with pytest.raises(StudioError, match=r"is Python 3\.8\.10; local jobs need Python 3\.11"):
         local.start()
     assert local.get_status().state == "Stopped"  # nothing was started, nothing is left half-started
+
+
+def test_a_job_is_not_queued_for_an_interpreter_that_cannot_run_it(
+    cws: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(interpreter.ENV_VAR, str(fake_python(tmp_path, (3, 12, 1), "ModuleNotFoundError: numpy")))
+    source = write_script(tmp_path / "src", "train.py", "print('never')\n").parent
+    with pytest.raises(StudioError, match=r"cannot import studio\.sdk \(ModuleNotFoundError: numpy\)"):
+        Experiment(workspace=cws, name="never").submit(ScriptRunConfig(source_directory=source, script="train.py"))
+    assert [e.run_count for e in cws.backend.list_experiments()] == [0]  # no run waits for it

@@ -13,6 +13,7 @@ from studio.core.validation import check_experiment_name, relative_file_name
 from studio.workspaces.local import runs_store
 from studio.workspaces.local.compute import control, jobs_store
 from studio.workspaces.local.compute import instances_store as compute_store
+from studio.workspaces.local.compute.interpreter import job_python
 from studio.workspaces.local.compute.liveness import reap_instances
 from studio.workspaces.local.compute.snapshot import copy_snapshot, snapshot_files
 from studio.workspaces.local.workspace import LocalWorkspace
@@ -42,6 +43,7 @@ def submit(
     if not (source / script_name).is_file():
         raise NotFoundError(f"The script {script_name} is not in {source}.")
     args = [_argument(a) for a in (arguments or [])]
+    job_python()  # an interpreter that cannot run the script is said now, before a run waits for it in vain
     target = compute or compute_store.LOCAL
     reap_instances(ws)  # a daemon that died must not look up
     state = compute_store.state_of(ws.connection(), target)  # NotFoundError for unknown instances
