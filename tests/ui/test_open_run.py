@@ -124,7 +124,18 @@ def test_a_new_studio_started_on_an_experiment_shows_its_runs(
     window.close()
 
 
-MISSING_WORKSPACE = """
+RECORDING_WINDOW = """
+class RecordingWindow(studio_app.MainWindow):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        created.append(self)
+
+studio_app.MainWindow = RecordingWindow
+"""
+"""The child program's windows, recorded so that it can close them (after ``created = []``)."""
+
+MISSING_WORKSPACE = (
+    """
 import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -133,14 +144,9 @@ from studio.ui.shell import app as studio_app
 
 studio_app.create_app()
 created = []
-
-class RecordingWindow(studio_app.MainWindow):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        created.append(self)
-
-studio_app.MainWindow = RecordingWindow
-
+"""
+    + RECORDING_WINDOW
+    + """
 def close_when_failed():
     failure = created[0].experiment_pane.failure if created else None
     if failure is not None:
@@ -154,6 +160,7 @@ QTimer.singleShot(50, close_when_failed)
 QTimer.singleShot(30000, lambda: QApplication.instance().quit())
 sys.exit(cli.main([sys.argv[1]]))
 """
+)
 
 
 def test_a_link_to_a_missing_workspace_says_so_in_the_window_and_creates_nothing(tmp_path: Path) -> None:
@@ -205,7 +212,8 @@ def test_run_details_widget_goes_through_the_same_path(run_in_workspace: Any) ->
     ]  # fmt: skip
 
 
-COLD_START = """
+COLD_START = (
+    """
 import sys
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
@@ -214,14 +222,9 @@ from studio.ui.shell import app as studio_app
 
 studio_app.create_app()  # timers need the application first
 created = []
-
-class RecordingWindow(studio_app.MainWindow):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        created.append(self)
-
-studio_app.MainWindow = RecordingWindow
-
+"""
+    + RECORDING_WINDOW
+    + """
 def close_when_open():
     if created and created[0].run_detail.tabs.count() == 1 and created[0].run_detail.tabs.tabText(0) == "wanted":
         print("OPEN", created[0].run_detail.open_run_ids(), flush=True)
@@ -234,6 +237,7 @@ QTimer.singleShot(50, close_when_open)
 QTimer.singleShot(30000, lambda: QApplication.instance().quit())
 sys.exit(studio_app.run_gui([LocalWorkspaceOpener()], sys.argv[1], sys.argv[2]))
 """
+)
 
 
 def test_cold_start_on_a_run(run_in_workspace: Any) -> None:
