@@ -167,6 +167,12 @@ def test_the_sample_experiment_runs_through_the_bundles_daemon_with_a_python_of_
     assert {"loss", "accuracy", "val_loss"} <= set(shown["metrics"])
     logs = run(bundle, env, "--workspace", str(workspace), "job", "logs", run_id).stdout
     assert "epoch 12" in logs
+    downloaded = run(
+        bundle, env, "--workspace", str(workspace), "job", "download", run_id, "--output-dir", str(tmp_path / "got")
+    )
+    assert downloaded.returncode == 0, downloaded.stderr
+    assert (tmp_path / "got" / "user_logs" / "std_log.txt").read_text().count("epoch ") == 12
+    assert (tmp_path / "got" / "outputs" / "confusion_matrix.png").read_bytes()[:4] == b"\x89PNG"
     # The daemon that ran it is the bundle's own program in its daemon role.
     daemons = [
         p.info["cmdline"]
