@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QWidget
 from pytestqt.qtbot import QtBot
 
 from studio.ui.shell.single_instance import (
@@ -286,3 +288,58 @@ def test_run_details_says_so_in_a_notebook(monkeypatch: pytest.MonkeyPatch, tmp_
             {"raw": True},
         )
     ]
+
+
+class FakeWindow(QWidget):
+    """What HandOverFollower needs of the main window: the workspace-opened signal and handle_message."""
+
+    sig_workspace_opened = Signal(str)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.messages: list[dict[str, Any]] = []
+
+    def handle_message(self, message: dict[str, Any]) -> None:
+        self.messages.append(message)
+
+
+def test_the_hand_over_follows_the_workspace_the_window_opens(qtbot: QtBot, tmp_path: Path) -> None:
+    from studio.ui.shell.open_request import HandOverFollower
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    window = FakeWindow()
+    qtbot.addWidget(window)
+    server = InstanceServer(str(first))
+    assert server.listen()
+    follower = HandOverFollower(window, server, str(first))  # type: ignore[arg-type]
+    try:
+        assert finish(qtbot, start_client(first, raise_message())).strip() == "True"
+        window.sig_workspace_opened.emit(str(second))  # the user opened another workspace in the window
+        assert follower.location == str(second)
+        assert finish(qtbot, start_client(first, raise_message())).strip() == "False"  # gets a window of its own
+        assert finish(qtbot, start_client(second, open_run_message("e_1700000000_abc123"))).strip() == "True"
+        assert window.messages == [raise_message(), open_run_message("e_1700000000_abc123")]
+    finally:
+        follower.close()
+
+
+def test_a_workspace_another_studio_shows_stays_with_that_studio(
+    qtbot: QtBot, make_server: Callable[[Path], InstanceServer], tmp_path: Path
+) -> None:
+    from studio.ui.shell.open_request import HandOverFollower
+
+    other = make_server(tmp_path / "other")  # another studio's window on it
+    assert other.listen()
+    window = FakeWindow()
+    qtbot.addWidget(window)
+    server = InstanceServer(str(tmp_path / "mine"))
+    assert server.listen()
+    follower = HandOverFollower(window, server, str(tmp_path / "mine"))  # type: ignore[arg-type]
+    try:
+        window.sig_workspace_opened.emit(str(tmp_path / "other"))
+        assert follower.server is None  # ours listens nowhere
+        with qtbot.waitSignal(other.sig_message, timeout=WAIT_MS):
+            proc = start_client(tmp_path / "other", raise_message())
+        assert finish(qtbot, proc).strip() == "True" and window.messages == []
+    finally:
+        follower.close()

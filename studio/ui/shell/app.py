@@ -14,7 +14,7 @@ from studio.core.errors import StudioError
 from studio.core.opener import WorkspaceOpener
 from studio.ui.shell.first_paint import FirstPaintLog
 from studio.ui.shell.main_window import MainWindow
-from studio.ui.shell.open_request import follow_hand_overs, hand_over_message, show_experiment_when_opened
+from studio.ui.shell.open_request import HandOverFollower, hand_over_message, show_experiment_when_opened
 from studio.ui.shell.quit_signals import QuitOnSignals
 from studio.ui.shell.resources import app_icon
 from studio.ui.shell.settings import WindowSettings
@@ -65,8 +65,7 @@ def run_gui(
             return 0
         server = None  # it did not answer in time: open a window of our own
     window = MainWindow(kinds, WindowSettings())
-    if server is not None:
-        follow_hand_overs(server, window)
+    hand_overs = HandOverFollower(window, server, location)
     hook = SlotErrorHook(app)  # an exception in a slot: logged, and said by the window's notifier
     hook.install()
     quitting = QuitOnSignals(window.close, app)  # SIGTERM / SIGINT / SIGHUP close the window as its button does
@@ -84,6 +83,5 @@ def run_gui(
         quitting.uninstall()
         hook.uninstall()
     log.info("Studio window closed (exit code %s)", code)
-    if server is not None:
-        server.close()
+    hand_overs.close()
     return int(code)

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QObject, Qt
 
+from studio.core.errors import StudioError
 from studio.ui.shell.single_instance import (
     ACTION_OPEN_EXPERIMENT,
     InstanceServer,
@@ -54,3 +55,40 @@ def show_experiment_when_opened(window: MainWindow, location: str, experiment: s
             show_experiment(window, open_experiment_message(experiment))
 
     window.sig_workspace_opened.connect(opened, Qt.ConnectionType.SingleShotConnection)
+
+
+class HandOverFollower(QObject):
+    """Keeps the window's hand-over socket on the workspace it shows: when the window opens another workspace,
+    later ``studio`` commands and links for that one reach it, and those for the one it left start their own
+    window (before, they were handed to a window showing something else). If another studio already listens on
+    the new workspace, this one listens on none: that studio stays the one links reach."""
+
+    def __init__(self, window: MainWindow, server: InstanceServer | None, location: str) -> None:
+        super().__init__(window)
+        self._window = window
+        self.server = server
+        self.location = location if server is not None else None
+        if server is not None:
+            follow_hand_overs(server, window)
+        window.sig_workspace_opened.connect(self._opened)
+
+    def _opened(self, location: str) -> None:
+        if location == self.location:
+            return
+        self.close()
+        try:
+            server = InstanceServer(location)
+        except StudioError:  # a socket folder others can read: no hand-over, as at the start
+            return
+        if not server.listen():
+            server.deleteLater()
+            return
+        self.server, self.location = server, location
+        follow_hand_overs(server, self._window)
+
+    def close(self) -> None:
+        """Stop listening (the window closes, or moves to another workspace)."""
+        if self.server is not None:
+            self.server.close()
+            self.server.deleteLater()
+        self.server, self.location = None, None
