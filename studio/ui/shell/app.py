@@ -13,6 +13,7 @@ from studio import __version__
 from studio.core.errors import StudioError
 from studio.core.opener import WorkspaceOpener
 from studio.ui.shell.first_paint import FirstPaintLog
+from studio.ui.shell.link_events import LinkEvents
 from studio.ui.shell.main_window import MainWindow
 from studio.ui.shell.open_request import HandOverFollower, hand_over_message, show_experiment_when_opened
 from studio.ui.shell.quit_signals import QuitOnSignals
@@ -72,6 +73,8 @@ def run_gui(
     quitting.install()
     window.sig_workspace_opened.connect(lambda opened: log.info("Opened the workspace %s", opened))
     FirstPaintLog(window)
+    links = LinkEvents(window)  # macOS hands a clicked studio:// link to the running app as an event
+    app.installEventFilter(links)
     log.info("Studio %s started on %s", __version__, location)
     if open_experiment:
         show_experiment_when_opened(window, location, open_experiment)
@@ -80,6 +83,7 @@ def run_gui(
     try:
         code = app.exec()
     finally:
+        app.removeEventFilter(links)
         quitting.uninstall()
         hook.uninstall()
     log.info("Studio window closed (exit code %s)", code)
