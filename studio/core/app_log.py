@@ -19,10 +19,11 @@ import logging.handlers
 import os
 import platform
 import sys
+import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from studio.core.redaction import redact
 from studio.core.user_paths import CRASH_FILE, LOG_FILE, log_dir
@@ -51,6 +52,7 @@ class AppLog:
     crash_file: TextIO | None = None
     _faulthandler_before: bool = field(default=False, repr=False)
     _level_before: int = field(default=logging.NOTSET, repr=False)
+    _thread_hook_before: Any = field(default=None, repr=False)
 
     @property
     def log_file(self) -> Path:
@@ -71,6 +73,9 @@ class AppLog:
                 faulthandler.enable(sys.__stderr__)
             self.crash_file.close()
             self.crash_file = None
+        if self._thread_hook_before is not None:
+            threading.excepthook = self._thread_hook_before
+            self._thread_hook_before = None
         if _active is self:
             _active = None
 
@@ -117,8 +122,23 @@ def start(version: str, folder: Path | None = None, stderr: TextIO | None = None
     else:
         log._faulthandler_before = faulthandler.is_enabled()
         faulthandler.enable(file=log.crash_file, all_threads=True)
+    # A plain thread's exception (the task runner catches its own) would otherwise reach stderr only, which a
+    # desktop studio started from its menu does not show: logged with its traceback, then said as before.
+    log._thread_hook_before = threading.excepthook
+    threading.excepthook = _log_thread_exception
     _active = log
     return log
+
+
+def _log_thread_exception(args: threading.ExceptHookArgs) -> None:
+    """``threading.excepthook`` while the log is set up: the traceback to the log, then Python's own handling."""
+    if args.exc_type is not SystemExit and args.exc_value is not None:
+        name = args.thread.name if args.thread is not None else "?"
+        logging.getLogger(f"{LOGGER}.threads").error(
+            "Uncaught exception in thread %s", name, exc_info=(args.exc_type, args.exc_value, args.exc_traceback)
+        )
+    before = _active._thread_hook_before if _active is not None else None
+    (before or threading.__excepthook__)(args)
 
 
 def _open_crash_file(path: Path, version: str) -> TextIO:

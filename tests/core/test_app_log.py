@@ -119,3 +119,21 @@ def test_each_start_appends_a_header(tmp_path: Path) -> None:
         log.close()
     headers = [ln for ln in (tmp_path / CRASH_FILE).read_text().splitlines() if ln.startswith("--- ")]
     assert len(headers) == 2
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_an_exception_in_a_plain_thread_is_logged_with_its_traceback(started: app_log.AppLog) -> None:
+    import threading
+
+    def fail() -> None:
+        raise ValueError(f"bad input with token={SECRET}")
+
+    worker = threading.Thread(target=fail, name="reader")
+    worker.start()
+    worker.join()
+    text = _text(started)
+    assert "ERROR studio.threads: Uncaught exception in thread reader" in text
+    assert "ValueError: bad input with token=" in text and "in fail" in text and SECRET not in text
+    before = started._thread_hook_before
+    started.close()
+    assert threading.excepthook is before  # put back
