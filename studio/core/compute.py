@@ -202,6 +202,9 @@ class ComputeInfo:
     kind: str = INSTANCE
     """``INSTANCE`` or ``CLUSTER``."""
     vm_size: str = ""
+    runtime: str = ""
+    """What runs the jobs' code, in words, where the kind says (local: "Python 3.12.1 at /usr/bin/python3", or
+    why the interpreter named cannot run jobs)."""
     assigned_user: str = ""
     schedules: tuple[str, ...] = ()
     """The instance's start / stop schedules in words ("Stop at 19:00 on Mon-Fri")."""

@@ -12,6 +12,9 @@ Every backend call must happen off the GUI thread (GuardedBackend records any th
 from __future__ import annotations
 
 import contextlib
+import os
+import platform
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -425,3 +428,47 @@ def test_model_updates_rows_in_place_and_keeps_the_selection(qtbot: QtBot) -> No
     assert model.headerData(5, Qt.Orientation.Horizontal) == "Idle shutdown"
     model.set_instances([])
     assert model.rowCount() == 0
+
+
+def test_python_for_local_jobs_is_shown_chosen_and_refused_in_words(
+    env: LocalEnv, qtbot: QtBot, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from studio.ui.compute import job_python
+    from tests.compute_helpers import python_with_numpy_only
+
+    monkeypatch.delenv("STUDIO_JOB_PYTHON", raising=False)
+    pane = env.pane
+    assert pane.python_action.isVisible()  # the local kind has the setting
+    wait_until(lambda: cells(pane, "local"), "local listed", qtbot=qtbot)
+    pane.table.selectRow(pane.model.row_of("local"))
+    own = f"Python {platform.python_version()} at {sys.executable} (the studio's own)"
+    wait_until(lambda: pane.details.fields().get("Python") == own, "the studio's own Python", qtbot=qtbot)
+
+    chosen: list[str] = []
+    plain = python_with_numpy_only(tmp_path)
+
+    def pick(_parent: Any, _title: str, folder: str) -> str:
+        chosen.append(folder)
+        return str(plain)
+
+    monkeypatch.setattr(job_python, "_pick_file", pick)
+    pane.python_action.trigger()
+    wanted = f"Python {platform.python_version()} at {plain}"
+    wait_until(lambda: pane.details.fields().get("Python") == wanted, "the chosen Python", qtbot=qtbot)
+    assert chosen == [os.path.dirname(sys.executable)]  # the dialog opened where the one in use is
+
+    not_python = tmp_path / "tool"
+    not_python.write_text("#!/bin/sh\necho 'tool: unknown option -c' >&2\nexit 2\n")
+    not_python.chmod(0o755)
+    monkeypatch.setattr(job_python, "_pick_file", lambda *_: str(not_python))
+    with qtbot.waitSignal(env.notifier.sig_notified, timeout=20_000) as said:
+        pane.python_action.trigger()
+    assert said.args[0] == (
+        f"Choosing the Python for local jobs: {not_python} is not a Python interpreter that runs: "
+        "tool: unknown option -c"
+    )
+    assert pane.details.fields()["Python"] == wanted  # the old setting stays
+
+
+def test_a_kind_without_the_setting_offers_no_python_action(fake_env: FakeEnv) -> None:
+    assert not fake_env.pane.python_action.isVisible()

@@ -15,6 +15,7 @@ from studio.ui.compute.compute_texts import idle_text, is_running, up_for, when_
 FIELDS = (
     "State",
     "VM size",
+    "Python",
     "Assigned to",
     "Running for",
     "Idle shutdown",
@@ -26,6 +27,8 @@ FIELDS = (
     "Last error",
 )
 _ERROR_STYLE = "color: #d64541;"
+UNUSABLE = "Unusable: "
+"""How a kind starts ``ComputeInfo.runtime`` when what would run the jobs cannot (the local kind's interpreter)."""
 
 
 def details_of(
@@ -38,6 +41,7 @@ def details_of(
     if info.state_reason and info.state_reason != info.state.label:
         fields["State"] += f" — {info.state_reason}"
     fields["VM size"] = info.vm_size
+    fields["Python"] = info.runtime
     fields["Assigned to"] = info.assigned_user
     seconds = up_for(info, now)
     if seconds is not None:
@@ -107,6 +111,8 @@ class ComputeDetails(QFrame):
             text = self._shown.get(name, "")
             if label.text() != text:
                 label.setText(text)
+                if name == "Python":  # an interpreter that cannot run jobs reads as an error
+                    label.setStyleSheet(_ERROR_STYLE if text.startswith(UNUSABLE) else "")
             self._form.setRowVisible(label, bool(text))
         self.setVisible(info is not None)
 

@@ -40,6 +40,7 @@ from studio.ui.compute.compute_details import ComputeDetails
 from studio.ui.compute.compute_model import ComputeModel, jobs_text
 from studio.ui.compute.compute_table import ComputeTable
 from studio.ui.compute.compute_texts import is_running
+from studio.ui.compute.job_python import choose_job_python, job_python_setter
 from studio.ui.compute.new_compute_dialog import NewComputeDialog
 from studio.ui.compute.operation_waits import OperationWaits
 from studio.ui.shell.settings import WindowSettings
@@ -137,6 +138,9 @@ class ComputePane(QDockWidget):
         self.submit_action = self._action(
             bar, "Submit script…", "computeSubmit", self._submit, "Submit a script to run on the selected compute"
         )
+        self.python_action = self._action(
+            bar, "Python…", "computePython", self._choose_python, "Choose the Python interpreter for local jobs"
+        )
         self._actions = {
             ComputeAction.START: self.start_action,
             ComputeAction.STOP: self.stop_action,
@@ -209,7 +213,13 @@ class ComputePane(QDockWidget):
         self._started_here.clear()
         self._timer.stop()
         self._show([])
+        self.python_action.setVisible(job_python_setter(backend) is not None)
         self.refresh()
+
+    def _choose_python(self) -> None:
+        selected = self.selected()
+        runtime = selected.runtime if selected is not None else ""
+        choose_job_python(self, self._backend, self._runner, self._notifier, runtime, self.refresh)
 
     def refresh(self) -> None:
         """Fetch the compute in the background now (or right after the call in flight)."""

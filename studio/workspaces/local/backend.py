@@ -7,6 +7,7 @@ import inspect
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -34,6 +35,7 @@ from studio.workspaces.local import files_store, liveness, metrics_store, runs_s
 from studio.workspaces.local.compute import control, jobs_store
 from studio.workspaces.local.compute import instances_store as compute_store
 from studio.workspaces.local.compute import liveness as compute_liveness
+from studio.workspaces.local.compute.interpreter import job_python_text, save_python
 from studio.workspaces.local.tracking import LocalTracking
 from studio.workspaces.local.workspace import LocalWorkspace
 
@@ -266,14 +268,21 @@ class LocalBackend(LocalTracking):
         return runs_store.get_run(conn, run_id).status
 
     def list_compute(self) -> list[ComputeInfo]:
-        """Instances, ``local`` first."""
+        """Instances, ``local`` first, each saying which Python runs its jobs."""
         self.reap_dead_runs()
-        return compute_store.list_instances(self._conn())
+        runtime = job_python_text()
+        return [replace(info, runtime=runtime) for info in compute_store.list_instances(self._conn())]
 
     def get_compute(self, name: str) -> ComputeInfo:
         """One instance."""
         self.reap_dead_runs()
-        return compute_store.get_instance(self._conn(), name)
+        return replace(compute_store.get_instance(self._conn(), name), runtime=job_python_text())
+
+    def set_job_python(self, path: str) -> str:
+        """Check ``path`` and keep it as the Python for local jobs (``default``: the default again), for every
+        local workspace of this user (``studio --python``); returns it in words. InterpreterError says why not."""
+        save_python(path)
+        return job_python_text()
 
     def compute_refresh(self) -> ComputeRefresh:
         """The database is local: list once a second, five times a second while an instance changes state."""

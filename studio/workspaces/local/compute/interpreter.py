@@ -232,3 +232,13 @@ def job_environment(interpreter: Interpreter, env: dict[str, str]) -> dict[str, 
     result = dict(env)
     result["PYTHONPATH"] = os.pathsep.join(filter(None, (str(sdk_path()), env.get("PYTHONPATH", ""))))
     return result
+
+
+def job_python_text() -> str:
+    """The interpreter for local jobs in words, for the Compute pane and ``compute list``: "Python 3.12.1 at
+    /usr/bin/python3", or "Unusable: <why>"."""
+    try:
+        found = job_python()
+    except InterpreterError as exc:
+        return f"Unusable: {exc}"
+    return f"Python {found.version_text} at {found.path}" + (" (the studio's own)" if found.is_own else "")
