@@ -50,6 +50,8 @@ EXCLUDED_MODULES = [
     "pydantic",  # collected through an optional import; nothing the studio runs imports it
     "pydantic_core",
     "readline",
+    "pydoc_data",  # help()'s topics
+    "docker",  # azure-ai-ml's local endpoints only, imported behind a "pip install docker" message
     # azure-core's async transport: imported only where it is optional (the studio's Azure calls are synchronous).
     "aiohttp",
     "aiohappyeyeballs",
@@ -159,6 +161,8 @@ def sdk_sources(package: Path) -> list[tuple[str, str]]:
     Python interpreter imports ``studio.sdk`` from there (``interpreter.sdk_path``)."""
     pairs = []
     for path in sorted(package.rglob("*.py")):
+        if path.relative_to(package).parts[0] == "ui":  # the window's code: a job never imports it
+            continue
         relative = path.relative_to(package.parent).parent
         pairs.append((str(path), str(Path("sdk") / relative)))
     return pairs
