@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -70,11 +71,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if arguments[:1] == [ROLE_FLAG]:  # a frozen studio running its own daemon (studio.core.self_command)
         return run_role(arguments[1:])
     args = build_parser().parse_args(link_as_open_run(arguments))
-    from studio.core.errors import StudioError
-
     _quiet_sdk_logs()
     if args.diagnostics:  # first: it must answer where the window or a subcommand fails
         return _diagnostics(args)
+
+    try:
+        code = _dispatch(args)
+        sys.stdout.flush()  # here, not at exit: a reader that left is then handled below
+        return code
+    except BrokenPipeError:  # `studio job list | head`: the reader left; say nothing, as other tools do
+        _silence_stdout()
+        return 141  # 128 + SIGPIPE, what a shell reports for a writer the pipe stopped
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so Python's flush at exit does not fail again on the closed pipe."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    """Run the command parsed; errors print one line on stderr."""
+    from studio.core.errors import StudioError
 
     try:
         if args.python is not None:
@@ -88,6 +107,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "info":
             return _workspace_info(args)
         return _gui(args)
+    except BrokenPipeError:
+        raise
     except (StudioError, OSError, ValueError, TypeError, TimeoutError) as exc:
         print(f"studio: error: {exc}", file=sys.stderr)
         return 1

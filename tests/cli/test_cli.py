@@ -93,3 +93,17 @@ def test_reading_commands_never_create_a_workspace_at_a_mistyped_path(tmp_path: 
     out = _studio("job", "list", "--workspace", str(empty))
     assert out.returncode == 1 and "is not a Studio workspace (it holds no workspace.db)" in out.stderr
     assert list(empty.iterdir()) == []
+
+
+def test_a_reader_that_leaves_early_gets_no_error_text(tmp_path: Path) -> None:
+    """`studio … | head`: the pipe closes before the command writes; it ends quietly with 141, as tools do."""
+    process = subprocess.Popen(
+        [sys.executable, "-m", "studio", "--workspace", str(tmp_path / "ws"), "--output", "json", "compute", "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.close()  # long before the command has imported what it needs and written
+    err = process.stderr.read().decode()
+    assert process.wait(timeout=60) == 141
+    assert err == ""
