@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from PySide6.QtCore import QItemSelectionModel, QObject, Qt, QTimer, Signal
-from PySide6.QtGui import QAction, QPalette, QResizeEvent
+from PySide6.QtGui import QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QDockWidget,
     QFrame,
@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QScrollArea,
     QSplitter,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +35,7 @@ from studio.ui.background.task_slot import TaskSlot
 from studio.ui.background.tasks import TaskRunner
 from studio.ui.compute import close_prompt
 from studio.ui.compute.close_prompt import CloseAnswer
+from studio.ui.compute.compute_actions import ActionSlots, ComputeActions
 from studio.ui.compute.compute_details import ComputeDetails
 from studio.ui.compute.compute_model import ComputeModel, jobs_text
 from studio.ui.compute.compute_table import ComputeTable
@@ -53,19 +53,12 @@ NO_COMPUTE_TEXT = "No compute instances yet. New… creates one."
 WIDE_DOCK_PX = 900
 """A dock at least this wide (and wider than tall) shows the details beside the table."""
 DETAILS_WIDTH_PX = 360
-STOP_WAITING_TIP = "Stop waiting for the operation to end (the operation itself goes on)."
 _DEFAULT_REFRESH = ComputeRefresh(idle_s=1.0, moving_s=0.2)
 _DOING = {
     ComputeAction.START: "Starting",
     ComputeAction.STOP: "Stopping",
     ComputeAction.RESTART: "Restarting",
     ComputeAction.DELETE: "Deleting",
-}
-_TIPS = {
-    ComputeAction.START: "Start the selected instance",
-    ComputeAction.STOP: "Stop the selected instance",
-    ComputeAction.RESTART: "Restart the instance",
-    ComputeAction.DELETE: "Delete the instance",
 }
 _W = TypeVar("_W", bound=QObject)
 
@@ -121,34 +114,26 @@ class ComputePane(QDockWidget):
     # -- building ------------------------------------------------------------------------------
 
     def _build(self) -> None:
-        bar = _named(QToolBar("Compute actions"), "computeToolBar")
-        bar.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
-        self.new_action = self._action(bar, "New…", "computeNew", self._new, "Create a compute instance")
-        bar.addSeparator()
-        self.start_action = self._action(bar, "Start", "computeStart", self._start, _TIPS[ComputeAction.START])
-        self.stop_action = self._action(bar, "Stop", "computeStop", self._stop, _TIPS[ComputeAction.STOP])
-        self.restart_action = self._action(
-            bar, "Restart", "computeRestart", self._restart, _TIPS[ComputeAction.RESTART]
+        self.toolbar = ComputeActions(
+            self,
+            ActionSlots(
+                new=self._new,
+                start=self._start,
+                stop=self._stop,
+                restart=self._restart,
+                delete=self._delete,
+                stop_waiting=self.stop_waiting,
+                submit=self._submit,
+                choose_python=self._choose_python,
+            ),
         )
-        self.delete_action = self._action(bar, "Delete", "computeDelete", self._delete, _TIPS[ComputeAction.DELETE])
-        self.stop_waiting_action = self._action(
-            bar, "Stop waiting", "computeStopWaiting", self.stop_waiting, STOP_WAITING_TIP
-        )
-        bar.addSeparator()
-        self.submit_action = self._action(
-            bar, "Submit script…", "computeSubmit", self._submit, "Submit a script to run on the selected compute"
-        )
-        self.python_action = self._action(
-            bar, "Python…", "computePython", self._choose_python, "Choose the Python interpreter for local jobs"
-        )
-        self._actions = {
-            ComputeAction.START: self.start_action,
-            ComputeAction.STOP: self.stop_action,
-            ComputeAction.RESTART: self.restart_action,
-            ComputeAction.DELETE: self.delete_action,
-        }
+        bar = self.toolbar.bar
+        self.new_action, self.start_action, self.stop_action = self.toolbar.new, self.toolbar.start, self.toolbar.stop
+        self.restart_action, self.delete_action = self.toolbar.restart, self.toolbar.delete
+        self.stop_waiting_action, self.submit_action = self.toolbar.stop_waiting, self.toolbar.submit
+        self.python_action = self.toolbar.python
         self.table = ComputeTable(self.model)
-        self.table.addActions([*self._actions.values(), self.stop_waiting_action, self.submit_action])
+        self.table.addActions(self.toolbar.row_actions())
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
         self.empty_label = _named(QLabel(EMPTY_TEXT, wordWrap=True), "computeEmpty")
         self.empty_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
@@ -189,13 +174,6 @@ class ComputePane(QDockWidget):
                 self.splitter.setSizes([size.width() - side, side])
             else:
                 self.splitter.setSizes([size.height() * 3 // 5, size.height() * 2 // 5])
-
-    def _action(self, bar: QToolBar, text: str, name: str, slot: Callable[[], None], tip: str) -> QAction:
-        action = _named(QAction(text, self, iconText=text, toolTip=tip, statusTip=tip), f"{name}Action")
-        action.triggered.connect(slot)
-        bar.addAction(action)
-        bar.widgetForAction(action).setObjectName(name)
-        return action
 
     # -- the backend and its list ---------------------------------------------------------------
 
@@ -322,32 +300,10 @@ class ComputePane(QDockWidget):
         self.details.show_info(info, self.model.followed_since(info.name), self.model.problem(info.name))
 
     def _update_actions(self) -> None:
-        has_backend, info = self._backend is not None, self.selected()
-        if not has_backend:
-            info = None
+        info = self.selected()
         busy = self._acting_on.get(info.name) if info is not None else None
-        for action, qaction in self._actions.items():
-            allowed = info is not None and not busy and action in info.allowed
-            qaction.setEnabled(allowed)
-            if info is None or allowed:
-                tip = _TIPS[action]
-            elif busy:
-                tip = f"{busy} {info.name}: waiting for the service to answer."
-            else:
-                tip = info.refusal(action) or _TIPS[action]
-            qaction.setToolTip(tip)
-            qaction.setStatusTip(tip)
         wait = self.waits.get(info.name) if info is not None else None
-        self.stop_waiting_action.setEnabled(wait is not None)
-        tip = (
-            f"Stop waiting for {wait.doing.lower()} {wait.name} to end; the operation itself goes on."
-            if wait is not None
-            else STOP_WAITING_TIP
-        )
-        self.stop_waiting_action.setToolTip(tip)
-        self.stop_waiting_action.setStatusTip(tip)
-        self.new_action.setEnabled(has_backend)
-        self.submit_action.setEnabled(has_backend)
+        self.toolbar.update(self._backend is not None, info, busy, wait.doing if wait is not None else None)
 
     def confirm(self, title: str, text: str) -> bool:
         """Ask a yes/no question; True for yes (tests replace this method)."""
