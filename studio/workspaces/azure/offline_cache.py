@@ -151,9 +151,14 @@ class CachedBackend(CacheSync):
 
     def change_token(self) -> int:
         """This wrapper's token: the inner backend is polled (at its pace) and its changes taken in; never raises for
-        want of a network (``list_changed_runs`` does), nor waits for the inner backend to open."""
+        want of a network (``list_changed_runs`` does), nor waits for the inner backend to open.
+
+        The token is the one from before the changes this call takes in: a window starting from it (live refresh's
+        first token, asked while its first listings are read) is told of them. Else a change made while that first
+        poll ran, such as Azure's refined status of a job the first page showed as Running, would be behind the
+        token and never reported."""
         with self._lock:
-            inner, opening = self._inner, self._opening
+            inner, opening, before = self._inner, self._opening, self._seq
         if inner is None:
             if opening is not None and _open_error(opening) is not None and self._retry_due():
                 self._start_open()
@@ -167,8 +172,7 @@ class CachedBackend(CacheSync):
                 self._failed(exc)
             else:
                 self._worked()
-        with self._lock:
-            return self._seq
+        return before
 
     def list_changed_runs(self, since: int, limit: int = 1000) -> tuple[list[RunInfo], int]:
         """Runs changed after ``since`` (this wrapper's token: refreshed from the cache's copy, edited here, or

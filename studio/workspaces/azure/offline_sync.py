@@ -109,10 +109,16 @@ class CacheSync:
     # -- the inner backend ----------------------------------------------------------------------------
 
     def _adopt(self, inner: WorkspaceBackend) -> None:
-        """Take an opened inner backend and remember its info. Its change token is first asked at the first poll
-        (``_pull``), not here: a remote kind polls its service for it, which would hold up the opening."""
+        """Take an opened inner backend and remember its info. Its changes are taken in from its first one on when
+        it says where that is without I/O (``changes_start``: the MLflow and Azure kinds); else from its token at
+        the first poll (``_pull``), not asked here: a remote kind polls its service for it, which would hold up the
+        opening. (From the first poll on, a change the inner backend recorded between its opening and that poll,
+        such as Azure's refined status of a job just listed, would never be reported.)"""
         info = inner.info()
         self.store.put_meta("info", json.dumps(asdict(info)))
+        start = getattr(inner, "changes_start", None)
+        with self._pull_lock:
+            self._inner_since = start if isinstance(start, int) else None
         with self._lock:
             self._inner, self._info = inner, info
             closed = self._closed

@@ -51,6 +51,7 @@ from studio.workspaces.mlflow.mapping import (
     seconds,
     status_history,
 )
+from studio.workspaces.mlflow.polling import BASE as POLL_BASE
 from studio.workspaces.mlflow.polling import ChangePoller
 from studio.workspaces.mlflow.rest.client import MlflowRestClient
 from studio.workspaces.mlflow.rest.types import NOTE_TAG, PARENT_RUN_TAG, Experiment, Run
@@ -128,6 +129,12 @@ class MlflowBackend:
     def change_token(self) -> int:
         """See ``polling``: at most one poll per few seconds."""
         return self.poller.token()
+
+    @property
+    def changes_start(self) -> int:
+        """The token before this backend's first change, known without I/O (``list_changed_runs`` from it gives every
+        change since the backend was made): what a wrapper follows it from (the Azure kind's offline cache)."""
+        return POLL_BASE
 
     def list_changed_runs(self, since: int, limit: int = 1000) -> tuple[list[RunInfo], int]:
         """Runs the polls (or this backend's own edits) saw change after ``since``."""
