@@ -8,7 +8,6 @@ kind's opener, guarded: no backend call on the GUI thread.
 
 from __future__ import annotations
 
-import gc
 import threading
 import time
 from collections.abc import Iterator
@@ -18,15 +17,13 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
-from shiboken6 import isValid
 
 from studio.core.compute import ComputeState
 from studio.ui.compute.close_prompt import CloseAnswer
 from studio.ui.compute.compute_pane import ComputePane
 from studio.ui.shell.main_window import MainWindow
-from studio.ui.shell.settings import WindowSettings
-from studio.workspaces import kinds
 from tests.azure_fixtures import AzureService
+from tests.ui.azure_window import azure_window, close_window
 from tests.ui_helpers import GuardedOpener
 from tests.waiting import wait_until
 
@@ -55,31 +52,14 @@ def _pollers_done(azure_env: AzureService, qtbot: QtBot) -> None:
     )
 
 
-def _close(win: MainWindow) -> None:
-    if isValid(win):  # pytest-qt closes (and deletes) the widgets it was given before fixtures tear down
-        win.close()
-    for thread in threading.enumerate():  # the window closes its workspace on a thread of its own
-        if thread.name == "studio-close-workspace":
-            thread.join(timeout=10)
-
-
 @pytest.fixture
 def window(azure_env: AzureService, qtbot: QtBot, tmp_path: Path) -> Iterator[Window]:
     """The real window on the real Azure opener (guarded), signed in by the fake ``az``, the workspace open."""
-    opener = GuardedOpener(next(o for o in kinds() if o.kind == "azure"))
-    win = MainWindow([opener], WindowSettings(str(tmp_path / "settings.ini")))
-    qtbot.addWidget(win)
-    win.resize(1280, 860)
-    win.show()
-    with qtbot.waitSignal(win.sig_workspace_opened, timeout=60_000):
-        win.open_workspace(azure_env.location)
-    pane = win.compute_pane
-    wait_until(lambda: pane.model.row_of("ci1") >= 0, "ci1 listed", qtbot=qtbot, timeout=TIMEOUT)
-    yield Window(win, pane, opener)
-    _pollers_done(azure_env, qtbot)
-    _close(win)
-    gc.collect()  # MLClient's reference cycles hold pooled connections (and the emulator's threads)
-    assert opener.violations == []
+    with azure_window(azure_env.location, qtbot, tmp_path) as (win, opener):
+        pane = win.compute_pane
+        wait_until(lambda: pane.model.row_of("ci1") >= 0, "ci1 listed", qtbot=qtbot, timeout=TIMEOUT)
+        yield Window(win, pane, opener)
+        _pollers_done(azure_env, qtbot)
 
 
 def state_of(pane: ComputePane, name: str) -> ComputeState | None:
@@ -222,27 +202,20 @@ def test_a_busy_instance_answers_409(window: Window, azure_env: AzureService, qt
 def test_the_window_closed_during_an_operation_does_not_hang(
     azure_env: AzureService, qtbot: QtBot, tmp_path: Path
 ) -> None:
-    opener = GuardedOpener(next(o for o in kinds() if o.kind == "azure"))
-    win = MainWindow([opener], WindowSettings(str(tmp_path / "settings.ini")))
-    qtbot.addWidget(win)
-    win.show()
-    with qtbot.waitSignal(win.sig_workspace_opened, timeout=60_000):
-        win.open_workspace(azure_env.location)
-    pane = win.compute_pane
-    azure_env.compute.operation_s = 600.0  # longer than any test
-    wait_until(lambda: pane.model.row_of("ci1") >= 0, "ci1 listed", qtbot=qtbot, timeout=TIMEOUT)
-    select(pane, "ci1")
-    pane.start_action.trigger()
-    wait_until(lambda: pane.waits.get("ci1") is not None, "the start followed", qtbot=qtbot, timeout=TIMEOUT)
-    wait_until(lambda: pane.waits.active_threads() == 1, "the wait on its thread", qtbot=qtbot)
-    began = time.monotonic()
-    _close(win)
-    wait_until(lambda: pane.waits.active_threads() == 0, "the wait's thread ended", qtbot=qtbot, timeout=5)
-    assert time.monotonic() - began < 12
-    assert azure_env.compute.state_of("ci1") == "Starting"  # the operation goes on in Azure
-    _pollers_done(azure_env, qtbot)
-    gc.collect()
-    assert opener.violations == []
+    with azure_window(azure_env.location, qtbot, tmp_path) as (win, _opener):
+        pane = win.compute_pane
+        azure_env.compute.operation_s = 600.0  # longer than any test
+        wait_until(lambda: pane.model.row_of("ci1") >= 0, "ci1 listed", qtbot=qtbot, timeout=TIMEOUT)
+        select(pane, "ci1")
+        pane.start_action.trigger()
+        wait_until(lambda: pane.waits.get("ci1") is not None, "the start followed", qtbot=qtbot, timeout=TIMEOUT)
+        wait_until(lambda: pane.waits.active_threads() == 1, "the wait on its thread", qtbot=qtbot)
+        began = time.monotonic()
+        close_window(win)
+        wait_until(lambda: pane.waits.active_threads() == 0, "the wait's thread ended", qtbot=qtbot, timeout=5)
+        assert time.monotonic() - began < 12
+        assert azure_env.compute.state_of("ci1") == "Starting"  # the operation goes on in Azure
+        _pollers_done(azure_env, qtbot)
 
 
 def test_closing_asks_to_stop_an_instance_started_here(

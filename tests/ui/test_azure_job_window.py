@@ -8,12 +8,10 @@ as the blob grows, until the job ends.
 
 from __future__ import annotations
 
-import gc
 import os
 import shutil
 import subprocess
 import sys
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,10 +27,8 @@ from studio.ui.charts.metric_chart import MetricChart
 from studio.ui.previews.text_preview import TextPreview
 from studio.ui.runs.run_detail import RunPage
 from studio.ui.shell.main_window import MainWindow
-from studio.ui.shell.settings import WindowSettings
-from studio.workspaces import kinds
 from tests.azure_fixtures import AzureService
-from tests.ui_helpers import GuardedOpener
+from tests.ui.azure_window import azure_window
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
@@ -96,20 +92,8 @@ def append_log(azure_env: AzureService, job: str, data: bytes) -> None:
 def window(azure_env: AzureService, qtbot: QtBot, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """The real window on the real Azure opener (guarded), signed in by the fake ``az``, the workspace open."""
     jobs = fill(azure_env)
-    opener = GuardedOpener(next(o for o in kinds() if o.kind == "azure"))
-    win = MainWindow([opener], WindowSettings(str(tmp_path / "settings.ini")))
-    qtbot.addWidget(win)
-    win.resize(1280, 860)
-    win.show()
-    with qtbot.waitSignal(win.sig_workspace_opened, timeout=60_000):
-        win.open_workspace(azure_env.location)
-    yield {"window": win, "jobs": jobs, "opener": opener}
-    win.close()
-    for thread in threading.enumerate():  # the window closes its workspace on a thread of its own
-        if thread.name == "studio-close-workspace":
-            thread.join(timeout=10)
-    gc.collect()  # MLClient's reference cycles hold pooled connections (and the emulator's threads)
-    assert opener.violations == []
+    with azure_window(azure_env.location, qtbot, tmp_path) as (win, opener):
+        yield {"window": win, "jobs": jobs, "opener": opener}
 
 
 class UrlCatcher(QObject):

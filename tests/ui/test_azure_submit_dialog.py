@@ -3,8 +3,6 @@ states and the workspace's environments, the job runs on ``cpu-cluster`` and ope
 
 from __future__ import annotations
 
-import gc
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,10 +16,8 @@ from studio.core.status import RunStatus
 from studio.ui.previews.text_preview import TextPreview
 from studio.ui.runs.run_detail import RunPage
 from studio.ui.shell.main_window import MainWindow
-from studio.ui.shell.settings import WindowSettings
-from studio.workspaces import kinds
 from tests.azure_fixtures import AzureService
-from tests.ui_helpers import GuardedOpener
+from tests.ui.azure_window import azure_window
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::FutureWarning")
@@ -33,20 +29,8 @@ TIMEOUT = 60
 @pytest.fixture
 def window(azure_env: AzureService, qtbot: QtBot, tmp_path: Path) -> Iterator[dict[str, Any]]:
     """The real window on the real Azure opener (guarded), the emulator's workspace open."""
-    opener = GuardedOpener(next(o for o in kinds() if o.kind == "azure"))
-    win = MainWindow([opener], WindowSettings(str(tmp_path / "settings.ini")))
-    qtbot.addWidget(win)
-    win.resize(1280, 860)
-    win.show()
-    with qtbot.waitSignal(win.sig_workspace_opened, timeout=60_000):
-        win.open_workspace(azure_env.location)
-    yield {"window": win, "opener": opener}
-    win.close()
-    for thread in threading.enumerate():  # the window closes its workspace on a thread of its own
-        if thread.name == "studio-close-workspace":
-            thread.join(timeout=10)
-    gc.collect()  # MLClient's reference cycles hold pooled connections (and the emulator's threads)
-    assert opener.violations == []
+    with azure_window(azure_env.location, qtbot, tmp_path) as (win, opener):
+        yield {"window": win, "opener": opener}
 
 
 def test_a_script_submitted_to_a_cluster_runs_and_opens_with_its_log(
