@@ -24,6 +24,7 @@ from studio import __version__
 from studio.commands.display_check import check_display
 from studio.core import user_paths
 from studio.core.redaction import redact
+from studio.workspaces.local.compute.interpreter import job_python_text
 
 QtProbe = Callable[[Mapping[str, str], bool], dict[str, str]]
 """Asks Qt (in a child process): the environment to run it with, and whether it may create an application."""
@@ -63,7 +64,7 @@ def collect(qt_probe: QtProbe | None, workspace: str | None = None, environ: Map
             **library_section(),
         },
         "display": display_section(qt, env),
-        "jobs": {"local_python": job_python_text()},
+        "jobs": {"local_python": job_python_text()},  # the words the Compute pane shows
         "keyring": {"backend": keyring_backend()},
         "paths": {"settings_file": qt.get("settings_file", "unknown (Qt did not answer)"), **path_section(workspace)},
     }
@@ -80,18 +81,6 @@ def studio_section() -> dict[str, str]:
         "platform": platform.platform(),
         "machine": platform.machine(),
     }
-
-
-def job_python_text() -> str:
-    """The interpreter local jobs run with, and its version, or why it cannot run them."""
-    from studio.workspaces.local.compute.interpreter import InterpreterError, job_python
-
-    try:
-        found = job_python()
-    except InterpreterError as exc:
-        return f"unusable: {exc}"
-    whose = ", the studio's own" if found.is_own else ""
-    return f"{found.path} (Python {found.version_text}{whose})"
 
 
 def library_section() -> dict[str, str]:

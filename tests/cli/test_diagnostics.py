@@ -34,7 +34,9 @@ def test_json_names_versions_display_keyring_and_folders(capsys: pytest.CaptureF
 
     report = diagnostics(capsys)
     assert list(report) == ["studio", "libraries", "display", "jobs", "keyring", "paths"]
-    assert report["jobs"]["local_python"] == f"{sys.executable} (Python {platform.python_version()}, the studio's own)"
+    assert (
+        report["jobs"]["local_python"] == f"Python {platform.python_version()} at {sys.executable} (the studio's own)"
+    )
     studio = report["studio"]
     assert studio["version"] == __version__
     assert studio["frozen"] == "no"

@@ -54,7 +54,7 @@ class Notifier(QObject):
         self.last = (shown, tb)
         # In the log file too: an expected failure (a server down, a refusal) as a warning, anything else with its
         # traceback as an error, so a report of "it said Unexpected error" can be read afterwards.
-        if readable(exc).startswith("Unexpected error"):
+        if message.startswith("Unexpected error"):
             log.error("%s%s", shown, f"\n{tb.rstrip()}" if tb else "")
         else:
             log.warning("%s", shown)

@@ -14,8 +14,8 @@ from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QFileOpenEvent
 
 from studio.core.studio_links import is_studio_link, parse_link
-from studio.ui.shell.open_request import show_experiment, show_experiment_when_opened
-from studio.ui.shell.single_instance import open_experiment_message, open_run_message, raise_message
+from studio.ui.shell.open_request import hand_over_message, show_experiment, show_experiment_when_opened
+from studio.ui.shell.single_instance import raise_message
 
 if TYPE_CHECKING:
     from studio.ui.shell.main_window import MainWindow
@@ -55,10 +55,6 @@ class LinkEvents(QObject):
             window.open_workspace(link.workspace, create=False, open_run=link.run_id)
             window.handle_message(raise_message())
             return
-        if link.run_id:
-            window.handle_message(open_run_message(link.run_id))
-        elif link.experiment:
-            window.handle_message(raise_message())
-            show_experiment(window, open_experiment_message(link.experiment))
-        else:
-            window.handle_message(raise_message())
+        message = hand_over_message(link.run_id, link.experiment)  # as a second `studio <link>` would send it
+        window.handle_message(message)
+        show_experiment(window, message)

@@ -153,9 +153,7 @@ def check_python(path: str) -> Interpreter:
         kept = _checked.get((path, stamp))
     if kept is not None:
         return kept
-    env = dict(os.environ)
-    if not own:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(sdk_path()), env.get("PYTHONPATH", ""))))
+    env = dict(os.environ) if own else _with_sdk_path(dict(os.environ))
     try:
         out = subprocess.run(
             [path, "-c", _PROBE],
@@ -227,11 +225,12 @@ def sdk_path() -> Path:
 
 def job_environment(interpreter: Interpreter, env: dict[str, str]) -> dict[str, str]:
     """``env`` for a job run by ``interpreter``: the studio's package on ``PYTHONPATH`` when it is not its own."""
-    if interpreter.is_own:
-        return env
-    result = dict(env)
-    result["PYTHONPATH"] = os.pathsep.join(filter(None, (str(sdk_path()), env.get("PYTHONPATH", ""))))
-    return result
+    return env if interpreter.is_own else _with_sdk_path(dict(env))
+
+
+def _with_sdk_path(env: dict[str, str]) -> dict[str, str]:
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, (str(sdk_path()), env.get("PYTHONPATH", ""))))
+    return env
 
 
 def job_python_text() -> str:
